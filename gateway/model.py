@@ -1,0 +1,117 @@
+"""The canonical model every dialect translates to and from: Call, Result, Failure."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+# A canonical argument value: what PHP-style parameters can carry once parsed and typed.
+ArgValue = Any
+
+
+class Code(enum.Enum):
+    """Canonical failure codes. Dialects map their own error strings to and from these."""
+
+    FAILURE = "FAILURE"
+    EXISTS_USERNAME = "EXISTS_USERNAME"
+    EXISTS_MAC = "EXISTS_MAC"
+    EXISTS_CODE = "EXISTS_CODE"
+    EXISTS_NAME = "EXISTS_NAME"
+    INVALID_MAC = "INVALID_MAC"
+    INVALID_DATE = "INVALID_DATE"
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_GROUP = "INVALID_GROUP"
+    INVALID_USERNAME = "INVALID_USERNAME"
+    INVALID_PACKAGE = "INVALID_PACKAGE"
+    INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
+    NO_TRIALS = "NO_TRIALS"
+    NO_PERMISSIONS = "NO_PERMISSIONS"
+    NOT_FOUND = "NOT_FOUND"
+    UNKNOWN_OPERATION = "UNKNOWN_OPERATION"
+    UNSUPPORTED = "UNSUPPORTED"
+    FORBIDDEN = "FORBIDDEN"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    RATE_LIMITED = "RATE_LIMITED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    UPSTREAM_ERROR = "UPSTREAM_ERROR"
+    PARTIAL_FAILURE = "PARTIAL_FAILURE"
+
+
+# The HTTP status used when a deployment asks for real status codes instead of the panels' 200-always style.
+HTTP_STATUS: dict[Code, int] = {
+    Code.UNAUTHORIZED: 401,
+    Code.FORBIDDEN: 403,
+    Code.NO_PERMISSIONS: 403,
+    Code.NOT_FOUND: 404,
+    Code.UNKNOWN_OPERATION: 400,
+    Code.UNSUPPORTED: 501,
+    Code.RATE_LIMITED: 429,
+    Code.PAYLOAD_TOO_LARGE: 413,
+    Code.UPSTREAM_UNAVAILABLE: 503,
+    Code.UPSTREAM_ERROR: 502,
+    Code.PARTIAL_FAILURE: 502,
+    Code.EXISTS_USERNAME: 409,
+    Code.EXISTS_MAC: 409,
+    Code.EXISTS_CODE: 409,
+    Code.EXISTS_NAME: 409,
+}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the client presented to authenticate, as given (never forwarded upstream)."""
+
+    api_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One canonical operation request.
+
+    `args` hold canonical field names and typed values; `raw_action` is the client's own action name,
+    kept for error messages and audit.
+    """
+
+    operation: str
+    args: dict[str, ArgValue] = field(default_factory=dict)
+    credentials: Credentials = field(default_factory=Credentials)
+    dialect: str = ""
+    raw_action: str = ""
+    route: str = ""  # dialect-specific routing hint, e.g. the XM access code in the path
+
+
+@dataclass(frozen=True)
+class Result:
+    """A successful answer: data in canonical field names, paging totals for lists."""
+
+    data: Any = None
+    total: int | None = None
+    filtered: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed answer with a canonical code, a human message and the input echo some dialects return."""
+
+    code: Code
+    message: str = ""
+    echo: Any = None
+    reason: str = ""  # machine-readable refusal reason for metrics/audit (e.g. "scope", "bad_key")
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 400 if self.code.name.startswith("INVALID") else 422)
+
+
+Outcome = Result | Failure
+
+
+class Refused(Exception):
+    """Raised anywhere in the pipeline to stop a request with a canonical failure."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message or failure.code.value)
+        self.failure = failure
