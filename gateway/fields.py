@@ -1,0 +1,128 @@
+"""Typed conversions of panel field values, shared by every dialect (pure functions, no I/O).
+
+Each raises FieldError naming the field, so a dialect can answer with its own error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.model import Code
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+MAX_INT = 2**31 - 1
+
+
+class FieldError(ValueError):
+    def __init__(self, field: str, message: str, code: Code = Code.INVALID_INPUT) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.code = code
+
+
+def scalar(field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise FieldError(field, "must be a single value, not an array")
+    return value
+
+
+def to_int(field: str, value: Any, *, low: int = 0, high: int = MAX_INT) -> int:
+    text = scalar(field, value).strip()
+    if not re.fullmatch(r"-?[0-9]{1,10}", text):
+        raise FieldError(field, f"must be an integer, got {text[:40]!r}")
+    number = int(text)
+    if not low <= number <= high:
+        raise FieldError(field, f"must be between {low} and {high}, got {number}")
+    return number
+
+
+def to_flag(field: str, value: Any) -> bool:
+    text = scalar(field, value).strip().lower()
+    if text in ("1", "true", "on", "yes"):
+        return True
+    if text in ("0", "false", "off", "no", ""):
+        return False
+    raise FieldError(field, f"must be 0 or 1, got {text[:40]!r}")
+
+
+def date_to_unix(field: str, value: Any) -> int | None:
+    """A panel date (`YYYY-MM-DD[ HH:MM[:SS]]`, UTC) or a UNIX timestamp; empty means no expiry."""
+    text = scalar(field, value).strip()
+    if text == "" or text.lower() == "null":
+        return None
+    if re.fullmatch(r"[0-9]{1,10}", text):
+        return int(text)
+    for fmt in _DATE_FORMATS:
+        try:
+            return int(datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp())
+        except ValueError:
+            continue
+    raise FieldError(field, f"is not a date (YYYY-MM-DD), got {text[:40]!r}", Code.INVALID_DATE)
+
+
+def unix_to_date(ts: int) -> str:
+    """The Xtream-Masters date form of a UNIX timestamp: the date alone when it is midnight UTC."""
+    moment = datetime.fromtimestamp(ts, tz=UTC)
+    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def int_list(field: str, value: Any) -> list[int]:
+    """A list of ids given as a JSON string (`"[1,2]"`) or as a PHP array (`a[]=1&a[]=2`)."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError:
+            raise FieldError(field, "must be a JSON list of ids such as [1,2]") from None
+    elif isinstance(value, list):
+        parsed = value
+    else:
+        raise FieldError(field, "must be a list of ids")
+    if not isinstance(parsed, list):
+        raise FieldError(field, "must be a list of ids")
+    out: list[int] = []
+    for item in parsed:
+        if isinstance(item, bool):
+            raise FieldError(field, "must contain only ids")
+        if isinstance(item, int):
+            number = item
+        elif isinstance(item, str) and re.fullmatch(r"[0-9]{1,10}", item):
+            number = int(item)
+        else:
+            raise FieldError(field, "must contain only ids")
+        if not 0 <= number <= MAX_INT:
+            raise FieldError(field, "contains an id out of range")
+        out.append(number)
+    return out
+
+
+def str_list(field: str, value: Any) -> list[str]:
+    """A list of strings from a PHP array, a JSON list string, or a single value."""
+    if isinstance(value, list):
+        items = value
+    elif isinstance(value, str) and value.strip().startswith("["):
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError:
+            raise FieldError(field, "must be a list") from None
+        if not isinstance(items, list):
+            raise FieldError(field, "must be a list")
+    elif isinstance(value, str):
+        items = [value] if value else []
+    else:
+        raise FieldError(field, "must be a list")
+    if not all(isinstance(i, str) for i in items):
+        raise FieldError(field, "must contain only strings")
+    return [str(i) for i in items]
+
+
+def mac(field: str, value: Any) -> str:
+    text = scalar(field, value).strip()
+    if not _MAC.fullmatch(text):
+        raise FieldError(field, f"is not a MAC address, got {text[:40]!r}", Code.INVALID_MAC)
+    return text.upper()
