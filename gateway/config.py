@@ -1,0 +1,320 @@
+"""Configuration: YAML read once at start-up, `${ENV}` interpolated, validated into frozen objects.
+
+Every error names the YAML path and the bad value, so `panelgate check` tells an operator exactly what to fix.
+Request code only ever sees the typed objects defined here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from gateway.keys import is_digest
+from gateway.policy import Policy
+
+UPSTREAM_DIALECTS = ("xtream_masters",)
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ConfigError(ValueError):
+    """A config file that cannot run; the message starts with the YAML path of the problem."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Listen:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str
+    dialect: str
+    url: str
+    access_code: str = ""
+    api_key: str = field(default="", repr=False)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    id: str
+    digest: str = field(repr=False)
+    policy: Policy
+    upstream: str
+    reseller_id: int | None = None
+    allowed_ips: tuple[IPNetwork, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    listen: Listen
+    admin_listen: Listen
+    public_url: str
+    trusted_proxies: tuple[IPNetwork, ...]
+    upstreams: Mapping[str, Upstream]
+    policies: Mapping[str, Policy]
+    keys: tuple[KeyConfig, ...]
+    audit_log: str | None
+    http_status_codes: bool = False
+    max_body_bytes: int = 1 << 20
+    source: str = ""
+
+    @property
+    def default_upstream(self) -> str:
+        return next(iter(self.upstreams))
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, path: str, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(path, f"environment variable {name} is not set")
+
+        return _ENV.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _interpolate(v, _join(path, str(k)), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class _Reader:
+    """Typed access to one YAML mapping, remembering its path for error messages."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(path, f"expected a mapping, got {_show(data)}")
+        self.data: dict[str, Any] = data
+        self.path = path
+        self._seen: set[str] = set()
+
+    def at(self, key: str) -> str:
+        return _join(self.path, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._seen.add(key)
+        return self.data.get(key, default)
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.get(key, default)
+        if value is None:
+            raise ConfigError(self.at(key), "is required")
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(self.at(key), f"expected a string, got {_show(value)}")
+        return str(value)
+
+    def integer(self, key: str, default: int | None = None, *, low: int = 0, high: int | None = None) -> int:
+        value = self.get(key, default)
+        if value is None:
+            raise ConfigError(self.at(key), "is required")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(self.at(key), f"expected an integer, got {_show(value)}")
+        if value < low or (high is not None and value > high):
+            raise ConfigError(self.at(key), f"{value} is out of range {low}..{high if high else 'inf'}")
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(self.at(key), f"expected a positive number, got {_show(value)}")
+        return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(self.at(key), f"expected true or false, got {_show(value)}")
+        return value
+
+    def items(self, key: str) -> list[Any]:
+        value = self.get(key, [])
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ConfigError(self.at(key), f"expected a list, got {_show(value)}")
+        return value
+
+    def done(self) -> None:
+        """Refuse unknown keys: a typo such as `alowed_ips` must not silently disable a restriction."""
+        unknown = sorted(set(self.data) - self._seen)
+        if unknown:
+            raise ConfigError(self.at(str(unknown[0])), "unknown setting")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _listen(r: _Reader, key: str, default_host: str, default_port: int) -> Listen:
+    sub = _Reader(r.get(key, {"host": default_host, "port": default_port}), r.at(key))
+    listen = Listen(host=sub.text("host", default_host), port=sub.integer("port", default_port, high=65535))
+    sub.done()
+    return listen
+
+
+def _networks(r: _Reader, key: str) -> tuple[IPNetwork, ...]:
+    nets: list[IPNetwork] = []
+    for i, item in enumerate(r.items(key)):
+        try:
+            nets.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            raise ConfigError(f"{r.at(key)}[{i}]", f"{_show(item)} is not an IP address or CIDR") from None
+    return tuple(nets)
+
+
+def _http_url(value: str, path: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(path, f"{_show(value)} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _upstream(name: str, data: Any, path: str) -> Upstream:
+    r = _Reader(data, path)
+    dialect = r.text("dialect")
+    if dialect not in UPSTREAM_DIALECTS:
+        raise ConfigError(r.at("dialect"), f"{dialect!r} is not one of {', '.join(UPSTREAM_DIALECTS)}")
+    up = Upstream(
+        name=name,
+        dialect=dialect,
+        url=_http_url(r.text("url"), r.at("url")),
+        access_code=r.text("access_code", ""),
+        api_key=r.text("api_key", ""),
+        timeout=r.number("timeout", 10.0),
+    )
+    if dialect == "xtream_masters":
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", up.access_code):
+            raise ConfigError(r.at("access_code"), f"{up.access_code!r} is not a valid access code")
+        if not up.api_key:
+            raise ConfigError(r.at("api_key"), "is required for an xtream_masters upstream")
+    r.done()
+    return up
+
+
+def load_policy(path: Path) -> Policy:
+    """Read one policy file (`allow`/`deny` lists of operation globs)."""
+    where = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(where, f"cannot read policy: {exc}") from None
+    r = _Reader(data, "")
+    allow = tuple(str(p) for p in r.items("allow"))
+    deny = tuple(str(p) for p in r.items("deny"))
+    description = r.text("description", "")
+    unknown = sorted(set(r.data) - {"allow", "deny", "description"})
+    if unknown:
+        raise ConfigError(f"{where}: {unknown[0]}", "unknown setting")
+    return Policy(name=path.stem, allow=allow, deny=deny, description=description)
+
+
+def _policies(directory: Path, path: str) -> dict[str, Policy]:
+    if not directory.is_dir():
+        raise ConfigError(path, f"{str(directory)!r} is not a directory")
+    return {p.stem: load_policy(p) for p in sorted(directory.glob("*.yaml"))}
+
+
+def _key(data: Any, path: str, upstreams: Mapping[str, Upstream], policies: Mapping[str, Policy]) -> KeyConfig:
+    r = _Reader(data, path)
+    key_id = r.text("id")
+    digest = r.text("digest")
+    if not is_digest(digest):
+        raise ConfigError(r.at("digest"), "expected 'sha256:' and 64 hex digits (see `panelgate key new`)")
+    policy_name = r.text("policy")
+    if policy_name not in policies:
+        raise ConfigError(r.at("policy"), f"no policy named {policy_name!r} (have: {', '.join(policies)})")
+    upstream = r.text("upstream", next(iter(upstreams)))
+    if upstream not in upstreams:
+        raise ConfigError(r.at("upstream"), f"no upstream named {upstream!r}")
+    reseller = r.get("reseller_id")
+    if reseller is not None and (isinstance(reseller, bool) or not isinstance(reseller, int) or reseller <= 0):
+        raise ConfigError(r.at("reseller_id"), f"expected a positive integer, got {_show(reseller)}")
+    key = KeyConfig(
+        id=key_id,
+        digest=digest,
+        policy=policies[policy_name],
+        upstream=upstream,
+        reseller_id=reseller,
+        allowed_ips=_networks(r, "allowed_ips"),
+    )
+    r.done()
+    return key
+
+
+def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = None, source: str = "") -> Config:
+    """Validate a parsed YAML document into a Config; raises ConfigError naming the bad path."""
+    data = _interpolate(data, "", os.environ if env is None else env)
+    r = _Reader(data, "")
+    ups_raw = r.get("upstreams")
+    if not isinstance(ups_raw, dict) or not ups_raw:
+        raise ConfigError("upstreams", "at least one upstream is required")
+    upstreams = {str(n): _upstream(str(n), d, f"upstreams.{n}") for n, d in ups_raw.items()}
+    policies_dir = base_dir / r.text("policies_dir", "policies")
+    policies = _policies(policies_dir, "policies_dir")
+    keys_raw = r.items("keys")
+    keys = tuple(_key(k, f"keys[{i}]", upstreams, policies) for i, k in enumerate(keys_raw))
+    seen: dict[str, str] = {}
+    for i, k in enumerate(keys):
+        for attr, value in (("id", k.id), ("digest", k.digest)):
+            tag = f"{attr}:{value}"
+            if tag in seen:
+                raise ConfigError(f"keys[{i}].{attr}", f"duplicates {seen[tag]}")
+            seen[tag] = f"keys[{i}]"
+    public_url = _http_url(r.text("public_url", "http://127.0.0.1:8080"), "public_url")
+    config = Config(
+        listen=_listen(r, "listen", "0.0.0.0", 8080),
+        admin_listen=_listen(r, "admin_listen", "127.0.0.1", 9090),
+        public_url=public_url,
+        trusted_proxies=_networks(r, "trusted_proxies"),
+        upstreams=MappingProxyType(upstreams),
+        policies=MappingProxyType(policies),
+        keys=keys,
+        audit_log=r.get("audit_log"),
+        http_status_codes=r.flag("http_status_codes", False),
+        max_body_bytes=r.integer("max_body_bytes", 1 << 20, low=1024, high=1 << 30),
+        source=source,
+    )
+    if config.audit_log is not None and not isinstance(config.audit_log, str):
+        raise ConfigError("audit_log", f"expected a file path, got {_show(config.audit_log)}")
+    r.done()
+    return config
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot read {p}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("", f"{p} is not valid YAML: {exc}") from None
+    return parse_config(data, base_dir=p.parent, env=env, source=str(p))
