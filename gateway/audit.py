@@ -1,0 +1,63 @@
+"""The audit log: one JSON line per write and per refusal. Never args, so never passwords or keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+log = logging.getLogger("panelgate.audit")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    request_id: str
+    key_id: str | None
+    client_ip: str
+    dialect: str
+    operation: str | None
+    target: int | None
+    upstream: str | None
+    outcome: str
+    reason: str
+    latency_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "request_id": self.request_id,
+            "key_id": self.key_id,
+            "client_ip": self.client_ip,
+            "dialect": self.dialect,
+            "operation": self.operation,
+            "target": self.target,
+            "upstream": self.upstream,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "latency_ms": round(self.latency_ms, 2),
+        }
+
+
+class AuditLog:
+    """Appends to a file (line-buffered, so a crash loses at most the line being written) or to logging."""
+
+    def __init__(self, path: str | None) -> None:
+        self._file: TextIO | None = None
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives with the app
+
+    def write(self, entry: AuditEntry) -> None:
+        line = json.dumps(entry.as_dict(), separators=(",", ":"))
+        if self._file is not None:
+            self._file.write(line + "\n")
+        else:
+            log.info(line)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,1 @@
+"""Dialects: one module per panel API, each with a client face and an upstream face."""

@@ -1,0 +1,76 @@
+"""What every dialect module provides, and the raw request/response types they work on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gateway.catalogue import Operation
+from gateway.config import Upstream
+from gateway.model import Call, Credentials, Outcome
+from gateway.phpform import Params
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """A client request after transport decoding: PHP-style query and body params, path variables."""
+
+    method: str
+    path: str
+    query: Params
+    body: Params
+    match: dict[str, str] = field(default_factory=dict)
+    api_key_header: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    """An HTTP request to a panel, built only from canonical args and the upstream's own config."""
+
+    method: str
+    path: str
+    form: list[tuple[str, str]]
+    secret_fields: frozenset[str] = frozenset()  # fields never to be logged
+
+
+class ClientFace(Protocol):
+    NAME: str
+
+    def expresses(self) -> dict[str, str]:
+        """Operations this dialect's clients can call, each with the kind of Ref it addresses records by."""
+        ...
+
+    def credentials(self, request: RawRequest) -> Credentials:
+        """The gateway key as the client presented it; raises Refused when it is ambiguous."""
+        ...
+
+    def parse(self, request: RawRequest) -> Call:
+        """Turn a client request into a canonical Call; raises Refused with a Failure on bad input."""
+        ...
+
+    def render(self, outcome: Outcome, op: Operation | None, *, http_status_codes: bool) -> Rendered:
+        """Render a canonical outcome in this dialect's own shapes."""
+        ...
+
+
+class UpstreamFace(Protocol):
+    NAME: str
+
+    def native(self, op: Operation, ref_kind: str) -> bool:
+        """Whether this panel runs `op`, addressed by `ref_kind`, in a single call."""
+        ...
+
+    def encode(self, call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
+        """Build the panel request for `call`."""
+        ...
+
+    def decode(self, op: Operation, status: int, body: bytes) -> Outcome:
+        """Turn a panel answer into a canonical Result or Failure."""
+        ...

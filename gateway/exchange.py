@@ -1,0 +1,60 @@
+"""The state of one admin request as it moves through the pipeline, and the app-wide state it reads."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from gateway.audit import AuditLog
+from gateway.catalogue import Catalogue, Operation
+from gateway.config import Config, KeyConfig, Upstream
+from gateway.dialects.base import ClientFace, RawRequest
+from gateway.metrics import Metrics
+from gateway.model import Call, Outcome
+from gateway.upstream import UpstreamClient
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass
+class GatewayState:
+    """Everything request code reads, built once at start-up from the Config."""
+
+    config: Config
+    catalogue: Catalogue
+    keys_by_digest: dict[str, KeyConfig]
+    upstream_client: UpstreamClient
+    metrics: Metrics
+    audit: AuditLog
+
+
+@dataclass
+class Exchange:
+    request: web.Request
+    state: GatewayState
+    face: ClientFace
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    raw: RawRequest | None = None
+    client_ip: IPAddress | None = None
+    key: KeyConfig | None = None
+    call: Call | None = None
+    op: Operation | None = None
+    upstream: Upstream | None = None
+    outcome: Outcome | None = None
+
+    @staticmethod
+    def request_id_of(request: web.Request) -> str:
+        """Keep a caller's X-Request-Id when it is harmless, so logs join up across hops."""
+        given = request.headers.get("X-Request-Id", "")
+        return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+Step = Callable[[Exchange], Awaitable[None]]

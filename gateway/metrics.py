@@ -1,0 +1,49 @@
+"""Prometheus metrics, in a registry per app so several gateways (tests, workers) never share counters."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """Label values are bounded sets (catalogue names, canonical codes, config names): never client input."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "panelgate_requests_total",
+            "Admin API requests by client dialect, operation and outcome",
+            ["dialect", "operation", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "panelgate_request_seconds",
+            "Admin API request latency at the gateway",
+            ["dialect"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "panelgate_refusals_total",
+            "Requests refused by the gateway itself, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.upstream_requests = Counter(
+            "panelgate_upstream_requests_total",
+            "Requests sent to upstream panels by outcome",
+            ["upstream", "outcome"],
+            registry=self.registry,
+        )
+        self.upstream_latency = Histogram(
+            "panelgate_upstream_seconds",
+            "Upstream panel latency",
+            ["upstream"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,69 @@
+"""HTTP transport to upstream panels for the admin API: one pooled session, bounded answers, clear failures."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import aiohttp
+
+from gateway.config import Upstream
+from gateway.dialects.base import UpstreamRequest
+
+MAX_ANSWER_BYTES = 32 << 20  # a panel list page is kilobytes; anything past this is a broken upstream
+
+
+class UpstreamUnavailable(Exception):
+    """The request could not be completed; `sent` tells whether the panel may have received it."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+
+class UpstreamClient:
+    """Sends UpstreamRequests. The session is created lazily inside the running loop."""
+
+    def __init__(self, *, user_agent: str = "panelgate") -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._user_agent = user_agent
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=60),
+                headers={"User-Agent": self._user_agent},
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def send(self, upstream: Upstream, req: UpstreamRequest, *, request_id: str = "") -> Answer:
+        session = self._get_session()
+        timeout = aiohttp.ClientTimeout(total=upstream.timeout, connect=min(upstream.timeout, 5.0))
+        headers = {"X-Request-Id": request_id} if request_id else {}
+        url = upstream.url + req.path
+        try:
+            async with session.request(
+                req.method, url, data=req.form, timeout=timeout, headers=headers, allow_redirects=False
+            ) as resp:
+                body = await resp.content.read(MAX_ANSWER_BYTES + 1)
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise UpstreamUnavailable("upstream answer is too large", sent=True)
+                return Answer(resp.status, body)
+        except (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError) as exc:
+            raise UpstreamUnavailable(f"cannot connect to upstream {upstream.name}", sent=False) from exc
+        except TimeoutError as exc:
+            message = f"upstream {upstream.name} timed out after {upstream.timeout:g}s"
+            raise UpstreamUnavailable(message, sent=True) from exc
+        except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
+            raise UpstreamUnavailable(f"upstream {upstream.name} failed: {type(exc).__name__}", sent=True) from exc
