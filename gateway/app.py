@@ -1,0 +1,172 @@
+"""The gateway's aiohttp applications. The admin request pipeline's order is written here, once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway import planner, security
+from gateway.audit import AuditEntry, AuditLog
+from gateway.catalogue import Kind, catalogue
+from gateway.config import Config
+from gateway.dialects.registry import client_face
+from gateway.exchange import Exchange, GatewayState, Step
+from gateway.ingress import read_request
+from gateway.metrics import Metrics
+from gateway.model import Code, Failure, Refused, Result
+from gateway.upstream import UpstreamClient
+
+log = logging.getLogger("panelgate")
+
+STATE: web.AppKey[GatewayState] = web.AppKey("state", GatewayState)
+
+
+async def decode_request(ex: Exchange) -> None:
+    ex.raw = await read_request(ex.request, max_body_bytes=ex.state.config.max_body_bytes)
+
+
+async def route_upstream(ex: Exchange) -> None:
+    assert ex.key is not None
+    ex.upstream = ex.state.config.upstreams[ex.key.upstream]
+
+
+async def forward(ex: Exchange) -> None:
+    assert ex.call is not None and ex.op is not None and ex.upstream is not None
+    ex.outcome = await planner.execute(
+        ex.call, ex.op, ex.upstream, ex.state.upstream_client, ex.state.metrics, request_id=ex.request_id
+    )
+
+
+# The admin API pipeline, in order. Each step reads and fills the Exchange, or raises Refused to stop it.
+ADMIN_PIPELINE: tuple[Step, ...] = (
+    decode_request,  # bounded body, PHP-style params, ambiguity refused
+    security.resolve_client_ip,  # socket peer, or X-Forwarded-For behind trusted proxies
+    security.authenticate,  # gateway key by digest
+    security.check_ip_allowlist,  # the key's CIDR list
+    security.resolve_operation,  # dialect parse into a canonical Call; unknown actions stop here
+    security.check_scope,  # the key's policy: allow/deny globs, danger only by full name
+    route_upstream,  # the key's upstream
+    forward,  # planner: encode, send, decode
+)
+
+
+def _record(ex: Exchange, latency: float) -> None:
+    outcome = ex.outcome
+    assert outcome is not None
+    state = ex.state
+    label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
+    operation = ex.op.name if ex.op is not None else "unknown"
+    state.metrics.requests.labels(ex.face.NAME, operation, label).inc()
+    state.metrics.latency.labels(ex.face.NAME).observe(latency)
+    refused = isinstance(outcome, Failure) and bool(outcome.reason)
+    if refused:
+        assert isinstance(outcome, Failure)
+        state.metrics.refusals.labels(outcome.reason).inc()
+    if refused or (ex.op is not None and ex.op.kind is not Kind.READ):
+        target = ex.call.target.id if ex.call is not None else None
+        state.audit.write(
+            AuditEntry(
+                request_id=ex.request_id,
+                key_id=ex.key.id if ex.key else None,
+                client_ip=str(ex.client_ip or ex.request.remote or ""),
+                dialect=ex.face.NAME,
+                operation=ex.op.name if ex.op else None,
+                target=target,
+                upstream=ex.upstream.name if ex.upstream else None,
+                outcome=label,
+                reason=outcome.reason if isinstance(outcome, Failure) else "",
+                latency_ms=latency * 1000,
+            )
+        )
+
+
+def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    face = client_face(dialect)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        ex = Exchange(request=request, state=state, face=face, request_id=Exchange.request_id_of(request))
+        try:
+            for step in ADMIN_PIPELINE:
+                await step(ex)
+        except Refused as refused:
+            ex.outcome = refused.failure
+        except Exception:
+            # A bug must not become a traceback for the client; the log keeps it with the request id.
+            log.exception("internal error handling request %s", ex.request_id)
+            ex.outcome = Failure(Code.FAILURE, "internal gateway error", reason="internal")
+        if ex.outcome is None:
+            ex.outcome = Failure(Code.FAILURE, "no outcome", reason="internal")
+        rendered = face.render(ex.outcome, ex.op, http_status_codes=state.config.http_status_codes)
+        _record(ex, time.perf_counter() - ex.started)
+        return web.Response(
+            status=rendered.status,
+            body=rendered.body,
+            content_type=rendered.content_type,
+            headers={"X-Request-Id": ex.request_id},
+        )
+
+    return handle
+
+
+def build_state(config: Config) -> GatewayState:
+    return GatewayState(
+        config=config,
+        catalogue=catalogue(),
+        keys_by_digest={k.digest: k for k in config.keys},
+        upstream_client=UpstreamClient(),
+        metrics=Metrics(),
+        audit=AuditLog(config.audit_log),
+    )
+
+
+def build_app(config: Config, state: GatewayState | None = None) -> web.Application:
+    """The public gateway application."""
+    # Bodies are read by ingress with the configured limit; aiohttp's own cap is set just above it.
+    app = web.Application(client_max_size=config.max_body_bytes + 1)
+    state = state or build_state(config)
+    app[STATE] = state
+    routes = {
+        "xtream_masters": ("/{code}/admin/index.php", "/{code}/admin/", "/{code}/admin"),
+        # XC v2 scripts cannot send a header: the key may ride in the path, so only the base URL changes.
+        "xtream_codes_v2": ("/api.php", "/k/{key}/api.php"),
+    }
+    for dialect, paths in routes.items():
+        handler = admin_handler(dialect)
+        for path in paths:
+            app.router.add_route("GET", path, handler)
+            app.router.add_route("POST", path, handler)
+
+    async def close(_: web.Application) -> None:
+        await state.upstream_client.close()
+        state.audit.close()
+
+    app.on_cleanup.append(close)
+    return app
+
+
+def build_admin_app(state: GatewayState) -> web.Application:
+    """The operator listener: metrics and health, never exposed with the public API."""
+    app = web.Application()
+    app[STATE] = state
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = request.app[STATE].metrics.render()
+        return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        config = request.app[STATE].config
+        return web.json_response(
+            {"status": "ok", "config": config.source or "inline", "upstreams": sorted(config.upstreams)}
+        )
+
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

@@ -1,0 +1,128 @@
+"""The `panelgate` command: serve, check, key new, sim."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from gateway.config import ConfigError, load_config
+from gateway.keys import digest_of, new_key
+
+SIM_DIALECTS = ("xtream_masters",)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"panelgate: {args.config}: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{args.config}: ok ({len(config.upstreams)} upstream(s), {len(config.keys)} key(s), "
+        f"{len(config.policies)} polic{'y' if len(config.policies) == 1 else 'ies'})"
+    )
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.server import serve
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"panelgate: {args.config}: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("panelgate").info(
+        "listening on %s:%d (admin %s:%d)",
+        config.listen.host,
+        config.listen.port,
+        config.admin_listen.host,
+        config.admin_listen.port,
+    )
+    asyncio.run(serve(config))
+    return 0
+
+
+def _cmd_key_new(args: argparse.Namespace) -> int:
+    key = new_key()
+    print("New key (shown once; give it to the client, it is not stored anywhere):")
+    print(f"  {key}")
+    print("Add this entry under `keys:` in the gateway config:")
+    line = f"  - {{id: {args.id}, digest: \"{digest_of(key)}\", policy: {args.policy}"
+    if args.reseller_id is not None:
+        line += f", reseller_id: {args.reseller_id}"
+    if args.upstream:
+        line += f", upstream: {args.upstream}"
+    print(line + "}")
+    return 0
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from gateway.sim.xtream_masters import run_sim
+
+    logging.basicConfig(level=logging.INFO)
+    print(f"simulated {args.dialect} panel on http://{args.host}:{args.port}/{args.access_code}/admin/index.php")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_sim(args.host, args.port, args.access_code, args.api_key))
+    return 0
+
+
+def _cmd_matrix(args: argparse.Namespace) -> int:
+    from gateway.matrix import cells, markdown
+
+    if args.markdown:
+        print(markdown(), end="")
+        return 0
+    for op, client, upstream, kind in cells():
+        print(f"{op:28} {client:16} -> {upstream:16} {kind}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="panelgate", description="API gateway for IPTV panels")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the gateway")
+    p.add_argument("-c", "--config", required=True)
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("check", help="validate a config file")
+    p.add_argument("-c", "--config", required=True)
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("key", help="manage client keys")
+    key_sub = p.add_subparsers(dest="key_command", required=True)
+    k = key_sub.add_parser("new", help="generate a client key and its config digest")
+    k.add_argument("--id", required=True, help="a name for the key, shown in logs and the audit trail")
+    k.add_argument("--policy", default="reseller")
+    k.add_argument("--reseller-id", type=int)
+    k.add_argument("--upstream")
+    k.set_defaults(func=_cmd_key_new)
+
+    p = sub.add_parser("matrix", help="print the capability matrix (operation x client x upstream dialect)")
+    p.add_argument("--markdown", action="store_true", help="as the Markdown of docs/matrix.md")
+    p.set_defaults(func=_cmd_matrix)
+
+    p = sub.add_parser("sim", help="run a simulated panel")
+    p.add_argument("--dialect", choices=SIM_DIALECTS, default="xtream_masters")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--access-code", default="admin")
+    p.add_argument("--api-key", default="sim-admin-key")
+    p.set_defaults(func=_cmd_sim)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

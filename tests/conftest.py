@@ -1,0 +1,119 @@
+"""Shared fixtures: simulated panels on real sockets, and gateways configured in front of them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.app import STATE, build_admin_app, build_app
+from gateway.catalogue import Kind, catalogue
+from gateway.config import Config, parse_config
+from gateway.keys import digest_of
+from gateway.sim.xtream_masters import XtreamMastersSim
+
+REPO = Path(__file__).resolve().parent.parent
+UPSTREAM_KEY = "UPSTREAM-SECRET-0123456789"
+ACCESS_CODE = "panelcode"
+
+# Plain-text client keys used by the tests, each bound to a policy below.
+KEYS = {
+    "admin": "pg_test_admin_key_0000000000000000000000000",
+    "reseller": "pg_test_reseller_key_00000000000000000000000",
+    "readonly": "pg_test_readonly_key_00000000000000000000000",
+    "danger": "pg_test_danger_key_0000000000000000000000000",
+}
+
+AiohttpServer = Callable[..., Awaitable[TestServer]]
+AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+def policies_dir(tmp_path: Path) -> Path:
+    """The shipped policies plus one that names every dangerous operation in full."""
+    target = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", target)
+    danger = [op.name for op in catalogue().operations.values() if op.kind is Kind.DANGER]
+    (target / "everything.yaml").write_text(yaml.safe_dump({"allow": ["*", *danger]}))
+    return target
+
+
+def make_config(
+    upstream_url: str, policies_dir: Path, tmp_path: Path, **overrides: Any
+) -> Config:
+    data: dict[str, Any] = {
+        "listen": {"host": "127.0.0.1", "port": 0},
+        "public_url": "http://gateway.test:8080",
+        "policies_dir": str(policies_dir),
+        "upstreams": {
+            "main": {
+                "dialect": "xtream_masters",
+                "url": upstream_url,
+                "access_code": ACCESS_CODE,
+                "api_key": UPSTREAM_KEY,
+                "timeout": 5,
+            }
+        },
+        "keys": [
+            {"id": "admin", "digest": digest_of(KEYS["admin"]), "policy": "admin"},
+            {"id": "reseller-88", "digest": digest_of(KEYS["reseller"]), "policy": "reseller", "reseller_id": 88},
+            {"id": "readonly", "digest": digest_of(KEYS["readonly"]), "policy": "readonly"},
+            {"id": "danger", "digest": digest_of(KEYS["danger"]), "policy": "everything"},
+        ],
+        "audit_log": str(tmp_path / "audit.jsonl"),
+    }
+    data.update(overrides)
+    return parse_config(data, base_dir=tmp_path, env={})
+
+
+@dataclass
+class Stack:
+    """A simulated panel and a gateway in front of it, both on real sockets."""
+
+    sim: XtreamMastersSim
+    sim_server: TestServer
+    client: TestClient[Any, Any]
+    config: Config
+    audit_path: Path
+
+    async def xm(self, key: str | None = "admin", method: str = "POST", **params: Any) -> Any:
+        """Call the gateway's Xtream-Masters face the way a PHP client would; returns the decoded JSON."""
+        form = dict(params)
+        if key is not None:
+            form["api_key"] = KEYS.get(key, key)
+        path = f"/{ACCESS_CODE}/admin/index.php"
+        if method == "GET":
+            resp = await self.client.get(path, params=form)
+        else:
+            resp = await self.client.post(path, data=form)
+        assert resp.status == 200, await resp.text()
+        return await resp.json(content_type=None)
+
+    def audit_lines(self) -> list[dict[str, Any]]:
+        if not self.audit_path.exists():
+            return []
+        return [yaml.safe_load(line) for line in self.audit_path.read_text().splitlines() if line]
+
+
+@pytest.fixture
+async def stack(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> Stack:
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    sim_server = await aiohttp_server(sim.app())
+    config = make_config(str(sim_server.make_url("")).rstrip("/"), policies_dir, tmp_path)
+    client = await aiohttp_client(build_app(config))
+    return Stack(sim=sim, sim_server=sim_server, client=client, config=config, audit_path=tmp_path / "audit.jsonl")
+
+
+@pytest.fixture
+async def admin_client(stack: Stack, aiohttp_client: AiohttpClient) -> TestClient[Any, Any]:
+    """The operator listener (metrics, health) sharing the stack's gateway state."""
+    state = stack.client.server.app[STATE]
+    return await aiohttp_client(build_admin_app(state))
