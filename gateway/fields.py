@@ -72,13 +72,29 @@ def unix_to_date(ts: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _json_list(field: str, text: str, message: str) -> Any:
+    """json.loads for a list field; deep nesting (`[[[[...`) is a bad value, not a RecursionError."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise FieldError(field, message) from None
+
+
+def _php_list(value: Any) -> Any:
+    """A PHP array sent with explicit indices (`a[0]=x&a[1]=y`, as http_build_query writes a list) as a list.
+
+    Only the indices 0..n-1 in order count as a list; any other keyed array is left as it is (and refused).
+    """
+    if isinstance(value, dict) and list(value) == [str(i) for i in range(len(value))]:
+        return list(value.values())
+    return value
+
+
 def int_list(field: str, value: Any) -> list[int]:
-    """A list of ids given as a JSON string (`"[1,2]"`) or as a PHP array (`a[]=1&a[]=2`)."""
+    """A list of ids given as a JSON string (`"[1,2]"`) or as a PHP array (`a[]=1&a[]=2`, `a[0]=1&a[1]=2`)."""
+    value = _php_list(value)
     if isinstance(value, str):
-        try:
-            parsed = json.loads(value) if value.strip() else []
-        except json.JSONDecodeError:
-            raise FieldError(field, "must be a JSON list of ids such as [1,2]") from None
+        parsed = _json_list(field, value, "must be a JSON list of ids such as [1,2]") if value.strip() else []
     elif isinstance(value, list):
         parsed = value
     else:
@@ -103,13 +119,11 @@ def int_list(field: str, value: Any) -> list[int]:
 
 def str_list(field: str, value: Any) -> list[str]:
     """A list of strings from a PHP array, a JSON list string, or a single value."""
+    value = _php_list(value)
     if isinstance(value, list):
         items = value
     elif isinstance(value, str) and value.strip().startswith("["):
-        try:
-            items = json.loads(value)
-        except json.JSONDecodeError:
-            raise FieldError(field, "must be a list") from None
+        items = _json_list(field, value, "must be a list")
         if not isinstance(items, list):
             raise FieldError(field, "must be a list")
     elif isinstance(value, str):

@@ -16,6 +16,7 @@ MAX_PARAMS = 1000  # PHP's max_input_vars
 MAX_DEPTH = 8  # PHP allows 64; nothing in the panel APIs nests past 2
 
 Params = dict[str, Any]
+_PHP_SPACE = " \t\n\v\f\r"  # C isspace()
 
 
 class FormError(ValueError):
@@ -43,27 +44,33 @@ def _decode(raw: bytes, what: str) -> str:
 
 
 def split_key(name: str) -> _Key:
-    """Split `a[b][]` into base `a` and path ('b', None), mangling the base the way PHP does."""
+    """Split `a[b][]` into base `a` and path ('b', None), mangling the base the way PHP does.
+
+    A name that starts with `[` has an empty base: PHP drops the pair, and so does parse_pairs.
+    """
     name = name.lstrip(" ")
     bracket = name.find("[")
-    if bracket <= 0 or "]" not in name[bracket:]:
+    if bracket == 0:
+        return _Key(base="", path=())
+    if bracket < 0 or "]" not in name[bracket:]:
         base, rest = name, ""
     else:
         base, rest = name[:bracket], name[bracket:]
     # PHP turns ' ' and '.' (and an unmatched '[') in the base name into '_'.
     base = base.replace(" ", "_").replace(".", "_").replace("[", "_")
     path: list[str | None] = []
-    while rest.startswith("["):
-        close = rest.find("]")
+    pos = 0
+    while pos < len(rest) and rest[pos] == "[":
+        close = rest.find("]", pos)
         if close < 0:
             break  # PHP ignores a trailing unmatched segment
-        segment = rest[1:close]
-        path.append(segment if segment != "" else None)
-        rest = rest[close + 1 :]
-        if not rest.startswith("["):
-            break  # PHP drops anything after the last well-formed segment
-    if len(path) > MAX_DEPTH:
-        raise FormError(f"parameter {base!r} nests deeper than {MAX_DEPTH} levels", base)
+        segment = rest[pos + 1 : close]
+        # PHP skips one whitespace character after '[': `a[ ]` is an append like `a[]`.
+        path.append(None if segment == "" or (len(segment) == 1 and segment in _PHP_SPACE) else segment)
+        if len(path) > MAX_DEPTH:
+            # Checked inside the loop so a megabyte of `[][][]...` costs no more than nine segments.
+            raise FormError(f"parameter {base!r} nests deeper than {MAX_DEPTH} levels", base)
+        pos = close + 1  # PHP drops anything after the last well-formed segment
     return _Key(base=base, path=tuple(path))
 
 
@@ -122,7 +129,14 @@ def parse_pairs(pairs: list[tuple[str, str]]) -> Params:
 
 def parse_urlencoded(raw: bytes | str) -> Params:
     """Parse a query string or an application/x-www-form-urlencoded body the PHP way."""
-    data = raw.encode("latin-1") if isinstance(raw, str) else raw
+    if isinstance(raw, str):
+        # A str is read as the text it shows: characters as UTF-8, surrogate-escaped raw bytes as themselves.
+        try:
+            data = raw.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise FormError("the parameters are not valid UTF-8") from None
+    else:
+        data = raw
     pairs: list[tuple[str, str]] = []
     for chunk in data.split(b"&"):
         if not chunk:
@@ -152,8 +166,18 @@ def flatten(params: Params) -> list[tuple[str, str]]:
             for k, v in value.items():
                 walk(f"{prefix}[{k}]", v)
         elif isinstance(value, list | tuple):
+            # `a[]` for items that are one pair; an explicit index for an item that spans several pairs
+            # (`a[0][x]=1&a[0][y]=2`), because `a[][x]=1&a[][y]=2` would give PHP two items.
+            index = 0
             for v in value:
+                start = len(out)
                 walk(f"{prefix}[]", v)
+                added = len(out) - start
+                if added > 1:
+                    del out[start:]
+                    walk(f"{prefix}[{index}]", v)
+                if added:
+                    index += 1
         elif value is None:
             return
         elif isinstance(value, bool):
