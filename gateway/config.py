@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from gateway.catalogue import catalogue
 from gateway.keys import is_digest
 from gateway.policy import Policy
 
-UPSTREAM_DIALECTS = ("xtream_masters",)
+UPSTREAM_DIALECTS = ("xtream_masters", "xtream_codes_v2")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -45,7 +46,7 @@ class Upstream:
     dialect: str
     url: str
     access_code: str = ""
-    api_key: str = field(default="", repr=False)
+    api_key: str = field(default="", repr=False)  # Xtream-Masters admin key, or XC v2 api_pass
     timeout: float = 10.0
 
 
@@ -133,6 +134,8 @@ class _Reader:
         value = self.get(key, default)
         if value is None:
             raise ConfigError(self.at(key), "is required")
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            value = int(value)  # `${PORT}` interpolates to text
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(self.at(key), f"expected an integer, got {_show(value)}")
         if value < low or (high is not None and value > high):
@@ -205,9 +208,11 @@ def _upstream(name: str, data: Any, path: str) -> Upstream:
         dialect=dialect,
         url=_http_url(r.text("url"), r.at("url")),
         access_code=r.text("access_code", ""),
-        api_key=r.text("api_key", ""),
+        api_key=r.text("api_key" if dialect == "xtream_masters" else "api_pass", ""),
         timeout=r.number("timeout", 10.0),
     )
+    if dialect != "xtream_masters" and r.data.get("access_code") is not None:
+        raise ConfigError(r.at("access_code"), f"only xtream_masters upstreams have an access code, not {dialect}")
     if dialect == "xtream_masters":
         if not re.fullmatch(r"[A-Za-z0-9_-]+", up.access_code):
             raise ConfigError(r.at("access_code"), f"{up.access_code!r} is not a valid access code")
@@ -224,14 +229,19 @@ def load_policy(path: Path) -> Policy:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(where, f"cannot read policy: {exc}") from None
-    r = _Reader(data, "")
-    allow = tuple(str(p) for p in r.items("allow"))
-    deny = tuple(str(p) for p in r.items("deny"))
+    r = _Reader(data, where)
+    patterns: dict[str, tuple[str, ...]] = {}
+    operations = catalogue().operations.values()
+    for field_name in ("allow", "deny"):
+        items = tuple(str(p) for p in r.items(field_name))
+        for i, pattern in enumerate(items):
+            # A typo such as `line.delet` in deny would otherwise silently leave the operation allowed.
+            if not any(op.matches(pattern) for op in operations):
+                raise ConfigError(f"{r.at(field_name)}[{i}]", f"{pattern!r} matches no operation")
+        patterns[field_name] = items
     description = r.text("description", "")
-    unknown = sorted(set(r.data) - {"allow", "deny", "description"})
-    if unknown:
-        raise ConfigError(f"{where}: {unknown[0]}", "unknown setting")
-    return Policy(name=path.stem, allow=allow, deny=deny, description=description)
+    r.done()
+    return Policy(name=path.stem, allow=patterns["allow"], deny=patterns["deny"], description=description)
 
 
 def _policies(directory: Path, path: str) -> dict[str, Policy]:
@@ -284,7 +294,8 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         for attr, value in (("id", k.id), ("digest", k.digest)):
             tag = f"{attr}:{value}"
             if tag in seen:
-                raise ConfigError(f"keys[{i}].{attr}", f"duplicates {seen[tag]}")
+                shown = f"{value!r} " if attr == "id" else ""  # a digest is not echoed: it may be a pasted key
+                raise ConfigError(f"keys[{i}].{attr}", f"{shown}duplicates {seen[tag]}")
             seen[tag] = f"keys[{i}]"
     public_url = _http_url(r.text("public_url", "http://127.0.0.1:8080"), "public_url")
     config = Config(
