@@ -29,7 +29,7 @@ class Operation:
     kind: Kind
     target: Target
     tags: tuple[str, ...]
-    xm_action: str
+    xm_action: str | None
 
     @property
     def resource(self) -> str:
@@ -61,11 +61,13 @@ def _parse(doc: dict[str, Any]) -> Catalogue:
             kind=Kind(spec["kind"]),
             target=Target(spec["target"]),
             tags=tuple(spec.get("tags", [name.split(".", 1)[0]])),
-            xm_action=spec["xm"],
+            xm_action=spec.get("xm"),
         )
+        operations[name] = op
+        if op.xm_action is None:
+            continue
         if op.xm_action in by_xm:
             raise ValueError(f"catalogue: xm action {op.xm_action!r} is used twice")
-        operations[name] = op
         by_xm[op.xm_action] = op
     return Catalogue(operations=operations, by_xm_action=by_xm)
 

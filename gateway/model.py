@@ -67,6 +67,32 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class Ref:
+    """How a call addresses its record: by id, a batch of ids, username+password, or MAC."""
+
+    id: int | None = None
+    ids: tuple[int, ...] = ()
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    mac: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.id is not None:
+            return "id"
+        if self.ids:
+            return "ids"
+        if self.username is not None:
+            return "credentials" if self.password is not None else "username"
+        if self.mac is not None:
+            return "mac"
+        return "none"
+
+
+NO_REF = Ref()
+
+
+@dataclass(frozen=True)
 class Call:
     """One canonical operation request.
 
@@ -76,6 +102,7 @@ class Call:
 
     operation: str
     args: dict[str, ArgValue] = field(default_factory=dict)
+    target: Ref = NO_REF
     credentials: Credentials = field(default_factory=Credentials)
     dialect: str = ""
     raw_action: str = ""

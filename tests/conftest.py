@@ -20,6 +20,7 @@ from gateway.sim.xtream_masters import XtreamMastersSim
 
 REPO = Path(__file__).resolve().parent.parent
 UPSTREAM_KEY = "UPSTREAM-SECRET-0123456789"
+XC_API_PASS = "XC-API-PASS-0123456789"
 ACCESS_CODE = "panelcode"
 
 # Plain-text client keys used by the tests, each bound to a policy below.
@@ -44,22 +45,25 @@ def policies_dir(tmp_path: Path) -> Path:
     return target
 
 
+def xm_upstream(url: str) -> dict[str, Any]:
+    return {"dialect": "xtream_masters", "url": url, "access_code": ACCESS_CODE, "api_key": UPSTREAM_KEY, "timeout": 5}
+
+
+def xc_upstream(url: str) -> dict[str, Any]:
+    return {"dialect": "xtream_codes_v2", "url": url, "api_pass": XC_API_PASS, "timeout": 5}
+
+
 def make_config(
-    upstream_url: str, policies_dir: Path, tmp_path: Path, **overrides: Any
+    upstream_url: str, policies_dir: Path, tmp_path: Path, *, upstream: dict[str, Any] | None = None,
+    **overrides: Any
 ) -> Config:
+    """A gateway config with one upstream `main` (Xtream-Masters at `upstream_url` unless `upstream` is given)
+    and the test keys of KEYS, all bound to it."""
     data: dict[str, Any] = {
         "listen": {"host": "127.0.0.1", "port": 0},
         "public_url": "http://gateway.test:8080",
         "policies_dir": str(policies_dir),
-        "upstreams": {
-            "main": {
-                "dialect": "xtream_masters",
-                "url": upstream_url,
-                "access_code": ACCESS_CODE,
-                "api_key": UPSTREAM_KEY,
-                "timeout": 5,
-            }
-        },
+        "upstreams": {"main": upstream or xm_upstream(upstream_url)},
         "keys": [
             {"id": "admin", "digest": digest_of(KEYS["admin"]), "policy": "admin"},
             {"id": "reseller-88", "digest": digest_of(KEYS["reseller"]), "policy": "reseller", "reseller_id": 88},

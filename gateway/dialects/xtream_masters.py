@@ -267,7 +267,7 @@ def decode(op: Operation, status: int, body: bytes) -> Outcome:
     """Canonical outcome of a panel answer. Anything that is not the panel's JSON is an upstream error."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return Failure(Code.UPSTREAM_ERROR, f"upstream answered HTTP {status} with a body that is not JSON")
     if isinstance(doc, list):
         return Result(data=doc)

@@ -1,0 +1,332 @@
+"""Xtream Codes v2 admin API (`/api.php?action=user&sub=create`, `user_data[...]`), both faces.
+
+Lines are addressed by username+password and MAGs by MAC, never by id; stream starts take a batch of ids.
+The planner bridges those differences; this module only translates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from gateway.catalogue import Catalogue, Operation, catalogue
+from gateway.config import Upstream
+from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
+from gateway.fields import FieldError, int_list, mac, scalar, str_list, to_flag, to_int
+from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref, Refused, Result
+from gateway.phpform import FormError, Params, flatten, merge
+
+NAME = "xtream_codes_v2"
+
+# (action, sub) -> (operation, how the record is addressed)
+ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("user", "create"): ("line.create", "none"),
+    ("user", "edit"): ("line.edit", "credentials"),
+    ("user", "info"): ("line.get", "credentials"),
+    ("stb", "create"): ("mag.create", "none"),
+    ("stb", "edit"): ("mag.edit", "mac"),
+    ("stb", "info"): ("mag.get", "mac"),
+    ("server", "list"): ("server.list", "none"),
+    ("stream", "online"): ("stream.online", "none"),
+    ("stream", "offline"): ("stream.offline", "none"),
+    ("stream", "start"): ("stream.start", "ids"),
+    ("stream", "stop"): ("stream.stop", "ids"),
+    ("vod", "start"): ("movie.start", "ids"),
+    ("vod", "stop"): ("movie.stop", "ids"),
+    ("reg_user", "list"): ("reseller.list", "none"),
+    ("reg_user", "credits"): ("reseller.adjust_credits", "id|username"),
+}
+BY_OPERATION = {op: action for action, (op, _) in ACTIONS.items()}
+
+_Converter = Callable[[str, Any], Any]
+# user_data column -> (canonical name, converter). Columns not listed pass through as strings.
+_USER_DATA: dict[str, tuple[str, _Converter]] = {
+    "exp_date": ("exp_date", lambda f, v: None if scalar(f, v).strip() in ("", "null") else to_int(f, v)),
+    "bouquet": ("bouquets", int_list),
+    "allowed_ips": ("allowed_ips", str_list),
+    "allowed_ua": ("allowed_ua", str_list),
+    "max_connections": ("max_connections", lambda f, v: to_int(f, v, high=10_000)),
+    "member_id": ("member_id", to_int),
+    "force_server_id": ("force_server_id", to_int),
+    "is_restreamer": ("is_restreamer", to_flag),
+    "is_trial": ("is_trial", to_flag),
+    "is_isplock": ("is_isplock", to_flag),
+    "enabled": ("enabled", to_flag),
+    "admin_enabled": ("admin_enabled", to_flag),
+    "mac": ("mac", mac),
+}
+_CANONICAL_TO_COLUMN = {canonical: column for column, (canonical, _) in _USER_DATA.items()}
+
+
+def expresses() -> dict[str, str]:
+    """Operations a client of this dialect can call, with how each addresses its record."""
+    return {op: ref.split("|")[0] for op, ref in ACTIONS.values()}
+
+
+def native(op: Operation, ref_kind: str) -> bool:
+    """Whether an XC v2 panel runs `op` addressed by `ref_kind` in one call."""
+    pair = BY_OPERATION.get(op.name)
+    if pair is None:
+        return False
+    return ref_kind in ACTIONS[pair][1].split("|")
+
+
+# --- client face -------------------------------------------------------------------------------------------
+
+
+def _invalid(message: str, code: Code = Code.INVALID_INPUT) -> Refused:
+    return Refused(Failure(code, message, reason="bad_input"))
+
+
+def _merged(request: RawRequest) -> Params:
+    try:
+        return merge(request.query, request.body)
+    except FormError as exc:
+        raise _invalid(str(exc)) from None
+
+
+def credentials(request: RawRequest) -> Credentials:
+    """The gateway key from `api_key`, `X-API-Key` or a `/k/{key}/api.php` prefix; all given must agree."""
+    params = _merged(request)
+    given = params.get("api_key")
+    if given is not None and not isinstance(given, str):
+        raise _invalid("api_key must be a single value")
+    found = {v for v in (given, request.api_key_header, request.match.get("key")) if v is not None}
+    if len(found) > 1:
+        raise _invalid("the key is given more than once with different values")
+    return Credentials(api_key=found.pop() if found else None)
+
+
+def user_data_args(data: Any) -> dict[str, Any]:
+    """Canonical args from a `user_data[...]` array."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FieldError("user_data", "must be an array (user_data[column]=value)")
+    args: dict[str, Any] = {}
+    for column, value in data.items():
+        if column in _USER_DATA:
+            canonical, convert = _USER_DATA[column]
+            args[canonical] = convert(column, value)
+        else:
+            args[column] = scalar(f"user_data[{column}]", value)
+    return args
+
+
+def _ref(ref_kind: str, params: Params) -> Ref:
+    if ref_kind == "credentials":
+        username, password = params.get("username"), params.get("password")
+        if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+            raise FieldError("user/pass", "username and password are required", Code.NOT_FOUND)
+        return Ref(username=username, password=password)
+    if ref_kind == "mac":
+        return Ref(mac=mac("mac", params.get("mac", "")))
+    if ref_kind == "ids":
+        ids = int_list("stream_ids", params.get("stream_ids", []))
+        if not ids:
+            raise FieldError("stream_ids", "at least one stream id is required")
+        return Ref(ids=tuple(ids))
+    if ref_kind == "id|username":
+        if "id" in params:
+            return Ref(id=to_int("id", params["id"], low=1))
+        username = params.get("username")
+        if not isinstance(username, str) or not username:
+            raise FieldError("id", "id or username is required")
+        return Ref(username=username)
+    return NO_REF
+
+
+def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
+    cat = cat or catalogue()
+    params = _merged(request)
+    action, sub = params.get("action"), params.get("sub")
+    if not isinstance(action, str) or not isinstance(sub, str | type(None)):
+        if action is None:
+            raise Refused(Failure(Code.UNKNOWN_OPERATION, "action is required", reason="unknown_action"))
+        raise _invalid("action and sub must be single values")
+    entry = ACTIONS.get((action, sub or ""))
+    if entry is None:
+        raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:40]}/{(sub or '')[:40]}",
+                              reason="unknown_action"))
+    operation, ref_kind = entry
+    try:
+        target = _ref(ref_kind, params)
+        args = user_data_args(params.get("user_data"))
+        if operation == "reseller.adjust_credits":
+            args["credits"] = to_int("amount", params.get("amount", ""), low=-(10**9), high=10**9)
+        if "servers" in params:
+            args["servers"] = int_list("servers", params["servers"])
+    except FieldError as exc:
+        raise _invalid(str(exc), exc.code) from None
+    return Call(operation=operation, args=args, target=target, dialect=NAME, raw_action=f"{action}/{sub}")
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def render(outcome: Outcome, op: Operation | None, *, http_status_codes: bool = False) -> Rendered:
+    if isinstance(outcome, Result):
+        return Rendered(200, _json(success_body(outcome, op)))
+    if outcome.code is Code.UNKNOWN_OPERATION:
+        return Rendered(outcome.http_status if http_status_codes else 200, b"", "text/html")
+    status = outcome.http_status if http_status_codes else 200
+    return Rendered(status, _json(failure_body(outcome, op)))
+
+
+def success_body(result: Result, op: Operation | None) -> Any:
+    name = op.name if op else ""
+    data = result.data
+    if name == "line.create" and isinstance(data, dict):
+        return {"result": True, "created_id": _int(data.get("id")), "username": data.get("username"),
+                "password": data.get("password")}
+    if name == "line.get":
+        return {"result": True, "user_info": data}
+    if name == "mag.get":
+        return {"result": True, "mag_device": data, "user_info": data}
+    if name in ("server.list", "reseller.list", "stream.online", "stream.offline"):
+        return data
+    return {"result": True}
+
+
+def failure_body(failure: Failure, op: Operation | None) -> dict[str, Any]:
+    code = failure.code
+    resource = op.resource if op else ""
+    if code is Code.UNAUTHORIZED:
+        return {"result": False, "0": "KEY WRONG"}
+    if code is Code.FORBIDDEN and failure.reason == "ip":
+        return {"result": False, "0": "IP FORBIDDEN"}
+    if code is Code.INSUFFICIENT_CREDITS:
+        # XC v2 answers result:true here and changes nothing; scripts written for it test the error key.
+        return {"result": True, "error": "NOT ENOUGH CREDITS"}
+    if code in (Code.EXISTS_USERNAME, Code.EXISTS_MAC):
+        return {"result": False, "error": "EXISTS"}
+    if code is Code.NOT_FOUND:
+        error = "PARAMETER ERROR (user/pass)" if failure.message.startswith("user/pass") else "NOT EXISTS"
+        return {"result": False, "error": error}
+    if code is Code.INVALID_MAC or (resource == "mag" and code is Code.INVALID_INPUT and "mac" in failure.message):
+        return {"result": False, "error": "PARAMETER ERROR (mac)"}
+    if code in (Code.INVALID_INPUT, Code.INVALID_DATE, Code.INVALID_PACKAGE, Code.INVALID_USERNAME):
+        return {"result": False, "error": "PARAMETER ERROR", "message": failure.message}
+    body: dict[str, Any] = {"result": False, "error": code.value}
+    if failure.message:
+        body["message"] = failure.message
+    return body
+
+
+def _int(value: Any) -> Any:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+# --- upstream face -----------------------------------------------------------------------------------------
+
+
+def user_data(args: dict[str, Any]) -> dict[str, Any]:
+    """Canonical args as XC v2 `user_data[...]` columns."""
+    out: dict[str, Any] = {}
+    for name, value in args.items():
+        if value is None or name == "servers":
+            continue
+        column = _CANONICAL_TO_COLUMN.get(name, name)
+        if name in ("bouquets", "allowed_ips", "allowed_ua"):
+            out[column] = json.dumps(list(value), separators=(",", ":"))
+        elif isinstance(value, bool):
+            out[column] = "1" if value else "0"
+        else:
+            out[column] = str(value) if isinstance(value, int) else value
+    return out
+
+
+def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
+    pair = BY_OPERATION.get(op.name)
+    if pair is None or not native(op, call.target.kind):
+        raise ValueError(f"{op.name} by {call.target.kind} is not native to {NAME}")
+    action, sub = pair
+    params: Params = {}
+    if upstream.api_key:
+        params["api_pass"] = upstream.api_key
+    ref = call.target
+    if ref.kind == "credentials":
+        params["username"], params["password"] = ref.username, ref.password
+    elif ref.kind == "mac":
+        params["mac"] = ref.mac
+    elif ref.kind == "ids":
+        params["stream_ids"] = [str(i) for i in ref.ids]
+    elif ref.kind == "id":
+        params["id"] = str(ref.id)
+    elif ref.kind == "username":
+        params["username"] = ref.username
+    args = dict(call.args)
+    if op.name == "reseller.adjust_credits":
+        params["amount"] = str(args.pop("credits"))
+    servers = args.pop("servers", None)
+    server_id = args.pop("server_id", None)
+    if servers:
+        params["servers"] = [str(s) for s in servers]
+    elif isinstance(server_id, int) and server_id > 0:
+        params["servers"] = [str(server_id)]
+    if op.resource in ("line", "mag"):
+        data = user_data(args)
+        if data:
+            params["user_data"] = data
+    return UpstreamRequest(
+        method="POST",
+        path=f"/api.php?action={action}&sub={sub}",
+        form=flatten(params),
+        secret_fields=frozenset({"api_pass"}),
+    )
+
+
+_ERRORS: dict[str, Code] = {
+    "EXISTS": Code.EXISTS_USERNAME,
+    "NOT EXISTS": Code.NOT_FOUND,
+    "PARAMETER ERROR": Code.INVALID_INPUT,
+    "PARAMETER ERROR (user/pass)": Code.NOT_FOUND,
+    "PARAMETER ERROR (mac)": Code.INVALID_MAC,
+}
+
+
+def decode(op: Operation, status: int, body: bytes) -> Outcome:
+    if not body.strip():
+        return Failure(Code.UNSUPPORTED, f"the upstream XC v2 panel does not know {op.name}")
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return Failure(Code.UPSTREAM_ERROR, f"upstream answered HTTP {status} with a body that is not JSON")
+    if op.name in ("server.list", "reseller.list", "stream.online", "stream.offline"):
+        if isinstance(doc, dict) and doc.get("result") is False:
+            return _failure(op, doc)
+        return Result(data=doc)
+    if not isinstance(doc, dict) or "result" not in doc:
+        return Failure(Code.UPSTREAM_ERROR, "upstream answered without a result")
+    if doc.get("error") == "NOT ENOUGH CREDITS":
+        return Failure(Code.INSUFFICIENT_CREDITS, "not enough credits")
+    if doc["result"] is not True:
+        return _failure(op, doc)
+    if op.name == "line.create":
+        return Result(data={"id": doc.get("created_id"), "username": doc.get("username"),
+                            "password": doc.get("password")})
+    if op.name == "line.get":
+        return Result(data=doc.get("user_info"))
+    if op.name == "mag.get":
+        # stb/info splits the device and its line; the canonical MAG row is both, the device winning.
+        line, device = doc.get("user_info"), doc.get("mag_device")
+        return Result(data={**(line if isinstance(line, dict) else {}), **(device if isinstance(device, dict) else {})})
+    return Result(data=None)
+
+
+def _failure(op: Operation, doc: dict[str, Any]) -> Failure:
+    refusal = doc.get("0")
+    if refusal in ("IP FORBIDDEN", "KEY WRONG"):
+        # The panel refused the gateway itself (address not whitelisted, or api_pass wrong): an operator problem.
+        return Failure(Code.UPSTREAM_ERROR, "the upstream panel refused the gateway's credentials or address")
+    error = doc.get("error")
+    if not isinstance(error, str):
+        return Failure(Code.FAILURE, "the upstream panel reported no change")
+    code = _ERRORS.get(error, Code.FAILURE)
+    if code is Code.EXISTS_USERNAME and op.resource == "mag":
+        code = Code.EXISTS_MAC
+    return Failure(code, error)

@@ -1,0 +1,178 @@
+"""Running a canonical Call against an upstream panel, whatever its dialect can express.
+
+A plan is one of:
+- direct: the upstream runs the operation, addressed the way the client addressed it, in one call;
+- compound: the record is first found by a read (username+password, MAC or username -> id), then acted on;
+- fan-out: a batch of ids becomes one call per id, the answers merged;
+- unsupported: a clear failure naming the operation and the upstream, sent before anything is written.
+Plans depend only on (operation, how the client addressed the record, upstream dialect), so the capability
+matrix is computed from the same function the requests use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gateway.catalogue import Catalogue, Operation, catalogue
+from gateway.config import Upstream
+from gateway.dialects.registry import upstream_face
+from gateway.metrics import Metrics
+from gateway.model import Call, Code, Failure, Outcome, Ref, Result
+from gateway.upstream import UpstreamClient, UpstreamUnavailable
+
+# How a record addressed by something other than its id is found: (resource, ref kind) -> list operation.
+LOOKUPS: dict[tuple[str, str], str] = {
+    ("line", "credentials"): "line.list",
+    ("mag", "mac"): "mag.list",
+    ("reseller", "username"): "reseller.list",
+}
+LOOKUP_PAGE = 1000
+FAN_OUT_CONCURRENCY = 4
+
+
+@dataclass(frozen=True)
+class Plan:
+    kind: str  # direct | compound | fan-out | unsupported
+    detail: str = ""
+
+
+def plan_for(op: Operation, ref_kind: str, dialect: str, cat: Catalogue | None = None) -> Plan:
+    """How `op`, addressed by `ref_kind`, runs on an upstream of `dialect`."""
+    cat = cat or catalogue()
+    face = upstream_face(dialect)
+    if face.native(op, ref_kind):
+        return Plan("direct")
+    if ref_kind == "id" and face.native(op, "ids"):
+        return Plan("direct", "as a batch of one")
+    if ref_kind == "ids" and face.native(op, "id"):
+        return Plan("fan-out", f"one {op.name} per id")
+    lookup_name = LOOKUPS.get((op.resource, ref_kind))
+    lookup = cat.get(lookup_name) if lookup_name else None
+    if lookup is not None and face.native(op, "id") and face.native(lookup, "none"):
+        return Plan("compound", f"find the id with {lookup.name}, then {op.name}")
+    return Plan("unsupported")
+
+
+class Runner:
+    """Executes plans for one request; every upstream exchange goes through `send`."""
+
+    def __init__(
+        self, upstream: Upstream, client: UpstreamClient, metrics: Metrics, *, request_id: str = ""
+    ) -> None:
+        self.upstream = upstream
+        self.client = client
+        self.metrics = metrics
+        self.request_id = request_id
+        self.face = upstream_face(upstream.dialect)
+
+    async def send(self, call: Call, op: Operation) -> Outcome:
+        request = self.face.encode(call, op, self.upstream)
+        started = time.perf_counter()
+        try:
+            answer = await self.client.send(self.upstream, request, request_id=self.request_id)
+        except UpstreamUnavailable as exc:
+            self.metrics.upstream_requests.labels(self.upstream.name, "unavailable").inc()
+            return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc))
+        finally:
+            self.metrics.upstream_latency.labels(self.upstream.name).observe(time.perf_counter() - started)
+        outcome = self.face.decode(op, answer.status, answer.body)
+        label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
+        self.metrics.upstream_requests.labels(self.upstream.name, label).inc()
+        return outcome
+
+    async def run(self, call: Call, op: Operation) -> Outcome:
+        plan = plan_for(op, call.target.kind, self.upstream.dialect)
+        if plan.kind == "unsupported":
+            return Failure(
+                Code.UNSUPPORTED,
+                f"{op.name} addressed by {call.target.kind} is not supported by upstream "
+                f"{self.upstream.name} ({self.upstream.dialect})",
+                reason="unsupported",
+            )
+        if plan.kind == "fan-out":
+            return await self._fan_out(call, op)
+        if plan.kind == "compound":
+            found = await self.resolve(call.target, op)
+            if isinstance(found, Failure):
+                return found
+            call = replace(call, target=Ref(id=found))
+        elif call.target.kind == "id" and not self.face.native(op, "id"):
+            call = replace(call, target=Ref(ids=(call.target.id or 0,)))
+        outcome = await self.send(call, op)
+        return await self._complete_row(call, op, outcome)
+
+    async def resolve(self, ref: Ref, op: Operation) -> int | Failure:
+        """The id of the record `ref` names, found with the resource's list operation."""
+        lookup = catalogue().operations[LOOKUPS[(op.resource, ref.kind)]]
+        needle = ref.username if ref.kind in ("credentials", "username") else ref.mac
+        listing = await self.send(Call(lookup.name, {"search": {"value": needle}, "limit": LOOKUP_PAGE}), lookup)
+        if isinstance(listing, Failure):
+            return listing
+        for row in listing.data if isinstance(listing.data, list) else []:
+            if isinstance(row, dict) and _matches(row, ref):
+                try:
+                    return int(row["id"])
+                except (KeyError, TypeError, ValueError):
+                    break
+        what = "line" if ref.kind == "credentials" else op.resource
+        return Failure(Code.NOT_FOUND, f"no {what} matches the given {ref.kind}")
+
+    async def _fan_out(self, call: Call, op: Operation) -> Outcome:
+        gate = asyncio.Semaphore(FAN_OUT_CONCURRENCY)
+
+        async def one(record_id: int) -> Outcome:
+            async with gate:
+                return await self.send(replace(call, target=Ref(id=record_id)), op)
+
+        ids = call.target.ids
+        outcomes = await asyncio.gather(*(one(i) for i in ids))
+        failed = {i: o for i, o in zip(ids, outcomes, strict=True) if isinstance(o, Failure)}
+        if not failed:
+            return Result(data=None, extra={"ids": list(ids)})
+        codes = {f.code for f in failed.values()}
+        if len(failed) == len(ids) and len(codes) == 1:
+            return next(iter(failed.values()))
+        detail = ", ".join(f"{i}: {f.code.value}" for i, f in failed.items())
+        done = [i for i in ids if i not in failed]
+        return Failure(Code.PARTIAL_FAILURE, f"{op.name} done for {done}, failed for {detail}")
+
+    async def _complete_row(self, call: Call, op: Operation, outcome: Outcome) -> Outcome:
+        """A created line comes back as its full row, as panels that return rows promise, when the upstream
+        answered with less (XC v2 returns only id, username and password)."""
+        if op.name != "line.create" or not isinstance(outcome, Result) or not isinstance(outcome.data, dict):
+            return outcome
+        created: dict[str, Any] = outcome.data
+        if set(created) - {"id", "username", "password"}:
+            return outcome
+        get = catalogue().operations["line.get"]
+        username, password = created.get("username"), created.get("password")
+        if not (isinstance(username, str) and isinstance(password, str)) or not self.face.native(get, "credentials"):
+            return outcome
+        row = await self.send(Call(get.name, target=Ref(username=username, password=password)), get)
+        if isinstance(row, Result) and isinstance(row.data, dict):
+            return Result(data={**row.data, **created})
+        return outcome
+
+
+def _matches(row: dict[str, Any], ref: Ref) -> bool:
+    if ref.kind == "credentials":
+        return row.get("username") == ref.username and row.get("password") == ref.password
+    if ref.kind == "username":
+        return row.get("username") == ref.username
+    return str(row.get("mac", "")).upper() == (ref.mac or "").upper()
+
+
+async def execute(
+    call: Call,
+    op: Operation,
+    upstream: Upstream,
+    client: UpstreamClient,
+    metrics: Metrics,
+    *,
+    request_id: str = "",
+) -> Outcome:
+    """Run `call` on `upstream` by the plan its dialect allows."""
+    return await Runner(upstream, client, metrics, request_id=request_id).run(call, op)
