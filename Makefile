@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/python -m gateway.demo
 
 test: $(STAMP)
-	./scripts/ensure-redis.sh
+	./scripts/ensure-test-tools.sh
 	$(BIN)/ruff check gateway tests
 	$(BIN)/mypy
 	./scripts/pytest-strict.sh $(BIN)/python -m pytest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +31,17 @@ KEYS = {
     "readonly": "pg_test_readonly_key_00000000000000000000000",
     "danger": "pg_test_danger_key_0000000000000000000000000",
 }
+
+# Tests that need these skip locally when they are missing; in CI a skip would hide a gap, so CI stops instead.
+CI_REQUIRED_TOOLS = ("php", "redis-server")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CI") == "true":
+        missing = [tool for tool in CI_REQUIRED_TOOLS if shutil.which(tool) is None]
+        if missing:
+            pytest.exit(f"CI requires {', '.join(missing)} (make test installs them with apt-get)", returncode=1)
+
 
 AiohttpServer = Callable[..., Awaitable[TestServer]]
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Tools the test suite uses from Debian: redis-server (Redis-backed behaviour runs against a real server) and
+# php-cli (requests built by PHP's own http_build_query). Installed when missing and we may use apt-get;
+# tests that need a missing tool skip with a reason, except in CI (CI=true), where they must run.
+set -u
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v php >/dev/null 2>&1 || need+=(php-cli)
+if [ "${#need[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing ${need[*]} for the test suite" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; } \
+    || echo "warning: could not install ${need[*]}" >&2
+fi
+port=${PANELGATE_TEST_REDIS_PORT:-6379}
+if command -v redis-cli >/dev/null 2>&1 && redis-cli -p "$port" ping >/dev/null 2>&1; then
+  exit 0
+fi
+if command -v redis-server >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 50); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && exit 0
+    sleep 0.1
+  done
+fi
+echo "warning: no redis-server on 127.0.0.1:$port; Redis-backed tests will skip" >&2
+exit 0
