@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway import planner, security
+from gateway import planner, security, tenancy
 from gateway.audit import AuditEntry, AuditLog
 from gateway.catalogue import Kind, catalogue
 from gateway.config import Config
@@ -17,6 +17,7 @@ from gateway.exchange import Exchange, GatewayState, Step
 from gateway.ingress import read_request
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Refused, Result
+from gateway.ratelimit import Limiter
 from gateway.upstream import UpstreamClient
 
 log = logging.getLogger("panelgate")
@@ -44,12 +45,17 @@ async def forward(ex: Exchange) -> None:
 ADMIN_PIPELINE: tuple[Step, ...] = (
     decode_request,  # bounded body, PHP-style params, ambiguity refused
     security.resolve_client_ip,  # socket peer, or X-Forwarded-For behind trusted proxies
-    security.authenticate,  # gateway key by digest
+    security.throttle_auth_failures,  # an address guessing keys is stopped before its next guess
+    security.authenticate,  # gateway key by digest (or an ip_only key by address)
     security.check_ip_allowlist,  # the key's CIDR list
+    security.rate_limit,  # the key's token bucket
     security.resolve_operation,  # dialect parse into a canonical Call; unknown actions stop here
     security.check_scope,  # the key's policy: allow/deny globs, danger only by full name
     route_upstream,  # the key's upstream
+    tenancy.enforce_tenancy,  # reseller keys: forced owner on create, others' records are not found
+    security.check_guards,  # the policy's limits on values (max_connections, exp_date, ...)
     forward,  # planner: encode, send, decode
+    tenancy.filter_tenant_list,  # reseller keys: own rows only, paged by the gateway
 )
 
 
@@ -106,7 +112,7 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
             status=rendered.status,
             body=rendered.body,
             content_type=rendered.content_type,
-            headers={"X-Request-Id": ex.request_id},
+            headers={"X-Request-Id": ex.request_id, **ex.response_headers},
         )
 
     return handle
@@ -116,7 +122,11 @@ def build_state(config: Config) -> GatewayState:
     return GatewayState(
         config=config,
         catalogue=catalogue(),
-        keys_by_digest={k.digest: k for k in config.keys},
+        keys_by_digest={k.digest: k for k in config.keys if not k.ip_only},
+        ip_only_keys=tuple(k for k in config.keys if k.ip_only),
+        limiter=Limiter(
+            config.rate_limits.redis_url, prefix=config.rate_limits.prefix, timeout=config.rate_limits.timeout
+        ),
         upstream_client=UpstreamClient(),
         metrics=Metrics(),
         audit=AuditLog(config.audit_log),
@@ -142,6 +152,7 @@ def build_app(config: Config, state: GatewayState | None = None) -> web.Applicat
 
     async def close(_: web.Application) -> None:
         await state.upstream_client.close()
+        await state.limiter.close()
         state.audit.close()
 
     app.on_cleanup.append(close)

@@ -19,9 +19,13 @@ from urllib.parse import urlsplit
 import yaml
 
 from gateway.catalogue import catalogue
+from gateway.guards import GUARD_KINDS, Guard
 from gateway.keys import is_digest
 from gateway.policy import Policy
+from gateway.ratelimit import Rate
 
+# Ten wrong keys from one address, then one more guess every six seconds.
+DEFAULT_AUTH_THROTTLE = Rate(per_second=10 / 60, burst=10)
 UPSTREAM_DIALECTS = ("xtream_masters", "xtream_codes_v2")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -58,6 +62,15 @@ class KeyConfig:
     upstream: str
     reseller_id: int | None = None
     allowed_ips: tuple[IPNetwork, ...] = ()
+    rate: Rate | None = None
+    ip_only: bool = False  # no secret: a legacy XC v2 script is identified by its source address alone
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    redis_url: str | None = field(default=None, repr=False)
+    prefix: str = "panelgate:rl:"
+    timeout: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,8 @@ class Config:
     audit_log: str | None
     http_status_codes: bool = False
     max_body_bytes: int = 1 << 20
+    rate_limits: RateLimits = RateLimits()
+    auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
     source: str = ""
 
     @property
@@ -240,8 +255,43 @@ def load_policy(path: Path) -> Policy:
                 raise ConfigError(f"{r.at(field_name)}[{i}]", f"{pattern!r} matches no operation")
         patterns[field_name] = items
     description = r.text("description", "")
+    guards = _guards(r.get("guards"), r.at("guards"))
     r.done()
-    return Policy(name=path.stem, allow=patterns["allow"], deny=patterns["deny"], description=description)
+    return Policy(
+        name=path.stem, allow=patterns["allow"], deny=patterns["deny"], description=description, guards=guards
+    )
+
+
+def _guards(data: Any, path: str) -> tuple[Guard, ...]:
+    """`guards: {max_connections: {max: 2}, exp_date: {max_days_ahead: 31}, credits: {forbidden: true}}`"""
+    if data is None:
+        return ()
+    if not isinstance(data, dict):
+        raise ConfigError(path, f"expected a mapping of field -> rule, got {_show(data)}")
+    guards: list[Guard] = []
+    for field_name, rules in data.items():
+        where = f"{path}.{field_name}"
+        if not isinstance(rules, dict) or not rules:
+            raise ConfigError(where, f"expected a mapping such as {{max: 2}}, got {_show(rules)}")
+        for kind, limit in rules.items():
+            at = f"{where}.{kind}"
+            if kind not in GUARD_KINDS:
+                raise ConfigError(at, f"unknown guard; use one of {', '.join(GUARD_KINDS)}")
+            number = isinstance(limit, int | float) and not isinstance(limit, bool)
+            if kind in ("max", "min") and not number:
+                raise ConfigError(at, f"expected a number, got {_show(limit)}")
+            if kind == "max_days_ahead" and (not number or limit <= 0):
+                raise ConfigError(at, f"expected a positive number of days, got {_show(limit)}")
+            if kind == "subset_of" and not (
+                isinstance(limit, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in limit)
+            ):
+                raise ConfigError(at, f"expected a list of ids, got {_show(limit)}")
+            if kind == "forbidden" and limit is not True:
+                raise ConfigError(at, f"expected true, got {_show(limit)}")
+            if kind == "equals" and not isinstance(limit, bool | int | str):
+                raise ConfigError(at, f"expected a single value, got {_show(limit)}")
+            guards.append(Guard(str(field_name), kind, tuple(limit) if kind == "subset_of" else limit))
+    return tuple(guards)
 
 
 def _policies(directory: Path, path: str) -> dict[str, Policy]:
@@ -253,9 +303,17 @@ def _policies(directory: Path, path: str) -> dict[str, Policy]:
 def _key(data: Any, path: str, upstreams: Mapping[str, Upstream], policies: Mapping[str, Policy]) -> KeyConfig:
     r = _Reader(data, path)
     key_id = r.text("id")
-    digest = r.text("digest")
-    if not is_digest(digest):
-        raise ConfigError(r.at("digest"), "expected 'sha256:' and 64 hex digits (see `panelgate key new`)")
+    ip_only = r.flag("ip_only", False)
+    if ip_only:
+        if r.data.get("digest") is not None:
+            raise ConfigError(r.at("digest"), "an ip_only key has no digest: its source address identifies it")
+        if not r.data.get("allowed_ips"):
+            raise ConfigError(r.at("allowed_ips"), "an ip_only key needs the addresses that identify it")
+        digest = f"ip-only:{key_id}"
+    else:
+        digest = r.text("digest")
+        if not is_digest(digest):
+            raise ConfigError(r.at("digest"), "expected 'sha256:' and 64 hex digits (see `panelgate key new`)")
     policy_name = r.text("policy")
     if policy_name not in policies:
         raise ConfigError(r.at("policy"), f"no policy named {policy_name!r} (have: {', '.join(policies)})")
@@ -272,9 +330,41 @@ def _key(data: Any, path: str, upstreams: Mapping[str, Upstream], policies: Mapp
         upstream=upstream,
         reseller_id=reseller,
         allowed_ips=_networks(r, "allowed_ips"),
+        rate=_rate(r.get("rate"), r.at("rate")),
+        ip_only=ip_only,
     )
     r.done()
     return key
+
+
+def _rate(data: Any, path: str) -> Rate | None:
+    """`{per_second: 20, burst: 40}` or `{per_minute: 10, burst: 10}`."""
+    if data is None:
+        return None
+    r = _Reader(data, path)
+    per_second = r.get("per_second")
+    per_minute = r.get("per_minute")
+    if (per_second is None) == (per_minute is None):
+        raise ConfigError(path, "give exactly one of per_second or per_minute")
+    value = r.number("per_second" if per_second is not None else "per_minute", 1.0)
+    rate = value if per_second is not None else value / 60
+    burst = r.integer("burst", max(1, int(value)), low=1, high=1_000_000)
+    r.done()
+    return Rate(per_second=rate, burst=burst)
+
+
+def _rate_limits(data: Any, path: str) -> RateLimits:
+    if data is None:
+        return RateLimits()
+    r = _Reader(data, path)
+    url = r.get("redis_url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))):
+        raise ConfigError(r.at("redis_url"), "expected a redis://, rediss:// or unix:// URL")
+    limits = RateLimits(
+        redis_url=url or None, prefix=r.text("prefix", "panelgate:rl:"), timeout=r.number("timeout", 0.25)
+    )
+    r.done()
+    return limits
 
 
 def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = None, source: str = "") -> Config:
@@ -309,6 +399,12 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         audit_log=r.get("audit_log"),
         http_status_codes=r.flag("http_status_codes", False),
         max_body_bytes=r.integer("max_body_bytes", 1 << 20, low=1024, high=1 << 30),
+        rate_limits=_rate_limits(r.get("rate_limits"), "rate_limits"),
+        auth_throttle=(
+            _rate(r.get("auth_throttle"), "auth_throttle")
+            if r.get("auth_throttle", "default") != "default"
+            else DEFAULT_AUTH_THROTTLE
+        ),
         source=source,
     )
     if config.audit_log is not None and not isinstance(config.audit_log, str):

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -17,7 +18,11 @@ from gateway.config import Config, KeyConfig, Upstream
 from gateway.dialects.base import ClientFace, RawRequest
 from gateway.metrics import Metrics
 from gateway.model import Call, Outcome
+from gateway.ratelimit import Limiter
 from gateway.upstream import UpstreamClient
+
+if TYPE_CHECKING:
+    from gateway.tenancy import Page
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -30,6 +35,8 @@ class GatewayState:
     config: Config
     catalogue: Catalogue
     keys_by_digest: dict[str, KeyConfig]
+    ip_only_keys: tuple[KeyConfig, ...]
+    limiter: Limiter
     upstream_client: UpstreamClient
     metrics: Metrics
     audit: AuditLog
@@ -49,6 +56,8 @@ class Exchange:
     op: Operation | None = None
     upstream: Upstream | None = None
     outcome: Outcome | None = None
+    page: Page | None = None  # a reseller's list page, applied after filtering (tenancy)
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def request_id_of(request: web.Request) -> str:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.catalogue import Kind, Operation
+
+if TYPE_CHECKING:
+    from gateway.guards import Guard
 
 
 @dataclass(frozen=True)
@@ -13,6 +17,7 @@ class Policy:
     allow: tuple[str, ...]
     deny: tuple[str, ...]
     description: str = ""
+    guards: tuple[Guard, ...] = ()
 
     def permits(self, op: Operation) -> bool:
         """True when the policy lets a key call `op`.

@@ -234,6 +234,8 @@ def panel_params(op: Operation, args: dict[str, Any]) -> Params:
                 out[name] = "1"
         elif name in ("show_columns", "hide_columns"):
             out[name] = ",".join(value)
+        elif name == "owner":
+            out["reseller"] = str(value)  # the panel's list filter by owning reseller
         elif name == "servers":
             # XC v2 names a set of servers; the panel takes one server_id, -1 meaning all of them.
             if "server_id" not in args:

@@ -1,0 +1,45 @@
+"""Parameter guards: limits a policy puts on the values a key may send (`max_connections <= 2`, ...).
+
+Guards read canonical args, so one rule holds whatever dialect the client speaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+GUARD_KINDS = ("max", "min", "equals", "max_days_ahead", "subset_of", "forbidden")
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Guard:
+    field: str
+    kind: str
+    limit: Any = None
+
+    def violation(self, args: dict[str, Any], operation: str, now: float) -> str | None:
+        """Why `args` break this guard, or None."""
+        present = self.field in args
+        value = args.get(self.field)
+        if self.kind == "forbidden":
+            return f"{self.field} may not be sent" if present else None
+        if self.kind == "max_days_ahead":
+            if operation.endswith(".create") and (not present or value is None):
+                return f"{self.field} is required and at most {self.limit} days ahead"
+            if present and (value is None or value > now + self.limit * DAY):
+                return f"{self.field} may be at most {self.limit} days ahead"
+            return None
+        if not present or value is None:
+            return None
+        if self.kind == "max" and value > self.limit:
+            return f"{self.field} {value} is above the limit {self.limit}"
+        if self.kind == "min" and value < self.limit:
+            return f"{self.field} {value} is below the limit {self.limit}"
+        if self.kind == "equals" and value != self.limit:
+            return f"{self.field} must be {self.limit!r}"
+        if self.kind == "subset_of":
+            extra = sorted(set(value) - set(self.limit))
+            if extra:
+                return f"{self.field} may only contain {sorted(self.limit)}, not {extra}"
+        return None

@@ -1,0 +1,104 @@
+"""Reseller tenancy: a key bound to a reseller sees and touches only that reseller's lines and devices.
+
+- creates are forced to the reseller (`member_id`), whatever the client sent;
+- a record owned by anyone else answers "not found", exactly as a missing one does (no existence leak);
+- lists are fetched with the panel's owner filter, then filtered and paged again here, so `start`, `limit`
+  and the totals are right over the reseller's own records even against a panel that ignores the filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gateway.catalogue import catalogue
+from gateway.exchange import Exchange
+from gateway.model import Call, Code, Failure, Refused, Result
+from gateway.planner import Runner
+
+OWNED_RESOURCES = ("line", "mag", "enigma")
+LIST_FETCH_LIMIT = 10_000  # one reseller's records in one read; the gateway pages them itself
+DEFAULT_LIMIT = 50  # the panels' default page size
+_PAGING = ("start", "limit", "show_columns", "hide_columns")
+
+
+@dataclass(frozen=True)
+class Page:
+    """The page the client asked for, applied by the gateway after filtering."""
+
+    start: int
+    limit: int
+    show_columns: tuple[str, ...]
+    hide_columns: tuple[str, ...]
+
+
+def owner_of(row: Any) -> str | None:
+    """The owning reseller of a line or device row (a MAG row nests its line under `user`)."""
+    if not isinstance(row, dict):
+        return None
+    owner = row.get("member_id")
+    if owner is None and isinstance(row.get("user"), dict):
+        owner = row["user"].get("member_id")
+    return None if owner is None else str(owner)
+
+
+def _not_found(ex: Exchange) -> Refused:
+    assert ex.op is not None
+    what = {"line": "line", "mag": "MAG device", "enigma": "Enigma2 device"}[ex.op.resource]
+    return Refused(Failure(Code.NOT_FOUND, f"no such {what}", reason="tenancy"))
+
+
+async def enforce_tenancy(ex: Exchange) -> None:
+    """Pipeline step, before forwarding: rewrite or refuse the call for a reseller-bound key."""
+    assert ex.key is not None and ex.call is not None and ex.op is not None and ex.upstream is not None
+    reseller = ex.key.reseller_id
+    op, call = ex.op, ex.call
+    if reseller is None or op.resource not in OWNED_RESOURCES:
+        return
+    verb = op.name.split(".", 1)[1]
+    if verb == "create":
+        ex.call = replace(call, args={**call.args, "member_id": reseller})
+        return
+    if verb == "list":
+        ex.page = Page(
+            start=int(call.args.get("start", 0)),
+            limit=int(call.args.get("limit", DEFAULT_LIMIT)),
+            show_columns=tuple(call.args.get("show_columns", ())),
+            hide_columns=tuple(call.args.get("hide_columns", ())),
+        )
+        args = {k: v for k, v in call.args.items() if k not in _PAGING}
+        ex.call = replace(call, args={**args, "owner": reseller, "start": 0, "limit": LIST_FETCH_LIMIT})
+        return
+    # An addressed record: look it up first and refuse unless it is the reseller's own.
+    get = catalogue().operations[f"{op.resource}.get"]
+    runner = Runner(ex.upstream, ex.state.upstream_client, ex.state.metrics, request_id=ex.request_id)
+    found = await runner.run(Call(get.name, target=call.target), get)
+    if isinstance(found, Failure):
+        if found.code is Code.NOT_FOUND:
+            raise _not_found(ex)
+        raise Refused(found)
+    if owner_of(found.data) != str(reseller):
+        raise _not_found(ex)
+    if "member_id" in call.args:
+        # A reseller cannot hand its line to someone else.
+        ex.call = replace(call, args={**call.args, "member_id": reseller})
+
+
+def _columns(row: Any, page: Page) -> Any:
+    if not isinstance(row, dict):
+        return row
+    if page.show_columns:
+        return {k: v for k, v in row.items() if k in page.show_columns}
+    if page.hide_columns:
+        return {k: v for k, v in row.items() if k not in page.hide_columns}
+    return row
+
+
+async def filter_tenant_list(ex: Exchange) -> None:
+    """Pipeline step, after forwarding: keep the reseller's rows only, then page them as asked."""
+    page, outcome, key = ex.page, ex.outcome, ex.key
+    if page is None or key is None or not isinstance(outcome, Result) or not isinstance(outcome.data, list):
+        return
+    mine = [row for row in outcome.data if owner_of(row) == str(key.reseller_id)]
+    shown = [_columns(row, page) for row in mine[page.start : page.start + page.limit]]
+    ex.outcome = Result(data=shown, total=len(mine), filtered=min(len(mine), page.limit), extra=outcome.extra)
