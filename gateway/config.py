@@ -357,7 +357,7 @@ def _rate_limits(data: Any, path: str) -> RateLimits:
     if data is None:
         return RateLimits()
     r = _Reader(data, path)
-    url = r.get("redis_url")
+    url = r.get("redis_url") or None  # `${REDIS_URL:-}` left empty means no Redis
     if url is not None and (not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))):
         raise ConfigError(r.at("redis_url"), "expected a redis://, rediss:// or unix:// URL")
     limits = RateLimits(
