@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from gateway.audit import AuditEntry, AuditLog
 from gateway.catalogue import Kind, catalogue
 from gateway.config import Config
 from gateway.dialects.registry import client_face
-from gateway.exchange import Exchange, GatewayState, Step
+from gateway.exchange import Exchange, GatewayState, Live, Step
 from gateway.ingress import read_request
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Refused, Result
@@ -22,7 +23,7 @@ from gateway.upstream import UpstreamClient
 
 log = logging.getLogger("panelgate")
 
-STATE: web.AppKey[GatewayState] = web.AppKey("state", GatewayState)
+LIVE: web.AppKey[Live] = web.AppKey("live", Live)
 
 
 async def decode_request(ex: Exchange) -> None:
@@ -93,7 +94,7 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
     face = client_face(dialect)
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        state = request.app[STATE]
+        state = request.app[LIVE].state
         ex = Exchange(request=request, state=state, face=face, request_id=Exchange.request_id_of(request))
         try:
             for step in ADMIN_PIPELINE:
@@ -118,27 +119,65 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
     return handle
 
 
-def build_state(config: Config) -> GatewayState:
+RETIRE_AFTER = 120.0  # seconds a replaced state's resources stay open for requests still using them
+_RETIRING: set[asyncio.Task[None]] = set()
+
+
+def build_state(config: Config, previous: GatewayState | None = None) -> GatewayState:
+    """Everything request code needs, from a validated config.
+
+    On a reload, `previous` lends what must outlive a config: the upstream connection pools and the metrics
+    registry always, the rate-limit buckets and the audit file when their settings did not change.
+    """
+    limits = config.rate_limits
+    if previous is not None and previous.config.rate_limits == limits:
+        limiter = previous.limiter
+    else:
+        limiter = Limiter(limits.redis_url, prefix=limits.prefix, timeout=limits.timeout)
+    if previous is not None and previous.config.audit_log == config.audit_log:
+        audit = previous.audit
+    else:
+        audit = AuditLog(config.audit_log)
     return GatewayState(
         config=config,
         catalogue=catalogue(),
         keys_by_digest={k.digest: k for k in config.keys if not k.ip_only},
         ip_only_keys=tuple(k for k in config.keys if k.ip_only),
-        limiter=Limiter(
-            config.rate_limits.redis_url, prefix=config.rate_limits.prefix, timeout=config.rate_limits.timeout
-        ),
-        upstream_client=UpstreamClient(),
-        metrics=Metrics(),
-        audit=AuditLog(config.audit_log),
+        limiter=limiter,
+        upstream_client=previous.upstream_client if previous is not None else UpstreamClient(),
+        metrics=previous.metrics if previous is not None else Metrics(),
+        audit=audit,
     )
 
 
-def build_app(config: Config, state: GatewayState | None = None) -> web.Application:
+async def swap_state(live: Live, config: Config) -> None:
+    """Put `config` in force. Requests already running finish with the state they started with."""
+    old = live.state
+    live.state = build_state(config, previous=old)
+    retired_limiter = old.limiter if live.state.limiter is not old.limiter else None
+    retired_audit = old.audit if live.state.audit is not old.audit else None
+    if retired_limiter is None and retired_audit is None:
+        return
+
+    async def retire() -> None:
+        # Requests that started before the swap still hold the old state: give them time to finish.
+        await asyncio.sleep(RETIRE_AFTER)
+        if retired_limiter is not None:
+            await retired_limiter.close()
+        if retired_audit is not None:
+            retired_audit.close()
+
+    task = asyncio.get_running_loop().create_task(retire())
+    _RETIRING.add(task)
+    task.add_done_callback(_RETIRING.discard)
+
+
+def build_app(config: Config, live: Live | None = None) -> web.Application:
     """The public gateway application."""
     # Bodies are read by ingress with the configured limit; aiohttp's own cap is set just above it.
     app = web.Application(client_max_size=config.max_body_bytes + 1)
-    state = state or build_state(config)
-    app[STATE] = state
+    live = live or Live(build_state(config))
+    app[LIVE] = live
     routes = {
         "xtream_masters": ("/{code}/admin/index.php", "/{code}/admin/", "/{code}/admin"),
         # XC v2 scripts cannot send a header: the key may ride in the path, so only the base URL changes.
@@ -151,6 +190,7 @@ def build_app(config: Config, state: GatewayState | None = None) -> web.Applicat
             app.router.add_route("POST", path, handler)
 
     async def close(_: web.Application) -> None:
+        state = live.state
         await state.upstream_client.close()
         await state.limiter.close()
         state.audit.close()
@@ -159,20 +199,20 @@ def build_app(config: Config, state: GatewayState | None = None) -> web.Applicat
     return app
 
 
-def build_admin_app(state: GatewayState) -> web.Application:
+def build_admin_app(live: Live) -> web.Application:
     """The operator listener: metrics and health, never exposed with the public API."""
     app = web.Application()
-    app[STATE] = state
+    app[LIVE] = live
 
     async def metrics(request: web.Request) -> web.Response:
-        body = request.app[STATE].metrics.render()
+        body = request.app[LIVE].state.metrics.render()
         return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
-        config = request.app[STATE].config
+        config = request.app[LIVE].state.config
         return web.json_response(
             {"status": "ok", "config": config.source or "inline", "upstreams": sorted(config.upstreams)}
         )

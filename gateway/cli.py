@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from gateway.config import ConfigError, load_config
 from gateway.keys import digest_of, new_key
@@ -44,7 +47,24 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         config.admin_listen.host,
         config.admin_listen.port,
     )
-    asyncio.run(serve(config))
+    serve(args.config, workers=args.workers, watch=args.watch, pid_file=args.pid_file)
+    return 0
+
+
+def _cmd_reload(args: argparse.Namespace) -> int:
+    """Validate the config first, so a typo is reported here rather than only in the server's log."""
+    try:
+        load_config(args.config)
+    except ConfigError as exc:
+        print(f"panelgate: {args.config}: {exc}; not reloading", file=sys.stderr)
+        return 2
+    try:
+        pid = int(Path(args.pid_file).read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        print(f"panelgate: cannot signal the server from {args.pid_file}: {exc}", file=sys.stderr)
+        return 1
+    print(f"sent SIGHUP to {pid}")
     return 0
 
 
@@ -89,7 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the gateway")
     p.add_argument("-c", "--config", required=True)
+    p.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    p.add_argument("--watch", action="store_true", help="reload when the config file changes")
+    p.add_argument("--pid-file", help="write the server's pid here (for `panelgate reload`)")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("reload", help="validate a config and tell a running server (SIGHUP) to load it")
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("--pid-file", required=True)
+    p.set_defaults(func=_cmd_reload)
 
     p = sub.add_parser("check", help="validate a config file")
     p.add_argument("-c", "--config", required=True)

@@ -86,6 +86,7 @@ class Config:
     http_status_codes: bool = False
     max_body_bytes: int = 1 << 20
     rate_limits: RateLimits = RateLimits()
+    access_log: str = "text"  # text | json | off
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
     source: str = ""
 
@@ -337,6 +338,13 @@ def _key(data: Any, path: str, upstreams: Mapping[str, Upstream], policies: Mapp
     return key
 
 
+def _choice(r: _Reader, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = r.text(key, default)
+    if value not in choices:
+        raise ConfigError(r.at(key), f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def _rate(data: Any, path: str) -> Rate | None:
     """`{per_second: 20, burst: 40}` or `{per_minute: 10, burst: 10}`."""
     if data is None:
@@ -400,6 +408,7 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         http_status_codes=r.flag("http_status_codes", False),
         max_body_bytes=r.integer("max_body_bytes", 1 << 20, low=1024, high=1 << 30),
         rate_limits=_rate_limits(r.get("rate_limits"), "rate_limits"),
+        access_log=_choice(r, "access_log", ("text", "json", "off"), "text"),
         auth_throttle=(
             _rate(r.get("auth_throttle"), "auth_throttle")
             if r.get("auth_throttle", "default") != "default"

@@ -73,7 +73,7 @@ async def run_demo() -> int:
     await sim_runner.setup()
     try:
         await web.TCPSite(sim_runner, parts.hostname, parts.port).start()
-        runners = await start(config)
+        _, runners = await start(config)
     except OSError as exc:
         await sim_runner.cleanup()
         print(f"cannot start the demo: {exc} (is another demo already running?)", file=sys.stderr)

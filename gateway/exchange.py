@@ -43,6 +43,13 @@ class GatewayState:
 
 
 @dataclass
+class Live:
+    """The state in force. A reload replaces `state` whole; a request keeps the one it started with."""
+
+    state: GatewayState
+
+
+@dataclass
 class Exchange:
     request: web.Request
     state: GatewayState

@@ -1,40 +1,132 @@
-"""Running the gateway: the public listener and the operator listener in one event loop."""
+"""Running the gateway: listeners, hot reload, worker processes and graceful shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
 import signal
+from pathlib import Path
 
 from aiohttp import web
 
-from gateway.app import build_admin_app, build_app, build_state
-from gateway.config import Config
+from gateway.accesslog import access_logger
+from gateway.app import build_admin_app, build_app, build_state, swap_state
+from gateway.config import Config, ConfigError, load_config
+from gateway.exchange import Live
+
+log = logging.getLogger("panelgate")
+SHUTDOWN_GRACE = 30.0  # seconds in-flight admin calls get to finish on SIGTERM
+WATCH_INTERVAL = 2.0
 
 
-async def start(config: Config) -> list[web.AppRunner]:
-    """Start both listeners; returns their runners so the caller can clean them up."""
-    state = build_state(config)
+async def start(config: Config, *, worker: int = 0, reuse_port: bool = False) -> tuple[Live, list[web.AppRunner]]:
+    """Start the public and operator listeners. Worker N's operator listener is on admin port + N."""
+    live = Live(build_state(config))
     runners: list[web.AppRunner] = []
-    for app, listen in (
-        (build_app(config, state), config.listen),
-        (build_admin_app(state), config.admin_listen),
+    admin_port = config.admin_listen.port + worker if config.admin_listen.port else 0
+    logger_class = access_logger(config.access_log)
+    for app, host, port, logged in (
+        (build_app(config, live), config.listen.host, config.listen.port, config.access_log != "off"),
+        (build_admin_app(live), config.admin_listen.host, admin_port, False),
     ):
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(
+            app,
+            access_log=logging.getLogger("panelgate.access") if logged else None,
+            access_log_class=logger_class,
+            shutdown_timeout=SHUTDOWN_GRACE,
+        )
         await runner.setup()
-        await web.TCPSite(runner, listen.host, listen.port).start()
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         runners.append(runner)
-    return runners
+    return live, runners
 
 
-async def serve(config: Config) -> None:
-    """Serve until SIGINT or SIGTERM."""
-    runners = await start(config)
+async def reload_config(path: str, live: Live) -> bool:
+    """Validate `path` and put it in force; an invalid file keeps the running config and says why."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        log.error("reload refused, keeping the running config: %s", exc)
+        return False
+    old = live.state.config
+    if (config.listen, config.admin_listen) != (old.listen, old.admin_listen):
+        log.warning("listen addresses changed: they take effect on restart only")
+    await swap_state(live, config)
+    log.info("config reloaded from %s", path)
+    return True
+
+
+async def _watch(path: str, live: Live) -> None:
+    last = Path(path).stat().st_mtime_ns
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL)
+        with contextlib.suppress(OSError):
+            mtime = Path(path).stat().st_mtime_ns
+            if mtime != last:
+                last = mtime
+                await reload_config(path, live)
+
+
+async def serve_one(path: str, *, worker: int = 0, reuse_port: bool = False, watch: bool = False) -> None:
+    """Serve until SIGINT/SIGTERM; SIGHUP (or a changed file with `watch`) reloads the config."""
+    config = load_config(path)
+    live, runners = await start(config, worker=worker, reuse_port=reuse_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(reload_config(path, live))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watcher = loop.create_task(_watch(path, live)) if watch else None
     try:
         await stop.wait()
     finally:
+        if watcher is not None:
+            watcher.cancel()
+        # cleanup() stops accepting, then lets in-flight handlers finish for up to SHUTDOWN_GRACE seconds.
         for runner in reversed(runners):
             await runner.cleanup()
+
+
+def _worker_main(path: str, worker: int, watch: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s w{worker} %(name)s %(levelname)s %(message)s")
+    asyncio.run(serve_one(path, worker=worker, reuse_port=True, watch=watch))
+
+
+def serve(path: str, *, workers: int = 1, watch: bool = False, pid_file: str | None = None) -> None:
+    """Run the gateway; with `workers` > 1, that many processes share the port (SO_REUSEPORT)."""
+    if pid_file:
+        Path(pid_file).write_text(f"{os.getpid()}\n")
+    try:
+        if workers <= 1:
+            asyncio.run(serve_one(path, watch=watch))
+            return
+        ctx = multiprocessing.get_context("spawn")
+        procs = [
+            ctx.Process(target=_worker_main, args=(path, i, watch), name=f"panelgate-w{i}") for i in range(workers)
+        ]
+        for proc in procs:
+            proc.start()
+
+        def forward(signum: int, _frame: object) -> None:
+            for proc in procs:
+                if proc.pid is not None and proc.is_alive():
+                    os.kill(proc.pid, signum)
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, forward)
+        for proc in procs:
+            proc.join()
+    finally:
+        if pid_file:
+            with contextlib.suppress(OSError):
+                Path(pid_file).unlink()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import STATE, build_admin_app, build_app
+from gateway.app import LIVE, build_admin_app, build_app
 from gateway.catalogue import Kind, catalogue
 from gateway.config import Config, parse_config
 from gateway.keys import digest_of
@@ -131,5 +131,4 @@ async def stack(
 @pytest.fixture
 async def admin_client(stack: Stack, aiohttp_client: AiohttpClient) -> TestClient[Any, Any]:
     """The operator listener (metrics, health) sharing the stack's gateway state."""
-    state = stack.client.server.app[STATE]
-    return await aiohttp_client(build_admin_app(state))
+    return await aiohttp_client(build_admin_app(stack.client.server.app[LIVE]))

@@ -1,0 +1,211 @@
+"""`panelgate serve` as operators run it: a real process, hot reload, workers, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import ClientSession, web
+
+from gateway.accesslog import redact
+from gateway.keys import digest_of
+from gateway.sim.xtream_masters import XtreamMastersSim
+from tests.conftest import ACCESS_CODE, REPO, UPSTREAM_KEY, AiohttpServer
+
+KEY_A, KEY_B = "server-test-key-a-000000000000", "server-test-key-b-000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(path: Path, upstream_url: str, port: int, admin_port: int, keys: list[str]) -> None:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "listen": {"host": "127.0.0.1", "port": port},
+                "admin_listen": {"host": "127.0.0.1", "port": admin_port},
+                "policies_dir": str(REPO / "policies"),
+                "access_log": "json",
+                "upstreams": {
+                    "main": {"dialect": "xtream_masters", "url": upstream_url, "access_code": ACCESS_CODE,
+                             "api_key": UPSTREAM_KEY}
+                },
+                "keys": [{"id": f"k{i}", "digest": digest_of(k), "policy": "admin"} for i, k in enumerate(keys)],
+            }
+        )
+    )
+
+
+class Server:
+    def __init__(self, proc: asyncio.subprocess.Process, port: int, admin_port: int, pid_file: Path) -> None:
+        self.proc, self.port, self.admin_port, self.pid_file = proc, port, admin_port, pid_file
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{ACCESS_CODE}/admin/index.php"
+
+    async def call(self, session: ClientSession, key: str, action: str = "user_info") -> Any:
+        async with session.post(self.url, data={"api_key": key, "action": action}) as resp:
+            return await resp.json(content_type=None)
+
+
+async def _wait_ready(port: int) -> None:
+    async with ClientSession() as session:
+        for _ in range(150):
+            with contextlib.suppress(OSError, asyncio.TimeoutError):
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the server did not come up on admin port {port}")
+
+
+@contextlib.asynccontextmanager
+async def running(config: Path, tmp_path: Path, *extra: str) -> AsyncIterator[Server]:
+    data = yaml.safe_load(config.read_text())
+    pid_file = tmp_path / "panelgate.pid"
+    # A file, not a pipe: nobody drains a pipe during the test, and a full one would stall the server's logging.
+    with (tmp_path / "server.log").open("wb") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "serve", "-c", str(config), "--pid-file", str(pid_file), *extra,
+            stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+        )
+    server = Server(proc, data["listen"]["port"], data["admin_listen"]["port"], pid_file)
+    try:
+        await _wait_ready(server.admin_port)
+        yield server
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+@pytest.fixture
+async def sim_url(aiohttp_server: AiohttpServer) -> str:
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    server = await aiohttp_server(sim.app())
+    return str(server.make_url("")).rstrip("/")
+
+
+async def test_reload_valid_and_invalid_config_under_load(sim_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    port, admin = free_port(), free_port()
+    write_config(config, sim_url, port, admin, [KEY_A])
+    async with running(config, tmp_path) as server, ClientSession() as session:
+        answers: list[str] = []
+        done = asyncio.Event()
+
+        async def load() -> None:
+            while not done.is_set():
+                answers.append((await server.call(session, KEY_A))["status"])
+
+        workers = [asyncio.create_task(load()) for _ in range(4)]
+        try:
+            assert (await server.call(session, KEY_B))["status"] == "STATUS_FAILURE"
+            write_config(config, sim_url, port, admin, [KEY_A, KEY_B])
+            assert await _reload(tmp_path, config) == 0
+            await _eventually(lambda: server.call(session, KEY_B), "STATUS_SUCCESS")
+            config.write_text("upstreams: {main: {dialect: nope}}\n")
+            # `panelgate reload` refuses to signal with an invalid file; a raw SIGHUP must not hurt either.
+            assert await _reload(tmp_path, config) == 2
+            server.proc.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.5)
+            assert (await server.call(session, KEY_B))["status"] == "STATUS_SUCCESS"
+        finally:
+            done.set()
+            await asyncio.gather(*workers)
+        assert len(answers) > 20
+        assert set(answers) == {"STATUS_SUCCESS"}, "a request failed during a reload"
+
+
+async def _reload(tmp_path: Path, config: Path) -> int:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "reload", "-c", str(config), "--pid-file", str(tmp_path / "panelgate.pid"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    return await proc.wait()
+
+
+async def _eventually(call: Any, status: str) -> None:
+    for _ in range(50):
+        if (await call())["status"] == status:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never reached {status}")
+
+
+async def test_two_workers_share_the_port(sim_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    port, admin = free_port(), free_port()
+    write_config(config, sim_url, port, admin, [KEY_A])
+    async with running(config, tmp_path, "--workers", "2") as server, ClientSession() as session:
+        await _wait_ready(admin + 1)
+        for _ in range(40):
+            async with ClientSession() as fresh:  # new connections, so the kernel spreads them over workers
+                assert (await server.call(fresh, KEY_A))["status"] == "STATUS_SUCCESS"
+        served = []
+        for worker_admin in (admin, admin + 1):
+            async with session.get(f"http://127.0.0.1:{worker_admin}/metrics") as resp:
+                text = await resp.text()
+            served.append(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                              if line.startswith("panelgate_requests_total{")))
+        assert sum(served) == 40
+        assert all(n > 0 for n in served), f"one worker served nothing: {served}"
+
+
+async def test_sigterm_lets_an_in_flight_call_finish(aiohttp_server: AiohttpServer, tmp_path: Path) -> None:
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    slow = web.Application()
+
+    async def delayed(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(1.5)
+        async with ClientSession() as session, session.post(
+            str(inner.make_url(request.path)), data=await request.post()
+        ) as resp:
+            return web.Response(body=await resp.read(), content_type="application/json")
+
+    inner = await aiohttp_server(sim.app())
+    slow.router.add_post("/{tail:.*}", delayed)
+    outer = await aiohttp_server(slow)
+    config = tmp_path / "gateway.yaml"
+    write_config(config, str(outer.make_url("")).rstrip("/"), free_port(), free_port(), [KEY_A])
+    async with running(config, tmp_path) as server, ClientSession() as session:
+        call = asyncio.create_task(server.call(session, KEY_A, "get_lines"))
+        await asyncio.sleep(0.5)
+        server.proc.send_signal(signal.SIGTERM)
+        body = await asyncio.wait_for(call, 15)
+        assert body["status"] == "STATUS_SUCCESS"
+        assert await asyncio.wait_for(server.proc.wait(), 15) == 0
+        output = (tmp_path / "server.log").read_text()
+        assert '"status":200' in output  # the JSON access log line of the call
+        assert KEY_A not in output and UPSTREAM_KEY not in output
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "expected"),
+    [
+        ("/live/alice/s3cret/12.ts", "", "/live/alice/***/12.ts"),
+        ("/alice/s3cret/12.ts", "", "/alice/***/12.ts"),
+        ("/timeshift/alice/s3cret/60/2026-01-01:10-00/12.ts", "", "/timeshift/alice/***/60/2026-01-01:10-00/12.ts"),
+        ("/get.php", "username=alice&password=s3cret&type=m3u", "/get.php?username=alice&password=***&type=m3u"),
+        ("/k/pg_secret/api.php", "action=user", "/k/***/api.php?action=user"),
+        ("/c/admin/index.php", "api_key=pg_secret&action=get_lines", "/c/admin/index.php?api_key=***&action=get_lines"),
+    ],
+)
+def test_access_log_redacts_credentials(path: str, query: str, expected: str) -> None:
+    assert redact(path, query) == expected
