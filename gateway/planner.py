@@ -29,6 +29,9 @@ LOOKUPS: dict[tuple[str, str], str] = {
     ("mag", "mac"): "mag.list",
     ("reseller", "username"): "reseller.list",
 }
+# The column of a list row that holds the id the resource's other operations take. MAG and Enigma2 list rows
+# carry their line's id as `id` and the device's own id under its own name (XM get_mags, XC stb rows).
+ID_COLUMNS: dict[str, str] = {"mag": "mag_id", "enigma": "device_id"}
 LOOKUP_PAGE = 1000
 FAN_OUT_CONCURRENCY = 4
 
@@ -102,6 +105,8 @@ class Runner:
         elif call.target.kind == "id" and not self.face.native(op, "id"):
             call = replace(call, target=Ref(ids=(call.target.id or 0,)))
         outcome = await self.send(call, op)
+        if isinstance(outcome, Failure):
+            return await self._explain_credit_failure(call, op, outcome)
         return await self._complete_row(call, op, outcome)
 
     async def resolve(self, ref: Ref, op: Operation) -> int | Failure:
@@ -114,7 +119,7 @@ class Runner:
         for row in listing.data if isinstance(listing.data, list) else []:
             if isinstance(row, dict) and _matches(row, ref):
                 try:
-                    return int(row["id"])
+                    return int(row[ID_COLUMNS.get(op.resource, "id")])
                 except (KeyError, TypeError, ValueError):
                     break
         what = "line" if ref.kind == "credentials" else op.resource
@@ -128,21 +133,78 @@ class Runner:
                 return await self.send(replace(call, target=Ref(id=record_id)), op)
 
         ids = call.target.ids
+        servers = call.args.get("servers")
+        if isinstance(servers, list) and len(servers) > 1:
+            # A panel that takes one server_id per call is asked once per (id, server): widening a set of
+            # servers to "all of them" would start streams where the client did not ask.
+            return await self._fan_out_servers(call, op, [int(s) for s in servers])
         outcomes = await asyncio.gather(*(one(i) for i in ids))
         failed = {i: o for i, o in zip(ids, outcomes, strict=True) if isinstance(o, Failure)}
-        if not failed:
-            return Result(data=None, extra={"ids": list(ids)})
-        codes = {f.code for f in failed.values()}
-        if len(failed) == len(ids) and len(codes) == 1:
-            return next(iter(failed.values()))
-        detail = ", ".join(f"{i}: {f.code.value}" for i, f in failed.items())
-        done = [i for i in ids if i not in failed]
-        return Failure(Code.PARTIAL_FAILURE, f"{op.name} done for {done}, failed for {detail}")
+        return _merge_fan_out(op, list(ids), failed)
+
+    async def _fan_out_servers(self, call: Call, op: Operation, servers: list[int]) -> Outcome:
+        gate = asyncio.Semaphore(FAN_OUT_CONCURRENCY)
+        args = {k: v for k, v in call.args.items() if k != "servers"}
+
+        async def one(record_id: int, server: int) -> Outcome:
+            async with gate:
+                return await self.send(
+                    replace(call, target=Ref(id=record_id), args={**args, "server_id": server}), op
+                )
+
+        ids = call.target.ids
+        pairs = [(i, s) for i in ids for s in servers]
+        outcomes = await asyncio.gather(*(one(i, s) for i, s in pairs))
+        failed: dict[int, Failure] = {}
+        for (i, _), outcome in zip(pairs, outcomes, strict=True):
+            if isinstance(outcome, Failure):
+                failed.setdefault(i, outcome)
+        return _merge_fan_out(op, list(ids), failed)
+
+    async def _explain_credit_failure(self, call: Call, op: Operation, failure: Failure) -> Failure:
+        """An XM panel answers a plain STATUS_FAILURE both for an unknown reseller and for a debit beyond the
+        balance; a client of another dialect (XC v2 says NOT ENOUGH CREDITS, and its scripts rely on it) is told
+        which, from the reseller's balance read after the refusal. Clients of the upstream's own dialect get the
+        panel's answer unchanged."""
+        credits = call.args.get("credits")
+        get = catalogue().get("reseller.get")
+        if (
+            op.name != "reseller.adjust_credits"
+            or call.dialect == self.upstream.dialect
+            or failure.code not in (Code.NOT_FOUND, Code.FAILURE)
+            or not isinstance(credits, int)
+            or credits >= 0
+            or call.target.id is None
+            or get is None
+            or not self.face.native(get, "id")
+        ):
+            return failure
+        row = await self.send(Call(get.name, target=Ref(id=call.target.id)), get)
+        if not isinstance(row, Result) or not isinstance(row.data, dict):
+            return failure
+        try:
+            balance = float(row.data["credits"])
+        except (KeyError, TypeError, ValueError):
+            return failure
+        if balance + credits < 0:
+            return Failure(Code.INSUFFICIENT_CREDITS, f"the balance is {row.data['credits']}, not enough credits")
+        return failure
 
     async def _complete_row(self, call: Call, op: Operation, outcome: Outcome) -> Outcome:
-        """A created line comes back as its full row, as panels that return rows promise, when the upstream
-        answered with less (XC v2 returns only id, username and password)."""
-        if op.name != "line.create" or not isinstance(outcome, Result) or not isinstance(outcome.data, dict):
+        """A created line or MAG comes back as its full row, as panels that return rows promise, when the
+        upstream answered with less (XC v2 returns only id, username and password for a line, nothing for a
+        MAG). A client of the upstream's own dialect expects what that panel answers, and gets it without the
+        extra read."""
+        if not isinstance(outcome, Result) or call.dialect == self.upstream.dialect:
+            return outcome
+        if op.name == "mag.create" and outcome.data is None:
+            get = catalogue().operations["mag.get"]
+            mac = call.args.get("mac")
+            if not isinstance(mac, str) or not self.face.native(get, "mac"):
+                return outcome
+            row = await self.send(Call(get.name, target=Ref(mac=mac)), get)
+            return row if isinstance(row, Result) and isinstance(row.data, dict) and row.data else outcome
+        if op.name != "line.create" or not isinstance(outcome.data, dict):
             return outcome
         created: dict[str, Any] = outcome.data
         if set(created) - {"id", "username", "password"}:
@@ -155,6 +217,19 @@ class Runner:
         if isinstance(row, Result) and isinstance(row.data, dict):
             return Result(data={**row.data, **created})
         return outcome
+
+
+def _merge_fan_out(op: Operation, ids: list[int], failed: dict[int, Failure]) -> Outcome:
+    """One outcome for a batch: success, the common failure when every id failed alike, or PARTIAL_FAILURE
+    naming the ids that failed."""
+    if not failed:
+        return Result(data=None, extra={"ids": ids})
+    codes = {f.code for f in failed.values()}
+    if len(failed) == len(ids) and len(codes) == 1:
+        return next(iter(failed.values()))
+    detail = ", ".join(f"{i}: {f.code.value}" for i, f in failed.items())
+    done = [i for i in ids if i not in failed]
+    return Failure(Code.PARTIAL_FAILURE, f"{op.name} done for {done}, failed for {detail}")
 
 
 def _matches(row: dict[str, Any], ref: Ref) -> bool:

@@ -79,11 +79,19 @@ def _invalid(message: str, code: Code = Code.INVALID_INPUT) -> Refused:
     return Refused(Failure(code, message, reason="bad_input"))
 
 
+# Parameters that decide what runs and who asks: given in both the query and the body, they must agree.
+_CONTROL = ("action", "sub", "api_key")
+
+
 def _merged(request: RawRequest) -> Params:
+    """GET and POST merged as api.php reads `$_REQUEST`: POST wins, except that the action, the sub and the key
+    must not differ between them (an ambiguous request is refused, never guessed)."""
     try:
-        return merge(request.query, request.body)
+        merge({k: v for k, v in request.query.items() if k in _CONTROL},
+              {k: v for k, v in request.body.items() if k in _CONTROL})  # fmt: skip
     except FormError as exc:
         raise _invalid(str(exc)) from None
+    return {**request.query, **request.body}
 
 
 def credentials(request: RawRequest) -> Credentials:
@@ -157,6 +165,10 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
             args["credits"] = to_int("amount", params.get("amount", ""), low=-(10**9), high=10**9)
         if "servers" in params:
             args["servers"] = int_list("servers", params["servers"])
+        elif ref_kind == "ids":
+            # api.php starts/stops a stream on every server that carries it when no servers[] is given;
+            # canonically that is server_id -1, which an XC v2 upstream gets back as no servers[] at all.
+            args["server_id"] = -1
     except FieldError as exc:
         raise _invalid(str(exc), exc.code) from None
     return Call(operation=operation, args=args, target=target, dialect=NAME, raw_action=f"{action}/{sub}")
