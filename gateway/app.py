@@ -182,6 +182,8 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
         "xtream_masters": ("/{code}/admin/index.php", "/{code}/admin/", "/{code}/admin"),
         # XC v2 scripts cannot send a header: the key may ride in the path, so only the base URL changes.
         "xtream_codes_v2": ("/api.php", "/k/{key}/api.php"),
+        # MidnightStreamer: the key may be the 4th URL segment.
+        "midnight": ("/api/{group}/{verb}", "/api/{group}/{verb}/{key}"),
     }
     for dialect, paths in routes.items():
         handler = admin_handler(dialect)

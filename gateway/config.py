@@ -6,6 +6,7 @@ Request code only ever sees the typed objects defined here.
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import os
 import re
@@ -26,7 +27,7 @@ from gateway.ratelimit import Rate
 
 # Ten wrong keys from one address, then one more guess every six seconds.
 DEFAULT_AUTH_THROTTLE = Rate(per_second=10 / 60, burst=10)
-UPSTREAM_DIALECTS = ("xtream_masters", "xtream_codes_v2")
+UPSTREAM_DIALECTS = ("xtream_masters", "xtream_codes_v2", "midnight")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -73,6 +74,27 @@ class RateLimits:
     timeout: float = 0.25
 
 
+CACHE_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster")
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Caching of read operations. Without a `cache` section nothing is cached (`backend: off`)."""
+
+    backend: str = "off"  # off | memory | redis
+    redis_url: str | None = field(default=None, repr=False)
+    prefix: str = "panelgate:cache:"
+    ttl: tuple[tuple[str, float], ...] = ()  # (operation glob, seconds): exact names first, then longest glob
+    default_ttl: float = 30.0
+    stale_if_error: float = 300.0  # seconds past its TTL an entry may answer when the upstream fails
+    max_entries: int = 10_000  # in-process entries (the memory backend, and the fallback when Redis fails)
+    timeout: float = 0.25  # seconds per Redis call before falling back to memory
+    retry_after: float = 5.0  # seconds before a failed Redis is tried again
+
+    def ttl_for(self, operation: str) -> float:
+        return next((s for p, s in self.ttl if fnmatch.fnmatchcase(operation, p)), self.default_ttl)
+
+
 @dataclass(frozen=True)
 class Config:
     listen: Listen
@@ -86,6 +108,7 @@ class Config:
     http_status_codes: bool = False
     max_body_bytes: int = 1 << 20
     rate_limits: RateLimits = RateLimits()
+    cache: CacheConfig = CacheConfig()
     access_log: str = "text"  # text | json | off
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
     source: str = ""
@@ -224,11 +247,13 @@ def _upstream(name: str, data: Any, path: str) -> Upstream:
         dialect=dialect,
         url=_http_url(r.text("url"), r.at("url")),
         access_code=r.text("access_code", ""),
-        api_key=r.text("api_key" if dialect == "xtream_masters" else "api_pass", ""),
+        api_key=r.text("api_pass" if dialect == "xtream_codes_v2" else "api_key", ""),
         timeout=r.number("timeout", 10.0),
     )
     if dialect != "xtream_masters" and r.data.get("access_code") is not None:
         raise ConfigError(r.at("access_code"), f"only xtream_masters upstreams have an access code, not {dialect}")
+    if dialect == "midnight" and not up.api_key:
+        raise ConfigError(r.at("api_key"), "is required for a midnight upstream")
     if dialect == "xtream_masters":
         if not re.fullmatch(r"[A-Za-z0-9_-]+", up.access_code):
             raise ConfigError(r.at("access_code"), f"{up.access_code!r} is not a valid access code")
@@ -375,6 +400,53 @@ def _rate_limits(data: Any, path: str) -> RateLimits:
     return limits
 
 
+def _seconds(r: _Reader, key: str, default: float) -> float:
+    value = r.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(r.at(key), f"expected a number of seconds >= 0, got {_show(value)}")
+    return float(value)
+
+
+def _cache(data: Any, path: str) -> CacheConfig:
+    """`{backend: redis, redis_url: ..., ttl: {default: 30, "package.*": 300}, stale_if_error: 300}`"""
+    if data is None:
+        return CacheConfig()
+    r = _Reader(data, path)
+    url = r.get("redis_url") or None  # `${REDIS_URL:-}` left empty means no Redis
+    if url is not None and (not isinstance(url, str) or url.split("://", 1)[0] not in CACHE_REDIS_SCHEMES):
+        raise ConfigError(r.at("redis_url"), f"expected a URL with a scheme of {', '.join(CACHE_REDIS_SCHEMES)}")
+    backend = _choice(r, "backend", ("off", "memory", "redis"), "redis" if url else "memory")
+    if backend == "redis" and url is None:
+        raise ConfigError(r.at("redis_url"), "is required with backend: redis")
+    ttl_raw = r.get("ttl", {})
+    if not isinstance(ttl_raw, dict):
+        ttl_raw = {"default": ttl_raw}
+    ttl_reader = _Reader(ttl_raw, r.at("ttl"))
+    reads = [op for op in catalogue().operations.values() if op.kind.value == "read"]
+    globs: list[tuple[str, float]] = []
+    for pattern in ttl_raw:
+        seconds = _seconds(ttl_reader, str(pattern), 0.0)
+        if pattern != "default" and not any(op.matches(str(pattern)) for op in reads):
+            raise ConfigError(ttl_reader.at(str(pattern)), "matches no read operation")
+        if pattern != "default":
+            globs.append((str(pattern), seconds))
+    # An exact name beats any glob; among globs the longest (most specific) pattern wins.
+    globs.sort(key=lambda g: (any(c in g[0] for c in "*?["), -len(g[0])))
+    cache = CacheConfig(
+        backend=backend,
+        redis_url=url,
+        prefix=r.text("prefix", "panelgate:cache:"),
+        ttl=tuple(globs),
+        default_ttl=_seconds(ttl_reader, "default", 30.0),
+        stale_if_error=_seconds(r, "stale_if_error", 300.0),
+        max_entries=r.integer("max_entries", 10_000, low=1, high=10_000_000),
+        timeout=r.number("timeout", 0.25),
+        retry_after=r.number("retry_after", 5.0),
+    )
+    r.done()
+    return cache
+
+
 def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = None, source: str = "") -> Config:
     """Validate a parsed YAML document into a Config; raises ConfigError naming the bad path."""
     data = _interpolate(data, "", os.environ if env is None else env)
@@ -408,6 +480,7 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         http_status_codes=r.flag("http_status_codes", False),
         max_body_bytes=r.integer("max_body_bytes", 1 << 20, low=1024, high=1 << 30),
         rate_limits=_rate_limits(r.get("rate_limits"), "rate_limits"),
+        cache=_cache(r.get("cache"), "cache"),
         access_log=_choice(r, "access_log", ("text", "json", "off"), "text"),
         auth_throttle=(
             _rate(r.get("auth_throttle"), "auth_throttle")

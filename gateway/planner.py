@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gateway import credits
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.registry import upstream_face
@@ -28,6 +29,7 @@ LOOKUPS: dict[tuple[str, str], str] = {
     ("line", "credentials"): "line.list",
     ("mag", "mac"): "mag.list",
     ("reseller", "username"): "reseller.list",
+    ("line", "username"): "line.list",
 }
 # The column of a list row that holds the id the resource's other operations take. MAG and Enigma2 list rows
 # carry their line's id as `id` and the device's own id under its own name (XM get_mags, XC stb rows).
@@ -42,10 +44,20 @@ class Plan:
     detail: str = ""
 
 
-def plan_for(op: Operation, ref_kind: str, dialect: str, cat: Catalogue | None = None) -> Plan:
-    """How `op`, addressed by `ref_kind`, runs on an upstream of `dialect`."""
+def plan_for(
+    op: Operation, ref_kind: str, dialect: str, cat: Catalogue | None = None, *, client: str | None = None
+) -> Plan:
+    """How `op`, addressed by `ref_kind`, runs on an upstream of `dialect` (for a client of `client`)."""
     cat = cat or catalogue()
     face = upstream_face(dialect)
+    absolute_credits = client is not None and not upstream_face(client).CREDITS_BY_ADJUSTMENT
+    if (
+        absolute_credits
+        and face.CREDITS_BY_ADJUSTMENT
+        and op.name in credits.COMPOUND_OPERATIONS
+        and (face.native(op, ref_kind) or face.native(op, "id"))
+    ):
+        return Plan("compound", f"{op.name}, then adjust credits by the difference")
     if face.native(op, ref_kind):
         return Plan("direct")
     if ref_kind == "id" and face.native(op, "ids"):
@@ -97,6 +109,10 @@ class Runner:
             )
         if plan.kind == "fan-out":
             return await self._fan_out(call, op)
+        if credits.needs_adjustment(call, op, self):
+            if op.name == "reseller.create":
+                return await credits.create_then_credit(self, call, op)
+            return await credits.edit_to_balance(self, call, op)
         if plan.kind == "compound":
             found = await self.resolve(call.target, op)
             if isinstance(found, Failure):

@@ -62,6 +62,8 @@ class ClientFace(Protocol):
 
 class UpstreamFace(Protocol):
     NAME: str
+    # True when reseller credits can only be moved by adjustment (never set outright on create or edit).
+    CREDITS_BY_ADJUSTMENT: bool
 
     def native(self, op: Operation, ref_kind: str) -> bool:
         """Whether this panel runs `op`, addressed by `ref_kind`, in a single call."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from gateway.dialects import xtream_codes_v2, xtream_masters
+from gateway.dialects import midnight, xtream_codes_v2, xtream_masters
 from gateway.dialects.base import ClientFace, UpstreamFace
 
-_CLIENT: dict[str, ClientFace] = {xtream_masters.NAME: xtream_masters, xtream_codes_v2.NAME: xtream_codes_v2}
-_UPSTREAM: dict[str, UpstreamFace] = {xtream_masters.NAME: xtream_masters, xtream_codes_v2.NAME: xtream_codes_v2}
+_MODULES = (xtream_masters, xtream_codes_v2, midnight)
+_CLIENT: dict[str, ClientFace] = {m.NAME: m for m in _MODULES}
+_UPSTREAM: dict[str, UpstreamFace] = {m.NAME: m for m in _MODULES}
 DIALECTS = tuple(_CLIENT)
 
 

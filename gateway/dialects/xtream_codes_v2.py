@@ -18,6 +18,7 @@ from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref
 from gateway.phpform import FormError, Params, flatten, merge
 
 NAME = "xtream_codes_v2"
+CREDITS_BY_ADJUSTMENT = True  # reg_user/credits is the only way credits move
 
 # (action, sub) -> (operation, how the record is addressed)
 ACTIONS: dict[tuple[str, str], tuple[str, str]] = {

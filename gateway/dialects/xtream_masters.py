@@ -27,6 +27,8 @@ from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref
 from gateway.phpform import FormError, Params, flatten, merge
 
 NAME = "xtream_masters"
+# Credits move through adjust_credits, which the panel writes to its credit log; a create or edit never sets them.
+CREDITS_BY_ADJUSTMENT = True
 
 # Parameters the panel reads for itself rather than passing to the action.
 _CONTROL = ("api_key", "action")
