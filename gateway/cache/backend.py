@@ -1,0 +1,73 @@
+"""The backend interface and the in-process backend.
+
+A backend stores opaque byte values under string keys with a time to live, and keeps generation counters:
+one per (upstream, resource tag). A cached read's key includes the generations of its tags, so bumping a
+counter makes every entry computed under the old value unreachable, without scanning for keys.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from cachetools import TLRUCache
+
+
+class Backend(Protocol):
+    name: str
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+
+    async def generations(self, names: Sequence[str]) -> list[int]: ...
+
+    async def bump(self, names: Sequence[str]) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _expires(_key: str, value: tuple[float, bytes], _now: float) -> float:
+    return value[0]
+
+
+class MemoryBackend:
+    """Per-process entries in a bounded cache (least recently used go first), each with its own lifetime."""
+
+    name = "memory"
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: TLRUCache[str, tuple[float, bytes]] = TLRUCache(
+            maxsize=max_entries, ttu=_expires, timer=time.monotonic
+        )
+        # One counter per (upstream, tag): bounded by the config and the catalogue, never by client input.
+        self._generations: dict[str, int] = {}
+
+    async def get(self, key: str) -> bytes | None:
+        found = self._entries.get(key)
+        return None if found is None else found[1]
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        self._entries[key] = (time.monotonic() + ttl, value)
+
+    async def generations(self, names: Sequence[str]) -> list[int]:
+        return [self._generations.get(n, 0) for n in names]
+
+    async def bump(self, names: Sequence[str]) -> None:
+        for n in names:
+            self._generations[n] = self._generations.get(n, 0) + 1
+
+    async def ping(self) -> None:
+        return None
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def close(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,182 @@
+"""The response cache: keys, entries, invalidation by generation, single-flight and stale-if-error.
+
+An entry is the canonical Result of a read (data, total, filtered, extra) as JSON, so clients of every dialect
+share it; each renders it in its own dialect. The key hashes the upstream, the operation, the canonical args
+(sorted JSON), the target Ref, the tenant (the key's reseller, or "admin") and the generations of the
+operation's resource tags (plus "*") on that upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.cache.backend import Backend, MemoryBackend
+from gateway.cache.redis_backend import RedisBackend
+from gateway.cache.resilient import ResilientBackend
+from gateway.catalogue import Kind, Operation
+from gateway.config import CacheConfig
+from gateway.metrics import Metrics
+from gateway.model import Call, Code, Outcome, Result
+
+log = logging.getLogger("panelgate.cache")
+EVERYTHING = "*"
+STALE_ON = (Code.UPSTREAM_UNAVAILABLE, Code.UPSTREAM_ERROR)
+# A write whose answer says it may have happened: invalidate rather than risk serving what it changed.
+MAYBE_APPLIED = (Code.PARTIAL_FAILURE, Code.UPSTREAM_UNAVAILABLE, Code.UPSTREAM_ERROR)
+
+
+@dataclass(frozen=True)
+class Entry:
+    result: Result
+    fresh_until: float  # wall clock (epoch seconds): replicas share entries
+
+    def fresh(self, now: float) -> bool:
+        return now < self.fresh_until
+
+
+@dataclass
+class Ticket:
+    """One request's part in the cache: its key, and what it owes the others when it is the flight leader."""
+
+    key: str
+    ttl: float
+    stale: Result | None = None
+    flight: asyncio.Future[tuple[Outcome, str] | None] | None = None
+    finalizer: weakref.finalize[Any, Any] | None = field(default=None, repr=False)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted((_canonical(v) for v in value), key=repr)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+def encode_entry(result: Result, fresh_until: float) -> bytes:
+    body = {"data": result.data, "total": result.total, "filtered": result.filtered, "extra": result.extra}
+    return json.dumps({"f": fresh_until, "r": body}, separators=(",", ":")).encode()
+
+
+def decode_entry(raw: bytes) -> Entry | None:
+    try:
+        doc = json.loads(raw)
+        body = doc["r"]
+        result = Result(data=body["data"], total=body["total"], filtered=body["filtered"], extra=body["extra"] or {})
+        return Entry(result=result, fresh_until=float(doc["f"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class ResponseCache:
+    def __init__(self, config: CacheConfig, metrics: Metrics) -> None:
+        self.config = config
+        self.metrics = metrics
+        primary: Backend | None = None
+        if config.backend == "redis" and config.redis_url:
+            primary = RedisBackend(config.redis_url, prefix=config.prefix, timeout=config.timeout)
+        self.backend = ResilientBackend(
+            primary,
+            MemoryBackend(config.max_entries),
+            timeout=config.timeout,
+            retry_after=config.retry_after,
+            on_error=self._on_error,
+        )
+        self.flights: dict[str, asyncio.Future[tuple[Outcome, str] | None]] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.backend != "off"
+
+    def _on_error(self, backend: str, action: str) -> None:
+        self.metrics.cache_backend_errors.labels(backend, action).inc()
+        self.metrics.cache_fallback.set(1)
+
+    def ttl_for(self, op: Operation) -> float:
+        return self.config.ttl_for(op.name) if self.enabled and op.kind is Kind.READ else 0.0
+
+    @staticmethod
+    def generation_names(upstream: str, tags: tuple[str, ...]) -> list[str]:
+        return sorted({f"{upstream}:{t}" for t in (*tags, EVERYTHING)})
+
+    async def key_for(self, upstream: str, op: Operation, call: Call, tenant: str) -> str:
+        source, generations = await self.backend.generations(self.generation_names(upstream, op.tags))
+        material = {
+            "upstream": upstream,
+            "operation": op.name,
+            "args": call.args,
+            "target": dataclasses.asdict(call.target),
+            "tenant": tenant,
+            "generations": [source, *generations],
+        }
+        text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=_canonical)
+        return "e:" + hashlib.sha256(text.encode()).hexdigest()
+
+    async def get(self, key: str) -> Entry | None:
+        raw = await self.backend.get(key)
+        return None if raw is None else decode_entry(raw)
+
+    async def put(self, key: str, result: Result, ttl: float) -> None:
+        try:
+            raw = encode_entry(result, time.time() + ttl)
+        except (TypeError, ValueError):
+            log.warning("cache: a result that is not JSON is not cached (%s)", key)
+            return
+        await self.backend.set(key, raw, ttl + self.config.stale_if_error)
+
+    async def invalidate(self, upstream: str, tags: tuple[str, ...]) -> None:
+        await self.backend.bump(sorted({f"{upstream}:{t}" for t in tags}))
+        for tag in tags:
+            self.metrics.cache_invalidations.labels(tag).inc()
+
+    def lead(self, ticket: Ticket, anchor: object) -> None:
+        """Make `ticket` the flight for its key; if its request ends without finishing, the waiters go on."""
+        future: asyncio.Future[tuple[Outcome, str] | None] = asyncio.get_running_loop().create_future()
+        ticket.flight = future
+        self.flights[ticket.key] = future
+        ticket.finalizer = weakref.finalize(anchor, _abandon, self.flights, ticket.key, future)
+
+    def finish(self, ticket: Ticket, outcome: Outcome, status: str) -> None:
+        if ticket.finalizer is not None:
+            ticket.finalizer.detach()
+        if ticket.flight is not None:
+            if self.flights.get(ticket.key) is ticket.flight:
+                del self.flights[ticket.key]
+            if not ticket.flight.done():
+                ticket.flight.set_result((outcome, status))
+
+    async def describe(self) -> dict[str, Any]:
+        if not self.enabled:
+            return {"backend": "off"}
+        detail = await self.backend.check()
+        self.metrics.cache_fallback.set(1 if self.backend.using_fallback else 0)
+        return detail
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+
+def _abandon(
+    flights: dict[str, asyncio.Future[tuple[Outcome, str] | None]],
+    key: str,
+    future: asyncio.Future[tuple[Outcome, str] | None],
+) -> None:
+    if flights.get(key) is future:
+        del flights[key]
+    if not future.done():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            future.get_loop().call_soon_threadsafe(_release, future)
+
+
+def _release(future: asyncio.Future[tuple[Outcome, str] | None]) -> None:
+    if not future.done():
+        future.set_result(None)
