@@ -9,12 +9,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway import planner, security, tenancy
+from gateway import routing, security, tenancy
 from gateway.audit import AuditEntry, AuditLog
+from gateway.cache import ResponseCache
+from gateway.cache.steps import cache_lookup, cache_store
 from gateway.catalogue import Kind, catalogue
 from gateway.config import Config
 from gateway.dialects.registry import client_face
 from gateway.exchange import Exchange, GatewayState, Live, Step
+from gateway.health import Health
 from gateway.ingress import read_request
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Refused, Result
@@ -31,15 +34,14 @@ async def decode_request(ex: Exchange) -> None:
 
 
 async def route_upstream(ex: Exchange) -> None:
-    assert ex.key is not None
-    ex.upstream = ex.state.config.upstreams[ex.key.upstream]
+    routing.choose_upstream(ex)
 
 
 async def forward(ex: Exchange) -> None:
     assert ex.call is not None and ex.op is not None and ex.upstream is not None
-    ex.outcome = await planner.execute(
-        ex.call, ex.op, ex.upstream, ex.state.upstream_client, ex.state.metrics, request_id=ex.request_id
-    )
+    if ex.outcome is not None:  # answered from the cache
+        return
+    ex.outcome = await routing.run_with_failover(ex)
 
 
 # The admin API pipeline, in order. Each step reads and fills the Exchange, or raises Refused to stop it.
@@ -52,10 +54,12 @@ ADMIN_PIPELINE: tuple[Step, ...] = (
     security.rate_limit,  # the key's token bucket
     security.resolve_operation,  # dialect parse into a canonical Call; unknown actions stop here
     security.check_scope,  # the key's policy: allow/deny globs, danger only by full name
-    route_upstream,  # the key's upstream
+    route_upstream,  # the key's upstream or pool (an access code may select), healthy members first
     tenancy.enforce_tenancy,  # reseller keys: forced owner on create, others' records are not found
     security.check_guards,  # the policy's limits on values (max_connections, exp_date, ...)
-    forward,  # planner: encode, send, decode
+    cache_lookup,  # reads: a fresh entry answers (X-Cache HIT), concurrent misses share one upstream call
+    forward,  # planner: encode, send, decode; reads fail over within a pool
+    cache_store,  # reads: store (or STALE on upstream failure); writes: invalidate their tags' cached reads
     tenancy.filter_tenant_list,  # reseller keys: own rows only, paged by the gateway
 )
 
@@ -138,15 +142,26 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         audit = previous.audit
     else:
         audit = AuditLog(config.audit_log)
+    metrics = previous.metrics if previous is not None else Metrics()
+    if previous is not None:
+        client = previous.upstream_client  # pools and breakers outlive a reload
+        client.health.configure(config.health)
+    else:
+        client = UpstreamClient(health=Health(config.health))
     return GatewayState(
         config=config,
         catalogue=catalogue(),
         keys_by_digest={k.digest: k for k in config.keys if not k.ip_only},
         ip_only_keys=tuple(k for k in config.keys if k.ip_only),
         limiter=limiter,
-        upstream_client=previous.upstream_client if previous is not None else UpstreamClient(),
-        metrics=previous.metrics if previous is not None else Metrics(),
+        upstream_client=client,
+        metrics=metrics,
         audit=audit,
+        cache=(
+            previous.cache
+            if previous is not None and previous.cache is not None and previous.config.cache == config.cache
+            else ResponseCache(config.cache, metrics)
+        ),
     )
 
 
@@ -156,7 +171,8 @@ async def swap_state(live: Live, config: Config) -> None:
     live.state = build_state(config, previous=old)
     retired_limiter = old.limiter if live.state.limiter is not old.limiter else None
     retired_audit = old.audit if live.state.audit is not old.audit else None
-    if retired_limiter is None and retired_audit is None:
+    retired_cache = old.cache if live.state.cache is not old.cache else None
+    if retired_limiter is None and retired_audit is None and retired_cache is None:
         return
 
     async def retire() -> None:
@@ -164,6 +180,8 @@ async def swap_state(live: Live, config: Config) -> None:
         await asyncio.sleep(RETIRE_AFTER)
         if retired_limiter is not None:
             await retired_limiter.close()
+        if retired_cache is not None:
+            await retired_cache.close()
         if retired_audit is not None:
             retired_audit.close()
 
@@ -191,12 +209,20 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
             app.router.add_route("GET", path, handler)
             app.router.add_route("POST", path, handler)
 
+    async def start_probes(_: web.Application) -> None:
+        health = live.state.upstream_client.health
+        health.tasks.append(asyncio.get_running_loop().create_task(routing.probe_forever(live)))
+
     async def close(_: web.Application) -> None:
         state = live.state
+        await state.upstream_client.health.stop()
         await state.upstream_client.close()
         await state.limiter.close()
         state.audit.close()
+        if state.cache is not None:
+            await state.cache.close()
 
+    app.on_startup.append(start_probes)
     app.on_cleanup.append(close)
     return app
 
@@ -214,10 +240,23 @@ def build_admin_app(live: Live) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
-        config = request.app[LIVE].state.config
-        return web.json_response(
-            {"status": "ok", "config": config.source or "inline", "upstreams": sorted(config.upstreams)}
-        )
+        state = request.app[LIVE].state
+        config = state.config
+        cache = await state.cache.describe() if state.cache is not None else {"backend": "off"}
+        health = state.upstream_client.health
+        upstreams = {name: health.breaker(name).report() for name in config.upstreams}
+        # Ready while at least one upstream can take calls; Redis trouble degrades, it does not stop serving.
+        ready = any(u["state"] != "open" for u in upstreams.values())
+        limits = {"backend": "redis" if config.rate_limits.redis_url else "memory",
+                  "shared": state.limiter.shared, "redis_errors": state.limiter.redis_errors}
+        body = {
+            "status": "ok" if ready else "unavailable",
+            "config": {"source": config.source or "inline", "loaded_at": state.loaded_at},
+            "upstreams": upstreams,
+            "rate_limits": limits,
+            "cache": cache,
+        }
+        return web.json_response(body, status=200 if ready else 503)
 
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)

@@ -21,6 +21,7 @@ import yaml
 
 from gateway.catalogue import catalogue
 from gateway.guards import GUARD_KINDS, Guard
+from gateway.health import HealthSettings
 from gateway.keys import is_digest
 from gateway.policy import Policy
 from gateway.ratelimit import Rate
@@ -60,11 +61,12 @@ class KeyConfig:
     id: str
     digest: str = field(repr=False)
     policy: Policy
-    upstream: str
+    upstream: str  # the default target: an upstream or a pool
     reseller_id: int | None = None
     allowed_ips: tuple[IPNetwork, ...] = ()
     rate: Rate | None = None
     ip_only: bool = False  # no secret: a legacy XC v2 script is identified by its source address alone
+    targets: tuple[str, ...] = ()  # every upstream or pool this key may use (the default first)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,9 @@ class RateLimits:
     timeout: float = 0.25
 
 
-CACHE_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster")
+CACHE_REDIS_SCHEMES = (
+    "redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster"
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,9 @@ class Config:
     max_body_bytes: int = 1 << 20
     rate_limits: RateLimits = RateLimits()
     cache: CacheConfig = CacheConfig()
+    pools: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    access_codes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    health: HealthSettings = field(default_factory=HealthSettings)
     access_log: str = "text"  # text | json | off
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
     source: str = ""
@@ -116,6 +123,10 @@ class Config:
     @property
     def default_upstream(self) -> str:
         return next(iter(self.upstreams))
+
+    def members(self, target: str) -> tuple[str, ...]:
+        """The upstreams behind a target name: a pool's members in order, or the upstream itself."""
+        return self.pools.get(target, (target,))
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -326,7 +337,7 @@ def _policies(directory: Path, path: str) -> dict[str, Policy]:
     return {p.stem: load_policy(p) for p in sorted(directory.glob("*.yaml"))}
 
 
-def _key(data: Any, path: str, upstreams: Mapping[str, Upstream], policies: Mapping[str, Policy]) -> KeyConfig:
+def _key(data: Any, path: str, upstreams: Mapping[str, Any], policies: Mapping[str, Policy]) -> KeyConfig:
     r = _Reader(data, path)
     key_id = r.text("id")
     ip_only = r.flag("ip_only", False)
@@ -343,9 +354,15 @@ def _key(data: Any, path: str, upstreams: Mapping[str, Upstream], policies: Mapp
     policy_name = r.text("policy")
     if policy_name not in policies:
         raise ConfigError(r.at("policy"), f"no policy named {policy_name!r} (have: {', '.join(policies)})")
-    upstream = r.text("upstream", next(iter(upstreams)))
-    if upstream not in upstreams:
-        raise ConfigError(r.at("upstream"), f"no upstream named {upstream!r}")
+    given = r.get("upstream", next(iter(upstreams)))
+    names = [given] if isinstance(given, str) else given
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ConfigError(r.at("upstream"), f"expected an upstream or pool name, or a list of them, got {_show(given)}")
+    for i, name in enumerate(names):
+        if name not in upstreams:
+            where = r.at("upstream") if isinstance(given, str) else f"{r.at('upstream')}[{i}]"
+            raise ConfigError(where, f"no upstream or pool named {name!r}")
+    upstream = names[0]
     reseller = r.get("reseller_id")
     if reseller is not None and (isinstance(reseller, bool) or not isinstance(reseller, int) or reseller <= 0):
         raise ConfigError(r.at("reseller_id"), f"expected a positive integer, got {_show(reseller)}")
@@ -358,9 +375,58 @@ def _key(data: Any, path: str, upstreams: Mapping[str, Upstream], policies: Mapp
         allowed_ips=_networks(r, "allowed_ips"),
         rate=_rate(r.get("rate"), r.at("rate")),
         ip_only=ip_only,
+        targets=tuple(names),
     )
     r.done()
     return key
+
+
+def _pools(data: Any, upstreams: Mapping[str, Upstream]) -> dict[str, tuple[str, ...]]:
+    """`pools: {name: [upstream, ...]}`: reads fail over in order; members must speak one dialect."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("pools", f"expected a mapping of pool name -> list of upstreams, got {_show(data)}")
+    pools: dict[str, tuple[str, ...]] = {}
+    for name, members in data.items():
+        where = f"pools.{name}"
+        if name in upstreams:
+            raise ConfigError(where, "a pool cannot have the name of an upstream")
+        if not isinstance(members, list) or not members:
+            raise ConfigError(where, f"expected a list of upstream names, got {_show(members)}")
+        for i, member in enumerate(members):
+            if member not in upstreams:
+                raise ConfigError(f"{where}[{i}]", f"no upstream named {member!r}")
+        dialects = {upstreams[m].dialect for m in members}
+        if len(dialects) > 1:
+            raise ConfigError(where, f"members speak different dialects ({', '.join(sorted(dialects))})")
+        pools[str(name)] = tuple(str(m) for m in members)
+    return pools
+
+
+def _access_codes(data: Any, targets: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """`access_codes: {code: upstream-or-pool}`: the Xtream-Masters path code a client uses selects it."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("access_codes", f"expected a mapping of code -> upstream or pool, got {_show(data)}")
+    for code, target in data.items():
+        if target not in targets:
+            raise ConfigError(f"access_codes.{code}", f"no upstream or pool named {target!r}")
+    return {str(c): str(t) for c, t in data.items()}
+
+
+def _health(data: Any, path: str) -> HealthSettings:
+    if data is None:
+        return HealthSettings()
+    r = _Reader(data, path)
+    settings = HealthSettings(
+        interval=_seconds(r, "interval", 10.0),
+        failures=r.integer("failures", 5, low=1, high=1000),
+        cooldown=_seconds(r, "cooldown", 15.0),
+    )
+    r.done()
+    return settings
 
 
 def _choice(r: _Reader, key: str, choices: tuple[str, ...], default: str) -> str:
@@ -455,10 +521,12 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
     if not isinstance(ups_raw, dict) or not ups_raw:
         raise ConfigError("upstreams", "at least one upstream is required")
     upstreams = {str(n): _upstream(str(n), d, f"upstreams.{n}") for n, d in ups_raw.items()}
+    pools = _pools(r.get("pools"), upstreams)
+    targets = {**{n: (n,) for n in upstreams}, **pools}
     policies_dir = base_dir / r.text("policies_dir", "policies")
     policies = _policies(policies_dir, "policies_dir")
     keys_raw = r.items("keys")
-    keys = tuple(_key(k, f"keys[{i}]", upstreams, policies) for i, k in enumerate(keys_raw))
+    keys = tuple(_key(k, f"keys[{i}]", targets, policies) for i, k in enumerate(keys_raw))
     seen: dict[str, str] = {}
     for i, k in enumerate(keys):
         for attr, value in (("id", k.id), ("digest", k.digest)):
@@ -481,6 +549,9 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         max_body_bytes=r.integer("max_body_bytes", 1 << 20, low=1024, high=1 << 30),
         rate_limits=_rate_limits(r.get("rate_limits"), "rate_limits"),
         cache=_cache(r.get("cache"), "cache"),
+        pools=MappingProxyType(pools),
+        access_codes=MappingProxyType(_access_codes(r.get("access_codes"), targets)),
+        health=_health(r.get("health"), "health"),
         access_log=_choice(r, "access_log", ("text", "json", "off"), "text"),
         auth_throttle=(
             _rate(r.get("auth_throttle"), "auth_throttle")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from gateway.audit import AuditLog
+from gateway.cache.store import ResponseCache, Ticket
 from gateway.catalogue import Catalogue, Operation
 from gateway.config import Config, KeyConfig, Upstream
 from gateway.dialects.base import ClientFace, RawRequest
@@ -40,6 +41,8 @@ class GatewayState:
     upstream_client: UpstreamClient
     metrics: Metrics
     audit: AuditLog
+    cache: ResponseCache | None = None  # reads answered from cache (gateway.cache)
+    loaded_at: int = field(default_factory=lambda: int(time.time()))
 
 
 @dataclass
@@ -62,9 +65,12 @@ class Exchange:
     call: Call | None = None
     op: Operation | None = None
     upstream: Upstream | None = None
+    candidates: tuple[Upstream, ...] = ()  # the upstreams that may serve this call, in the order to try
     outcome: Outcome | None = None
     page: Page | None = None  # a reseller's list page, applied after filtering (tenancy)
     response_headers: dict[str, str] = field(default_factory=dict)
+    cache: Ticket | None = None  # a cacheable read that went upstream: its key, its waiters
+    cache_status: str = ""  # HIT | MISS | STALE | BYPASS (also the X-Cache header)
 
     @staticmethod
     def request_id_of(request: web.Request) -> str:

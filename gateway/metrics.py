@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -37,11 +37,40 @@ class Metrics:
             ["upstream", "outcome"],
             registry=self.registry,
         )
+        self.failovers = Counter(
+            "panelgate_failovers_total",
+            "Calls moved to the next upstream of a pool, by the upstream that failed",
+            ["upstream"],
+            registry=self.registry,
+        )
         self.upstream_latency = Histogram(
             "panelgate_upstream_seconds",
             "Upstream panel latency",
             ["upstream"],
             buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "panelgate_cache_lookups_total",
+            "Admin API requests by cache result (hit, miss, stale, bypass) and operation",
+            ["operation", "result"],
+            registry=self.registry,
+        )
+        self.cache_invalidations = Counter(
+            "panelgate_cache_invalidations_total",
+            "Resource tags invalidated by writes",
+            ["tag"],
+            registry=self.registry,
+        )
+        self.cache_backend_errors = Counter(
+            "panelgate_cache_backend_errors_total",
+            "Failed or timed-out cache backend calls (each one answered from memory instead)",
+            ["backend", "action"],
+            registry=self.registry,
+        )
+        self.cache_fallback = Gauge(
+            "panelgate_cache_fallback",
+            "1 while the cache serves from process memory because its Redis backend is failing",
             registry=self.registry,
         )
 

@@ -127,6 +127,7 @@ class Failure:
     message: str = ""
     echo: Any = None
     reason: str = ""  # machine-readable refusal reason for metrics/audit (e.g. "scope", "bad_key")
+    retryable: bool = False  # the upstream never received the request: another upstream may be tried
 
     @property
     def http_status(self) -> int:

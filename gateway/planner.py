@@ -90,7 +90,8 @@ class Runner:
             answer = await self.client.send(self.upstream, request, request_id=self.request_id)
         except UpstreamUnavailable as exc:
             self.metrics.upstream_requests.labels(self.upstream.name, "unavailable").inc()
-            return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc))
+            # Not sent: the panel never saw the request, so another upstream may be tried, even for a write.
+            return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc), retryable=not exc.sent)
         finally:
             self.metrics.upstream_latency.labels(self.upstream.name).observe(time.perf_counter() - started)
         outcome = self.face.decode(op, answer.status, answer.body)

@@ -9,6 +9,7 @@ import aiohttp
 
 from gateway.config import Upstream
 from gateway.dialects.base import UpstreamRequest
+from gateway.health import Health, HealthSettings
 
 MAX_ANSWER_BYTES = 32 << 20  # a panel list page is kilobytes; anything past this is a broken upstream
 
@@ -30,9 +31,10 @@ class Answer:
 class UpstreamClient:
     """Sends UpstreamRequests. The session is created lazily inside the running loop."""
 
-    def __init__(self, *, user_agent: str = "panelgate") -> None:
+    def __init__(self, *, health: Health | None = None, user_agent: str = "panelgate") -> None:
         self._session: aiohttp.ClientSession | None = None
         self._user_agent = user_agent
+        self.health = health or Health(HealthSettings())
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -48,6 +50,22 @@ class UpstreamClient:
             await self._session.close()
 
     async def send(self, upstream: Upstream, req: UpstreamRequest, *, request_id: str = "") -> Answer:
+        """Send one request; a failure that left the panel unsure or unreachable counts against its breaker."""
+        breaker = self.health.breaker(upstream.name)
+        if not breaker.allow():
+            raise UpstreamUnavailable(f"upstream {upstream.name} is marked down", sent=False)
+        try:
+            answer = await self._send(upstream, req, request_id)
+        except UpstreamUnavailable as exc:
+            breaker.failure(str(exc))
+            raise
+        if answer.status >= 500:
+            breaker.failure(f"HTTP {answer.status}")
+        else:
+            breaker.success()
+        return answer
+
+    async def _send(self, upstream: Upstream, req: UpstreamRequest, request_id: str) -> Answer:
         session = self._get_session()
         timeout = aiohttp.ClientTimeout(total=upstream.timeout, connect=min(upstream.timeout, 5.0))
         headers = {"X-Request-Id": request_id} if request_id else {}

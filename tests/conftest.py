@@ -76,6 +76,7 @@ def make_config(
         "public_url": "http://gateway.test:8080",
         "policies_dir": str(policies_dir),
         "upstreams": {"main": upstream or xm_upstream(upstream_url)},
+        "health": {"interval": 0},  # no background probes: tests count every request a simulator receives
         "keys": [
             {"id": "admin", "digest": digest_of(KEYS["admin"]), "policy": "admin"},
             {"id": "reseller-88", "digest": digest_of(KEYS["reseller"]), "policy": "reseller", "reseller_id": 88},

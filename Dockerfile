@@ -1,0 +1,22 @@
+# panelgate: a slim image running `panelgate serve` as an unprivileged user.
+#   docker build -t panelgate .
+#   docker run -p 8080:8080 -v $PWD/config:/etc/panelgate:ro -e MAIN_PANEL_KEY=... panelgate
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY gateway ./gateway
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+COPY --from=build /install /usr/local
+COPY policies /etc/panelgate/policies
+RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin panelgate \
+    && mkdir -p /var/log/panelgate && chown panelgate /var/log/panelgate
+USER panelgate
+EXPOSE 8080 9090
+# /healthz lives on the operator listener; it must listen on 0.0.0.0 inside the container for this check.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
+    CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:9090/healthz', timeout=2); sys.exit(0)"
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["panelgate"]
+CMD ["serve", "-c", "/etc/panelgate/gateway.yaml"]

@@ -1,0 +1,186 @@
+"""Several upstreams: pools, failover, circuit breakers, write safety, access-code routing, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.app import LIVE, build_admin_app, build_app
+from gateway.keys import digest_of
+from gateway.sim.xtream_codes_v2 import XtreamCodesV2Sim
+from gateway.sim.xtream_masters import XtreamMastersSim
+from tests.conftest import (
+    ACCESS_CODE,
+    UPSTREAM_KEY,
+    XC_API_PASS,
+    AiohttpClient,
+    AiohttpServer,
+    make_config,
+    xc_upstream,
+    xm_upstream,
+)
+
+KEY, NARROW = "pool-key-0123456789abcdef", "narrow-key-0123456789abcd"
+
+
+@dataclass
+class Panel:
+    sim: XtreamMastersSim
+    server: TestServer
+    failing: bool = False  # answer HTTP 500 to everything, like a PHP fatal error
+    hits: int = 0  # requests that reached this panel, failing or not
+
+    @property
+    def actions(self) -> list[str]:
+        return [a for a, _ in self.sim.received]
+
+
+async def _panel(aiohttp_server: AiohttpServer) -> Panel:
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    app = sim.app()
+    panel = Panel(sim, None)  # type: ignore[arg-type]
+
+    @web.middleware
+    async def faults(request: web.Request, handler: Any) -> web.StreamResponse:
+        panel.hits += 1
+        if panel.failing:
+            return web.Response(status=500, text="<b>Fatal error</b>")
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app.middlewares.append(faults)
+    panel.server = await aiohttp_server(app)
+    return panel
+
+
+@dataclass
+class Pool:
+    a: Panel
+    b: Panel
+    legacy: XtreamCodesV2Sim
+    client: TestClient[Any, Any]
+    admin: TestClient[Any, Any]
+
+    async def call(self, action: str, key: str = KEY, code: str = ACCESS_CODE, **params: str) -> Any:
+        resp = await self.client.post(f"/{code}/admin/index.php", data={"api_key": key, "action": action, **params})
+        return await resp.json(content_type=None)
+
+
+@pytest.fixture
+async def pool(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> Pool:
+    a, b = await _panel(aiohttp_server), await _panel(aiohttp_server)
+    legacy = XtreamCodesV2Sim(api_pass=XC_API_PASS)
+    legacy_server = await aiohttp_server(legacy.app())
+
+    def url(server: TestServer) -> str:
+        return str(server.make_url("")).rstrip("/")
+
+    config = make_config(
+        url(a.server), policies_dir, tmp_path,
+        upstreams={"a": xm_upstream(url(a.server)), "b": xm_upstream(url(b.server)),
+                   "legacy": xc_upstream(url(legacy_server))},
+        pools={"main": ["a", "b"]},
+        access_codes={"old": "legacy"},
+        health={"interval": 0, "failures": 2, "cooldown": 0.3},
+        keys=[
+            {"id": "pool", "digest": digest_of(KEY), "policy": "admin", "upstream": ["main", "legacy"]},
+            {"id": "narrow", "digest": digest_of(NARROW), "policy": "admin", "upstream": "main"},
+        ],
+    )
+    client = await aiohttp_client(build_app(config))
+    admin = await aiohttp_client(build_admin_app(client.server.app[LIVE]))
+    return Pool(a, b, legacy, client, admin)
+
+
+async def test_reads_fail_over_when_a_panel_is_down(pool: Pool) -> None:
+    await pool.a.server.close()
+    body = await pool.call("get_lines", limit="2")
+    assert body["status"] == "STATUS_SUCCESS"
+    assert pool.b.actions == ["get_lines"]
+    metrics = await (await pool.admin.get("/metrics")).text()
+    assert 'panelgate_failovers_total{upstream="a"} 1.0' in metrics
+
+
+async def test_breaker_opens_then_recovers(pool: Pool) -> None:
+    pool.a.failing = True
+    for _ in range(2):  # two failures open a's breaker; each read is still answered by b
+        assert (await pool.call("get_lines"))["status"] == "STATUS_SUCCESS"
+    assert pool.a.hits == 2
+    assert (await pool.call("get_lines"))["status"] == "STATUS_SUCCESS"
+    assert pool.a.hits == 2, "an open breaker must not send to its upstream"
+    ready = await (await pool.admin.get("/readyz")).json()
+    assert ready["upstreams"]["a"]["state"] == "open" and ready["status"] == "ok"
+    pool.a.failing = False
+    await asyncio.sleep(0.35)  # the cool-down passes: the next call probes a and closes its breaker
+    assert (await pool.call("get_lines"))["status"] == "STATUS_SUCCESS"
+    assert pool.a.actions == ["get_lines"]
+    ready = await (await pool.admin.get("/readyz")).json()
+    assert ready["upstreams"]["a"]["state"] == "closed"
+
+
+async def test_a_write_that_reached_a_failing_panel_is_not_retried(pool: Pool) -> None:
+    pool.a.failing = True
+    body = await pool.call("create_line", username="once_only", password="pw_123456")
+    assert body["status"] == "STATUS_UPSTREAM_ERROR"
+    assert pool.a.hits == 1
+    assert pool.b.hits == 0, "the write may have happened on a: it must not be sent again to b"
+
+
+async def test_a_write_that_never_left_is_sent_to_the_next_panel_once(pool: Pool) -> None:
+    await pool.a.server.close()
+    body = await pool.call("create_line", username="moved_on", password="pw_123456")
+    assert body["status"] == "STATUS_SUCCESS"
+    assert pool.b.actions == ["create_line"]
+
+
+async def test_access_code_selects_an_allowed_upstream(pool: Pool) -> None:
+    body = await pool.call("get_servers", code="old")  # an XM client in front of the XC panel
+    assert isinstance(body, list) and body
+    assert [a for a, _ in pool.legacy.received] == ["server/list"]
+    refused = await pool.call("get_servers", key=NARROW, code="old")
+    assert refused["status"] == "STATUS_FORBIDDEN"
+    assert len(pool.legacy.received) == 1
+
+
+async def test_readyz_is_unavailable_when_every_upstream_is_down(pool: Pool) -> None:
+    pool.a.failing = pool.b.failing = True
+    for _ in range(2):
+        assert (await pool.call("get_lines"))["status"] == "STATUS_UPSTREAM_ERROR"
+    resp = await pool.admin.get("/readyz")
+    body = await resp.json()
+    assert body["upstreams"]["a"]["state"] == "open" and body["upstreams"]["b"]["state"] == "open"
+    # The XC panel is still healthy, so the gateway as a whole stays ready.
+    assert resp.status == 200
+    failing = await pool.call("get_lines")
+    assert failing["status"] == "STATUS_UPSTREAM_UNAVAILABLE"
+    assert "marked down" in failing["error"]
+
+
+async def test_active_probes_open_a_dead_panels_breaker_without_traffic(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    panel = await _panel(aiohttp_server)
+    config = make_config(str(panel.server.make_url("")).rstrip("/"), policies_dir, tmp_path,
+                         health={"interval": 0.05, "failures": 2, "cooldown": 30})
+    client = await aiohttp_client(build_app(config))
+    admin = await aiohttp_client(build_admin_app(client.server.app[LIVE]))
+    for _ in range(100):
+        if panel.actions.count("user_info") >= 1:
+            break
+        await asyncio.sleep(0.02)
+    assert "user_info" in panel.actions, "the probe uses the dialect's cheapest read"
+    panel.failing = True
+    for _ in range(100):
+        resp = await admin.get("/readyz")
+        if resp.status == 503:
+            break
+        await asyncio.sleep(0.05)
+    body = await resp.json()
+    assert resp.status == 503 and body["upstreams"]["main"]["state"] == "open"
