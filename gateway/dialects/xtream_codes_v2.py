@@ -13,9 +13,10 @@ from typing import Any
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
+from gateway.dialects.common import invalid, merged, presented_key
 from gateway.fields import FieldError, int_list, mac, scalar, str_list, to_flag, to_int
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref, Refused, Result
-from gateway.phpform import FormError, Params, flatten, merge
+from gateway.phpform import Params, flatten
 
 NAME = "xtream_codes_v2"
 CREDITS_BY_ADJUSTMENT = True  # reg_user/credits is the only way credits move
@@ -76,35 +77,19 @@ def native(op: Operation, ref_kind: str) -> bool:
 # --- client face -------------------------------------------------------------------------------------------
 
 
-def _invalid(message: str, code: Code = Code.INVALID_INPUT) -> Refused:
-    return Refused(Failure(code, message, reason="bad_input"))
-
-
 # Parameters that decide what runs and who asks: given in both the query and the body, they must agree.
 _CONTROL = ("action", "sub", "api_key")
 
 
 def _merged(request: RawRequest) -> Params:
     """GET and POST merged as api.php reads `$_REQUEST`: POST wins, except that the action, the sub and the key
-    must not differ between them (an ambiguous request is refused, never guessed)."""
-    try:
-        merge({k: v for k, v in request.query.items() if k in _CONTROL},
-              {k: v for k, v in request.body.items() if k in _CONTROL})  # fmt: skip
-    except FormError as exc:
-        raise _invalid(str(exc)) from None
-    return {**request.query, **request.body}
+    must not differ between them."""
+    return merged(request, strict=_CONTROL)
 
 
 def credentials(request: RawRequest) -> Credentials:
     """The gateway key from `api_key`, `X-API-Key` or a `/k/{key}/api.php` prefix; all given must agree."""
-    params = _merged(request)
-    given = params.get("api_key")
-    if given is not None and not isinstance(given, str):
-        raise _invalid("api_key must be a single value")
-    found = {v for v in (given, request.api_key_header, request.match.get("key")) if v is not None}
-    if len(found) > 1:
-        raise _invalid("the key is given more than once with different values")
-    return Credentials(api_key=found.pop() if found else None)
+    return presented_key(request, _merged(request))
 
 
 def user_data_args(data: Any) -> dict[str, Any]:
@@ -153,7 +138,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     if not isinstance(action, str) or not isinstance(sub, str | type(None)):
         if action is None:
             raise Refused(Failure(Code.UNKNOWN_OPERATION, "action is required", reason="unknown_action"))
-        raise _invalid("action and sub must be single values")
+        raise invalid("action and sub must be single values")
     entry = ACTIONS.get((action, sub or ""))
     if entry is None:
         raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:40]}/{(sub or '')[:40]}",
@@ -171,7 +156,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
             # canonically that is server_id -1, which an XC v2 upstream gets back as no servers[] at all.
             args["server_id"] = -1
     except FieldError as exc:
-        raise _invalid(str(exc), exc.code) from None
+        raise invalid(str(exc), exc.code) from None
     return Call(operation=operation, args=args, target=target, dialect=NAME, raw_action=f"{action}/{sub}")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from gateway.catalogue import Catalogue, Operation, Target, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
+from gateway.dialects.common import invalid, merged, presented_key
 from gateway.fields import (
     FieldError,
     date_to_unix,
@@ -24,7 +25,7 @@ from gateway.fields import (
     unix_to_date,
 )
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref, Refused, Result
-from gateway.phpform import FormError, Params, flatten, merge
+from gateway.phpform import Params, flatten
 
 NAME = "xtream_masters"
 # Credits move through adjust_credits, which the panel writes to its credit log; a create or edit never sets them.
@@ -95,17 +96,6 @@ def _fields_for(op: Operation) -> dict[str, tuple[str, _Converter]]:
     return {**_COMMON_FIELDS, **_FIELDS_BY_RESOURCE.get(op.resource, {})}
 
 
-def _invalid(message: str, code: Code = Code.INVALID_INPUT, echo: Any = None) -> Refused:
-    return Refused(Failure(code, message, echo=echo, reason="bad_input"))
-
-
-def _merged(request: RawRequest) -> Params:
-    try:
-        return merge(request.query, request.body)
-    except FormError as exc:
-        raise _invalid(str(exc)) from None
-
-
 def expresses() -> dict[str, str]:
     """Operations a client of this dialect can call, with how each addresses its record."""
     return {op.name: op.target.value for op in catalogue().operations.values() if op.xm_action is not None}
@@ -121,25 +111,18 @@ def native(op: Operation, ref_kind: str) -> bool:
 
 def credentials(request: RawRequest) -> Credentials:
     """The gateway key the client presented: `api_key` parameter or `X-API-Key` header, never both differing."""
-    params = _merged(request)
-    given = params.get("api_key")
-    if given is not None and not isinstance(given, str):
-        raise _invalid("api_key must be a single value")
-    header = request.api_key_header
-    if given is not None and header is not None and given != header:
-        raise _invalid("api_key parameter and X-API-Key header differ")
-    return Credentials(api_key=given if given is not None else header)
+    return presented_key(request, merged(request))
 
 
 def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     """Canonical Call for a client request; unknown actions and unreadable values are refused here."""
     cat = cat or catalogue()
-    params = _merged(request)
+    params = merged(request)
     action = params.get("action")
     if action is None:
         raise Refused(Failure(Code.UNKNOWN_OPERATION, "action is required", reason="unknown_action"))
     if not isinstance(action, str):
-        raise _invalid("action must be a single value")
+        raise invalid("action must be a single value")
     op = cat.by_xm_action.get(action)
     if op is None:
         raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:60]!r}", reason="unknown_action"))
@@ -148,7 +131,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
         args = canonical_args(op, echo)
         target = Ref(id=args.pop("id")) if op.target is Target.ID else NO_REF
     except FieldError as exc:
-        raise _invalid(str(exc), exc.code, echo) from None
+        raise invalid(str(exc), exc.code, echo) from None
     return Call(
         operation=op.name,
         args=args,

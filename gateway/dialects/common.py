@@ -1,0 +1,42 @@
+"""Client-face helpers every dialect shares: refusing bad input and finding the gateway key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.dialects.base import RawRequest
+from gateway.model import Code, Credentials, Failure, Refused
+from gateway.phpform import FormError, Params, merge
+
+
+def invalid(message: str, code: Code = Code.INVALID_INPUT, echo: Any = None) -> Refused:
+    """A refusal of unreadable client input (audited as `bad_input`)."""
+    return Refused(Failure(code, message, echo=echo, reason="bad_input"))
+
+
+def merged(request: RawRequest, *, strict: tuple[str, ...] | None = None) -> Params:
+    """GET and POST merged like PHP's `$_REQUEST`, POST winning.
+
+    Names in `strict` (every name when `strict` is None) must not differ between query and body: an
+    ambiguous request is refused, never guessed.
+    """
+    try:
+        if strict is None:
+            return merge(request.query, request.body)
+        merge({k: v for k, v in request.query.items() if k in strict},
+              {k: v for k, v in request.body.items() if k in strict})  # fmt: skip
+    except FormError as exc:
+        raise invalid(str(exc)) from None
+    return {**request.query, **request.body}
+
+
+def presented_key(request: RawRequest, params: Params) -> Credentials:
+    """The gateway key from the `api_key` parameter, the `X-API-Key` header or a key in the path; every one
+    given must agree."""
+    given = params.get("api_key")
+    if given is not None and not isinstance(given, str):
+        raise invalid("api_key must be a single value")
+    found = {v for v in (given, request.api_key_header, request.match.get("key")) if v}
+    if len(found) > 1:
+        raise invalid("the key is given more than once with different values")
+    return Credentials(api_key=found.pop() if found else None)
