@@ -12,17 +12,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.config import ConfigError, load_config
+from gateway.config import Config, ConfigError, load_config
 from gateway.keys import digest_of, new_key
 
 SIM_DIALECTS = ("xtream_masters",)
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
+def _load(path: str, *, then: str = "") -> Config | None:
+    """The validated config, or None after printing the error with its YAML path."""
     try:
-        config = load_config(args.config)
+        return load_config(path)
     except ConfigError as exc:
-        print(f"panelgate: {args.config}: {exc}", file=sys.stderr)
+        print(f"panelgate: {path}: {exc}{then}", file=sys.stderr)
+        return None
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
         return 2
     print(
         f"{args.config}: ok ({len(config.upstreams)} upstream(s), {len(config.keys)} key(s), "
@@ -34,18 +41,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from gateway.server import serve
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"panelgate: {args.config}: {exc}", file=sys.stderr)
+    config = _load(args.config)
+    if config is None:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("panelgate").info(
-        "listening on %s:%d (admin %s:%d)",
-        config.listen.host,
-        config.listen.port,
-        config.admin_listen.host,
-        config.admin_listen.port,
+        "listening on %s:%d (operator listener %s:%d)",
+        config.listen.host, config.listen.port, config.admin_listen.host, config.admin_listen.port,
     )
     serve(args.config, workers=args.workers, watch=args.watch, pid_file=args.pid_file)
     return 0
@@ -53,10 +55,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_reload(args: argparse.Namespace) -> int:
     """Validate the config first, so a typo is reported here rather than only in the server's log."""
-    try:
-        load_config(args.config)
-    except ConfigError as exc:
-        print(f"panelgate: {args.config}: {exc}; not reloading", file=sys.stderr)
+    if _load(args.config, then="; not reloading") is None:
         return 2
     try:
         pid = int(Path(args.pid_file).read_text().strip())
