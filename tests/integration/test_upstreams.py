@@ -184,3 +184,31 @@ async def test_active_probes_open_a_dead_panels_breaker_without_traffic(
         await asyncio.sleep(0.05)
     body = await resp.json()
     assert resp.status == 503 and body["upstreams"]["main"]["state"] == "open"
+
+
+async def test_request_id_is_kept_and_sent_upstream(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    seen: list[str] = []
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    app = sim.app()
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        seen.append(request.headers.get("X-Request-Id", ""))
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app.middlewares.append(record)
+    server = await aiohttp_server(app)
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path,
+                         keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin"}])
+    client = await aiohttp_client(build_app(config))
+    resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": "get_lines"},
+                             headers={"X-Request-Id": "trace-42"})
+    assert resp.headers["X-Request-Id"] == "trace-42"
+    assert seen == ["trace-42"]
+    resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": "get_lines"},
+                             headers={"X-Request-Id": "bad id\twith spaces"})
+    generated = resp.headers["X-Request-Id"]
+    assert generated != "bad id\twith spaces" and len(generated) == 32
+    assert seen[-1] == generated
