@@ -29,6 +29,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_pair() -> int:
+    """A port whose successor is free too: worker N listens on the operator port + N."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two consecutive free ports")
+
+
 def write_config(path: Path, upstream_url: str, port: int, admin_port: int, keys: list[str]) -> None:
     path.write_text(
         yaml.safe_dump(
@@ -151,7 +164,7 @@ async def _eventually(call: Any, status: str) -> None:
 
 async def test_two_workers_share_the_port(sim_url: str, tmp_path: Path) -> None:
     config = tmp_path / "gateway.yaml"
-    port, admin = free_port(), free_port()
+    port, admin = free_port(), free_port_pair()
     write_config(config, sim_url, port, admin, [KEY_A])
     async with running(config, tmp_path, "--workers", "2") as server, ClientSession() as session:
         await _wait_ready(admin + 1)
