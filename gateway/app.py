@@ -14,6 +14,7 @@ from gateway.audit import AuditEntry, AuditLog
 from gateway.cache import ResponseCache
 from gateway.cache.steps import cache_lookup, cache_store
 from gateway.catalogue import Kind, catalogue
+from gateway.clientside import routes as clientside_routes
 from gateway.config import Config
 from gateway.dialects.registry import client_face
 from gateway.exchange import Exchange, GatewayState, Live, Step
@@ -208,6 +209,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
         for path in paths:
             app.router.add_route("GET", path, handler)
             app.router.add_route("POST", path, handler)
+    clientside_routes.add_routes(app, live)  # players: player_api, playlists, EPG, streams (after the admin routes)
 
     async def start_probes(_: web.Application) -> None:
         health = live.state.upstream_client.health

@@ -100,6 +100,21 @@ class CacheConfig:
 
 
 @dataclass(frozen=True)
+class ClientSide:
+    """The client side (players): player_api.php, get.php, xmltv.php and the stream relay (gateway.clientside)."""
+
+    upstream: str = ""  # the upstream players' traffic goes to ("" = the first upstream)
+    blocked_ips: tuple[IPNetwork, ...] = ()  # refused before any upstream call
+    blocked_user_agents: tuple[str, ...] = ()  # case-insensitive substrings of the User-Agent
+    max_streams_per_line: int = 0  # concurrent streams per line at the gateway; 0 = no cap
+    stream_read_timeout: float = 30.0  # seconds without a byte from the upstream before a stream is dropped
+    connect_timeout: float = 10.0
+    api_timeout: float = 30.0  # total time for player_api.php answers (streams have no total timeout)
+    redis_url: str | None = field(default=None, repr=False)  # share stream counts across replicas
+    redis_prefix: str = "panelgate:streams:"
+
+
+@dataclass(frozen=True)
 class Config:
     listen: Listen
     admin_listen: Listen
@@ -118,6 +133,7 @@ class Config:
     health: HealthSettings = field(default_factory=HealthSettings)
     access_log: str = "text"  # text | json | off
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
+    client_side: ClientSide = ClientSide()
     source: str = ""
 
     @property
@@ -513,6 +529,35 @@ def _cache(data: Any, path: str) -> CacheConfig:
     return cache
 
 
+def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> ClientSide:
+    """`client_side: {upstream: main, blocked_ips: [...], blocked_user_agents: [...], max_streams_per_line: 2}`"""
+    if data is None:
+        return ClientSide()
+    r = _Reader(data, path)
+    upstream = r.text("upstream", "")
+    if upstream and upstream not in upstreams:
+        raise ConfigError(r.at("upstream"), f"no upstream named {upstream!r}")
+    agents = tuple(str(a) for a in r.items("blocked_user_agents"))
+    if any(not a.strip() for a in agents):
+        raise ConfigError(r.at("blocked_user_agents"), "an empty pattern would block every player")
+    url = r.get("redis_url") or None
+    if url is not None and (not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))):
+        raise ConfigError(r.at("redis_url"), "expected a redis://, rediss:// or unix:// URL")
+    side = ClientSide(
+        upstream=upstream,
+        blocked_ips=_networks(r, "blocked_ips"),
+        blocked_user_agents=agents,
+        max_streams_per_line=r.integer("max_streams_per_line", 0, high=10_000),
+        stream_read_timeout=r.number("stream_read_timeout", 30.0),
+        connect_timeout=r.number("connect_timeout", 10.0),
+        api_timeout=r.number("api_timeout", 30.0),
+        redis_url=url,
+        redis_prefix=r.text("redis_prefix", "panelgate:streams:"),
+    )
+    r.done()
+    return side
+
+
 def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = None, source: str = "") -> Config:
     """Validate a parsed YAML document into a Config; raises ConfigError naming the bad path."""
     data = _interpolate(data, "", os.environ if env is None else env)
@@ -558,6 +603,7 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
             if r.get("auth_throttle", "default") != "default"
             else DEFAULT_AUTH_THROTTLE
         ),
+        client_side=_client_side(r.get("client_side"), "client_side", upstreams),
         source=source,
     )
     if config.audit_log is not None and not isinstance(config.audit_log, str):

@@ -74,5 +74,25 @@ class Metrics:
             registry=self.registry,
         )
 
+        # The client side (gateway.clientside): `kind` is a fixed set (player_api, get, xmltv, live, movie, ...)
+        self.client_requests = Counter(
+            "panelgate_client_requests_total",
+            "Player requests (player_api, playlists, EPG, streams) by kind and outcome",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.active_streams = Gauge(
+            "panelgate_active_streams",
+            "Streams being relayed right now, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.relayed_bytes = Counter(
+            "panelgate_relayed_bytes_total",
+            "Bytes relayed from upstream panels to players, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

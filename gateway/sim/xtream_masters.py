@@ -34,6 +34,7 @@ from aiohttp import web
 
 from gateway.sim import seed as seed_data
 from gateway.sim import xm_accounts, xm_content, xm_system
+from gateway.sim.player import PlayerSim
 from gateway.sim.xm_params import merge_request, parse_pairs
 from gateway.sim.xm_state import Answer, Params, XMState, filter_answer, filter_rows, php_int
 from gateway.sim.xm_tables import TABLE_ACTIONS, table_api
@@ -79,6 +80,7 @@ class XtreamMastersSim:
         self.state = XMState(tables=seed_data.build() if seed else seed_data.empty(), php_bugs=php_bugs)
         self.tables: dict[str, dict[int, dict[str, Any]]] = self.state.tables
         self.received: list[tuple[str, dict[str, Any]]] = []
+        self.player = PlayerSim(self.tables)  # the client side (player_api, playlists, streams) on the same server
 
     def reset_received(self) -> None:
         self.received.clear()
@@ -87,6 +89,7 @@ class XtreamMastersSim:
         app = web.Application()
         app.router.add_route("GET", "/{code}/admin/index.php", self._handle)
         app.router.add_route("POST", "/{code}/admin/index.php", self._handle)
+        self.player.add_routes(app)
         return app
 
     # --- request handling ------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ PARAMS.update({
 PARAMS["create_episode"].update(series_id="1", season_num="1", episode="9")
 
 VOLATILE = {"created_at", "date_registered", "last_login", "timestamp", "time", "added", "updated", "last_activity",
-            "password", "date"}
+            "password", "date", "created"}
 
 
 def params_for(op: Operation) -> dict[str, Any]:

@@ -1,0 +1,103 @@
+"""`/player_api.php` (GET and POST): the line's own credentials passed to the panel, the answer rewritten.
+
+Only the parameters the actions use are forwarded; an unknown or missing action is sent without one, so the panel
+answers with the login payload (what players expect). Bad credentials, or a panel that refuses the line, give
+`{"user_info":{"auth":0}}`. `server_info` is the gateway's (`public_url`), and every URL on a known upstream host
+becomes a gateway URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from gateway.clientside.relay import ClientSideRuntime, Refusal, forward_headers, upstream_of
+from gateway.clientside.rewrite import public_parts
+from gateway.config import Config
+
+log = logging.getLogger("panelgate.clientside")
+
+ACTIONS = frozenset({
+    "get_live_categories", "get_vod_categories", "get_series_categories", "get_live_streams", "get_vod_streams",
+    "get_series", "get_series_info", "get_vod_info", "get_short_epg", "get_simple_data_table",
+})  # fmt: skip
+PARAMS = ("category_id", "series_id", "vod_id", "stream_id", "limit")
+MAX_ANSWER_BYTES = 64 << 20  # a large panel's get_live_streams is tens of megabytes
+AUTH_FAILED: dict[str, Any] = {"user_info": {"auth": 0}}
+
+
+async def params_of(request: web.Request) -> dict[str, str]:
+    params = {k: v for k, v in request.query.items()}
+    if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
+                                                               "multipart/form-data"):  # fmt: skip
+        form = await request.post()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return params
+
+
+def upstream_params(params: dict[str, str]) -> dict[str, str] | None:
+    """What is sent to the panel, or None when the request has no credentials at all."""
+    username, password = params.get("username", ""), params.get("password", "")
+    if not username or not password:
+        return None
+    out = {"username": username, "password": password}
+    action = params.get("action", "")
+    if action in ACTIONS:
+        out["action"] = action
+        out.update({k: params[k] for k in PARAMS if params.get(k)})
+    return out
+
+
+def rewrite_login(answer: dict[str, Any], public_url: str, runtime: ClientSideRuntime) -> dict[str, Any]:
+    info = answer.get("server_info")
+    if isinstance(info, dict):
+        reported = info.get("url")
+        if isinstance(reported, str):
+            runtime.learn_host(reported.split("://")[-1].split(":")[0].split("/")[0])
+        host, port, https_port, protocol = public_parts(public_url)
+        # rtmp is not relayed: its port names nothing of the gateway's, and the panel's must not leak
+        answer["server_info"] = {**info, "url": host, "port": port, "https_port": https_port,
+                                 "server_protocol": protocol, "rtmp_port": "0"}  # fmt: skip
+    return answer
+
+
+async def fetch(runtime: ClientSideRuntime, config: Config, request: web.Request, query: dict[str, str]) -> Any:
+    cs = config.client_side
+    url = f"{upstream_of(config).url}/player_api.php"
+    timeout = aiohttp.ClientTimeout(total=cs.api_timeout, sock_connect=cs.connect_timeout)
+    headers = forward_headers(request)
+    headers.pop("Range", None)
+    headers.pop("Accept-Encoding", None)  # JSON may come compressed; the session decompresses it
+    try:
+        async with runtime.session().get(url, params=query, headers=headers, timeout=timeout) as upstream:
+            if upstream.status in (401, 403):
+                return AUTH_FAILED
+            if upstream.status >= 400:
+                raise Refusal(502, "upstream_status")
+            body = await upstream.content.read(MAX_ANSWER_BYTES + 1)
+            if len(body) > MAX_ANSWER_BYTES:
+                raise Refusal(502, "upstream_error")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("player_api upstream failed: %s", type(exc).__name__)
+        raise Refusal(502, "upstream_error") from None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise Refusal(502, "upstream_error") from None
+
+
+async def answer(request: web.Request, runtime: ClientSideRuntime, config: Config) -> web.Response:
+    query = upstream_params(await params_of(request))
+    if query is None:
+        return web.json_response(AUTH_FAILED)
+    data = await fetch(runtime, config, request, query)
+    if isinstance(data, dict) and isinstance(data.get("user_info"), dict):
+        if str(data["user_info"].get("auth")) != "1":
+            return web.json_response(AUTH_FAILED)
+        data = rewrite_login(data, config.public_url, runtime)
+    data = runtime.rewriter(config).json(data)
+    return web.json_response(data, dumps=lambda v: json.dumps(v, separators=(",", ":")))

@@ -1,0 +1,88 @@
+"""`/get.php` (M3U playlists) and `/xmltv.php` (EPG): streamed through, rewritten on the way, never held whole.
+
+The upstream body is read in fixed-size chunks and cut after the last newline (or `>` for XML), which no URL
+spans; only the remainder (bounded) waits for the next chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import web
+
+from gateway.clientside.relay import (
+    CHUNK,
+    ClientSideRuntime,
+    Refusal,
+    forward_headers,
+    response_headers,
+    stream_timeout,
+    upstream_of,
+)
+from gateway.clientside.rewrite import Rewriter, split_complete
+from gateway.config import Config
+
+log = logging.getLogger("panelgate.clientside")
+
+MAX_CARRY = 1 << 20  # a line longer than this is passed through unchanged
+GET_PARAMS = ("username", "password", "type", "output")
+XMLTV_PARAMS = ("username", "password", "prev_days", "next_days")
+
+
+def _m3u(rewriter: Rewriter) -> Callable[[bytes], bytes]:
+    def rewrite(block: bytes) -> bytes:
+        return b"".join(rewriter.m3u_line(line) for line in block.splitlines(keepends=True))
+
+    return rewrite
+
+
+async def stream_document(request: web.Request, runtime: ClientSideRuntime, config: Config, script: str,
+                          names: tuple[str, ...], rewrite: Callable[[bytes], bytes],
+                          marks: tuple[bytes, ...]) -> web.StreamResponse:  # fmt: skip
+    query = {k: request.query[k] for k in names if k in request.query}
+    if not query.get("username") or not query.get("password"):
+        raise Refusal(401, "no_credentials")
+    headers = forward_headers(request)
+    headers.pop("Range", None)
+    headers.pop("Accept-Encoding", None)
+    try:
+        upstream = await runtime.session().get(
+            f"{upstream_of(config).url}/{script}", params=query, headers=headers,
+            timeout=stream_timeout(config.client_side),
+        )  # fmt: skip
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("%s upstream failed: %s", script, type(exc).__name__)
+        raise Refusal(502, "upstream_error") from None
+    try:
+        if upstream.status >= 400:
+            raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
+        out_headers = response_headers(upstream)
+        out_headers.pop("Content-Length", None)  # rewriting changes it
+        resp = web.StreamResponse(status=upstream.status, headers=out_headers)
+        await resp.prepare(request)
+        carry = b""
+        try:
+            while chunk := await upstream.content.read(CHUNK):
+                ready, carry = split_complete(carry + chunk, MAX_CARRY, marks)
+                if ready:
+                    await resp.write(rewrite(ready))
+            if carry:
+                await resp.write(rewrite(carry))
+            await resp.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the player went away; the upstream is closed below
+        return resp
+    finally:
+        upstream.close()
+
+
+async def get_php(request: web.Request, runtime: ClientSideRuntime, config: Config) -> web.StreamResponse:
+    return await stream_document(request, runtime, config, "get.php", GET_PARAMS, _m3u(runtime.rewriter(config)),
+                                 (b"\n",))
+
+
+async def xmltv_php(request: web.Request, runtime: ClientSideRuntime, config: Config) -> web.StreamResponse:
+    rewrite = runtime.rewriter(config).chunk
+    return await stream_document(request, runtime, config, "xmltv.php", XMLTV_PARAMS, rewrite, (b"\n", b">"))

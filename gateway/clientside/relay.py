@@ -1,0 +1,211 @@
+"""The stream relay: one upstream response copied to one player, with backpressure and nothing left open.
+
+- A ClientSession of its own (streams cannot starve the admin API's pool), created inside the running loop.
+- No total timeout: a live channel runs for hours. sock_connect and sock_read bound a dead upstream instead.
+- Redirects (panels send players to load-balancer servers) are followed here: the player never sees them.
+- Fixed-size reads, each write awaited (aiohttp drains the socket): memory per stream stays at a few chunks.
+- A player that goes away closes the upstream response at once: its connection slot on the panel is freed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from gateway.accesslog import redact
+from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, StreamCounter
+from gateway.clientside.rewrite import Origins, Rewriter
+from gateway.config import ClientSide, Config, Upstream
+from gateway.metrics import Metrics
+from gateway.security import client_ip_of
+
+log = logging.getLogger("panelgate.clientside")
+
+CHUNK = 64 * 1024
+MAX_PLAYLIST_BYTES = 4 << 20  # an HLS playlist is kilobytes
+DISCONNECT_POLL = 1.0  # seconds between checks for a vanished player while the upstream is silent
+HEARTBEAT = 20.0  # seconds between refreshes of a shared stream slot
+_FORWARD = ("Range", "If-Range", "User-Agent", "Accept")
+_RETURN = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
+           "Cache-Control", "Content-Disposition")  # fmt: skip
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class ClientSideRuntime:
+    """What outlives requests and reloads: the session, the stream counter, origin ids, learned host names."""
+
+    origins: Origins = field(default_factory=Origins)
+    learned_hosts: set[str] = field(default_factory=set)
+    memory_counter: MemoryCounter = field(default_factory=MemoryCounter)
+    _session: aiohttp.ClientSession | None = None
+    _redis: RedisCounter | None = None
+    _redis_key: tuple[str, str] | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=60),
+                auto_decompress=True,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    def counter(self, cs: ClientSide) -> StreamCounter:
+        if cs.redis_url is None:
+            return self.memory_counter
+        key = (cs.redis_url, cs.redis_prefix)
+        if self._redis is None or self._redis_key != key:
+            self._redis = RedisCounter(cs.redis_url, prefix=cs.redis_prefix)  # the old one is closed at cleanup
+            self._redis_key = key
+        return self._redis
+
+    def learn_host(self, host: str) -> None:
+        if host and len(self.learned_hosts) < 64:
+            self.learned_hosts.add(host.lower())
+
+    def rewriter(self, config: Config) -> Rewriter:
+        hosts = set(self.learned_hosts)
+        hosts.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in self.origins.known())
+        return Rewriter(config.public_url, upstream_of(config).url, hosts)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._redis is not None:
+            await self._redis.close()
+
+
+def upstream_of(config: Config) -> Upstream:
+    return config.upstreams[config.client_side.upstream or config.default_upstream]
+
+
+def check_client(request: web.Request, config: Config) -> None:
+    """Blocked addresses and user agents are refused before anything reaches the upstream."""
+    cs = config.client_side
+    if cs.blocked_ips:
+        address = client_ip_of(request.remote, request.headers.get("X-Forwarded-For"), config.trusted_proxies)
+        if any(address.version == net.version and address in net for net in cs.blocked_ips):
+            raise Refusal(403, "blocked_ip")
+    if cs.blocked_user_agents:
+        agent = request.headers.get("User-Agent", "").lower()
+        if any(pattern.lower() in agent for pattern in cs.blocked_user_agents):
+            raise Refusal(403, "blocked_ua")
+
+
+def stream_timeout(cs: ClientSide) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, sock_connect=cs.connect_timeout, sock_read=cs.stream_read_timeout)
+
+
+def forward_headers(request: web.Request) -> dict[str, str]:
+    headers = {name: request.headers[name] for name in _FORWARD if name in request.headers}
+    headers["Accept-Encoding"] = "identity"  # bytes and ranges as the panel stores them
+    return headers
+
+
+def response_headers(upstream: aiohttp.ClientResponse) -> dict[str, str]:
+    headers = {name: upstream.headers[name] for name in _RETURN if name in upstream.headers}
+    if "Content-Encoding" in upstream.headers:
+        headers.pop("Content-Length", None)  # decompressed on the way: the length changed
+    return headers
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp: web.StreamResponse,
+                    on_bytes: list[int], heartbeat: HeartbeatFn | None = None) -> bool:  # fmt: skip
+    """Copy until the end; False when the player went away first (the caller closes the upstream)."""
+    next_beat = time.monotonic() + HEARTBEAT
+    while True:
+        try:
+            async with asyncio.timeout(DISCONNECT_POLL):
+                chunk = await upstream.content.read(CHUNK)
+        except TimeoutError:
+            if _gone(request):
+                return False
+            continue
+        if not chunk:
+            return True
+        try:
+            await resp.write(chunk)
+        except (ConnectionError, RuntimeError):  # reset by the player, or the transport is closing
+            return False
+        on_bytes[0] += len(chunk)
+        if heartbeat is not None and time.monotonic() >= next_beat:
+            next_beat = time.monotonic() + HEARTBEAT
+            await heartbeat()
+
+
+class HeartbeatFn:
+    def __init__(self, counter: StreamCounter, lease: Lease) -> None:
+        self.counter = counter
+        self.lease = lease
+
+    async def __call__(self) -> None:
+        await self.counter.refresh(self.lease)
+
+
+async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Config, metrics: Metrics,
+                url: str, kind: str, line: str | None, rewrite_hls: bool = False) -> web.StreamResponse:  # fmt: skip
+    """GET `url` upstream and send its answer to the player. `line` (a username) is counted against the cap."""
+    cs = config.client_side
+    counter = runtime.counter(cs)
+    lease: Lease | None = None
+    if line is not None and cs.max_streams_per_line > 0:
+        lease = await counter.acquire(f"{upstream_of(config).name}:{line}", cs.max_streams_per_line)
+        if lease is None:
+            raise Refusal(403, "max_streams")
+    metrics.active_streams.labels(kind).inc()
+    sent = [0]
+    try:
+        try:
+            upstream = await runtime.session().get(
+                url, headers=forward_headers(request), timeout=stream_timeout(cs), allow_redirects=True,
+                max_redirects=5,
+            )  # fmt: skip
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("stream upstream failed for %s: %s", redact(request.path, ""), type(exc).__name__)
+            raise Refusal(502, "upstream_error") from None
+        try:
+            if upstream.status >= 400:
+                raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
+            if rewrite_hls and upstream.status == 200:
+                return await _playlist(upstream, runtime, config)
+            resp = web.StreamResponse(status=upstream.status, headers=response_headers(upstream))
+            await resp.prepare(request)
+            beat = HeartbeatFn(counter, lease) if lease is not None and lease.shared else None
+            if await copy_body(request, upstream, resp, sent, beat):
+                await resp.write_eof()
+                upstream.release()
+            return resp
+        finally:
+            upstream.close()  # at once: a half-read stream must not linger in a pool or hold a panel slot
+    finally:
+        metrics.active_streams.labels(kind).dec()
+        metrics.relayed_bytes.labels(kind).inc(sent[0])
+        if lease is not None:
+            await counter.release(lease)
+
+
+async def _playlist(upstream: aiohttp.ClientResponse, runtime: ClientSideRuntime, config: Config) -> web.Response:
+    body = await upstream.content.read(MAX_PLAYLIST_BYTES + 1)
+    if len(body) > MAX_PLAYLIST_BYTES:
+        raise Refusal(502, "upstream_error")
+    text = body.decode("utf-8", errors="replace")
+    rewritten = runtime.rewriter(config).hls(text, str(upstream.url), runtime.origins)
+    return web.Response(text=rewritten, content_type="application/vnd.apple.mpegurl",
+                        headers={"Cache-Control": "no-cache"})  # fmt: skip

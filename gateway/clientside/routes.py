@@ -1,0 +1,122 @@
+"""The client side's routes on the public app: `add_routes(app, live)` from gateway.app.build_app.
+
+Every handler reads the state in force (`live.state`), checks the blocked lists first, and counts its outcome in
+`panelgate_client_requests_total{kind,outcome}`; `kind` is one of a fixed set, never client input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.accesslog import redact
+from gateway.clientside import player_api, playlist
+from gateway.clientside.relay import ClientSideRuntime, Refusal, check_client, relay, upstream_of
+from gateway.clientside.rewrite import ORIGIN_PREFIX
+from gateway.config import Config
+from gateway.exchange import GatewayState, Live
+
+log = logging.getLogger("panelgate.clientside")
+
+CLIENTSIDE: web.AppKey[ClientSideRuntime] = web.AppKey("clientside", ClientSideRuntime)
+Handler = Callable[[web.Request, ClientSideRuntime, GatewayState], Awaitable[web.StreamResponse]]
+
+
+def _wrap(live: Live, runtime: ClientSideRuntime, kind: str, fn: Handler) -> Callable[
+    [web.Request], Awaitable[web.StreamResponse]
+]:  # fmt: skip
+    async def handle(request: web.Request) -> web.StreamResponse:
+        state = live.state
+        try:
+            check_client(request, state.config)
+            response = await fn(request, runtime, state)
+        except Refusal as refusal:
+            state.metrics.client_requests.labels(kind, refusal.reason).inc()
+            return web.Response(status=refusal.status, text="")
+        except Exception:
+            log.exception("client side: internal error on %s", redact(request.path, ""))
+            state.metrics.client_requests.labels(kind, "internal").inc()
+            return web.Response(status=500, text="")
+        state.metrics.client_requests.labels(kind, "ok").inc()
+        return response
+
+    return handle
+
+
+def _target(config: Config, request: web.Request) -> str:
+    url = upstream_of(config).url + request.rel_url.raw_path
+    return f"{url}?{request.rel_url.raw_query_string}" if request.rel_url.raw_query_string else url
+
+
+def _stream(kind: str) -> Handler:
+    async def handle(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+        return await relay(
+            request, runtime=runtime, config=state.config, metrics=state.metrics, url=_target(state.config, request),
+            kind=kind, line=request.match_info["u"], rewrite_hls=request.path.endswith(".m3u8"),
+        )  # fmt: skip
+
+    return handle
+
+
+async def _hls(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+    return await relay(
+        request, runtime=runtime, config=state.config, metrics=state.metrics, url=_target(state.config, request),
+        kind="hls", line=None, rewrite_hls=request.path.endswith(".m3u8"),
+    )  # fmt: skip
+
+
+async def _image(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+    return await relay(request, runtime=runtime, config=state.config, metrics=state.metrics,
+                       url=_target(state.config, request), kind="image", line=None)  # fmt: skip
+
+
+async def _origin(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+    """HLS URIs on a load balancer: `/_o/{id}/path`, the id known only to this gateway."""
+    origin = runtime.origins.origin(request.match_info["oid"])
+    if origin is None:
+        raise Refusal(404, "unknown_origin")
+    tail = request.rel_url.raw_path.split("/", 3)[3]
+    query = request.rel_url.raw_query_string
+    url = f"{origin}/{tail}" + (f"?{query}" if query else "")
+    return await relay(request, runtime=runtime, config=state.config, metrics=state.metrics, url=url, kind="hls",
+                       line=None, rewrite_hls=request.path.endswith(".m3u8"))  # fmt: skip
+
+
+async def _player_api(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+    return await player_api.answer(request, runtime, state.config)
+
+
+async def _get(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+    return await playlist.get_php(request, runtime, state.config)
+
+
+async def _xmltv(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+    return await playlist.xmltv_php(request, runtime, state.config)
+
+
+def add_routes(app: web.Application, live: Live) -> None:
+    """Register the client side. Call after the admin routes: `/{user}/{pass}/{id}.ext` must not shadow them."""
+    runtime = ClientSideRuntime()
+    app[CLIENTSIDE] = runtime
+
+    def route(method: str, path: str, kind: str, fn: Handler) -> None:
+        app.router.add_route(method, path, _wrap(live, runtime, kind, fn))
+
+    route("GET", "/player_api.php", "player_api", _player_api)
+    route("POST", "/player_api.php", "player_api", _player_api)
+    route("GET", "/get.php", "get", _get)
+    route("GET", "/xmltv.php", "xmltv", _xmltv)
+    for kind in ("live", "movie", "series"):
+        route("GET", f"/{kind}/{{u}}/{{p}}/{{file}}", kind, _stream(kind))
+    route("GET", "/timeshift/{u}/{p}/{duration}/{start}/{file}", "timeshift", _stream("timeshift"))
+    route("GET", "/hls/{tail:.+}", "hls", _hls)
+    route("GET", ORIGIN_PREFIX + "{oid}/{tail:.+}", "hls", _origin)
+    route("GET", "/images/{tail:.+}", "image", _image)
+    route("GET", r"/{u}/{p}/{file:\d+\.\w+}", "live", _stream("live"))
+
+    async def close(_: web.Application) -> None:
+        await runtime.close()
+
+    app.on_cleanup.append(close)

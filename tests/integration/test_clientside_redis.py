@@ -1,0 +1,79 @@
+"""The per-line stream cap shared through Redis: two gateway replicas in front of one panel count together."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from gateway.app import build_app
+from gateway.clientside.limits import RedisCounter
+from gateway.sim.xtream_masters import XtreamMastersSim
+from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config
+from tests.integration.test_cache_redis import SHARED_REDIS, _redis_or_skip
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own on the shared Redis, its keys deleted afterwards."""
+    redis = await _redis_or_skip(SHARED_REDIS)
+    name = f"pgtest:streams:{uuid.uuid4().hex}:"
+    try:
+        yield name
+    finally:
+        keys = [k async for k in redis.scan_iter(match=name + "*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+
+
+async def test_two_replicas_share_the_cap(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
+                                          policies_dir: Path, tmp_path: Path, prefix: str) -> None:  # fmt: skip
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    server = await aiohttp_server(sim.app())
+    side = {"max_streams_per_line": 1, "redis_url": SHARED_REDIS, "redis_prefix": prefix}
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path, client_side=side)
+    one, two = await aiohttp_client(build_app(config)), await aiohttp_client(build_app(config))
+    line = sim.tables["lines"][3]
+    path = f"/live/{line['username']}/{line['password']}/1.ts"
+    async with aiohttp.ClientSession() as session:
+        first = await session.get(one.make_url(path))
+        assert first.status == 200
+        await first.content.read(65536)
+        refused = await session.get(two.make_url(path))
+        assert refused.status == 403
+        first.close()
+        for _ in range(250):
+            if sim.player.open_streams == 0:
+                break
+            await asyncio.sleep(0.02)
+        again = await session.get(two.make_url(path))
+        assert again.status == 200
+        again.close()
+
+
+async def test_a_dead_redis_falls_back_to_memory(prefix: str) -> None:
+    counter = RedisCounter("redis://127.0.0.1:1/0", prefix=prefix, timeout=0.2)
+    try:
+        lease = await counter.acquire("line", 1)
+        assert lease is not None and not lease.shared
+        assert await counter.acquire("line", 1) is None
+        await counter.release(lease)
+        assert counter.redis_errors >= 2
+    finally:
+        await counter.close()
+
+
+async def test_stale_members_expire(prefix: str) -> None:
+    counter = RedisCounter(SHARED_REDIS, prefix=prefix, ttl=0.3)
+    try:
+        assert await counter.acquire("crashy", 1) is not None  # never released: a replica died
+        assert await counter.acquire("crashy", 1) is None
+        await asyncio.sleep(0.4)
+        assert await counter.acquire("crashy", 1) is not None
+    finally:
+        await counter.close()

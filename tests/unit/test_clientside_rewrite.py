@@ -1,0 +1,58 @@
+"""URL rewriting for the client side: known hosts, playlist lines, HLS URIs, chunk splitting."""
+
+from __future__ import annotations
+
+from gateway.clientside.rewrite import Origins, Rewriter, public_parts, split_complete
+
+PUBLIC = "https://tv.example.com"
+
+
+def rewriter() -> Rewriter:
+    return Rewriter(PUBLIC, "http://10.0.0.5:8000", ["panel.example.net"])
+
+
+def test_known_hosts_with_any_port_become_the_public_url() -> None:
+    r = rewriter()
+    text = 'a http://10.0.0.5:8000/images/1.png b HTTPS://Panel.Example.NET/x c http://img.example.org/y'
+    assert r.text(text) == f"a {PUBLIC}/images/1.png b {PUBLIC}/x c http://img.example.org/y"
+    assert r.text("http://10.0.0.55/x") == "http://10.0.0.55/x"  # a different host that merely starts alike
+    assert r.json({"a": ["http://10.0.0.5:25461/z"], "n": 3}) == {"a": [f"{PUBLIC}/z"], "n": 3}
+
+
+def test_m3u_url_lines_go_to_the_gateway_whatever_their_host() -> None:
+    r = rewriter()
+    assert r.m3u_line(b"http://lb9.other.net:8080/live/u/p/1.ts\n") == f"{PUBLIC}/live/u/p/1.ts\n".encode()
+    tag = b'#EXTINF:-1 tvg-logo="http://panel.example.net/l.png" group-title="a > b",Name\n'
+    assert r.m3u_line(tag) == f'#EXTINF:-1 tvg-logo="{PUBLIC}/l.png" group-title="a > b",Name\n'.encode()
+
+
+def test_hls_uris_resolved_against_the_final_url() -> None:
+    r = rewriter()
+    origins = Origins()
+    playlist = ('#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="/keys/1"\n#EXTINF:10,\nseg1.ts?t=1\n#EXTINF:10,\n'
+                'http://10.0.0.5:8000/hls/a/2.ts\n')  # fmt: skip
+    out = r.hls(playlist, "http://lb.other.net:8080/live/u/p/1.m3u8", origins)
+    oid = origins.id_for("http://lb.other.net:8080")
+    assert f'URI="{PUBLIC}/_o/{oid}/keys/1"' in out
+    assert f"{PUBLIC}/_o/{oid}/live/u/p/seg1.ts?t=1" in out
+    assert f"{PUBLIC}/hls/a/2.ts" in out and "lb.other.net" not in out
+    assert origins.origin(oid) == "http://lb.other.net:8080"
+
+
+def test_origins_are_bounded() -> None:
+    origins = Origins(limit=2)
+    first = origins.id_for("http://a:80")
+    origins.id_for("http://b:80")
+    origins.id_for("http://c:80")
+    assert origins.origin(first) is None and len(origins.known()) == 2
+
+
+def test_split_complete_keeps_an_unfinished_url_for_the_next_chunk() -> None:
+    assert split_complete(b"<a>x\n<icon src=\"http://pa", 100) == (b"<a>x\n", b'<icon src="http://pa')
+    assert split_complete(b"abc", 2) == (b"abc", b"")
+    assert split_complete(b"a>b\nc", 100, (b"\n",)) == (b"a>b\n", b"c")
+
+
+def test_public_parts() -> None:
+    assert public_parts("http://tv.example.com:8080") == ("tv.example.com", "8080", "443", "http")
+    assert public_parts("https://tv.example.com") == ("tv.example.com", "80", "443", "https")
