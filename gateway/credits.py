@@ -41,6 +41,28 @@ async def _adjust(runner: Runner, reseller_id: int, amount: int) -> Outcome:
     return await runner.run(Call(adjust.name, {"credits": amount}, target=Ref(id=reseller_id)), adjust)
 
 
+async def with_reseller_group(runner: Runner, call: Call) -> Call | Failure:
+    """A reseller created by a client whose panel has no groups (MidnightStreamer) on a panel that requires one
+    (Xtream-Masters' create_user refuses INVALID_GROUP without `member_group_id`): the panel's first reseller
+    group (not an admin group), read from its group list. Unchanged when the panel has no groups to read."""
+    groups = catalogue().get("group.list")
+    if groups is None or "member_group_id" in call.args or not runner.face.native(groups, "none"):
+        return call
+    listing = await runner.send(Call(groups.name), groups)
+    if isinstance(listing, Failure):
+        return listing
+    ids = []
+    for row in listing.data if isinstance(listing.data, list) else []:
+        if isinstance(row, dict) and str(row.get("is_reseller")) == "1" and str(row.get("is_admin")) != "1":
+            try:
+                ids.append(int(row["group_id"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+    if not ids:
+        return Failure(Code.INVALID_INPUT, "the panel has no reseller group: give data[member_group_id]")
+    return replace(call, args={**call.args, "member_group_id": min(ids)})
+
+
 async def create_then_credit(runner: Runner, call: Call, op: Operation) -> Outcome:
     credits = int(call.args["credits"])
     args = {k: v for k, v in call.args.items() if k != "credits"}

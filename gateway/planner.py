@@ -110,6 +110,11 @@ class Runner:
             )
         if plan.kind == "fan-out":
             return await self._fan_out(call, op)
+        if op.name == "reseller.create" and call.dialect not in ("", self.upstream.dialect):
+            grouped = await credits.with_reseller_group(self, call)
+            if isinstance(grouped, Failure):
+                return grouped
+            call = grouped
         if credits.needs_adjustment(call, op, self):
             if op.name == "reseller.create":
                 return await credits.create_then_credit(self, call, op)

@@ -65,6 +65,11 @@ def xc_upstream(url: str) -> dict[str, Any]:
     return {"dialect": "xtream_codes_v2", "url": url, "api_pass": XC_API_PASS, "timeout": 5}
 
 
+def ms_upstream(url: str) -> dict[str, Any]:
+    """A MidnightStreamer upstream: the panel's key travels as POST `api_key`."""
+    return {"dialect": "midnight", "url": url, "api_key": UPSTREAM_KEY, "timeout": 5}
+
+
 def make_config(
     upstream_url: str, policies_dir: Path, tmp_path: Path, *, upstream: dict[str, Any] | None = None,
     **overrides: Any

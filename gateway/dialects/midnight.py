@@ -170,10 +170,10 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
         args = data_args(resource, params.get("data"))
         if operation == "reseller.adjust_credits":
             args["credits"] = to_int("credits", params.get("credits", ""), low=-(10**9), high=10**9)
-        if operation == "reseller.create" and not args.get("username"):
-            raise FieldError("data[name]", "Name is required.")
     except FieldError as exc:
         raise _invalid(str(exc), exc.code) from None
+    if operation == "reseller.create" and not args.get("username"):
+        raise _invalid("Name is required.")  # the panel's own words, without a field prefix
     return Call(operation=operation, args=args, target=target, dialect=NAME, raw_action=f"{group}/{verb}")
 
 
@@ -181,14 +181,26 @@ def _json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+_MAG_FROM_LINE = ("exp_date", "member_id", "package", "package_id", "enabled", "admin_enabled")
+
+
 def ms_row(resource: str, row: Any) -> Any:
     """A canonical row in MidnightStreamer's column names (unknown columns kept, secrets of resellers dropped)."""
     if not isinstance(row, dict):
         return row
     columns = _COLUMNS.get(resource, {})
+    line = row.get("user")
+    if resource == "mag" and isinstance(line, dict):
+        # An Xtream-Masters MAG row nests its line: expiry, owner and plan live there, the device id is mag_id.
+        row = {**{k: v for k, v in line.items() if k in _MAG_FROM_LINE}, **row}
+        row.pop("user")
+        if "id" not in row and "mag_id" in row:
+            row["id"] = row["mag_id"]
     out: dict[str, Any] = {}
     for name, value in row.items():
-        if name == "admin_enabled":
+        if name == "date_registered" and resource == "reseller":
+            out["created_at"] = value
+        elif name == "admin_enabled":
             out["banned"] = "0" if str(value) == "1" else "1"
         elif name == "mac":
             out["mac_address"] = value
