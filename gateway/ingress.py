@@ -7,6 +7,7 @@ dialect then renders in its own shape.
 from __future__ import annotations
 
 from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.dialects.base import RawRequest
 from gateway.model import Code, Failure, Refused
@@ -72,8 +73,8 @@ async def read_request(request: web.Request, *, max_body_bytes: int) -> RawReque
                     raise _refuse(f"content type {ctype[:40]!r} is not supported; send a form ({_FORM})")
     except FormError as exc:
         raise _refuse(str(exc)) from None
-    except ValueError as exc:  # aiohttp's multipart reader on a malformed body
-        raise _refuse(f"malformed request body: {str(exc)[:80]}") from None
+    except (ValueError, HttpProcessingError) as exc:  # aiohttp's multipart reader on a malformed body or part header
+        raise _refuse(f"malformed request body: {type(exc).__name__}") from None
     return RawRequest(
         method=request.method,
         path=request.path,

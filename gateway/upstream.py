@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -26,6 +27,24 @@ class UpstreamUnavailable(Exception):
 class Answer:
     status: int
     body: bytes
+
+
+async def _read_answer(resp: aiohttp.ClientResponse) -> bytes:
+    """The whole body, refused as soon as it passes MAX_ANSWER_BYTES (at once when Content-Length says so).
+
+    `StreamReader.read(n)` returns whatever has arrived, up to n bytes: one call is one chunk, not the body.
+    A connection that ends before the body does raises ClientPayloadError from the stream.
+    """
+    if resp.content_length is not None and resp.content_length > MAX_ANSWER_BYTES:
+        raise UpstreamUnavailable("upstream answer is too large", sent=True)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise UpstreamUnavailable("upstream answer is too large", sent=True)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class UpstreamClient:
@@ -70,15 +89,20 @@ class UpstreamClient:
         timeout = aiohttp.ClientTimeout(total=upstream.timeout, connect=min(upstream.timeout, 5.0))
         headers = {"X-Request-Id": request_id} if request_id else {}
         url = upstream.url + req.path
+        # Encoded here rather than by aiohttp's FormData, which refuses a control character in a field name
+        # (a ValueError, i.e. an internal error) although PHP reads such a name like any other.
+        body: bytes | None = None
+        if req.method != "GET" or req.form:
+            body = urlencode(req.form).encode("ascii")
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             async with session.request(
-                req.method, url, data=req.form, timeout=timeout, headers=headers, allow_redirects=False
+                req.method, url, data=body, timeout=timeout, headers=headers, allow_redirects=False
             ) as resp:
-                body = await resp.content.read(MAX_ANSWER_BYTES + 1)
-                if len(body) > MAX_ANSWER_BYTES:
-                    raise UpstreamUnavailable("upstream answer is too large", sent=True)
-                return Answer(resp.status, body)
-        except (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError) as exc:
+                return Answer(resp.status, await _read_answer(resp))
+        except (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError,
+                aiohttp.ConnectionTimeoutError) as exc:  # fmt: skip
+            # Nothing was sent: connection refused, or no connection within the connect timeout.
             raise UpstreamUnavailable(f"cannot connect to upstream {upstream.name}", sent=False) from exc
         except TimeoutError as exc:
             message = f"upstream {upstream.name} timed out after {upstream.timeout:g}s"

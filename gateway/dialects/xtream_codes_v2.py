@@ -288,6 +288,9 @@ _ERRORS: dict[str, Code] = {
 
 
 def decode(op: Operation, status: int, body: bytes) -> Outcome:
+    if status >= 500:
+        # A PHP fatal error (often an empty body): the panel broke, it did not say it lacks the action.
+        return Failure(Code.UPSTREAM_ERROR, f"upstream answered HTTP {status}")
     if not body.strip():
         return Failure(Code.UNSUPPORTED, f"the upstream XC v2 panel does not know {op.name}")
     try:
