@@ -7,7 +7,9 @@ Every handler reads the state in force (`live.state`), checks the blocked lists 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -24,11 +26,26 @@ CLIENTSIDE: web.AppKey[ClientSideRuntime] = web.AppKey("clientside", ClientSideR
 Handler = Callable[[web.Request, ClientSideRuntime, GatewayState], Awaitable[web.StreamResponse]]
 
 
+def traverses(raw_path: str) -> bool:
+    """True for a path that could name something other than what it seems once a server decodes it: a `.` or
+    `..` segment (even percent-encoded, once or twice), an encoded slash or backslash, a backslash, a NUL.
+    Stream paths never need any of these, and the relay forwards paths to the panel, so they are refused."""
+    decoded = raw_path
+    for _ in range(3):
+        decoded = unquote(decoded)
+    if "\\" in decoded or "\x00" in decoded or re.search(r"%(2f|5c|00)", raw_path, re.IGNORECASE):
+        return True
+    return any(segment in (".", "..") for segment in decoded.split("/"))
+
+
 def _wrap(live: Live, runtime: ClientSideRuntime, kind: str, fn: Handler) -> Callable[
     [web.Request], Awaitable[web.StreamResponse]
 ]:  # fmt: skip
     async def handle(request: web.Request) -> web.StreamResponse:
         state = live.state
+        if traverses(request.rel_url.raw_path):
+            state.metrics.client_requests.labels(kind, "traversal").inc()
+            return web.Response(status=404, text="")
         try:
             check_client(request, state.config)
             response = await fn(request, runtime, state)
