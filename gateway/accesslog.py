@@ -7,6 +7,7 @@ scripts put gateway keys there (`/k/KEY/api.php`, `?api_key=`): none of that may
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from urllib.parse import parse_qsl, urlencode
@@ -18,18 +19,50 @@ SECRET_PARAMS = frozenset({"password", "api_key", "api_pass", "key", "token"})
 _STREAM = re.compile(r"^/(live|movie|series|timeshift|hls)/([^/]+)/([^/]+)/")
 _SHORT_STREAM = re.compile(r"^/([^/]+)/([^/]+)/(\d+)(\.\w+)?$")
 _KEY_PREFIX = re.compile(r"^/k/([^/]+)/")
+_MS_PATH_KEY = re.compile(r"^/api/([^/]+)/([^/]+)/[^/]+$")  # MidnightStreamer: the key as the 4th segment
+# Anything that looks like a credential in free text (aiohttp's own error logs quote raw request lines).
+_SECRET_TEXT = re.compile(r"((?:api_key|api_pass|password|key|token)=)[^&\s'\"]+", re.IGNORECASE)
 REDACTED = "***"
 
 
 def redact(path: str, query: str) -> str:
     """The request target with credentials and keys replaced by ***."""
     path = _KEY_PREFIX.sub(f"/k/{REDACTED}/", path)
+    path = _MS_PATH_KEY.sub(lambda m: f"/api/{m.group(1)}/{m.group(2)}/{REDACTED}", path)
     path = _STREAM.sub(lambda m: f"/{m.group(1)}/{m.group(2)}/{REDACTED}/", path)
     path = _SHORT_STREAM.sub(lambda m: f"/{m.group(1)}/{REDACTED}/{m.group(3)}{m.group(4) or ''}", path)
     if not query:
         return path
     pairs = [(k, REDACTED if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(query, keep_blank_values=True)]
     return f"{path}?{urlencode(pairs, safe='*[]')}"
+
+
+def scrub(text: str) -> str:
+    """Free text with credential-looking parameters and key-bearing paths replaced by ***."""
+    text = _SECRET_TEXT.sub(lambda m: m.group(1) + REDACTED, text)
+    text = re.sub(r"/k/[^/\s]+/", f"/k/{REDACTED}/", text)
+    return re.sub(r"(/api/[^/\s]+/[^/\s]+/)[^/\s'\"]+", lambda m: m.group(1) + REDACTED, text)
+
+
+class ScrubFilter(logging.Filter):
+    """For loggers we do not write ourselves (aiohttp.server logs a malformed request's raw bytes): the message
+    and any traceback text are scrubbed before a handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage())
+        record.args = ()
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def install_log_scrubbing() -> None:
+    """Scrub aiohttp's own loggers (idempotent)."""
+    for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access", "aiohttp.client"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ScrubFilter) for f in logger.filters):
+            logger.addFilter(ScrubFilter())
 
 
 class AccessLogger(AbstractAccessLogger):

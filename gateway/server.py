@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.accesslog import access_logger
+from gateway.accesslog import access_logger, install_log_scrubbing
 from gateway.app import build_admin_app, build_app, build_state, swap_state
 from gateway.config import Config, ConfigError, load_config
 from gateway.exchange import Live
@@ -24,6 +24,7 @@ WATCH_INTERVAL = 2.0
 
 async def start(config: Config, *, worker: int = 0, reuse_port: bool = False) -> tuple[Live, list[web.AppRunner]]:
     """Start the public and operator listeners. Worker N's operator listener is on admin port + N."""
+    install_log_scrubbing()
     live = Live(build_state(config))
     runners: list[web.AppRunner] = []
     admin_port = config.admin_listen.port + worker if config.admin_listen.port else 0

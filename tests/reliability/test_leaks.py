@@ -80,9 +80,7 @@ async def representative_run(run: Run, line: tuple[str, str], *, ms_key_in_path:
     await run.request("POST", "/api/resellers/list", {"api_key": KEYS["ms"]})
 
 
-MS_PATH_KEY_LEAK = pytest.mark.xfail(
-    strict=True, reason="gateway/accesslog.py redacts /k/KEY/api.php but not the MidnightStreamer key in the 4th "
-                        "URL segment (/api/resellers/list/KEY): it reaches the access log")
+MS_PATH_KEY_LEAK: list[pytest.MarkDecorator] = []  # fixed: accesslog redacts the 4th-segment key
 
 
 @pytest.mark.parametrize(("access_log", "ms_key_in_path"), [
@@ -138,8 +136,6 @@ async def test_no_secret_in_any_response_log_audit_or_metric(
     assert live.state.config is config
 
 
-@pytest.mark.xfail(strict=True, reason="gateway/server.py: aiohttp logs a malformed request's raw bytes (with the "
-                                       "client's key) at ERROR on logger aiohttp.server; it needs a redacting filter")
 async def test_a_malformed_request_does_not_log_its_key(
     aiohttp_server: AiohttpServer, policies_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
