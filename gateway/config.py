@@ -230,7 +230,7 @@ class _Reader:
 
     def done(self) -> None:
         """Refuse unknown keys: a typo such as `alowed_ips` must not silently disable a restriction."""
-        unknown = sorted(set(self.data) - self._seen)
+        unknown = sorted(str(k) for k in set(self.data) - self._seen)
         if unknown:
             raise ConfigError(self.at(str(unknown[0])), "unknown setting")
 
@@ -411,7 +411,7 @@ def _pools(data: Any, upstreams: Mapping[str, Upstream]) -> dict[str, tuple[str,
         if not isinstance(members, list) or not members:
             raise ConfigError(where, f"expected a list of upstream names, got {_show(members)}")
         for i, member in enumerate(members):
-            if member not in upstreams:
+            if not isinstance(member, str) or member not in upstreams:
                 raise ConfigError(f"{where}[{i}]", f"no upstream named {member!r}")
         dialects = {upstreams[m].dialect for m in members}
         if len(dialects) > 1:
@@ -427,7 +427,7 @@ def _access_codes(data: Any, targets: Mapping[str, tuple[str, ...]]) -> dict[str
     if not isinstance(data, dict):
         raise ConfigError("access_codes", f"expected a mapping of code -> upstream or pool, got {_show(data)}")
     for code, target in data.items():
-        if target not in targets:
+        if not isinstance(target, str) or target not in targets:
             raise ConfigError(f"access_codes.{code}", f"no upstream or pool named {target!r}")
     return {str(c): str(t) for c, t in data.items()}
 

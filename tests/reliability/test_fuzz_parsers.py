@@ -298,21 +298,18 @@ def test_a_yaml_bomb_is_refused_not_expanded(policies: Path) -> None:
         load_config(path, env={})
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="config.py bug: _Reader.done sorts mixed-type keys")
 def test_config_with_mixed_key_types_is_a_config_error(policies: Path) -> None:
     doc: dict[Any, Any] = {**valid_config(policies), 1: "x", "typo": "y"}
     with pytest.raises(ConfigError):
         parse_config(doc, base_dir=policies.parent, env={})
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="config.py bug: _pools hashes a pool member")
 def test_config_with_a_list_as_pool_member_is_a_config_error(policies: Path) -> None:
     doc = {**valid_config(policies), "pools": {"both": [["main"]]}}
     with pytest.raises(ConfigError):
         parse_config(doc, base_dir=policies.parent, env={})
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="config.py bug: _access_codes hashes a target")
 def test_config_with_a_list_as_access_code_target_is_a_config_error(policies: Path) -> None:
     doc = {**valid_config(policies), "access_codes": {"abc": ["main"]}}
     with pytest.raises(ConfigError):
