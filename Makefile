@@ -17,11 +17,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	./scripts/ensure-test-tools.sh
-	$(BIN)/ruff check gateway tests
+	$(BIN)/ruff check gateway tests bench
 	$(BIN)/mypy
 	./scripts/pytest-strict.sh $(BIN)/python -m pytest
 
+# Never part of `make test`: wrk/nginx from Debian (installed when root), py-spy from PyPI for the profile.
 bench: $(STAMP)
+	./scripts/ensure-bench-tools.sh
+	test -x $(BIN)/py-spy || $(BIN)/pip install --quiet py-spy
 	$(BIN)/python -m bench
 
 clean:

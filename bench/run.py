@@ -1,0 +1,409 @@
+"""`python -m bench`: run the measurements, print them, and write docs/benchmarks.md.
+
+    python -m bench                      # everything (about 6 minutes), writes docs/benchmarks.md
+    python -m bench --only cached,pass   # some sections; the doc is written only for a full run unless --out
+    python -m bench --rounds 5 --seconds 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import shutil
+import statistics
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench import loadgen, profile, report
+from bench.loadgen import WrkResult
+from bench.procs import HOST, children, rss_kib
+from bench.targets import REPO, ROWS, STREAM_SIZE, Stack, fetch
+
+T = TypeVar("T")
+SECTIONS = ("cached", "pass", "write", "stream", "slow", "workers", "profile")
+
+
+@dataclass
+class Settings:
+    rounds: int = 3
+    seconds: float = 5.0
+    connections: int = 32
+    slow_streams: int = 500
+    slow_hold: float = 10.0
+    profile_seconds: float = 8.0
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    rows: list[dict[str, Any]] = field(default_factory=list)  # one per target: name, per-round values, median
+    ratios: list[tuple[str, float, str]] = field(default_factory=list)  # (what, median of per-round ratios, target)
+    notes: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+
+def interleaved(targets: dict[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+    """Each target once per round; the order alternates between rounds so drift hits every target alike."""
+    names = list(targets)
+    out: dict[str, list[T]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            out[name].append(targets[name]())
+            print(f"    round {r + 1} {name}: {out[name][-1]}", flush=True)
+    return out
+
+
+def paired_ratio(a: list[float], b: list[float]) -> float:
+    """The median of the per-round ratios a/b (a round's targets ran back to back)."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True) if y)
+
+
+def wrk_rows(results: dict[str, list[WrkResult]]) -> list[dict[str, Any]]:
+    rows = []
+    for name, runs in results.items():
+        rows.append({
+            "target": name,
+            "rps": [r.rps for r in runs],
+            "p50": [r.p50_ms for r in runs],
+            "p99": [r.p99_ms for r in runs],
+            "errors": sum(r.errors for r in runs),
+        })  # fmt: skip
+    return rows
+
+
+def _wrk(settings: Settings, url: str, *, connections: int | None = None, seconds: float | None = None,
+         script: Path | None = None) -> Callable[[], WrkResult]:  # fmt: skip
+    c = connections or settings.connections
+    s = seconds or settings.seconds
+    return lambda: loadgen.wrk(url, seconds=s, connections=c, script=script)
+
+
+def _cmd(url: str, settings: Settings, connections: int | None = None, script: str = "") -> str:
+    c = connections or settings.connections
+    redacted = _redact(url)
+    return f"wrk -t1 -c{c} -d{settings.seconds:g}s --latency {script + ' ' if script else ''}'{redacted}'"
+
+
+def _redact(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query)
+    shown = [(k, "KEY" if k == "api_key" else v) for k, v in query]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(shown), netloc="127.0.0.1:PORT"))
+
+
+# --- 1. cached read --------------------------------------------------------------------------------------------
+
+
+def bench_cached(stack: Stack, settings: Settings) -> Section:
+    sec = Section("cached", f"1. Cached read: `get_lines`, {ROWS} rows, reseller key, `cache: {{backend: memory}}`")
+    gw = stack.gateways["cached"]
+    url = gw.url(f"/admin/admin/index.php?{stack.list_query(stack.reseller_key)}")
+    fetch(url)
+    status, headers, body = fetch(url)
+    doc = json.loads(body)
+    assert status == 200 and headers.get("X-Cache") == "HIT", (status, headers)
+    assert len(doc["data"]) == ROWS, f"expected {ROWS} rows, got {len(doc['data'])}"
+    stack.start_bare(body, headers.get("Content-Type", "application/json").split(";")[0])
+    bare = f"http://{HOST}:{stack.ports['bare']}/admin/admin/index.php?{stack.list_query('x')}"
+    ngx = f"http://{HOST}:{stack.ports['nginx_cache']}/admin/admin/index.php?{stack.list_query(stack.upstream_key)}"
+    fetch(ngx)
+    _, nheaders, nbody = fetch(ngx)
+    assert nheaders.get("X-Cache") == "HIT", nheaders
+    assert len(json.loads(nbody)["data"]) == ROWS
+    for u in (url, bare, ngx):  # warm-up: connections, caches, the interpreter's own warm-up
+        loadgen.wrk(u, seconds=1, connections=settings.connections)
+    res = interleaved({"gateway": _wrk(settings, url), "bare aiohttp": _wrk(settings, bare),
+                       "nginx proxy_cache": _wrk(settings, ngx)}, settings.rounds)  # fmt: skip
+    sec.rows = wrk_rows(res)
+    g, b, n = ([r.rps for r in res[k]] for k in ("gateway", "bare aiohttp", "nginx proxy_cache"))
+    sec.ratios = [("gateway / bare aiohttp handler (req/s)", paired_ratio(g, b), ">= 0.7"),
+                  ("gateway / nginx proxy_cache (req/s)", paired_ratio(g, n), "")]  # fmt: skip
+    sec.notes = [
+        f"Answer: {len(body)} bytes from the gateway and the bare handler (the same bytes), {len(nbody)} bytes "
+        "from nginx (the simulator's own answer to the same page with the panel key).",
+        "The gateway runs its full pipeline on every hit: decode, client IP, auth throttle, key digest, IP "
+        "allow-list, rate limit, parse, scope, routing, tenancy (reseller 88: the cached list is the reseller's "
+        "rows, filtered and paged again per request), guards, cache lookup, render, metrics, access log (text).",
+        "nginx: one worker, `proxy_cache` on disk in the temp dir (page cache), access log on.",
+    ]
+    sec.commands = [_cmd(url, settings), _cmd(bare, settings), _cmd(ngx, settings)]
+    return sec
+
+
+# --- 2. uncached pass-through ----------------------------------------------------------------------------------
+
+
+def bench_pass(stack: Stack, settings: Settings) -> Section:
+    sec = Section("pass", f"2. Uncached pass-through: `get_lines`, {ROWS} rows, admin key, no cache section")
+    gw = stack.gateways["pass"]
+    url = gw.url(f"/admin/admin/index.php?{stack.list_query(stack.admin_key)}")
+    direct = stack.sim_url({"api_key": stack.upstream_key, "action": "get_lines", "limit": str(ROWS)})
+    ngx = f"http://{HOST}:{stack.ports['nginx_pass']}/admin/admin/index.php?{stack.list_query(stack.upstream_key)}"
+    for u in (url, direct, ngx):
+        status, headers, body = fetch(u)
+        assert status == 200 and len(json.loads(body)["data"]) == ROWS, (u, body[:200])
+        assert "X-Cache" not in headers
+        loadgen.wrk(u, seconds=1, connections=settings.connections)
+    res = interleaved({"gateway": _wrk(settings, url), "simulator direct": _wrk(settings, direct),
+                       "nginx proxy_pass": _wrk(settings, ngx)}, settings.rounds)  # fmt: skip
+    sec.rows = wrk_rows(res)
+    g, d, n = (res[k] for k in ("gateway", "simulator direct", "nginx proxy_pass"))
+    sec.ratios = [
+        ("gateway / simulator direct (req/s)", paired_ratio([r.rps for r in g], [r.rps for r in d]), ""),
+        ("gateway / nginx proxy_pass (req/s)", paired_ratio([r.rps for r in g], [r.rps for r in n]), ""),
+    ]
+    added = {
+        "gateway added p50 at 32 conns (ms)": statistics.median(a.p50_ms - b.p50_ms for a, b in zip(g, d, strict=True)),
+        "gateway added p99 at 32 conns (ms)": statistics.median(a.p99_ms - b.p99_ms for a, b in zip(g, d, strict=True)),
+        "nginx added p50 at 32 conns (ms)": statistics.median(a.p50_ms - b.p50_ms for a, b in zip(n, d, strict=True)),
+        "nginx added p99 at 32 conns (ms)": statistics.median(a.p99_ms - b.p99_ms for a, b in zip(n, d, strict=True)),
+    }
+    # One connection: no queueing, so the difference is the time the proxy itself adds to one request.
+    serial = {"gateway c1": url, "simulator direct c1": direct, "nginx proxy_pass c1": ngx}
+    one = interleaved({k: _wrk(settings, u, connections=1, seconds=3) for k, u in serial.items()}, settings.rounds)
+    sec.rows += wrk_rows(one)
+    g1, d1, n1 = (one[k] for k in ("gateway c1", "simulator direct c1", "nginx proxy_pass c1"))
+    added["gateway added p50 at 1 conn (ms)"] = statistics.median(a.p50_ms - b.p50_ms for a, b in zip(g1, d1,
+                                                                                                     strict=True))
+    added["gateway added p99 at 1 conn (ms)"] = statistics.median(a.p99_ms - b.p99_ms for a, b in zip(g1, d1,
+                                                                                                     strict=True))
+    added["nginx added p50 at 1 conn (ms)"] = statistics.median(a.p50_ms - b.p50_ms for a, b in zip(n1, d1,
+                                                                                                   strict=True))
+    sec.ratios += [(k, v, "<= 1 ms" if k.startswith("gateway added p50 at 32") else "") for k, v in added.items()]
+    sec.notes = [
+        "At 32 connections every server here is saturated (closed loop), so latency is mostly queueing: added p50 "
+        "is about 32 / (gateway req/s) - 32 / (direct req/s). The one-connection rows show the time the gateway "
+        "itself adds to one request.",
+        "On 2 cores the gateway, the simulator and wrk compete for CPU in the pass-through rows; direct, only the "
+        "simulator and wrk do.",
+    ]
+    sec.commands = [_cmd(url, settings), _cmd(direct, settings), _cmd(ngx, settings), _cmd(url, settings, 1)]
+    return sec
+
+
+# --- 3. translated write ---------------------------------------------------------------------------------------
+
+
+def bench_write(stack: Stack, settings: Settings) -> Section:
+    sec = Section("write", "3. Translated write: XC v2 `user/create` -> Xtream-Masters `create_line`, vs direct")
+    gw = stack.gateways["pass"]
+    username = "bench_r88_0"  # exists: every create on both sides answers EXISTS (see the note)
+    gw_url = gw.url("/api.php?action=user&sub=create")
+    gw_body = urllib.parse.urlencode({"user_data[username]": username, "user_data[password]": "pw-bench",
+                                      "user_data[max_connections]": "1", "api_key": stack.admin_key})  # fmt: skip
+    direct_url = f"http://{HOST}:{stack.ports['sim']}/admin/admin/index.php"
+    direct_body = urllib.parse.urlencode({"api_key": stack.upstream_key, "action": "create_line", "username": username,
+                                          "password": "pw-bench", "max_connections": "1"})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    _, _, answer = fetch(gw_url, gw_body.encode(), form)
+    assert json.loads(answer) == {"result": False, "error": "EXISTS"}, answer
+    _, _, danswer = fetch(direct_url, direct_body.encode(), form)
+    assert json.loads(danswer)["status"] == "STATUS_EXISTS_USERNAME", danswer
+    gw_lua = loadgen.post_script(stack.tmp / "write-gateway.lua", gw_body)
+    direct_lua = loadgen.post_script(stack.tmp / "write-direct.lua", direct_body)
+    loadgen.wrk(gw_url, seconds=1, script=gw_lua)
+    loadgen.wrk(direct_url, seconds=1, script=direct_lua)
+    pair = {"gateway (XC v2 face)": _wrk(settings, gw_url, script=gw_lua),
+            "simulator direct (XM)": _wrk(settings, direct_url, script=direct_lua)}
+    res = interleaved(pair, settings.rounds)
+    sec.rows = wrk_rows(res)
+    g, d = res["gateway (XC v2 face)"], res["simulator direct (XM)"]
+    sec.ratios = [
+        ("gateway / direct (req/s)", paired_ratio([r.rps for r in g], [r.rps for r in d]), ""),
+        ("gateway added p50 at 32 conns (ms)", statistics.median(a.p50_ms - b.p50_ms for a, b in zip(g, d,
+                                                                                                     strict=True)), ""),
+    ]  # fmt: skip
+    sec.notes = [
+        f"Every request creates the existing line `{username}`, so the panel answers `STATUS_EXISTS_USERNAME` on "
+        "both sides (the gateway renders it as XC's `{\"result\":false,\"error\":\"EXISTS\"}`): the panel's cost is "
+        "the same on every request and the simulator's table does not grow during the run (it checks usernames "
+        "with a scan, so unique names would slow the faster side more). The gateway still does the whole write "
+        "path: parse the XC form, key, scope, guards, plan, encode for Xtream-Masters, decode the failure, "
+        "render for XC, and an audit line per request (writes are audited).",
+        "wrk posts the form body from a Lua script (`wrk.method`, `wrk.body`); the bodies are in the commands.",
+    ]
+    sec.commands = [
+        _cmd(gw_url, settings, script="-s write-gateway.lua") + f"   # body: {_redact_body(gw_body)}",
+        _cmd(direct_url, settings, script="-s write-direct.lua") + f"   # body: {_redact_body(direct_body)}",
+    ]
+    return sec
+
+
+def _redact_body(body: str) -> str:
+    return urllib.parse.urlencode([(k, "KEY" if k == "api_key" else v) for k, v in urllib.parse.parse_qsl(body)])
+
+
+# --- 4. one big stream -----------------------------------------------------------------------------------------
+
+
+def bench_stream(stack: Stack, settings: Settings) -> Section:
+    sec = Section("stream", "4. Stream relay: one 1 GiB stream, MB/s")
+    gw = stack.gateways["stream"]
+    path = "/movie/benchuser/benchpass/1.ts"
+    gw_url = gw.url(path)
+    ngx = f"http://{HOST}:{stack.ports['nginx_stream']}{path}"
+    origin = f"http://{HOST}:{stack.ports['origin']}{path}"
+
+    def run(url: str) -> Callable[[], float]:
+        def once() -> float:
+            size, seconds = loadgen.curl_stream(url)
+            if size != STREAM_SIZE:
+                raise RuntimeError(f"{url}: got {size} bytes, expected {STREAM_SIZE}")
+            return size / seconds / 1e6
+
+        return once
+
+    res = interleaved({"gateway relay": run(gw_url), "nginx proxy_buffering off": run(ngx),
+                       "origin direct": run(origin)}, settings.rounds)  # fmt: skip
+    sec.rows = [{"target": k, "mbps": v} for k, v in res.items()]
+    relay = res["gateway relay"]
+    sec.ratios = [("gateway / nginx (MB/s)", paired_ratio(relay, res["nginx proxy_buffering off"]), ">= 1.0"),
+                  ("gateway / origin direct (MB/s)", paired_ratio(relay, res["origin direct"]), "")]
+    sec.notes = [
+        "The origin is a second nginx serving a sparse 1 GiB file with sendfile for any path (almost no CPU), so "
+        "the figure is the proxy's own cost; the simulator's streams are generated in Python and would be the "
+        "bottleneck of both. Client: `curl -o /dev/null`. The gateway relays `/movie/u/p/1.ts` through "
+        "gateway.clientside (64 KiB reads, each write awaited); nginx has `proxy_buffering off`, one worker.",
+    ]
+    sec.commands = [f"curl -s -o /dev/null -w '%{{size_download}} %{{time_total}}' '{_redact(u)}'"
+                    for u in (gw_url, ngx, origin)]  # fmt: skip
+    return sec
+
+
+# --- 5. many slow streams --------------------------------------------------------------------------------------
+
+
+def bench_slow(stack: Stack, settings: Settings) -> Section:
+    n = settings.slow_streams
+    sec = Section("slow", f"5. {n} concurrent slow stream clients: resident memory per stream")
+    gw = stack.gateways["stream"]
+    assert gw.proc is not None
+    gpid = gw.proc.pid
+    # Warm-up: one short stream, so the relay's client session and code paths exist before the baseline.
+    loadgen.curl_stream(gw.url("/movie/u/p/0.ts"), limit_seconds=1)
+    time.sleep(0.5)
+    out: dict[str, Any] = {}
+    workers = children(stack.nginx_proxy_pid)
+    targets = [("gateway", gw.port, gpid)] + ([("nginx (worker)", stack.ports["nginx_stream"], workers[0])]
+                                              if workers else [])  # fmt: skip
+    for name, port, pid in targets:
+        base = rss_kib(pid)
+        clients = loadgen.SlowClients(port=port, path_fmt="/live/benchuser/benchpass/{n}.ts", count=n)
+        samples = asyncio.run(clients.run(settings.slow_hold, functools.partial(rss_kib, pid)))
+        time.sleep(2.0)
+        after = rss_kib(pid)
+        steady = statistics.median(samples[len(samples) // 2 :])
+        per = (steady - base) / max(1, clients.opened)
+        out[name] = per
+        sec.rows.append({"target": name, "baseline_kib": base, "steady_kib": steady, "peak_kib": max(samples),
+                         "after_close_kib": after, "opened": clients.opened, "failed": clients.failed,
+                         "per_stream_kib": per, "mb_read": clients.received / 1e6})  # fmt: skip
+        print(f"    {name}: base {base} KiB, steady {steady} KiB, {clients.opened} opened -> {per:.1f} KiB/stream",
+              flush=True)
+    sec.ratios = [("gateway RSS growth per stream (KiB)", out["gateway"], "<= 128")]
+    if "nginx (worker)" in out:
+        sec.ratios.append(("nginx worker RSS growth per stream (KiB)", out["nginx (worker)"], ""))
+        sec.ratios.append(("gateway / nginx per-stream memory", out["gateway"] / max(out["nginx (worker)"], 0.01),
+                           ""))  # fmt: skip
+    sec.notes = [
+        f"{n} clients open `/live/u/p/N.ts` (an endless-looking 1 GiB stream from the origin), each reading "
+        f"{loadgen.SlowClients.rate // 1024} KiB/s in 4 reads a second, held {settings.slow_hold:g} s; RSS "
+        "(`/proc/PID/status` VmRSS) is sampled every second; growth = median of the second half of the samples "
+        "minus the baseline taken after one warm-up stream, divided by the streams opened. Kernel socket buffers "
+        "are not process memory and are not counted.",
+    ]
+    return sec
+
+
+# --- 6. workers ------------------------------------------------------------------------------------------------
+
+
+def bench_workers(stack: Stack, settings: Settings) -> Section:
+    sec = Section("workers", "6. `--workers 2` vs 1 on the cached read")
+    one = stack.gateways["cached"]
+    two = stack.start_gateway(stack.gateway_config("workers2", cache=True, workers=2), workers=2)
+    path = f"/admin/admin/index.php?{stack.list_query(stack.reseller_key)}"
+    for gw in (one, two):
+        loadgen.wrk(gw.url(path), seconds=2, connections=settings.connections)  # warms each worker's cache
+        _, headers, _ = fetch(gw.url(path))
+        assert headers.get("X-Cache") == "HIT"
+    res = interleaved({"--workers 1": _wrk(settings, one.url(path)), "--workers 2": _wrk(settings, two.url(path))},
+                      settings.rounds)  # fmt: skip
+    stack.stop(two.proc)
+    sec.rows = wrk_rows(res)
+    sec.ratios = [("workers 2 / workers 1 (req/s)", paired_ratio([r.rps for r in res["--workers 2"]],
+                                                                [r.rps for r in res["--workers 1"]]), "")]  # fmt: skip
+    sec.notes = ["2 cores: wrk's thread takes a share of the CPU the second worker would use, so 2x is out of reach "
+                 "here; each worker has its own memory cache (warmed before measuring)."]
+    sec.commands = [_cmd(one.url(path), settings) + "   # against `panelgate serve --workers 1` and `--workers 2`"]
+    return sec
+
+
+# --- driver ----------------------------------------------------------------------------------------------------
+
+
+def check_tools() -> list[str]:
+    return [t for t in ("wrk", "nginx", "curl") if shutil.which(t) is None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
+    parser.add_argument("--rounds", type=int, default=Settings.rounds)
+    parser.add_argument("--seconds", type=float, default=Settings.seconds)
+    parser.add_argument("--slow-streams", type=int, default=Settings.slow_streams)
+    parser.add_argument("--out", help="write the report here (default: docs/benchmarks.md on a full run)")
+    args = parser.parse_args(argv)
+    missing = check_tools()
+    if missing:
+        print(f"bench: missing {', '.join(missing)} (scripts/ensure-bench-tools.sh installs them as root)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}")
+    settings = Settings(rounds=args.rounds, seconds=args.seconds, slow_streams=args.slow_streams)
+    full = set(only) == set(SECTIONS)
+    out = Path(args.out) if args.out else (REPO / "docs" / "benchmarks.md" if full else None)
+    started = time.monotonic()
+    stack = Stack.create()
+    sections: list[Section] = []
+    profiles: list[profile.Profile] = []
+    try:
+        print(f"bench: temp dir {stack.tmp}", flush=True)
+        stack.start_sim()
+        stack.start_nginx()
+        stack.start_gateway(stack.gateway_config("cached", cache=True))
+        stack.start_gateway(stack.gateway_config("pass", cache=False))
+        stack.start_gateway(stack.gateway_config("stream", cache=False, stream_origin=True))
+        steps: dict[str, Callable[[Stack, Settings], Section]] = {
+            "cached": bench_cached, "pass": bench_pass, "write": bench_write, "stream": bench_stream,
+            "slow": bench_slow, "workers": bench_workers,
+        }  # fmt: skip
+        for name in only:
+            if name == "profile":
+                continue
+            print(f"bench: {name}", flush=True)
+            sections.append(steps[name](stack, settings))
+            report.print_section(sections[-1])
+        if "profile" in only:
+            print("bench: profile", flush=True)
+            profiles = profile.run(stack, settings.profile_seconds)
+    finally:
+        stack.close()
+    elapsed = time.monotonic() - started
+    if out is not None:
+        out.write_text(report.markdown(sections, profiles, settings, elapsed))
+        print(f"bench: wrote {out} ({elapsed:.0f} s)")
+    shutil.rmtree(stack.tmp, ignore_errors=True)
+    return 0
