@@ -81,6 +81,14 @@ CACHE_REDIS_SCHEMES = (
 )
 
 
+# Client-side answers cached per line (gateway.clientside.cached): `cache.ttl` globs may name these as well as
+# the catalogue's read operations (`player.*`, `playlist.m3u_plus`, ...).
+CLIENT_SIDE_READS = (
+    "player.get_live_categories", "player.get_vod_categories", "player.get_series_categories",
+    "player.get_live_streams", "player.get_vod_streams", "player.get_series", "playlist.m3u", "playlist.m3u_plus",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class CacheConfig:
     """Caching of read operations. Without a `cache` section nothing is cached (`backend: off`)."""
@@ -508,7 +516,8 @@ def _cache(data: Any, path: str) -> CacheConfig:
     globs: list[tuple[str, float]] = []
     for pattern in ttl_raw:
         seconds = _seconds(ttl_reader, str(pattern), 0.0)
-        if pattern != "default" and not any(op.matches(str(pattern)) for op in reads):
+        names = (*(op.name for op in reads), *CLIENT_SIDE_READS)
+        if pattern != "default" and not any(fnmatch.fnmatchcase(n, str(pattern)) for n in names):
             raise ConfigError(ttl_reader.at(str(pattern)), "matches no read operation")
         if pattern != "default":
             globs.append((str(pattern), seconds))

@@ -52,7 +52,7 @@ class Metrics:
         )
         self.cache_lookups = Counter(
             "panelgate_cache_lookups_total",
-            "Admin API requests by cache result (hit, miss, stale, bypass) and operation",
+            "Requests by cache result (hit, miss, stale, bypass) and operation (admin, player.*, playlist.*)",
             ["operation", "result"],
             registry=self.registry,
         )

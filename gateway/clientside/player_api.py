@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from gateway.cache import ResponseCache
+from gateway.clientside import cached
 from gateway.clientside.relay import ClientSideRuntime, Refusal, forward_headers, upstream_of
 from gateway.clientside.rewrite import public_parts
 from gateway.config import Config
@@ -90,14 +92,32 @@ async def fetch(runtime: ClientSideRuntime, config: Config, request: web.Request
         raise Refusal(502, "upstream_error") from None
 
 
-async def answer(request: web.Request, runtime: ClientSideRuntime, config: Config) -> web.Response:
+async def answer(request: web.Request, runtime: ClientSideRuntime, config: Config,
+                 cache: ResponseCache | None = None) -> web.Response:  # fmt: skip
     query = upstream_params(await params_of(request))
     if query is None:
         return web.json_response(AUTH_FAILED)
-    data = await fetch(runtime, config, request, query)
+    found = await cached.lookup(cache, config, upstream_of(config).name, cached.name_for("player_api", query), query)
+    if found is not None and found.status == "HIT" and found.entry is not None:
+        return found.respond(found.entry, "HIT")
+    try:
+        data = await fetch(runtime, config, request, query)
+    except Refusal:
+        stale = found.stale() if found is not None and found.status == "MISS" else None
+        if found is None or stale is None:
+            raise
+        return found.respond(stale, "STALE")
     if isinstance(data, dict) and isinstance(data.get("user_info"), dict):
         if str(data["user_info"].get("auth")) != "1":
             return web.json_response(AUTH_FAILED)
         data = rewrite_login(data, config.public_url, runtime)
     data = runtime.rewriter(config).json(data)
-    return web.json_response(data, dumps=lambda v: json.dumps(v, separators=(",", ":")))
+    body = json.dumps(data, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if found is not None:
+        headers["X-Cache"] = found.status
+        if found.status == "MISS":
+            found.mark("MISS")
+            if isinstance(data, list):  # the lists' success; a refused line answers an object (never stored)
+                await found.store(body, headers)
+    return web.Response(body=body, headers=headers)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
+from gateway.cache import ResponseCache
+from gateway.clientside import cached
 from gateway.clientside.relay import (
     CHUNK,
     ClientSideRuntime,
@@ -38,12 +40,48 @@ def _m3u(rewriter: Rewriter) -> Callable[[bytes], bytes]:
     return rewrite
 
 
+class _Kept:
+    """What was sent, kept for the cache while it stays under `cached.MAX_CACHED_BODY` (dropped past it)."""
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, block: bytes) -> bytes:
+        if self.on:
+            self.size += len(block)
+            if self.size > cached.MAX_CACHED_BODY:
+                self.on = False
+                self.parts.clear()
+            else:
+                self.parts.append(block)
+        return block
+
+
 async def stream_document(request: web.Request, runtime: ClientSideRuntime, config: Config, script: str,
                           names: tuple[str, ...], rewrite: Callable[[bytes], bytes],
-                          marks: tuple[bytes, ...]) -> web.StreamResponse:  # fmt: skip
+                          marks: tuple[bytes, ...], cache: ResponseCache | None = None,
+                          ) -> web.StreamResponse:  # fmt: skip
     query = {k: request.query[k] for k in names if k in request.query}
     if not query.get("username") or not query.get("password"):
         raise Refusal(401, "no_credentials")
+    name = cached.name_for(script.removesuffix(".php"), query)
+    found = await cached.lookup(cache, config, upstream_of(config).name, name, query)
+    if found is not None and found.status == "HIT" and found.entry is not None:
+        return found.respond(found.entry, "HIT")
+    try:
+        return await _relay_document(request, runtime, config, script, query, rewrite, marks, found)
+    except Refusal as refusal:
+        stale = found.stale() if found is not None and found.status == "MISS" and refusal.status == 502 else None
+        if found is None or stale is None:
+            raise
+        return found.respond(stale, "STALE")
+
+
+async def _relay_document(request: web.Request, runtime: ClientSideRuntime, config: Config, script: str,
+                          query: dict[str, str], rewrite: Callable[[bytes], bytes], marks: tuple[bytes, ...],
+                          found: cached.Lookup | None) -> web.StreamResponse:  # fmt: skip
     headers = forward_headers(request)
     headers.pop("Range", None)
     headers.pop("Accept-Encoding", None)
@@ -60,6 +98,11 @@ async def stream_document(request: web.Request, runtime: ClientSideRuntime, conf
             raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
         out_headers = response_headers(upstream)
         out_headers.pop("Content-Length", None)  # rewriting changes it
+        if found is not None:
+            out_headers["X-Cache"] = found.status
+            if found.status == "MISS":
+                found.mark("MISS")
+        kept = _Kept(found is not None and found.status == "MISS" and upstream.status == 200)
         resp = web.StreamResponse(status=upstream.status, headers=out_headers)
         await resp.prepare(request)
         carry = b""
@@ -67,20 +110,23 @@ async def stream_document(request: web.Request, runtime: ClientSideRuntime, conf
             while chunk := await upstream.content.read(CHUNK):
                 ready, carry = split_complete(carry + chunk, MAX_CARRY, marks)
                 if ready:
-                    await resp.write(rewrite(ready))
+                    await resp.write(kept.add(rewrite(ready)))
             if carry:
-                await resp.write(rewrite(carry))
+                await resp.write(kept.add(rewrite(carry)))
             await resp.write_eof()
         except (ConnectionError, RuntimeError):
-            pass  # the player went away; the upstream is closed below
+            return resp  # the player went away; the upstream is closed below, nothing is stored
+        if kept.on and found is not None:
+            await found.store(b"".join(kept.parts), out_headers)
         return resp
     finally:
         upstream.close()
 
 
-async def get_php(request: web.Request, runtime: ClientSideRuntime, config: Config) -> web.StreamResponse:
+async def get_php(request: web.Request, runtime: ClientSideRuntime, config: Config,
+                  cache: ResponseCache | None = None) -> web.StreamResponse:  # fmt: skip
     return await stream_document(request, runtime, config, "get.php", GET_PARAMS, _m3u(runtime.rewriter(config)),
-                                 (b"\n",))
+                                 (b"\n",), cache)
 
 
 async def xmltv_php(request: web.Request, runtime: ClientSideRuntime, config: Config) -> web.StreamResponse:

@@ -102,11 +102,11 @@ async def _origin(request: web.Request, runtime: ClientSideRuntime, state: Gatew
 
 
 async def _player_api(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
-    return await player_api.answer(request, runtime, state.config)
+    return await player_api.answer(request, runtime, state.config, state.cache)
 
 
 async def _get(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
-    return await playlist.get_php(request, runtime, state.config)
+    return await playlist.get_php(request, runtime, state.config, state.cache)
 
 
 async def _xmltv(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
