@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class ClientSideRuntime:
     origins: Origins = field(default_factory=Origins)
     learned_hosts: set[str] = field(default_factory=set)
     memory_counter: MemoryCounter = field(default_factory=MemoryCounter)
+    stopping: bool = False  # the server is shutting down: running streams end, at their next chunk or poll
     _session: aiohttp.ClientSession | None = None
     _redis: RedisCounter | None = None
     _redis_key: tuple[str, str] | None = None
@@ -127,10 +129,14 @@ def _gone(request: web.Request) -> bool:
 
 
 async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp: web.StreamResponse,
-                    on_bytes: list[int], heartbeat: HeartbeatFn | None = None) -> bool:  # fmt: skip
-    """Copy until the end; False when the player went away first (the caller closes the upstream)."""
+                    on_bytes: list[int], heartbeat: HeartbeatFn | None = None,
+                    runtime: ClientSideRuntime | None = None) -> bool:  # fmt: skip
+    """Copy until the end; False when the player went away first or the server is stopping (`runtime.stopping`);
+    the caller closes the upstream."""
     next_beat = time.monotonic() + HEARTBEAT
     while True:
+        if runtime is not None and runtime.stopping:
+            return False
         try:
             async with asyncio.timeout(DISCONNECT_POLL):
                 chunk = await upstream.content.read(CHUNK)
@@ -188,9 +194,12 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
             resp = web.StreamResponse(status=upstream.status, headers=response_headers(upstream))
             await resp.prepare(request)
             beat = HeartbeatFn(counter, lease) if lease is not None and lease.shared else None
-            if await copy_body(request, upstream, resp, sent, beat):
+            if await copy_body(request, upstream, resp, sent, beat, runtime):
                 await resp.write_eof()
                 upstream.release()
+            elif runtime.stopping:  # shutdown: end the response (the player reconnects, to another replica)
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await resp.write_eof()
             return resp
         finally:
             upstream.close()  # at once: a half-read stream must not linger in a pool or hold a panel slot

@@ -133,7 +133,13 @@ def add_routes(app: web.Application, live: Live) -> None:
     route("GET", "/images/{tail:.+}", "image", _image)
     route("GET", r"/{u}/{p}/{file:\d+\.\w+}", "live", _stream("live"))
 
+    async def stop_streams(_: web.Application) -> None:
+        # Runs before aiohttp waits for in-flight handlers (runner.cleanup): a live stream never finishes by
+        # itself, so without this a SIGTERM would wait out the whole shutdown grace for every open stream.
+        runtime.stopping = True
+
     async def close(_: web.Application) -> None:
         await runtime.close()
 
+    app.on_shutdown.append(stop_streams)
     app.on_cleanup.append(close)

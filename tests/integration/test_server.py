@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from aiohttp import ClientSession, web
 
 from gateway.accesslog import redact
 from gateway.keys import digest_of
+from gateway.server import SHUTDOWN_GRACE
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, REPO, UPSTREAM_KEY, AiohttpServer
 
@@ -207,6 +209,43 @@ async def test_sigterm_lets_an_in_flight_call_finish(aiohttp_server: AiohttpServ
         output = (tmp_path / "server.log").read_text()
         assert '"status":200' in output  # the JSON access log line of the call
         assert KEY_A not in output and UPSTREAM_KEY not in output
+
+
+async def test_sigterm_ends_a_live_stream_cleanly(aiohttp_server: AiohttpServer, tmp_path: Path) -> None:
+    """An endless live stream never finishes by itself: SIGTERM must end it, not wait out the shutdown grace."""
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    inner = await aiohttp_server(sim.app())
+    config = tmp_path / "gateway.yaml"
+    write_config(config, str(inner.make_url("")).rstrip("/"), free_port(), free_port(), [KEY_A])
+    line = sim.tables["lines"][3]
+    async with running(config, tmp_path) as server, ClientSession() as session:
+        url = f"http://127.0.0.1:{server.port}/live/{line['username']}/{line['password']}/5.ts"
+        async with session.get(url) as resp:
+            assert resp.status == 200
+            got = 0
+            while got < 1_000_000:
+                got += len(await resp.content.read(65536))
+            assert sim.player.open_streams == 1
+            loop = asyncio.get_running_loop()
+            signalled = loop.time()
+            server.proc.send_signal(signal.SIGTERM)
+
+            async def drain() -> None:
+                with contextlib.suppress(aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
+                    while await resp.content.read(65536):
+                        pass
+
+            # the player sees its stream end (a clean end of the body, or the connection closing), not a hang
+            await asyncio.wait_for(drain(), SHUTDOWN_GRACE / 3)
+        assert await asyncio.wait_for(server.proc.wait(), SHUTDOWN_GRACE / 3) == 0
+        assert loop.time() - signalled < SHUTDOWN_GRACE / 3
+        for _ in range(100):  # the panel's connection is released (its handler saw the gateway go)
+            if sim.player.open_streams == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert sim.player.open_streams == 0
+        output = (tmp_path / "server.log").read_text()
+        assert "Traceback" not in output and line["password"] not in output
 
 
 @pytest.mark.parametrize(
