@@ -16,6 +16,7 @@ from gateway.cache.steps import cache_lookup, cache_store
 from gateway.catalogue import Kind, catalogue
 from gateway.clientside import routes as clientside_routes
 from gateway.config import Config
+from gateway.dialects.base import Rendered
 from gateway.dialects.registry import client_face
 from gateway.exchange import Exchange, GatewayState, Live, Step
 from gateway.health import Health
@@ -95,6 +96,20 @@ def _record(ex: Exchange, latency: float) -> None:
         )
 
 
+def _render(ex: Exchange, http_status_codes: bool) -> Rendered:
+    outcome, op, face = ex.outcome, ex.op, ex.face
+    assert outcome is not None
+
+    def render() -> Rendered:
+        assert outcome is not None
+        return face.render(outcome, op, http_status_codes=http_status_codes)
+
+    if ex.shared is None or not isinstance(outcome, Result):
+        return render()
+    # a cache hit: the same shared Result renders to the same bytes for every client of this dialect
+    return ex.shared.rendered(outcome, (face.NAME, op.name if op else "", http_status_codes), render)
+
+
 def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     face = client_face(dialect)
 
@@ -112,7 +127,7 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
             ex.outcome = Failure(Code.FAILURE, "internal gateway error", reason="internal")
         if ex.outcome is None:
             ex.outcome = Failure(Code.FAILURE, "no outcome", reason="internal")
-        rendered = face.render(ex.outcome, ex.op, http_status_codes=state.config.http_status_codes)
+        rendered = _render(ex, state.config.http_status_codes)
         _record(ex, time.perf_counter() - ex.started)
         return web.Response(
             status=rendered.status,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from gateway.audit import AuditLog
+from gateway.cache.derived import DerivedMemo
 from gateway.cache.store import ResponseCache, Ticket
 from gateway.catalogue import Catalogue, Operation
 from gateway.config import Config, KeyConfig, Upstream
@@ -27,6 +29,18 @@ if TYPE_CHECKING:
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Request ids need to be unique, not secret: a random prefix per process and a counter (uuid4 per request was a
+# visible share of a cache hit's time).
+_ID_PREFIX = os.urandom(12).hex()
+_ID_SEQUENCE = itertools.count()
+
+
+def _reseed_ids() -> None:
+    global _ID_PREFIX, _ID_SEQUENCE  # a forked worker must not repeat its parent's ids
+    _ID_PREFIX, _ID_SEQUENCE = os.urandom(12).hex(), itertools.count()
+
+
+os.register_at_fork(after_in_child=_reseed_ids)
 
 
 @dataclass
@@ -71,12 +85,13 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)
     cache: Ticket | None = None  # a cacheable read that went upstream: its key, its waiters
     cache_status: str = ""  # HIT | MISS | STALE | BYPASS (also the X-Cache header)
+    shared: DerivedMemo | None = None  # set on a cache hit: the outcome is shared, derive from it through this
 
     @staticmethod
     def request_id_of(request: web.Request) -> str:
         """Keep a caller's X-Request-Id when it is harmless, so logs join up across hops."""
         given = request.headers.get("X-Request-Id", "")
-        return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        return given if given and _REQUEST_ID.match(given) else f"{_ID_PREFIX}{next(_ID_SEQUENCE):08x}"
 
 
 Step = Callable[[Exchange], Awaitable[None]]

@@ -99,6 +99,13 @@ async def filter_tenant_list(ex: Exchange) -> None:
     page, outcome, key = ex.page, ex.outcome, ex.key
     if page is None or key is None or not isinstance(outcome, Result) or not isinstance(outcome.data, list):
         return
-    mine = [row for row in outcome.data if owner_of(row) == str(key.reseller_id)]
-    shown = [_columns(row, page) for row in mine[page.start : page.start + page.limit]]
-    ex.outcome = Result(data=shown, total=len(mine), filtered=min(len(mine), page.limit), extra=outcome.extra)
+    reseller = str(key.reseller_id)
+
+    def paged() -> Result:
+        assert isinstance(outcome, Result) and isinstance(outcome.data, list) and page is not None
+        mine = [row for row in outcome.data if owner_of(row) == reseller]
+        shown = [_columns(row, page) for row in mine[page.start : page.start + page.limit]]
+        return Result(data=shown, total=len(mine), filtered=min(len(mine), page.limit), extra=outcome.extra)
+
+    # a cache hit's list is shared by every request for it: its page is then the same each time
+    ex.outcome = paged() if ex.shared is None else ex.shared.page(outcome, (reseller, page), paged)

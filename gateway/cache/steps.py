@@ -45,6 +45,7 @@ async def cache_lookup(ex: Exchange) -> None:
     now = time.time()
     if entry is not None and entry.fresh(now):
         ex.outcome = entry.result
+        ex.shared = cache.derived
         _mark(ex, "HIT")
         return
     ticket = Ticket(key=key, ttl=ttl)

@@ -22,12 +22,13 @@ from typing import Any
 from cachetools import LRUCache
 
 from gateway.cache.backend import Backend, MemoryBackend
+from gateway.cache.derived import DerivedMemo
 from gateway.cache.redis_backend import RedisBackend
 from gateway.cache.resilient import ResilientBackend
 from gateway.catalogue import Kind, Operation
 from gateway.config import CacheConfig
 from gateway.metrics import Metrics
-from gateway.model import Call, Code, Outcome, Result
+from gateway.model import Call, Code, Outcome, Ref, Result
 
 log = logging.getLogger("panelgate.cache")
 EVERYTHING = "*"
@@ -64,6 +65,11 @@ def _canonical(value: Any) -> Any:
     return str(value)
 
 
+def _ref_fields(ref: Ref) -> dict[str, Any]:
+    # what dataclasses.asdict gives for this flat record, without its recursive copy (it was on every hit)
+    return {"id": ref.id, "ids": list(ref.ids), "username": ref.username, "password": ref.password, "mac": ref.mac}
+
+
 def encode_entry(result: Result, fresh_until: float) -> bytes:
     body = {"data": result.data, "total": result.total, "filtered": result.filtered, "extra": result.extra}
     return json.dumps({"f": fresh_until, "r": body}, separators=(",", ":")).encode()
@@ -96,6 +102,7 @@ class ResponseCache:
         self.flights: dict[str, asyncio.Future[tuple[Outcome, str] | None]] = {}
         # the last decoded entry per key, with its bytes: a hit on unchanged bytes skips json.loads (bench/notes.md)
         self._decoded: LRUCache[str, tuple[bytes, Entry]] = LRUCache(maxsize=max(1, min(config.max_entries, 4096)))
+        self.derived = DerivedMemo()  # what hits derive from those shared entries: pages, rendered answers
 
     @property
     def enabled(self) -> bool:
@@ -118,7 +125,7 @@ class ResponseCache:
             "upstream": upstream,
             "operation": op.name,
             "args": call.args,
-            "target": dataclasses.asdict(call.target),
+            "target": _ref_fields(call.target),
             "tenant": tenant,
             "generations": [source, *generations],
         }

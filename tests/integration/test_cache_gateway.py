@@ -230,3 +230,27 @@ async def test_xm_and_xc_clients_share_entries(cstack: Stack) -> None:
     xc = await resp.json(content_type=None)
     assert isinstance(xc, list) and [str(r["id"]) for r in xc] == [str(r["id"]) for r in xm["data"]]
     assert upstream_calls(cstack, "get_users") == 1
+
+
+async def test_remembered_renderings_follow_dialect_page_and_invalidation(cstack: Stack) -> None:
+    """Hits reuse what they derive from a shared entry (a reseller's page, the rendered bytes): each dialect and
+    each page must still get its own, and an edit must show once its write invalidated the entry."""
+    first, _ = await call(cstack.client, "reseller", action="get_lines", start="0", limit="2")
+    second, _ = await call(cstack.client, "reseller", action="get_lines", start="2", limit="2")
+    assert first["data"] != second["data"]
+    for _ in range(2):  # alternating, so each answer comes from the remembered derivations
+        page1, s1 = await call(cstack.client, "reseller", action="get_lines", start="0", limit="2")
+        page2, s2 = await call(cstack.client, "reseller", action="get_lines", start="2", limit="2")
+        assert (s1, s2) == ("HIT", "HIT") and (page1, page2) == (first, second)
+        xm, _ = await call(cstack.client, action="get_users")
+        resp = await cstack.client.post("/api.php", data={"api_key": KEYS["admin"], "action": "reg_user",
+                                                           "sub": "list"})  # fmt: skip
+        xc = await resp.json(content_type=None)
+        assert xm["status"] == "STATUS_SUCCESS" and isinstance(xc, list)
+    assert upstream_calls(cstack, "get_lines") == 1 and upstream_calls(cstack, "get_users") == 1
+    row = first["data"][0]
+    edited, status = await call(cstack.client, "admin", action="edit_line", id=str(row["id"]), max_connections="7")
+    assert edited["status"] == "STATUS_SUCCESS" and status == "BYPASS"
+    after, status = await call(cstack.client, "reseller", action="get_lines", start="0", limit="2")
+    assert status == "MISS" and str(after["data"][0]["max_connections"]) == "7"
+    assert str(row["max_connections"]) != "7"

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.cache.backend import MemoryBackend
+from gateway.cache.derived import RENDERED_BYTES, DerivedMemo
 from gateway.cache.redis_backend import RedisBackend, redis_client
 from gateway.cache.resilient import ResilientBackend
 from gateway.cache.store import ResponseCache, Ticket, decode_entry, encode_entry
 from gateway.catalogue import catalogue
 from gateway.config import CacheConfig
+from gateway.dialects.base import Rendered
 from gateway.metrics import Metrics
 from gateway.model import Call, Ref, Result
 
@@ -202,3 +204,36 @@ def test_redis_urls_build_clients_without_connecting() -> None:
     with pytest.raises(ValueError):
         redis_client("redis+sentinel://s1:26379", 0.1)
     assert RedisBackend("redis://127.0.0.1:1/0", prefix="p:", timeout=0.1).prefix == "p:"
+
+
+def test_derived_memo_is_per_source_object_and_purpose() -> None:
+    memo = DerivedMemo()
+    made: list[str] = []
+
+    def maker(text: str) -> Callable[[], Rendered]:
+        def make() -> Rendered:
+            made.append(text)
+            return Rendered(200, text.encode())
+
+        return make
+
+    a, b = Result(data=[1]), Result(data=[1])  # equal, but distinct objects: never share a derivation
+    assert memo.rendered(a, "xm", maker("a-xm")).body == b"a-xm"
+    assert memo.rendered(a, "xm", maker("again")).body == b"a-xm"
+    assert memo.rendered(a, "xc", maker("a-xc")).body == b"a-xc"
+    assert memo.rendered(b, "xm", maker("b-xm")).body == b"b-xm"
+    assert made == ["a-xm", "a-xc", "b-xm"]
+    assert memo.page(a, ("88", 1), lambda: "p1") == "p1" and memo.page(a, ("88", 1), lambda: "other") == "p1"
+
+
+def test_derived_memo_keeps_its_source_alive_and_skips_huge_bodies() -> None:
+    memo = DerivedMemo()
+    memo.rendered(Result(data=[]), "xm", lambda: Rendered(200, b"first"))
+    gc.collect()
+    # the remembered value holds its source, so no new object can take its id and be answered with its bytes
+    for _ in range(1000):
+        assert memo.rendered(Result(data=[]), "xm", lambda: Rendered(200, b"fresh")).body == b"fresh"
+    big = Result(data=[])
+    body = b"x" * (RENDERED_BYTES // 4)
+    memo.rendered(big, "xm", lambda: Rendered(200, body))
+    assert memo.rendered(big, "xm", lambda: Rendered(200, b"again")).body == b"again"
