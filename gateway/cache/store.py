@@ -21,6 +21,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from gateway import jsonio
 from gateway.cache.backend import Backend, MemoryBackend
 from gateway.cache.derived import DerivedMemo
 from gateway.cache.redis_backend import RedisBackend
@@ -72,12 +73,12 @@ def _ref_fields(ref: Ref) -> dict[str, Any]:
 
 def encode_entry(result: Result, fresh_until: float) -> bytes:
     body = {"data": result.data, "total": result.total, "filtered": result.filtered, "extra": result.extra}
-    return json.dumps({"f": fresh_until, "r": body}, separators=(",", ":")).encode()
+    return jsonio.dumps({"f": fresh_until, "r": body})
 
 
 def decode_entry(raw: bytes) -> Entry | None:
     try:
-        doc = json.loads(raw)
+        doc = jsonio.loads(raw)
         body = doc["r"]
         result = Result(data=body["data"], total=body["total"], filtered=body["filtered"], extra=body["extra"] or {})
         return Entry(result=result, fresh_until=float(doc["f"]))

@@ -8,13 +8,13 @@ becomes a gateway URL.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from gateway import jsonio
 from gateway.cache import ResponseCache
 from gateway.clientside import cached
 from gateway.clientside.relay import ClientSideRuntime, Refusal, forward_headers, upstream_of
@@ -87,7 +87,7 @@ async def fetch(runtime: ClientSideRuntime, config: Config, request: web.Request
         log.warning("player_api upstream failed: %s", type(exc).__name__)
         raise Refusal(502, "upstream_error") from None
     try:
-        return json.loads(body)
+        return jsonio.loads(body)
     except ValueError:
         raise Refusal(502, "upstream_error") from None
 
@@ -112,7 +112,7 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
             return web.json_response(AUTH_FAILED)
         data = rewrite_login(data, config.public_url, runtime)
     data = runtime.rewriter(config).json(data)
-    body = json.dumps(data, separators=(",", ":")).encode()
+    body = jsonio.dumps(data)
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if found is not None:
         headers["X-Cache"] = found.status

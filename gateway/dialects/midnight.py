@@ -6,10 +6,10 @@ canonical (Xtream) ones and are mapped both ways here; the planner bridges addre
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+from gateway import jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
@@ -178,7 +178,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
 
 
 def _json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
+    return jsonio.dumps(data)
 
 
 _MAG_FROM_LINE = ("exp_date", "member_id", "package", "package_id", "enabled", "admin_enabled")
@@ -342,7 +342,7 @@ def decode(op: Operation, status: int, body: bytes) -> Outcome:
     if status == 404:
         return Failure(Code.UNSUPPORTED, f"the upstream MidnightStreamer panel has no endpoint for {op.name}")
     try:
-        doc = json.loads(body)
+        doc = jsonio.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return Failure(Code.UPSTREAM_ERROR, f"upstream answered HTTP {status} with a body that is not JSON")
     if not isinstance(doc, dict) or "result" not in doc:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from gateway import jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
@@ -161,7 +162,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
 
 
 def _json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
+    return jsonio.dumps(data)
 
 
 def render(outcome: Outcome, op: Operation | None, *, http_status_codes: bool = False) -> Rendered:
@@ -294,7 +295,7 @@ def decode(op: Operation, status: int, body: bytes) -> Outcome:
     if not body.strip():
         return Failure(Code.UNSUPPORTED, f"the upstream XC v2 panel does not know {op.name}")
     try:
-        doc = json.loads(body)
+        doc = jsonio.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return Failure(Code.UPSTREAM_ERROR, f"upstream answered HTTP {status} with a body that is not JSON")
     if op.name in ("server.list", "reseller.list", "stream.online", "stream.offline"):

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from gateway import jsonio
 from gateway.catalogue import Catalogue, Operation, Target, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
@@ -160,7 +161,7 @@ def canonical_args(op: Operation, params: Params) -> dict[str, Any]:
 
 
 def _json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode()
+    return jsonio.dumps(data)
 
 
 def render(outcome: Outcome, op: Operation | None, *, http_status_codes: bool = False) -> Rendered:
@@ -253,7 +254,7 @@ def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
 def decode(op: Operation, status: int, body: bytes) -> Outcome:
     """Canonical outcome of a panel answer. Anything that is not the panel's JSON is an upstream error."""
     try:
-        doc = json.loads(body)
+        doc = jsonio.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return Failure(Code.UPSTREAM_ERROR, f"upstream answered HTTP {status} with a body that is not JSON")
     if isinstance(doc, list):
