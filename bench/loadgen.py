@@ -68,6 +68,13 @@ def post_script(path: Path, body: str) -> Path:
     return path
 
 
+def paced_script(path: Path, *, rate: float, connections: int) -> Path:
+    """A wrk Lua script that makes each connection wait before each request, so the `connections` together
+    offer about `rate` requests/s (less the response times): latency measured under load, not at saturation."""
+    path.write_text(f"function delay()\n  return {connections * 1000 / rate:.1f}\nend\n")
+    return path
+
+
 def curl_stream(url: str, limit_seconds: float = 120.0) -> tuple[int, float]:
     """Download `url` to nowhere with curl: (bytes, seconds)."""
     out = subprocess.run(

@@ -89,7 +89,7 @@ def _row_lines(sec: Section) -> list[str]:
 def _ratio_lines(sec: Section) -> list[str]:
     out = ["| figure | value | target |", "|---|---|---|"]
     for what, value, target in sec.ratios:
-        shown = f"{value:.2f}x" if what.endswith("(req/s)") or what.endswith("(MB/s)") or "/" in what else \
+        shown = f"{value:.2f}x" if what.endswith("(req/s)") or what.endswith("(MB/s)") or " / " in what else \
             f"{value:.2f}"  # fmt: skip
         out.append(f"| {what} | **{shown}** | {target} |")
     return out
@@ -123,7 +123,7 @@ def markdown(sections: list[Section], profiles: list[Profile], settings: Setting
     ]
     for sec in sections:
         for what, value, target in sec.ratios:
-            shown = f"{value:.2f}x" if "/" in what else f"{value:.2f}"
+            shown = f"{value:.2f}x" if " / " in what else f"{value:.2f}"
             lines.append(f"| {sec.title.split(':')[0]}: {what} | **{shown}** | {target} |")
     lines += ["", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in m.items()]
