@@ -13,9 +13,10 @@ from gateway import jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
+from gateway.dialects.common import invalid, merged, presented_key
 from gateway.fields import FieldError, mac, scalar, str_list, to_flag, to_int
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref, Refused, Result
-from gateway.phpform import FormError, Params, flatten, merge
+from gateway.phpform import Params, flatten
 
 NAME = "midnight"
 
@@ -101,26 +102,9 @@ def native(op: Operation, ref_kind: str) -> bool:
 # --- client face -------------------------------------------------------------------------------------------
 
 
-def _invalid(message: str, code: Code = Code.INVALID_INPUT) -> Refused:
-    return Refused(Failure(code, message, reason="bad_input"))
-
-
-def _merged(request: RawRequest) -> Params:
-    try:
-        return merge(request.query, request.body)
-    except FormError as exc:
-        raise _invalid(str(exc)) from None
-
-
 def credentials(request: RawRequest) -> Credentials:
     """The gateway key from POST `api_key`, the 4th URL segment or `X-API-Key`; all given must agree."""
-    given = _merged(request).get("api_key")
-    if given is not None and not isinstance(given, str):
-        raise _invalid("api_key must be a single value")
-    found = {v for v in (given, request.api_key_header, request.match.get("key")) if v}
-    if len(found) > 1:
-        raise _invalid("the key is given more than once with different values")
-    return Credentials(api_key=found.pop() if found else None)
+    return presented_key(request, merged(request))
 
 
 def data_args(resource: str, data: Any) -> dict[str, Any]:
@@ -164,16 +148,16 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
                               reason="unknown_action"))
     operation, ref_kind = entry
     resource = operation.split(".", 1)[0]
-    params = _merged(request)
+    params = merged(request)
     try:
         target = _ref(ref_kind, params)
         args = data_args(resource, params.get("data"))
         if operation == "reseller.adjust_credits":
             args["credits"] = to_int("credits", params.get("credits", ""), low=-(10**9), high=10**9)
     except FieldError as exc:
-        raise _invalid(str(exc), exc.code) from None
+        raise invalid(str(exc), exc.code) from None
     if operation == "reseller.create" and not args.get("username"):
-        raise _invalid("Name is required.")  # the panel's own words, without a field prefix
+        raise invalid("Name is required.")  # the panel's own words, without a field prefix
     return Call(operation=operation, args=args, target=target, dialect=NAME, raw_action=f"{group}/{verb}")
 
 
