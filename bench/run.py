@@ -113,19 +113,25 @@ def bench_cached(stack: Stack, settings: Settings) -> Section:
     assert status == 200 and headers.get("X-Cache") == "HIT", (status, headers)
     assert len(doc["data"]) == ROWS, f"expected {ROWS} rows, got {len(doc['data'])}"
     stack.start_bare(body, headers.get("Content-Type", "application/json").split(";")[0])
+    stack.start_bare(body, headers.get("Content-Type", "application/json").split(";")[0], access_log=True)
     bare = f"http://{HOST}:{stack.ports['bare']}/admin/admin/index.php?{stack.list_query('x')}"
+    logged = f"http://{HOST}:{stack.ports['bare_logged']}/admin/admin/index.php?{stack.list_query('x')}"
     ngx = f"http://{HOST}:{stack.ports['nginx_cache']}/admin/admin/index.php?{stack.list_query(stack.upstream_key)}"
     fetch(ngx)
     _, nheaders, nbody = fetch(ngx)
     assert nheaders.get("X-Cache") == "HIT", nheaders
     assert len(json.loads(nbody)["data"]) == ROWS
-    for u in (url, bare, ngx):  # warm-up: connections, caches, the interpreter's own warm-up
+    for u in (url, bare, logged, ngx):  # warm-up: connections, caches, the interpreter's own warm-up
         loadgen.wrk(u, seconds=1, connections=settings.connections)
     res = interleaved({"gateway": _wrk(settings, url), "bare aiohttp": _wrk(settings, bare),
+                       "bare aiohttp + access log": _wrk(settings, logged),
                        "nginx proxy_cache": _wrk(settings, ngx)}, settings.rounds)  # fmt: skip
     sec.rows = wrk_rows(res)
-    g, b, n = ([r.rps for r in res[k]] for k in ("gateway", "bare aiohttp", "nginx proxy_cache"))
+    g, b, bl, n = ([r.rps for r in res[k]] for k in ("gateway", "bare aiohttp", "bare aiohttp + access log",
+                                                      "nginx proxy_cache"))  # fmt: skip
     sec.ratios = [("gateway / bare aiohttp handler (req/s)", paired_ratio(g, b), ">= 0.7"),
+                  ("gateway / bare aiohttp handler with the gateway's access log (req/s)", paired_ratio(g, bl), ""),
+                  ("bare with access log / bare (req/s)", paired_ratio(bl, b), ""),
                   ("gateway / nginx proxy_cache (req/s)", paired_ratio(g, n), "")]  # fmt: skip
     sec.notes = [
         f"Answer: {len(body)} bytes from the gateway and the bare handler (the same bytes), {len(nbody)} bytes "
@@ -133,9 +139,12 @@ def bench_cached(stack: Stack, settings: Settings) -> Section:
         "The gateway runs its full pipeline on every hit: decode, client IP, auth throttle, key digest, IP "
         "allow-list, rate limit, parse, scope, routing, tenancy (reseller 88: the cached list is the reseller's "
         "rows, filtered and paged again per request), guards, cache lookup, render, metrics, access log (text).",
+        "The bare handler has no access log; `bare aiohttp + access log` is the same handler logging each request "
+        "with the gateway's own AccessLogger and logging set-up (text to stderr, a file here): what that one log "
+        "line costs, since the gateway logs every request by default (`access_log: off` turns it off).",
         "nginx: one worker, `proxy_cache` on disk in the temp dir (page cache), access log on.",
     ]
-    sec.commands = [_cmd(url, settings), _cmd(bare, settings), _cmd(ngx, settings)]
+    sec.commands = [_cmd(url, settings), _cmd(bare, settings), _cmd(logged, settings), _cmd(ngx, settings)]
     return sec
 
 

@@ -100,12 +100,15 @@ class Stack:
         proxy = self._add(nginx.start("nginx proxy", root, conf, self.ports["nginx_cache"]))
         self.nginx_proxy_pid = proxy.pid
 
-    def start_bare(self, body: bytes, content_type: str) -> None:
+    def start_bare(self, body: bytes, content_type: str, *, access_log: bool = False) -> None:
+        name = "bare_logged" if access_log else "bare"
         path = self.tmp / "bare-body"
         path.write_bytes(body)
-        port = self.ports["bare"] = free_port()
+        port = self.ports[name] = free_port()
         argv = python("-m", "bench.bare", "--port", str(port), "--body", str(path), "--content-type", content_type)
-        self._add(Proc("bare aiohttp", argv, self.tmp / "bare.log", cwd=str(REPO))).ready(port)
+        if access_log:
+            argv.append("--access-log")
+        self._add(Proc(f"bare aiohttp {name}", argv, self.tmp / f"{name}.log", cwd=str(REPO))).ready(port)
 
     # --- gateways ---------------------------------------------------------------------------------------------
 

@@ -59,6 +59,17 @@ class ScrubFilter(logging.Filter):
         return True
 
 
+def configure_logging(prefix: str = "") -> None:
+    """The process's logging: INFO and up to stderr, one line per record, `prefix` (a worker's `w1 `) after the
+    time. Every request writes an access line, so what no line shows is not gathered: the caller's source file
+    and line (a stack walk per record), thread and process names; the logging HOWTO's own optimisations."""
+    logging._srcfile = None  # documented: no findCaller() stack walk for each record
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {prefix}%(name)s %(levelname)s %(message)s")
+
+
 def install_log_scrubbing() -> None:
     """Scrub aiohttp's own loggers (idempotent)."""
     for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access", "aiohttp.client"):

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.accesslog import configure_logging
 from gateway.config import Config, ConfigError, load_config
 from gateway.keys import digest_of, new_key
 
@@ -44,7 +45,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     logging.getLogger("panelgate").info(
         "listening on %s:%d (operator listener %s:%d)",
         config.listen.host, config.listen.port, config.admin_listen.host, config.admin_listen.port,

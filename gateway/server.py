@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.accesslog import access_logger, install_log_scrubbing
+from gateway.accesslog import access_logger, configure_logging, install_log_scrubbing
 from gateway.app import build_admin_app, build_app, build_state, swap_state
 from gateway.config import Config, ConfigError, load_config
 from gateway.exchange import Live
@@ -99,7 +99,7 @@ async def serve_one(path: str, *, worker: int = 0, reuse_port: bool = False, wat
 
 
 def _worker_main(path: str, worker: int, watch: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s w{worker} %(name)s %(levelname)s %(message)s")
+    configure_logging(f"w{worker} ")
     asyncio.run(serve_one(path, worker=worker, reuse_port=True, watch=watch))
 
 
