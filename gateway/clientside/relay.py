@@ -3,7 +3,8 @@
 - A ClientSession of its own (streams cannot starve the admin API's pool), created inside the running loop.
 - No total timeout: a live channel runs for hours. sock_connect and sock_read bound a dead upstream instead.
 - Redirects (panels send players to load-balancer servers) are followed here: the player never sees them.
-- Fixed-size reads, each write awaited (aiohttp drains the socket): memory per stream stays at a few chunks.
+- Each write awaited until the player's socket takes it: a player slower than the panel holds tens of KiB here,
+  not the ~1 MiB of aiohttp's and asyncio's defaults (see READ_BUFSIZE, SLOW_RECV, WRITE_HIGH, `_RecvSize`).
 - A player that goes away closes the upstream response at once: its connection slot on the panel is freed.
 """
 
@@ -27,7 +28,14 @@ from gateway.security import client_ip_of
 
 log = logging.getLogger("panelgate.clientside")
 
-CHUNK = 64 * 1024
+CHUNK = 64 * 1024  # read size of the documents rewritten on the way (playlist.py)
+# Memory per player slower than the panel (bench section 5: ~1 MiB each before these). aiohttp 3.14's default
+# read_bufsize is 256 KiB, so reading the panel paused only above 512 KiB, each resume landed one more recv() of
+# up to 256 KiB, and the player's write buffer held up to 64 KiB + a chunk more.
+READ_BUFSIZE = 4 * 1024  # stream session: pause reading above 2x this, i.e. after one recv() of SLOW_RECV
+SLOW_RECV = 16 * 1024  # the most one recv() from the panel takes until the player has shown it keeps up
+FAST_AFTER = 8 << 20  # bytes taken without a backlog that show it: more than the kernel's socket buffers absorb
+WRITE_HIGH = 16 * 1024  # the player's write buffer: each write waits until it has drained below this
 MAX_PLAYLIST_BYTES = 4 << 20  # an HLS playlist is kilobytes
 DISCONNECT_POLL = 1.0  # seconds between checks for a vanished player while the upstream is silent
 HEARTBEAT = 20.0  # seconds between refreshes of a shared stream slot
@@ -61,6 +69,7 @@ class ClientSideRuntime:
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=60),
                 auto_decompress=True,
                 cookie_jar=aiohttp.DummyCookieJar(),
+                read_bufsize=READ_BUFSIZE,
             )
         return self._session
 
@@ -128,32 +137,93 @@ def _gone(request: web.Request) -> bool:
     return transport is None or transport.is_closing()
 
 
+def _behind(request: web.Request) -> bool:
+    """Right after a write: the player's socket did not take all of it, the rest waits in our buffer."""
+    transport = request.transport
+    return transport is not None and transport.get_write_buffer_size() > 0
+
+
+class _RecvSize:
+    """Caps each recv() on the panel's socket at SLOW_RECV until the player has shown it keeps up.
+
+    asyncio's selector transport reads up to `max_size` (256 KiB) per recv(), and aiohttp can pause the transport
+    only after a read has landed: with a slow player every resume pulled another 256 KiB out of the panel's full
+    socket. A player that takes FAST_AFTER bytes in a row without a backlog gets the big reads back (fewer loop
+    turns per MB: section 4's throughput); one backlog puts the cap back. The streak is long because a slow
+    player's kernel socket buffers (Linux: up to 4 MiB of tcp_wmem) take the first MBs at full speed.
+    `max_size` is an attribute of CPython's selector transport, not an API: transports without it (TLS, uvloop)
+    are left alone, and the default is back before the connection can serve another request.
+    """
+
+    def __init__(self, upstream: aiohttp.ClientResponse) -> None:
+        connection = upstream.connection
+        transport = connection.transport if connection is not None else None
+        default = getattr(type(transport), "max_size", None)
+        self._transport = transport if isinstance(default, int) else None
+        self._default = default if isinstance(default, int) else 0
+        self._clear = 0  # bytes written since the player last had a backlog
+        self._set(SLOW_RECV)
+        # aiohttp pools the connection as the last byte arrives, maybe before it is relayed: the default is put
+        # back in that same step (callbacks run in order, the release first), before another request can take it.
+        upstream.content.on_eof(self.restore)
+
+    def _set(self, size: int) -> None:
+        if self._transport is not None:
+            setattr(self._transport, "max_size", size)  # noqa: B010 (not in the Transport type)
+
+    def follow(self, behind: bool, sent: int) -> None:
+        if behind:
+            if self._clear >= FAST_AFTER:
+                self._set(SLOW_RECV)
+            self._clear = 0
+            return
+        before, self._clear = self._clear, self._clear + sent
+        if before < FAST_AFTER <= self._clear:
+            self._set(self._default)
+
+    def restore(self) -> None:
+        self._set(self._default)
+        self._transport = None  # from here on the connection is not ours to tune
+
+
 async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp: web.StreamResponse,
                     on_bytes: list[int], heartbeat: HeartbeatFn | None = None,
                     runtime: ClientSideRuntime | None = None) -> bool:  # fmt: skip
     """Copy until the end; False when the player went away first or the server is stopping (`runtime.stopping`);
-    the caller closes the upstream."""
+    the caller closes the upstream.
+
+    `readany()` hands over what the panel sent since the last read, usually one recv()'s bytes object as it is
+    (no copy): big pieces while the player keeps up, SLOW_RECV pieces otherwise. Each write waits for the player's
+    buffer to drain below WRITE_HIGH (aiohttp itself waits only every 64 KiB), so the next upstream read starts
+    only when the player took this one.
+    """
     next_beat = time.monotonic() + HEARTBEAT
-    while True:
-        if runtime is not None and runtime.stopping:
-            return False
-        try:
-            async with asyncio.timeout(DISCONNECT_POLL):
-                chunk = await upstream.content.read(CHUNK)
-        except TimeoutError:
-            if _gone(request):
+    recv = _RecvSize(upstream)
+    try:
+        while True:
+            if runtime is not None and runtime.stopping:
                 return False
-            continue
-        if not chunk:
-            return True
-        try:
-            await resp.write(chunk)
-        except (ConnectionError, RuntimeError):  # reset by the player, or the transport is closing
-            return False
-        on_bytes[0] += len(chunk)
-        if heartbeat is not None and time.monotonic() >= next_beat:
-            next_beat = time.monotonic() + HEARTBEAT
-            await heartbeat()
+            try:
+                async with asyncio.timeout(DISCONNECT_POLL):
+                    chunk = await upstream.content.readany()
+            except TimeoutError:
+                if _gone(request):
+                    return False
+                continue
+            if not chunk:
+                return True
+            try:
+                await resp.write(chunk)
+                recv.follow(_behind(request), len(chunk))  # before the drain: the next recv() may happen during it
+                await request.writer.drain()
+            except (ConnectionError, RuntimeError):  # reset by the player, or the transport is closing
+                return False
+            on_bytes[0] += len(chunk)
+            if heartbeat is not None and time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + HEARTBEAT
+                await heartbeat()
+    finally:
+        recv.restore()
 
 
 class HeartbeatFn:
@@ -193,6 +263,9 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
                 return await _playlist(upstream, runtime, config)
             resp = web.StreamResponse(status=upstream.status, headers=response_headers(upstream))
             await resp.prepare(request)
+            if request.transport is not None:
+                # Kept for the rest of the connection (keep-alive): harmless, aiohttp's writes drain anyway.
+                request.transport.set_write_buffer_limits(high=WRITE_HIGH)
             beat = HeartbeatFn(counter, lease) if lease is not None and lease.shared else None
             if await copy_body(request, upstream, resp, sent, beat, runtime):
                 await resp.write_eof()
