@@ -55,13 +55,21 @@ class Refusal(Exception):
 class ClientSideRuntime:
     """What outlives requests and reloads: the session, the stream counter, origin ids, learned host names."""
 
-    origins: Origins = field(default_factory=Origins)
     learned_hosts: set[str] = field(default_factory=set)
     memory_counter: MemoryCounter = field(default_factory=MemoryCounter)
     stopping: bool = False  # the server is shutting down: running streams end, at their next chunk or poll
     _session: aiohttp.ClientSession | None = None
     _redis: RedisCounter | None = None
     _redis_key: tuple[str, str] | None = None
+    _origins: Origins | None = None
+    _origins_secret: bytes = b""
+
+    def origins(self, config: Config) -> Origins:
+        """The `/_o/` ids under the config's origin secret (a reload that changes it starts a new set)."""
+        secret = config.client_side.origin_secret
+        if self._origins is None or secret != self._origins_secret:
+            self._origins, self._origins_secret = Origins(secret or None), secret
+        return self._origins
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -88,7 +96,8 @@ class ClientSideRuntime:
 
     def rewriter(self, config: Config) -> Rewriter:
         hosts = set(self.learned_hosts)
-        hosts.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in self.origins.known())
+        known = self.origins(config).known()
+        hosts.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
         return Rewriter(config.public_url, upstream_of(config).url, hosts)
 
     async def close(self) -> None:
@@ -288,6 +297,6 @@ async def _playlist(upstream: aiohttp.ClientResponse, runtime: ClientSideRuntime
     if len(body) > MAX_PLAYLIST_BYTES:
         raise Refusal(502, "upstream_error")
     text = body.decode("utf-8", errors="replace")
-    rewritten = runtime.rewriter(config).hls(text, str(upstream.url), runtime.origins)
+    rewritten = runtime.rewriter(config).hls(text, str(upstream.url), runtime.origins(config))
     return web.Response(text=rewritten, content_type="application/vnd.apple.mpegurl",
                         headers={"Cache-Control": "no-cache"})  # fmt: skip

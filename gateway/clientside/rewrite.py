@@ -5,17 +5,22 @@ Pure functions and small objects, no I/O. Two kinds of rewrite:
   redirects): any `http(s)://HOST[:port]` anywhere in a text becomes `public_url`, the path kept;
 - M3U stream lines and HLS URIs: whatever their host, they become gateway URLs (a playlist's URL lines are
   streams by definition). HLS URIs on another origin than the configured upstream go through `/_o/{id}/...`,
-  where `id` is an opaque name the gateway keeps for that origin (see Origins).
+  where `id` is that origin sealed under the gateway's key (see Origins).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 ORIGIN_PREFIX = "/_o/"
 _M3U_URL = re.compile(rb"^(\s*)https?://[^/\s]+", re.IGNORECASE)
@@ -44,31 +49,43 @@ def public_parts(public_url: str) -> tuple[str, str, str, str]:
 
 
 class Origins:
-    """Opaque ids for foreign origins (load balancers), bounded; the configured upstream needs none."""
+    """Ids for foreign origins (load balancers): the origin itself, sealed with AES-SIV.
 
-    def __init__(self, limit: int = 1024) -> None:
-        self._ids: OrderedDict[str, str] = OrderedDict()  # origin -> id
-        self._origins: dict[str, str] = {}  # id -> origin
+    A sealed id needs no memory to be read back, so any worker or replica holding the same key reads the ids
+    every other one wrote (a player's segment requests land anywhere behind SO_REUSEPORT or a load balancer);
+    the player sees neither the origin nor a way to make one up: an id that does not open is unknown (404).
+    SIV is deterministic, so an origin keeps one id. `secret` (64 bytes) is `client_side.origin_secret` as the
+    config derived it; without one, a random per-process key (ids then stay within the process).
+    `known()` lists the origins met recently, bounded, for rewriting their host names in text.
+    """
+
+    def __init__(self, secret: bytes | None = None, limit: int = 1024) -> None:
+        self._siv = AESSIV(secret or secrets.token_bytes(64))
+        self._known: OrderedDict[str, None] = OrderedDict()
         self.limit = limit
 
     def id_for(self, origin: str) -> str:
-        oid = self._ids.get(origin)
-        if oid is None:
-            oid = secrets.token_urlsafe(9)
-            self._ids[origin] = oid
-            self._origins[oid] = origin
-            if len(self._ids) > self.limit:
-                _, old_id = self._ids.popitem(last=False)
-                self._origins.pop(old_id, None)
-        else:
-            self._ids.move_to_end(origin)
-        return oid
+        self._known[origin] = None
+        self._known.move_to_end(origin)
+        if len(self._known) > self.limit:
+            self._known.popitem(last=False)
+        sealed = self._siv.encrypt(origin.encode(), [_ORIGIN_AD])
+        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
     def origin(self, oid: str) -> str | None:
-        return self._origins.get(oid)
+        if not 24 <= len(oid) <= 2048 or not oid.isascii():
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(oid + "=" * (-len(oid) % 4))
+            return self._siv.decrypt(sealed, [_ORIGIN_AD]).decode()
+        except (InvalidTag, ValueError, binascii.Error):  # forged, truncated, or not base64 / UTF-8 at all
+            return None
 
     def known(self) -> list[str]:
-        return list(self._ids)
+        return list(self._known)
+
+
+_ORIGIN_AD = b"panelgate/_o/v1"
 
 
 class Rewriter:

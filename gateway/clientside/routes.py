@@ -90,8 +90,8 @@ async def _image(request: web.Request, runtime: ClientSideRuntime, state: Gatewa
 
 
 async def _origin(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
-    """HLS URIs on a load balancer: `/_o/{id}/path`, the id known only to this gateway."""
-    origin = runtime.origins.origin(request.match_info["oid"])
+    """HLS URIs on a load balancer: `/_o/{id}/path`, the id sealed by this gateway (or a replica)."""
+    origin = runtime.origins(state.config).origin(request.match_info["oid"])
     if origin is None:
         raise Refusal(404, "unknown_origin")
     tail = request.rel_url.raw_path.split("/", 3)[3]

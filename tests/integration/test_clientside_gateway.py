@@ -222,6 +222,11 @@ async def test_redirects_to_a_load_balancer_are_followed_server_side(make_side: 
     seg = await side.client.get(side.local(uris[0]))
     assert await seg.read() == stream_bytes(2100, 0, SEGMENT_SIZE)
     assert (await side.client.get("/_o/not-an-id/hls/x/1_1.ts")).status == 404
+    # Another worker or replica (its own memory, the same config) serves the next segment of that playlist:
+    # behind SO_REUSEPORT or a load balancer a player's next connection may land anywhere.
+    replica = await side.aiohttp_client(build_app(side.config))
+    seg = await replica.get(side.local(uris[1]))
+    assert seg.status == 200 and await seg.read() == stream_bytes(2101, 0, SEGMENT_SIZE)
 
 
 async def _wait_for(predicate: Any, seconds: float = 5.0) -> None:

@@ -39,12 +39,27 @@ def test_hls_uris_resolved_against_the_final_url() -> None:
     assert origins.origin(oid) == "http://lb.other.net:8080"
 
 
-def test_origins_are_bounded() -> None:
+def test_known_origins_are_bounded_but_ids_need_no_memory() -> None:
     origins = Origins(limit=2)
     first = origins.id_for("http://a:80")
     origins.id_for("http://b:80")
     origins.id_for("http://c:80")
-    assert origins.origin(first) is None and len(origins.known()) == 2
+    assert origins.known() == ["http://b:80", "http://c:80"]
+    assert origins.origin(first) == "http://a:80"
+
+
+def test_replicas_with_one_key_read_each_others_ids_and_nobody_else_can() -> None:
+    secret = bytes(range(64))
+    worker_a, worker_b = Origins(secret), Origins(secret)
+    oid = worker_a.id_for("http://lb2.panel.example:8080")
+    assert oid == worker_a.id_for("http://lb2.panel.example:8080")  # stable: players may cache playlists
+    assert "lb2" not in oid and "panel" not in oid
+    assert worker_b.origin(oid) == "http://lb2.panel.example:8080"
+    assert Origins(bytes(64)).origin(oid) is None
+    assert Origins().origin(oid) is None  # a random per-process key
+    flipped = oid[:-2] + ("A" if oid[-2] != "A" else "B") + oid[-1]
+    for forged in (flipped, oid[:-4], oid + "AAAA", "not-an-id", "x" * 40, "é" * 30, "A" * 5000, ""):
+        assert worker_b.origin(forged) is None, forged
 
 
 def test_split_complete_keeps_an_unfinished_url_for_the_next_chunk() -> None:
