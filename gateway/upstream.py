@@ -61,6 +61,9 @@ class UpstreamClient:
                 connector=aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=60),
                 headers={"User-Agent": self._user_agent},
                 auto_decompress=True,
+                # Calls on behalf of different clients and tenants must not carry each other's state: a cookie a
+                # panel sets (a PHP session) is not kept and sent with the next call, whoever makes it.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

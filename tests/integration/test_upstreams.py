@@ -212,3 +212,31 @@ async def test_request_id_is_kept_and_sent_upstream(
     generated = resp.headers["X-Request-Id"]
     assert generated != "bad id\twith spaces" and len(generated) == 32
     assert seen[-1] == generated
+
+
+async def test_a_cookie_a_panel_sets_is_not_sent_on_later_calls(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    """Calls for different clients and tenants share one session: a panel's session cookie must not ride along."""
+    cookies: list[str] = []
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    app = sim.app()
+
+    @web.middleware
+    async def session_cookie(request: web.Request, handler: Any) -> web.StreamResponse:
+        cookies.append(request.headers.get("Cookie", ""))
+        response: web.StreamResponse = await handler(request)
+        response.set_cookie("PHPSESSID", f"session-{len(cookies)}")
+        return response
+
+    app.middlewares.append(session_cookie)
+    server = await aiohttp_server(app)
+    # a host name: aiohttp's cookie jar ignores cookies from IP addresses, which would hide the problem
+    url = str(server.make_url("")).rstrip("/").replace("127.0.0.1", "localhost")
+    config = make_config(url, policies_dir, tmp_path,
+                         keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin"}])  # fmt: skip
+    client = await aiohttp_client(build_app(config))
+    for _ in range(3):
+        resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": "get_lines"})
+        assert resp.status == 200 and "PHPSESSID" not in resp.headers.get("Set-Cookie", "")
+    assert cookies == ["", "", ""]
