@@ -70,8 +70,11 @@ def post_script(path: Path, body: str) -> Path:
 
 def paced_script(path: Path, *, rate: float, connections: int) -> Path:
     """A wrk Lua script that makes each connection wait before each request, so the `connections` together
-    offer about `rate` requests/s (less the response times): latency measured under load, not at saturation."""
-    path.write_text(f"function delay()\n  return {connections * 1000 / rate:.1f}\nend\n")
+    offer about `rate` requests/s: latency measured under load, not at saturation. The wait is uniform between 0
+    and twice its mean: with a fixed one the connections, started together, would stay in step and send bursts of
+    `connections` requests at once, measuring the queue of each burst rather than a steady load."""
+    mean_ms = connections * 1000 / rate
+    path.write_text(f"function delay()\n  return math.random() * {2 * mean_ms:.1f}\nend\n")
     return path
 
 

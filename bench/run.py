@@ -137,8 +137,9 @@ def bench_cached(stack: Stack, settings: Settings) -> Section:
         f"Answer: {len(body)} bytes from the gateway and the bare handler (the same bytes), {len(nbody)} bytes "
         "from nginx (the simulator's own answer to the same page with the panel key).",
         "The gateway runs its full pipeline on every hit: decode, client IP, auth throttle, key digest, IP "
-        "allow-list, rate limit, parse, scope, routing, tenancy (reseller 88: the cached list is the reseller's "
-        "rows, filtered and paged again per request), guards, cache lookup, render, metrics, access log (text).",
+        "allow-list, rate limit, parse, scope, routing, tenancy, guards, cache lookup (generations, key digest), "
+        "metrics, access log (text). What a hit derives from the shared entry is remembered per entry "
+        "(gateway/cache/derived.py): reseller 88's page of the cached list and its rendered bytes per dialect.",
         "The bare handler has no access log; `bare aiohttp + access log` is the same handler logging each request "
         "with the gateway's own AccessLogger and logging set-up (text to stderr, a file here): what that one log "
         "line costs, since the gateway logs every request by default (`access_log: off` turns it off).",
@@ -206,11 +207,11 @@ def bench_pass(stack: Stack, settings: Settings) -> Section:
     sec.notes = [
         "At 32 connections unpaced every server here is saturated (closed loop), so latency is mostly queueing: "
         "added p50 is about 32 / (gateway req/s) - 32 / (direct req/s), a measure of throughput. The paced rows "
-        f"keep 32 connections open but have each wait {settings.connections * 1000 / rate:.0f} ms before each "
-        f"request (a wrk Lua `delay()`), offering about {rate:,.0f} req/s ({settings.paced_share:.0%} of the "
-        "panel's own saturated rate) to every target alike: the latency a proxy adds under load, which is what "
-        "the <= 1 ms target is read against. The one-connection rows show the time the gateway adds to one "
-        "request with nothing else running.",
+        f"keep 32 connections open but have each wait a random 0-{2 * settings.connections * 1000 / rate:.0f} ms "
+        f"(mean {settings.connections * 1000 / rate:.0f} ms) before each request (a wrk Lua `delay()`), offering "
+        f"about {rate:,.0f} req/s ({settings.paced_share:.0%} of the panel's own saturated rate) to every target "
+        "alike: the latency a proxy adds under a steady load below saturation. The one-connection rows show the "
+        "time the gateway adds to one request with nothing else running.",
         "On 2 cores the gateway, the simulator and wrk compete for CPU in the pass-through rows; direct, only the "
         "simulator and wrk do.",
     ]
