@@ -12,6 +12,8 @@ matrix is computed from the same function the requests use.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import string
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -35,6 +37,7 @@ LOOKUPS: dict[tuple[str, str], str] = {
 # carry their line's id as `id` and the device's own id under its own name (XM get_mags, XC stb rows).
 ID_COLUMNS: dict[str, str] = {"mag": "mag_id", "enigma": "device_id"}
 LOOKUP_PAGE = 1000
+PASSWORD_LENGTH = 10  # as MidnightStreamer makes them up
 FAN_OUT_CONCURRENCY = 4
 
 
@@ -115,6 +118,12 @@ class Runner:
             if isinstance(grouped, Failure):
                 return grouped
             call = grouped
+            if call.dialect == "midnight":
+                call = _with_password(call)
+                return _answer_password(await self._run_planned(call, op, plan), call)
+        return await self._run_planned(call, op, plan)
+
+    async def _run_planned(self, call: Call, op: Operation, plan: Plan) -> Outcome:
         if credits.needs_adjustment(call, op, self):
             if op.name == "reseller.create":
                 return await credits.create_then_credit(self, call, op)
@@ -239,6 +248,26 @@ class Runner:
         if isinstance(row, Result) and isinstance(row.data, dict):
             return Result(data={**row.data, **created})
         return outcome
+
+
+def _with_password(call: Call) -> Call:
+    """MidnightStreamer's resellers/new makes up a password when none is given and answers it; a panel that
+    stores resellers' passwords hashed (Xtream-Masters) answers none, so the gateway makes it up instead."""
+    password = call.args.get("password")
+    if isinstance(password, str) and password:
+        return call
+    made = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(PASSWORD_LENGTH))
+    return replace(call, args={**call.args, "password": made})
+
+
+def _answer_password(outcome: Outcome, call: Call) -> Outcome:
+    """The created reseller's answer with the password it was given, as MidnightStreamer answers it."""
+    if not isinstance(outcome, Result) or not isinstance(outcome.data, dict):
+        return outcome
+    shown = outcome.data.get("password")
+    if isinstance(shown, str) and shown and not shown.startswith("$"):  # a plain password the panel answered
+        return outcome
+    return replace(outcome, data={**outcome.data, "password": call.args.get("password")})
 
 
 def _merge_fan_out(op: Operation, ids: list[int], failed: dict[int, Failure]) -> Outcome:

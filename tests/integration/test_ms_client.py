@@ -275,7 +275,7 @@ async def test_xm_reseller_new_with_credits_is_create_then_adjust(to_xm: MSStack
     sim = xmsim(to_xm)
     body = await to_xm.ms("resellers/new", data(name="newres", password="pw-newres", credits="50"))
     rid = max(sim.state.tables["users"])
-    assert body == {"result": True, "created_id": rid, "username": "newres", "password": None}
+    assert body == {"result": True, "created_id": rid, "username": "newres", "password": "pw-newres"}
     assert to_xm.endpoints() == ["get_groups", "create_user", "adjust_credits"]
     create = to_xm.sim.received[1][1]
     assert create["username"] == "newres" and create["member_group_id"] == "2"  # the panel's reseller group
@@ -291,6 +291,17 @@ async def test_xm_reseller_new_without_credits_is_one_create(to_xm: MSStack) -> 
     assert to_xm.endpoints() == ["create_user"]  # a group given by the client: no look-up, no adjustment
     assert to_xm.sim.received[0][1]["member_group_id"] == "3"
     assert credits_of(to_xm, body["created_id"]) == 0
+
+
+async def test_xm_reseller_new_without_password_answers_the_one_it_was_given(to_xm: MSStack) -> None:
+    """MidnightStreamer makes up a password and answers it; Xtream-Masters hashes it and answers none: the
+    gateway makes it up, so the script still learns the password of the reseller it created."""
+    first = await to_xm.ms("resellers/new", data(name="nopass1", member_group_id="3"))
+    second = await to_xm.ms("resellers/new", data(name="nopass2", member_group_id="3"))
+    made = [first["password"], second["password"]]
+    assert all(isinstance(p, str) and len(p) == 10 and p.isalnum() for p in made) and made[0] != made[1]
+    sent = [params["password"] for action, params in to_xm.sim.received if action == "create_user"]
+    assert sent == made  # the panel stored exactly what the client was told
 
 
 async def test_xm_reseller_new_exists(to_xm: MSStack) -> None:
