@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway import credits
+from gateway import credits, lineinfo
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.registry import upstream_face
@@ -85,6 +85,7 @@ class Runner:
         self.metrics = metrics
         self.request_id = request_id
         self.face = upstream_face(upstream.dialect)
+        self.found: dict[str, Any] | None = None  # the list row `resolve` last found its record in
 
     async def send(self, call: Call, op: Operation) -> Outcome:
         request = self.face.encode(call, op, self.upstream)
@@ -149,6 +150,7 @@ class Runner:
             return listing
         for row in listing.data if isinstance(listing.data, list) else []:
             if isinstance(row, dict) and _matches(row, ref):
+                self.found = row
                 try:
                     return int(row[ID_COLUMNS.get(op.resource, "id")])
                 except (KeyError, TypeError, ValueError):
@@ -228,6 +230,8 @@ class Runner:
         extra read."""
         if not isinstance(outcome, Result) or call.dialect == self.upstream.dialect:
             return outcome
+        if op.name == "line.get":
+            return await lineinfo.complete(self, call, outcome, self.found)
         if op.name == "mag.create" and outcome.data is None:
             get = catalogue().operations["mag.get"]
             mac = call.args.get("mac")

@@ -1,9 +1,10 @@
-"""Client-face helpers every dialect shares: refusing bad input and finding the gateway key."""
+"""Helpers every dialect shares: refusing bad input, finding the gateway key, reading panels' array columns."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from gateway import jsonio
 from gateway.dialects.base import RawRequest
 from gateway.model import Code, Credentials, Failure, Refused
 from gateway.phpform import FormError, Params, merge
@@ -40,3 +41,16 @@ def presented_key(request: RawRequest, params: Params) -> Credentials:
     if len(found) > 1:
         raise invalid("the key is given more than once with different values")
     return Credentials(api_key=found.pop() if found else None)
+
+
+def json_array(value: Any) -> list[Any]:
+    """A panel's array column as a list: JSON text (`"[1,2]"`, as panels store it), a list, or the JSON object
+    PHP's array_unique() leaves (index -> value); anything else is an empty list."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = jsonio.loads(value.encode())
+        except (ValueError, RecursionError):
+            return []
+    if isinstance(value, dict):
+        value = list(value.values())
+    return list(value) if isinstance(value, list) else []

@@ -14,7 +14,7 @@ from gateway import jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
-from gateway.dialects.common import invalid, merged, presented_key
+from gateway.dialects.common import invalid, json_array, merged, presented_key
 from gateway.fields import FieldError, int_list, mac, scalar, str_list, to_flag, to_int
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref, Refused, Result
 from gateway.phpform import Params, flatten
@@ -181,12 +181,29 @@ def success_body(result: Result, op: Operation | None) -> Any:
         return {"result": True, "created_id": _int(data.get("id")), "username": data.get("username"),
                 "password": data.get("password")}
     if name == "line.get":
-        return {"result": True, "user_info": data}
+        return {"result": True, "user_info": user_info(data)}
     if name == "mag.get":
         return {"result": True, "mag_device": data, "user_info": data}
     if name in ("server.list", "reseller.list", "stream.online", "stream.offline"):
         return data
     return {"result": True}
+
+
+def user_info(row: Any) -> Any:
+    """A line row as api.php's user/info answers it: bouquets, allowed IPs and user agents as arrays (another
+    panel stores them as JSON text), bouquets in id order, the live connections as `active_cons`."""
+    if not isinstance(row, dict):
+        return row
+    out = dict(row)
+    for column in ("bouquet", "allowed_ips", "allowed_ua"):
+        if isinstance(out.get(column), str):
+            out[column] = json_array(out[column])
+    if isinstance(out.get("bouquet"), list):
+        out["bouquet"] = sorted(out["bouquet"], key=lambda v: (not str(v).isdigit(), int(v) if str(v).isdigit()
+                                                                   else 0, str(v)))  # fmt: skip
+    if "active_cons" not in out and "active_connections" in out:
+        out["active_cons"] = str(out["active_connections"])
+    return out
 
 
 def failure_body(failure: Failure, op: Operation | None) -> dict[str, Any]:

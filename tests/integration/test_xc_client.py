@@ -244,8 +244,23 @@ async def test_xm_user_info(to_xm: XCClientStack) -> None:
     assert body["result"] is True
     info = body["user_info"]
     assert (info["username"], info["password"], str(info["id"])) == (LINE1[0], LINE1[1], "1")
-    assert actions(sim) == ["get_lines", "get_line"]
+    assert actions(sim) == ["get_lines", "get_line", "get_bouquets"]
     assert sim.received[1][1]["id"] == "1"
+    # what XC v2's user/info adds, from the panel's own tables: live connections, its bouquets' contents
+    tables = sim.state.tables
+    live = [c for c in tables["lines_live"].values() if c["user_id"] == "1" and c["hls_end"] == "0"]
+    assert info["active_cons"] == str(len(live)) and live
+    bouquets = sorted(int(b) for b in json.loads(tables["lines"][1]["bouquet"]))
+    assert info["bouquet"] == bouquets  # an array in id order, not the panel's JSON text
+    streams: list[int] = []
+    series: list[int] = []
+    for bid in bouquets:
+        row = tables["bouquets"][bid]
+        for column in ("bouquet_channels", "bouquet_movies", "bouquet_radios"):
+            streams += [s for s in json.loads(row[column]) if s not in streams]
+        series += [s for s in json.loads(row["bouquet_series"]) if s not in series]
+    assert info["channel_ids"] == streams and info["series_ids"] == series and streams
+    assert info["allowed_ips"] == [] and info["allowed_ua"] == []
     missing = await to_xm.call("user", "info", username=LINE1[0], password="nope")
     assert missing == {"result": False, "error": "NOT EXISTS"}
 
