@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway import routing, security, tenancy
+from gateway import paging, routing, security, tenancy
 from gateway.audit import AuditEntry, AuditLog
 from gateway.cache import ResponseCache
 from gateway.cache.steps import cache_lookup, cache_store
@@ -63,6 +63,7 @@ ADMIN_PIPELINE: tuple[Step, ...] = (
     forward,  # planner: encode, send, decode; reads fail over within a pool
     cache_store,  # reads: store (or STALE on upstream failure); writes: invalidate their tags' cached reads
     tenancy.filter_tenant_list,  # reseller keys: own rows only, paged by the gateway
+    paging.page_whole_list,  # a list the client's panel pages, from an upstream that answers it whole
 )
 
 

@@ -25,7 +25,7 @@ from gateway.ratelimit import Limiter
 from gateway.upstream import UpstreamClient
 
 if TYPE_CHECKING:
-    from gateway.tenancy import Page
+    from gateway.model import Page
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -81,7 +81,7 @@ class Exchange:
     upstream: Upstream | None = None
     candidates: tuple[Upstream, ...] = ()  # the upstreams that may serve this call, in the order to try
     outcome: Outcome | None = None
-    page: Page | None = None  # a reseller's list page, applied after filtering (tenancy)
+    page: Page | None = None  # a list page the gateway cuts (tenancy, or for an upstream that does not page)
     response_headers: dict[str, str] = field(default_factory=dict)
     cache: Ticket | None = None  # a cacheable read that went upstream: its key, its waiters
     cache_status: str = ""  # HIT | MISS | STALE | BYPASS (also the X-Cache header)

@@ -143,3 +143,27 @@ class Refused(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.message or failure.code.value)
         self.failure = failure
+
+
+DEFAULT_LIMIT = 50  # Xtream-Masters' default page size
+
+
+@dataclass(frozen=True)
+class Page:
+    """The page of a list a client asked for (Xtream-Masters' `start`, `limit`, `show_columns`, `hide_columns`),
+    when the gateway cuts it rather than the panel."""
+
+    start: int
+    limit: int
+    show_columns: tuple[str, ...]
+    hide_columns: tuple[str, ...]
+
+    @classmethod
+    def of(cls, args: dict[str, Any]) -> Page:
+        """The page canonical list args ask for (the panel's defaults where they are silent)."""
+        return cls(
+            start=int(args.get("start", 0)),
+            limit=int(args.get("limit", DEFAULT_LIMIT)),
+            show_columns=tuple(args.get("show_columns", ())),
+            hide_columns=tuple(args.get("hide_columns", ())),
+        )

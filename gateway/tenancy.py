@@ -8,28 +8,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from gateway.catalogue import catalogue
 from gateway.exchange import Exchange
-from gateway.model import Call, Code, Failure, Refused, Result
+from gateway.model import Call, Code, Failure, Page, Refused, Result
+from gateway.paging import PAGING_ARGS, cut
 from gateway.planner import Runner
 
 OWNED_RESOURCES = ("line", "mag", "enigma")
 LIST_FETCH_LIMIT = 10_000  # one reseller's records in one read; the gateway pages them itself
-DEFAULT_LIMIT = 50  # the panels' default page size
-_PAGING = ("start", "limit", "show_columns", "hide_columns")
-
-
-@dataclass(frozen=True)
-class Page:
-    """The page the client asked for, applied by the gateway after filtering."""
-
-    start: int
-    limit: int
-    show_columns: tuple[str, ...]
-    hide_columns: tuple[str, ...]
 
 
 def owner_of(row: Any) -> str | None:
@@ -60,13 +49,8 @@ async def enforce_tenancy(ex: Exchange) -> None:
         ex.call = replace(call, args={**call.args, "member_id": reseller})
         return
     if verb == "list":
-        ex.page = Page(
-            start=int(call.args.get("start", 0)),
-            limit=int(call.args.get("limit", DEFAULT_LIMIT)),
-            show_columns=tuple(call.args.get("show_columns", ())),
-            hide_columns=tuple(call.args.get("hide_columns", ())),
-        )
-        args = {k: v for k, v in call.args.items() if k not in _PAGING}
+        ex.page = Page.of(call.args)
+        args = {k: v for k, v in call.args.items() if k not in PAGING_ARGS}
         ex.call = replace(call, args={**args, "owner": reseller, "start": 0, "limit": LIST_FETCH_LIMIT})
         return
     # An addressed record: look it up first and refuse unless it is the reseller's own.
@@ -84,16 +68,6 @@ async def enforce_tenancy(ex: Exchange) -> None:
         ex.call = replace(call, args={**call.args, "member_id": reseller})
 
 
-def _columns(row: Any, page: Page) -> Any:
-    if not isinstance(row, dict):
-        return row
-    if page.show_columns:
-        return {k: v for k, v in row.items() if k in page.show_columns}
-    if page.hide_columns:
-        return {k: v for k, v in row.items() if k not in page.hide_columns}
-    return row
-
-
 async def filter_tenant_list(ex: Exchange) -> None:
     """Pipeline step, after forwarding: keep the reseller's rows only, then page them as asked."""
     page, outcome, key = ex.page, ex.outcome, ex.key
@@ -103,9 +77,7 @@ async def filter_tenant_list(ex: Exchange) -> None:
 
     def paged() -> Result:
         assert isinstance(outcome, Result) and isinstance(outcome.data, list) and page is not None
-        mine = [row for row in outcome.data if owner_of(row) == reseller]
-        shown = [_columns(row, page) for row in mine[page.start : page.start + page.limit]]
-        return Result(data=shown, total=len(mine), filtered=min(len(mine), page.limit), extra=outcome.extra)
+        return cut([row for row in outcome.data if owner_of(row) == reseller], page, outcome.extra)
 
     # a cache hit's list is shared by every request for it: its page is then the same each time
     ex.outcome = paged() if ex.shared is None else ex.shared.page(outcome, (reseller, page), paged)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.catalogue import Operation
 from gateway.config import Upstream
-from gateway.model import Call, Credentials, Outcome
+from gateway.model import Call, Credentials, Outcome, Page
 from gateway.phpform import Params
 
 
@@ -59,11 +59,17 @@ class ClientFace(Protocol):
         """Render a canonical outcome in this dialect's own shapes."""
         ...
 
+    def list_page(self, op: Operation, args: dict[str, Any]) -> Page | None:
+        """The page this dialect's client expects a list cut to, when its own panel pages that list."""
+        ...
+
 
 class UpstreamFace(Protocol):
     NAME: str
     # True when reseller credits can only be moved by adjustment (never set outright on create or edit).
     CREDITS_BY_ADJUSTMENT: bool
+    # True when the panel cuts list reads to a page itself and answers their totals.
+    PAGES_LISTS: bool
 
     def native(self, op: Operation, ref_kind: str) -> bool:
         """Whether this panel runs `op`, addressed by `ref_kind`, in a single call."""

@@ -15,13 +15,14 @@ from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
 from gateway.dialects.common import invalid, merged, presented_key
 from gateway.fields import FieldError, mac, scalar, str_list, to_flag, to_int
-from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref, Refused, Result
+from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
 
 NAME = "midnight"
 
 # Credits move only through add_credits on an Xtream panel; here `data[credits]` sets them outright.
 CREDITS_BY_ADJUSTMENT = False
+PAGES_LISTS = False  # resellers/list: every row
 
 # (group, verb) -> (operation, how the record is addressed)
 ENDPOINTS: dict[tuple[str, str], tuple[str, str]] = {
@@ -159,6 +160,11 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     if operation == "reseller.create" and not args.get("username"):
         raise invalid("Name is required.")  # the panel's own words, without a field prefix
     return Call(operation=operation, args=args, target=target, dialect=NAME, raw_action=f"{group}/{verb}")
+
+
+def list_page(op: Operation, args: dict[str, Any]) -> Page | None:
+    """MidnightStreamer answers whole lists: its clients expect no page."""
+    return None
 
 
 def _json(data: Any) -> bytes:

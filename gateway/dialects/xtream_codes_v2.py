@@ -16,11 +16,12 @@ from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
 from gateway.dialects.common import invalid, json_array, merged, presented_key
 from gateway.fields import FieldError, int_list, mac, scalar, str_list, to_flag, to_int
-from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref, Refused, Result
+from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
 
 NAME = "xtream_codes_v2"
 CREDITS_BY_ADJUSTMENT = True  # reg_user/credits is the only way credits move
+PAGES_LISTS = False  # reg_user/list, server/list: every row, no totals
 
 # (action, sub) -> (operation, how the record is addressed)
 ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
@@ -159,6 +160,11 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     except FieldError as exc:
         raise invalid(str(exc), exc.code) from None
     return Call(operation=operation, args=args, target=target, dialect=NAME, raw_action=f"{action}/{sub}")
+
+
+def list_page(op: Operation, args: dict[str, Any]) -> Page | None:
+    """api.php answers whole lists: its clients expect no page."""
+    return None
 
 
 def _json(data: Any) -> bytes:

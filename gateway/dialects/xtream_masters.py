@@ -25,12 +25,13 @@ from gateway.fields import (
     to_int,
     unix_to_date,
 )
-from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Ref, Refused, Result
+from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
 
 NAME = "xtream_masters"
 # Credits move through adjust_credits, which the panel writes to its credit log; a create or edit never sets them.
 CREDITS_BY_ADJUSTMENT = True
+PAGES_LISTS = True  # table.php: start, limit, recordsTotal
 
 # Parameters the panel reads for itself rather than passing to the action.
 _CONTROL = ("api_key", "action")
@@ -158,6 +159,14 @@ def canonical_args(op: Operation, params: Params) -> dict[str, Any]:
     if op.target is Target.ID and "id" not in args:
         raise FieldError("id", "is required")
     return args
+
+
+def list_page(op: Operation, args: dict[str, Any]) -> Page | None:
+    """A table list (get_lines, get_users, ...) is paged by the panel, 50 rows unless asked otherwise; the simple
+    lists (BARE_LIST_ACTIONS) are answered whole."""
+    if not op.name.endswith(".list") or op.xm_action in BARE_LIST_ACTIONS:
+        return None
+    return Page.of(args)
 
 
 def _json(data: Any) -> bytes:

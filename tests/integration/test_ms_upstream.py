@@ -143,6 +143,9 @@ async def test_xm_get_users_maps_fields_to_xtream_names(to_ms: MSStack) -> None:
     assert north["date_registered"] == sim(to_ms).tables["resellers"][88]["created_at"]
     assert north["credits"] == "500" and "password" not in north
     assert to_ms.sim.received == [("resellers/list", {})]
+    assert body["recordsTotal"] == str(len(sim(to_ms).tables["resellers"]))
+    paged = await to_ms.xm("get_users", start="0", limit="1")
+    assert len(paged["data"]) == 1 and paged["data"][0] == body["data"][0] and paged["recordsFiltered"] == 1
 
 
 # --- XC -> MS ----------------------------------------------------------------------------------------------------

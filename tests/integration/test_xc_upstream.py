@@ -120,6 +120,20 @@ async def test_get_users_is_reg_user_list(xc: XMClientStack) -> None:
     assert actions(xc) == ["reg_user/list"]
 
 
+async def test_get_users_is_paged_as_the_xm_panel_pages_it(xc: XMClientStack) -> None:
+    """reg_user/list answers every reseller; an Xtream-Masters client asks for a page and reads the totals."""
+    everyone = sorted(xc.sim.tables["reg_users"])
+    assert len(everyone) >= 3
+    whole = await xc.xm(action="get_users", limit="1000")
+    assert [int(u["id"]) for u in whole["data"]] == everyone and whole["recordsTotal"] == str(len(everyone))
+    body = await xc.xm(action="get_users", start="1", limit="2", show_columns="id,username")
+    assert [int(u["id"]) for u in body["data"]] == everyone[1:3]
+    assert all(set(u) == {"id", "username"} for u in body["data"])
+    assert body["recordsTotal"] == str(len(everyone))
+    assert body["recordsFiltered"] == (2 if len(everyone) > 2 else str(len(everyone)))  # the panel's min() quirk
+    assert actions(xc) == ["reg_user/list", "reg_user/list"]
+
+
 async def test_get_servers_is_server_list(xc: XMClientStack) -> None:
     body = await xc.xm(action="get_servers")
     assert isinstance(body, list) and {"id", "server_name", "online"} <= set(body[0])

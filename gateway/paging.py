@@ -1,0 +1,58 @@
+"""Pages cut by the gateway: a client whose panel pages its lists (Xtream-Masters' `start`, `limit`,
+`show_columns`, `hide_columns`, `recordsTotal`) talking to a panel that answers whole lists (XC v2's
+`reg_user/list`, MidnightStreamer's `resellers/list`), and reseller keys' lists after tenancy filtering.
+
+A list Result cut to a Page (pure), and the pipeline step for whole lists.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gateway.dialects.registry import upstream_face
+from gateway.model import Page, Result
+
+if TYPE_CHECKING:
+    from gateway.exchange import Exchange
+
+PAGING_ARGS = ("start", "limit", "show_columns", "hide_columns")
+
+
+def _columns(row: Any, page: Page) -> Any:
+    if not isinstance(row, dict):
+        return row
+    if page.show_columns:
+        return {k: v for k, v in row.items() if k in page.show_columns}
+    if page.hide_columns:
+        return {k: v for k, v in row.items() if k not in page.hide_columns}
+    return row
+
+
+def cut(rows: list[Any], page: Page, extra: dict[str, Any]) -> Result:
+    """`rows` (all of them) cut to `page`, with the totals the panel would answer."""
+    start = max(page.start, 0)
+    shown = [_columns(row, page) for row in rows[start : start + max(page.limit, 0)]]
+    return Result(data=shown, total=len(rows), filtered=min(len(rows), page.limit), extra=extra)
+
+
+async def page_whole_list(ex: Exchange) -> None:
+    """Pipeline step, last: a list the client's panel would have paged, answered whole by an upstream that does
+    not page, is cut to the client's page here (tenancy already paged a reseller's list: `ex.page`)."""
+    outcome, op, call, upstream = ex.outcome, ex.op, ex.call, ex.upstream
+    if ex.page is not None or op is None or call is None or upstream is None:
+        return
+    if not isinstance(outcome, Result) or not isinstance(outcome.data, list) or outcome.total is not None:
+        return
+    if upstream_face(upstream.dialect).PAGES_LISTS:
+        return
+    page = ex.face.list_page(op, call.args)
+    if page is None:
+        return
+    rows = outcome.data
+
+    def paged() -> Result:
+        assert page is not None
+        return cut(rows, page, outcome.extra)
+
+    # a cache hit's list is shared by every request for it: its page is then the same each time
+    ex.outcome = paged() if ex.shared is None else ex.shared.page(outcome, ("page", page), paged)
