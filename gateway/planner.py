@@ -112,6 +112,15 @@ class Runner:
                 f"{self.upstream.name} ({self.upstream.dialect})",
                 reason="unsupported",
             )
+        if call.dialect not in ("", self.upstream.dialect):
+            foreign = self.face.foreign_fields(op, call.args)
+            if foreign:
+                return Failure(
+                    Code.UNSUPPORTED,
+                    f"{', '.join(foreign)}: no such field on upstream {self.upstream.name} ({self.upstream.dialect}),"
+                    " nothing was sent",
+                    reason="unsupported",
+                )
         if plan.kind == "fan-out":
             return await self._fan_out(call, op)
         if op.name == "reseller.create" and call.dialect not in ("", self.upstream.dialect):

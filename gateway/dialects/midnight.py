@@ -273,6 +273,21 @@ def data_fields(resource: str, args: dict[str, Any], *, creating: bool) -> dict[
     return out
 
 
+# Fields a client of another dialect may send that mean nothing here, dropped rather than refused: an
+# Xtream-Masters create_user must name a reseller group, and MidnightStreamer has no groups.
+_MEANINGLESS: dict[str, frozenset[str]] = {"reseller": frozenset({"member_group_id"})}
+_WRITES = frozenset({"line.create", "line.edit", "mag.create", "mag.edit", "reseller.create", "reseller.edit"})
+
+
+def foreign_fields(op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
+    """Fields of a line, MAG or reseller write with no MidnightStreamer field (the panel would answer a bare
+    "Database error." for an unknown column, maybe after writing the rest)."""
+    if op.name not in _WRITES:
+        return ()
+    known = set(_COLUMNS.get(op.resource, {})) | {"admin_enabled", "mac"} | _MEANINGLESS.get(op.resource, set())
+    return tuple(sorted(name for name in args if name not in known))
+
+
 def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
     endpoint = BY_OPERATION.get(op.name)
     if endpoint is None or not native(op, call.target.kind):
@@ -287,6 +302,8 @@ def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
     elif ref.kind == "mac":
         params["mac_address"] = ref.mac
     args = dict(call.args)
+    if call.dialect != NAME:
+        args = {k: v for k, v in args.items() if k not in _MEANINGLESS.get(op.resource, ())}
     if op.name == "reseller.adjust_credits":
         params["credits"] = str(args.pop("credits"))
     if op.name == "mag.create" and "mac" in args:

@@ -262,6 +262,11 @@ def user_data(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def foreign_fields(op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
+    """None: user_data[...] takes the panel's raw columns, which are Xtream-Masters' own."""
+    return ()
+
+
 def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
     pair = BY_OPERATION.get(op.name)
     if pair is None or not native(op, call.target.kind):

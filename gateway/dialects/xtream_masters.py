@@ -244,6 +244,11 @@ def panel_params(op: Operation, args: dict[str, Any]) -> Params:
     return out
 
 
+def foreign_fields(op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
+    """None: the canonical fields are Xtream-Masters' own."""
+    return ()
+
+
 def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
     """A POST to the panel: its key and action first, then the call's args in the panel's own form."""
     if op.xm_action is None or call.target.kind not in ("id", "none"):

@@ -122,6 +122,23 @@ async def test_xm_edit_user_is_resellers_update(to_ms: MSStack) -> None:
         "30", "n@x.test")
 
 
+async def test_xm_fields_midnight_has_no_place_for_are_refused_before_sending(to_ms: MSStack) -> None:
+    """The panel would answer a bare "Database error." for a column it lacks: the client is told which field."""
+    body = await to_ms.xm("edit_user", id="88", email="n@x.test", reseller_dns="tv.example", timezone="UTC")
+    assert body["status"] != "STATUS_SUCCESS"
+    assert "reseller_dns, timezone" in body["error"] and "nothing was sent" in body["error"]
+    line = await to_ms.xm("create_line", username="xmline2", password="pw-xmline2", admin_notes="vip")
+    assert line["status"] != "STATUS_SUCCESS" and "admin_notes" in line["error"]
+    assert to_ms.sim.received == []
+    assert sim(to_ms).tables["resellers"][88]["email"] != "n@x.test"  # nothing half-applied either
+
+
+async def test_xm_reseller_group_means_nothing_on_midnight_and_is_dropped(to_ms: MSStack) -> None:
+    body = await to_ms.xm("create_user", username="grouped", password="pw-grouped", member_group_id="2")
+    assert body["status"] == "STATUS_SUCCESS"
+    assert to_ms.sim.received == [("resellers/new", {"data": {"name": "grouped", "password": "pw-grouped"}})]
+
+
 async def test_xm_adjust_credits_and_not_enough(to_ms: MSStack) -> None:
     body = await to_ms.xm("adjust_credits", id="88", credits="-5", reason="refund")
     assert body["status"] == "STATUS_SUCCESS"
