@@ -186,23 +186,28 @@ async def test_active_probes_open_a_dead_panels_breaker_without_traffic(
     assert resp.status == 503 and body["upstreams"]["main"]["state"] == "open"
 
 
+async def gateway_before(middleware: Any, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
+                         policies_dir: Path, tmp_path: Path, *, host: str = "127.0.0.1") -> TestClient[Any, Any]:
+    """A gateway in front of a simulated panel that runs `middleware` on every request it receives."""
+    app = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY).app()
+    app.middlewares.append(middleware)
+    server = await aiohttp_server(app)
+    url = str(server.make_url("")).rstrip("/").replace("127.0.0.1", host)
+    config = make_config(url, policies_dir, tmp_path, keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin"}])
+    return await aiohttp_client(build_app(config))
+
+
 async def test_request_id_is_kept_and_sent_upstream(
     aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
 ) -> None:
     seen: list[str] = []
-    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
-    app = sim.app()
 
     @web.middleware
     async def record(request: web.Request, handler: Any) -> web.StreamResponse:
         seen.append(request.headers.get("X-Request-Id", ""))
         return await handler(request)  # type: ignore[no-any-return]
 
-    app.middlewares.append(record)
-    server = await aiohttp_server(app)
-    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path,
-                         keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin"}])
-    client = await aiohttp_client(build_app(config))
+    client = await gateway_before(record, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
     resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": "get_lines"},
                              headers={"X-Request-Id": "trace-42"})
     assert resp.headers["X-Request-Id"] == "trace-42"
@@ -219,8 +224,6 @@ async def test_a_cookie_a_panel_sets_is_not_sent_on_later_calls(
 ) -> None:
     """Calls for different clients and tenants share one session: a panel's session cookie must not ride along."""
     cookies: list[str] = []
-    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
-    app = sim.app()
 
     @web.middleware
     async def session_cookie(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -229,13 +232,9 @@ async def test_a_cookie_a_panel_sets_is_not_sent_on_later_calls(
         response.set_cookie("PHPSESSID", f"session-{len(cookies)}")
         return response
 
-    app.middlewares.append(session_cookie)
-    server = await aiohttp_server(app)
     # a host name: aiohttp's cookie jar ignores cookies from IP addresses, which would hide the problem
-    url = str(server.make_url("")).rstrip("/").replace("127.0.0.1", "localhost")
-    config = make_config(url, policies_dir, tmp_path,
-                         keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin"}])  # fmt: skip
-    client = await aiohttp_client(build_app(config))
+    client = await gateway_before(session_cookie, aiohttp_server, aiohttp_client, policies_dir, tmp_path,
+                                  host="localhost")  # fmt: skip
     for _ in range(3):
         resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": "get_lines"})
         assert resp.status == 200 and "PHPSESSID" not in resp.headers.get("Set-Cookie", "")
