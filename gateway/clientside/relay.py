@@ -39,6 +39,7 @@ WRITE_HIGH = 16 * 1024  # the player's write buffer: each write waits until it h
 MAX_PLAYLIST_BYTES = 4 << 20  # an HLS playlist is kilobytes
 DISCONNECT_POLL = 1.0  # seconds between checks for a vanished player while the upstream is silent
 HEARTBEAT = 20.0  # seconds between refreshes of a shared stream slot
+STOP_GRACE = 2 * DISCONNECT_POLL  # at shutdown, how long streams get to end by themselves before being cut
 _FORWARD = ("Range", "If-Range", "User-Agent", "Accept")
 _RETURN = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
            "Cache-Control", "Content-Disposition")  # fmt: skip
@@ -58,6 +59,7 @@ class ClientSideRuntime:
     learned_hosts: set[str] = field(default_factory=set)
     memory_counter: MemoryCounter = field(default_factory=MemoryCounter)
     stopping: bool = False  # the server is shutting down: running streams end, at their next chunk or poll
+    streaming: set[asyncio.Transport] = field(default_factory=set)  # players' connections relaying a body now
     _session: aiohttp.ClientSession | None = None
     _redis: RedisCounter | None = None
     _redis_key: tuple[str, str] | None = None
@@ -99,6 +101,17 @@ class ClientSideRuntime:
         known = self.origins(config).known()
         hosts.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
         return Rewriter(config.public_url, upstream_of(config).url, hosts)
+
+    async def stop_streams(self) -> None:
+        """Shutdown: every running stream ends at its next chunk (or disconnect poll). A player that stopped
+        reading (live TV on pause) keeps its stream waiting for its socket to drain, which no flag reaches: after
+        STOP_GRACE its connection is aborted, which ends that wait."""
+        self.stopping = True
+        if not self.streaming:
+            return
+        await asyncio.sleep(STOP_GRACE)
+        for transport in list(self.streaming):
+            transport.abort()
 
     async def close(self) -> None:
         if self._session is not None:
@@ -265,6 +278,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("stream upstream failed for %s: %s", redact(request.path, ""), type(exc).__name__)
             raise Refusal(502, "upstream_error") from None
+        player: asyncio.Transport | None = None
         try:
             if upstream.status >= 400:
                 raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
@@ -276,6 +290,9 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
                 # Kept for the rest of the connection (keep-alive): harmless, aiohttp's writes drain anyway.
                 request.transport.set_write_buffer_limits(high=WRITE_HIGH)
             beat = HeartbeatFn(counter, lease) if lease is not None and lease.shared else None
+            player = request.transport  # kept: it is None on the request once the connection is lost
+            if player is not None:
+                runtime.streaming.add(player)
             if await copy_body(request, upstream, resp, sent, beat, runtime):
                 await resp.write_eof()
                 upstream.release()
@@ -284,6 +301,8 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
                     await resp.write_eof()
             return resp
         finally:
+            if player is not None:
+                runtime.streaming.discard(player)
             upstream.close()  # at once: a half-read stream must not linger in a pool or hold a panel slot
     finally:
         metrics.active_streams.labels(kind).dec()

@@ -136,7 +136,7 @@ def add_routes(app: web.Application, live: Live) -> None:
     async def stop_streams(_: web.Application) -> None:
         # Runs before aiohttp waits for in-flight handlers (runner.cleanup): a live stream never finishes by
         # itself, so without this a SIGTERM would wait out the whole shutdown grace for every open stream.
-        runtime.stopping = True
+        await runtime.stop_streams()
 
     async def close(_: web.Application) -> None:
         await runtime.close()

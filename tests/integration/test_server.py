@@ -248,6 +248,37 @@ async def test_sigterm_ends_a_live_stream_cleanly(aiohttp_server: AiohttpServer,
         assert "Traceback" not in output and line["password"] not in output
 
 
+async def test_sigterm_ends_a_stream_whose_player_paused(aiohttp_server: AiohttpServer, tmp_path: Path) -> None:
+    """Live TV on pause: the player stops reading, the gateway waits for its socket to drain. SIGTERM must not
+    wait on that player (nor out the whole grace)."""
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    inner = await aiohttp_server(sim.app())
+    config = tmp_path / "gateway.yaml"
+    write_config(config, str(inner.make_url("")).rstrip("/"), free_port(), free_port(), [KEY_A])
+    line = sim.tables["lines"][3]
+    async with running(config, tmp_path) as server:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)  # a small window: the pause is felt at once
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=16384)
+        writer.write(f"GET /live/{line['username']}/{line['password']}/5.ts HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        got = 0
+        while got < 200_000:
+            got += len(await reader.read(16384))
+        await asyncio.sleep(1.5)  # paused: the gateway's writes now wait on this socket
+        assert sim.player.open_streams == 1
+        signalled = loop.time()
+        server.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(server.proc.wait(), SHUTDOWN_GRACE / 3) == 0
+        assert loop.time() - signalled < SHUTDOWN_GRACE / 3
+        writer.close()
+        output = (tmp_path / "server.log").read_text()
+        assert "Traceback" not in output and line["password"] not in output
+
+
 @pytest.mark.parametrize(
     ("path", "query", "expected"),
     [
