@@ -122,7 +122,7 @@ class ClientSide:
     api_timeout: float = 30.0  # total time for player_api.php answers (streams have no total timeout)
     redis_url: str | None = field(default=None, repr=False)  # share stream counts across replicas
     redis_prefix: str = "panelgate:streams:"
-    # the key of `/_o/{id}` HLS origin ids (gateway.clientside.rewrite.Origins); b"" = a random key per process
+    # the key of `/_o/{id}` HLS ids (gateway.clientside.rewrite.Origins); b"" = per process (or per `serve`)
     origin_secret: bytes = field(default=b"", repr=False)
 
 
@@ -545,7 +545,7 @@ def _cache(data: Any, path: str) -> CacheConfig:
 def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> ClientSide:
     """`client_side: {upstream: main, blocked_ips: [...], blocked_user_agents: [...], max_streams_per_line: 2}`"""
     if data is None:
-        return ClientSide(origin_secret=_origin_secret(next(iter(upstreams.values())).api_key))
+        return ClientSide()
     r = _Reader(data, path)
     upstream = r.text("upstream", "")
     if upstream and upstream not in upstreams:
@@ -556,12 +556,11 @@ def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> Cli
     url = r.get("redis_url") or None
     if url is not None and (not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))):
         raise ConfigError(r.at("redis_url"), "expected a redis://, rediss:// or unix:// URL")
-    # Every replica must read the others' `/_o/` ids: an explicit secret, else the upstream's API key (the same
-    # in every replica's config, and never shown to players). No key at all: ids stay within one process.
+    # Replicas read each other's `/_o/` ids only with a shared secret. Never derived from an upstream's API key:
+    # an id and a guessed URL would let anyone test guesses of that key offline.
     given = r.text("origin_secret", "")
-    if given and len(given) < 16:
-        raise ConfigError(r.at("origin_secret"), "must be at least 16 characters")
-    api_key = upstreams[upstream or next(iter(upstreams))].api_key
+    if given and len(given) < 32:
+        raise ConfigError(r.at("origin_secret"), "must be at least 32 characters (e.g. `openssl rand -hex 32`)")
     side = ClientSide(
         upstream=upstream,
         blocked_ips=_networks(r, "blocked_ips"),
@@ -572,7 +571,7 @@ def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> Cli
         api_timeout=r.number("api_timeout", 30.0),
         redis_url=url,
         redis_prefix=r.text("redis_prefix", "panelgate:streams:"),
-        origin_secret=_origin_secret(given or api_key),
+        origin_secret=_origin_secret(given),
     )
     r.done()
     return side

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import secrets
 import signal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from gateway.accesslog import access_logger, configure_logging, install_log_scrubbing
 from gateway.app import build_admin_app, build_app, build_state, swap_state
+from gateway.clientside.relay import WORKERS_KEY_ENV
 from gateway.config import Config, ConfigError, load_config
 from gateway.exchange import Live
 
@@ -111,6 +113,8 @@ def serve(path: str, *, workers: int = 1, watch: bool = False, pid_file: str | N
         if workers <= 1:
             asyncio.run(serve_one(path, watch=watch))
             return
+        # One key for every worker's `/_o/` ids unless the config sets one (the workers inherit the environment).
+        os.environ.setdefault(WORKERS_KEY_ENV, secrets.token_hex(64))
         ctx = multiprocessing.get_context("spawn")
         procs = [
             ctx.Process(target=_worker_main, args=(path, i, watch), name=f"panelgate-w{i}") for i in range(workers)

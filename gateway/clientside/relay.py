@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -67,8 +68,9 @@ class ClientSideRuntime:
     _origins_secret: bytes = b""
 
     def origins(self, config: Config) -> Origins:
-        """The `/_o/` ids under the config's origin secret (a reload that changes it starts a new set)."""
-        secret = config.client_side.origin_secret
+        """The `/_o/` ids under `client_side.origin_secret`; without one, under the key `serve --workers N` made
+        for its workers, or a random one for this process. A reload that changes the secret starts a new set."""
+        secret = config.client_side.origin_secret or _workers_key()
         if self._origins is None or secret != self._origins_secret:
             self._origins, self._origins_secret = Origins(secret or None), secret
         return self._origins
@@ -118,6 +120,16 @@ class ClientSideRuntime:
             await self._session.close()
         if self._redis is not None:
             await self._redis.close()
+
+
+WORKERS_KEY_ENV = "PANELGATE_WORKERS_ORIGIN_KEY"  # set by `serve --workers N` for its workers (gateway.server)
+
+
+def _workers_key() -> bytes:
+    try:
+        return bytes.fromhex(os.environ.get(WORKERS_KEY_ENV, ""))
+    except ValueError:
+        return b""
 
 
 def upstream_of(config: Config) -> Upstream:

@@ -5,7 +5,7 @@ Pure functions and small objects, no I/O. Two kinds of rewrite:
   redirects): any `http(s)://HOST[:port]` anywhere in a text becomes `public_url`, the path kept;
 - M3U stream lines and HLS URIs: whatever their host, they become gateway URLs (a playlist's URL lines are
   streams by definition). HLS URIs on another origin than the configured upstream go through `/_o/{id}/...`,
-  where `id` is that origin sealed under the gateway's key (see Origins).
+  where `id` is that URL sealed under the gateway's key (see Origins).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import base64
 import binascii
 import re
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -49,13 +50,16 @@ def public_parts(public_url: str) -> tuple[str, str, str, str]:
 
 
 class Origins:
-    """Ids for foreign origins (load balancers): the origin itself, sealed with AES-SIV.
+    """Ids for HLS URIs on foreign origins (load balancers): the URI itself and the hour it was issued, sealed
+    with AES-SIV.
 
-    A sealed id needs no memory to be read back, so any worker or replica holding the same key reads the ids
-    every other one wrote (a player's segment requests land anywhere behind SO_REUSEPORT or a load balancer);
-    the player sees neither the origin nor a way to make one up: an id that does not open is unknown (404).
-    SIV is deterministic, so an origin keeps one id. `secret` (64 bytes) is `client_side.origin_secret` as the
-    config derived it; without one, a random per-process key (ids then stay within the process).
+    - An id opens to exactly one upstream URL, one the panel put in a playlist for a player: `/_o/` relays that
+      URL and nothing else (never another path on the same host, such as the panel's admin API).
+    - It needs no memory to be read back, so every worker or replica holding the same key reads the ids the
+      others wrote (a player's segment requests land anywhere behind SO_REUSEPORT or a load balancer).
+    - It is valid for VALID_HOURS from the hour it was issued: a playlist shared around stops working.
+    - The player can neither read the URL in it nor make one up: an id that does not open answers 404.
+    `secret` (64 bytes): see `ClientSideRuntime.origins`; None means a random key for this process.
     `known()` lists the origins met recently, bounded, for rewriting their host names in text.
     """
 
@@ -64,28 +68,36 @@ class Origins:
         self._known: OrderedDict[str, None] = OrderedDict()
         self.limit = limit
 
-    def id_for(self, origin: str) -> str:
+    def id_for(self, url: str, now: float | None = None) -> str:
+        """The id of an upstream URL (scheme, host, port, path and query), issued now."""
+        origin = origin_of(url)
         self._known[origin] = None
         self._known.move_to_end(origin)
         if len(self._known) > self.limit:
             self._known.popitem(last=False)
-        sealed = self._siv.encrypt(origin.encode(), [_ORIGIN_AD])
+        hour = int((time.time() if now is None else now) // 3600)
+        sealed = self._siv.encrypt(f"{hour}|{url}".encode(), [_ORIGIN_AD])
         return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
-    def origin(self, oid: str) -> str | None:
-        if not 24 <= len(oid) <= 2048 or not oid.isascii():
+    def url(self, oid: str, now: float | None = None) -> str | None:
+        """The upstream URL an id was issued for, None when it is forged, damaged or expired."""
+        if not 24 <= len(oid) <= 4096 or not oid.isascii():
             return None
         try:
             sealed = base64.urlsafe_b64decode(oid + "=" * (-len(oid) % 4))
-            return self._siv.decrypt(sealed, [_ORIGIN_AD]).decode()
+            hour_text, _, url = self._siv.decrypt(sealed, [_ORIGIN_AD]).decode().partition("|")
+            hour = int(hour_text)
         except (InvalidTag, ValueError, binascii.Error):  # forged, truncated, or not base64 / UTF-8 at all
             return None
+        current = int((time.time() if now is None else now) // 3600)
+        return url if 0 <= current - hour < VALID_HOURS else None
 
     def known(self) -> list[str]:
         return list(self._known)
 
 
-_ORIGIN_AD = b"panelgate/_o/v1"
+_ORIGIN_AD = b"panelgate/_o/v2"
+VALID_HOURS = 12  # a VOD watched over HLS uses the ids of one playlist for its whole length
 
 
 class Rewriter:
@@ -129,10 +141,11 @@ class Rewriter:
         path = parts.path or "/"
         if parts.query:
             path = f"{path}?{parts.query}"
-        origin = origin_of(absolute)
-        if origin == self.upstream_origin:
+        if origin_of(absolute) == self.upstream_origin:
             return self.public + path
-        return f"{self.public}{ORIGIN_PREFIX}{origins.id_for(origin)}{path}"
+        # the last path segment rides along for players that pick a format by extension; the id alone decides
+        name = parts.path.rsplit("/", 1)[-1] or "index"
+        return f"{self.public}{ORIGIN_PREFIX}{origins.id_for(absolute)}/{quote(name, safe='')}"
 
     def hls(self, playlist: str, base_url: str, origins: Origins) -> str:
         """An HLS playlist fetched from `base_url` (after redirects), every URI made a gateway URL."""

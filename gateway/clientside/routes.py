@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
@@ -90,15 +90,13 @@ async def _image(request: web.Request, runtime: ClientSideRuntime, state: Gatewa
 
 
 async def _origin(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
-    """HLS URIs on a load balancer: `/_o/{id}/path`, the id sealed by this gateway (or a replica)."""
-    origin = runtime.origins(state.config).origin(request.match_info["oid"])
-    if origin is None:
+    """HLS URIs on a load balancer: `/_o/{id}/name`, the id sealed by this gateway (or a replica) for exactly one
+    upstream URL; the name and any query the player adds change nothing."""
+    url = runtime.origins(state.config).url(request.match_info["oid"])
+    if url is None:
         raise Refusal(404, "unknown_origin")
-    tail = request.rel_url.raw_path.split("/", 3)[3]
-    query = request.rel_url.raw_query_string
-    url = f"{origin}/{tail}" + (f"?{query}" if query else "")
     return await relay(request, runtime=runtime, config=state.config, metrics=state.metrics, url=url, kind="hls",
-                       line=None, rewrite_hls=request.path.endswith(".m3u8"))  # fmt: skip
+                       line=None, rewrite_hls=urlsplit(url).path.endswith(".m3u8"))  # fmt: skip
 
 
 async def _player_api(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:

@@ -206,7 +206,8 @@ async def test_hls_playlist_rewritten_and_segments_relayed(make_side: Any) -> No
 
 
 async def test_redirects_to_a_load_balancer_are_followed_server_side(make_side: Any) -> None:
-    side = await make_side(redirect=True, lb_host="localhost")
+    side = await make_side({"origin_secret": "replicas-share-this-secret-0123456789"}, redirect=True,
+                           lb_host="localhost")  # fmt: skip
     user, password = side.line
     resp = await side.client.get(f"/movie/{user}/{password}/22.mp4", headers={"Range": "bytes=500-1499"},
                                  allow_redirects=False)  # fmt: skip
@@ -227,6 +228,13 @@ async def test_redirects_to_a_load_balancer_are_followed_server_side(make_side: 
     replica = await side.aiohttp_client(build_app(side.config))
     seg = await replica.get(side.local(uris[1]))
     assert seg.status == 200 and await seg.read() == stream_bytes(2101, 0, SEGMENT_SIZE)
+    # An id opens one URL: another path or query on that host (the panel's admin API, a playlist) is out of reach
+    oid = side.local(uris[0]).split("/")[2]
+    received = len(side.sim.received)
+    for tail in (f"{ACCESS_CODE}/admin/index.php?api_key={UPSTREAM_KEY}&action=get_lines", "get.php?type=m3u"):
+        other = await side.client.get(f"/_o/{oid}/{tail}")
+        assert other.status == 200 and await other.read() == stream_bytes(2100, 0, SEGMENT_SIZE)
+    assert len(side.sim.received) == received  # the admin API saw nothing
 
 
 async def _wait_for(predicate: Any, seconds: float = 5.0) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import secrets
 from pathlib import Path
 
 import pytest
 
+from gateway.clientside.relay import WORKERS_KEY_ENV, ClientSideRuntime
 from gateway.config import ClientSide, ConfigError, parse_config
 from tests.conftest import UPSTREAM_KEY, xm_upstream
 
@@ -20,33 +21,15 @@ def _config(tmp_path: Path, side: object = None) -> object:
 
 
 def test_defaults_when_absent(tmp_path: Path) -> None:
-    side = _config(tmp_path).client_side  # type: ignore[attr-defined]
-    assert replace(side, origin_secret=b"") == ClientSide()
-    assert len(side.origin_secret) == 64  # from the upstream's API key: see the tests below
+    assert _config(tmp_path).client_side == ClientSide()  # type: ignore[attr-defined]
 
 
-def test_origin_secret_is_shared_by_replicas_and_never_the_key_itself(tmp_path: Path) -> None:
-    one, two = (_config(tmp_path).client_side for _ in range(2))  # type: ignore[attr-defined]
-    assert one.origin_secret == two.origin_secret and UPSTREAM_KEY.encode() not in one.origin_secret
-    other = _config(tmp_path, {"upstream": "b"}).client_side  # type: ignore[attr-defined]
-    assert other.origin_secret == one.origin_secret  # both test upstreams share one key
-    given = _config(tmp_path, {"origin_secret": "s" * 32}).client_side  # type: ignore[attr-defined]
-    assert len(given.origin_secret) == 64 and given.origin_secret != one.origin_secret
-    assert "origin_secret" not in repr(given)  # a secret is never in a repr (logs, tracebacks)
-
-
-def test_no_key_anywhere_means_per_process_ids(tmp_path: Path) -> None:
-    (tmp_path / "policies").mkdir(exist_ok=True)
-    data = {"upstreams": {"xc": {"dialect": "xtream_codes_v2", "url": "http://xc:80"}}}
-    assert parse_config(data, base_dir=tmp_path, env={}).client_side.origin_secret == b""
-
-
-def test_full_section(tmp_path: Path) -> None:
-    side = _config(tmp_path, {"upstream": "b", "blocked_ips": ["192.0.2.0/24"], "blocked_user_agents": ["curl"],
-                              "max_streams_per_line": 2, "stream_read_timeout": 15,
-                              "redis_url": "redis://127.0.0.1:6379/0"}).client_side  # type: ignore[attr-defined]
-    assert side.upstream == "b" and side.max_streams_per_line == 2 and side.stream_read_timeout == 15.0
-    assert str(side.blocked_ips[0]) == "192.0.2.0/24" and side.blocked_user_agents == ("curl",)
+def test_origin_secret_is_derived_from_the_given_secret_only(tmp_path: Path) -> None:
+    assert _config(tmp_path).client_side.origin_secret == b""  # type: ignore[attr-defined]
+    one, two = (_config(tmp_path, {"origin_secret": "s" * 32}).client_side for _ in range(2))  # type: ignore
+    assert len(one.origin_secret) == 64 and one.origin_secret == two.origin_secret  # replicas agree
+    assert b"s" * 32 not in one.origin_secret and UPSTREAM_KEY.encode() not in one.origin_secret
+    assert "origin_secret" not in repr(one)  # a secret is never in a repr (logs, tracebacks)
 
 
 @pytest.mark.parametrize(("side", "path"), [
@@ -56,9 +39,23 @@ def test_full_section(tmp_path: Path) -> None:
     ({"max_stream_per_line": 1}, "client_side.max_stream_per_line"),
     ({"stream_read_timeout": 0}, "client_side.stream_read_timeout"),
     ({"redis_url": "http://x"}, "client_side.redis_url"),
-    ({"origin_secret": "short"}, "client_side.origin_secret"),
+    ({"origin_secret": "s" * 31}, "client_side.origin_secret"),
 ])  # fmt: skip
 def test_errors_name_the_path(tmp_path: Path, side: object, path: str) -> None:
     with pytest.raises(ConfigError) as err:
         _config(tmp_path, side)
     assert err.value.path == path
+
+
+def test_workers_of_one_serve_share_a_key_without_origin_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 ) -> None:  # fmt: skip
+    """`serve --workers N` puts one random key in its workers' environment: each worker's runtime uses it."""
+    config = _config(tmp_path)
+    url = "http://lb.example:8080/hls/x/1_100.ts"
+    alone_a, alone_b = ClientSideRuntime(), ClientSideRuntime()
+    assert alone_b.origins(config).url(alone_a.origins(config).id_for(url)) is None  # type: ignore[arg-type]
+    monkeypatch.setenv(WORKERS_KEY_ENV, secrets.token_hex(64))
+    worker_a, worker_b = ClientSideRuntime(), ClientSideRuntime()
+    assert worker_b.origins(config).url(worker_a.origins(config).id_for(url)) == url  # type: ignore[arg-type]
+    given = _config(tmp_path, {"origin_secret": "g" * 40})  # the config's secret wins over the workers' key
+    assert ClientSideRuntime().origins(given).url(worker_a.origins(config).id_for(url)) is None  # type: ignore

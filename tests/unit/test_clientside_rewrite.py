@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from gateway.clientside.rewrite import Origins, Rewriter, public_parts, split_complete
+import re
+
+from gateway.clientside.rewrite import VALID_HOURS, Origins, Rewriter, public_parts, split_complete
 
 PUBLIC = "https://tv.example.com"
 
@@ -26,40 +28,60 @@ def test_m3u_url_lines_go_to_the_gateway_whatever_their_host() -> None:
     assert r.m3u_line(tag) == f'#EXTINF:-1 tvg-logo="{PUBLIC}/l.png" group-title="a > b",Name\n'.encode()
 
 
+def _opened(origins: Origins, gateway_url: str) -> str | None:
+    """The upstream URL behind a `/_o/{id}/name` gateway URL."""
+    assert gateway_url.startswith(f"{PUBLIC}/_o/"), gateway_url
+    return origins.url(gateway_url[len(PUBLIC) + 4 :].split("/", 1)[0])
+
+
 def test_hls_uris_resolved_against_the_final_url() -> None:
     r = rewriter()
     origins = Origins()
     playlist = ('#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="/keys/1"\n#EXTINF:10,\nseg1.ts?t=1\n#EXTINF:10,\n'
                 'http://10.0.0.5:8000/hls/a/2.ts\n')  # fmt: skip
     out = r.hls(playlist, "http://lb.other.net:8080/live/u/p/1.m3u8", origins)
-    oid = origins.id_for("http://lb.other.net:8080")
-    assert f'URI="{PUBLIC}/_o/{oid}/keys/1"' in out
-    assert f"{PUBLIC}/_o/{oid}/live/u/p/seg1.ts?t=1" in out
     assert f"{PUBLIC}/hls/a/2.ts" in out and "lb.other.net" not in out
-    assert origins.origin(oid) == "http://lb.other.net:8080"
+    key = re.search(r'URI="([^"]+)"', out)
+    assert key is not None and key.group(1).endswith("/1")
+    assert _opened(origins, key.group(1)) == "http://lb.other.net:8080/keys/1"
+    segment = next(line for line in out.splitlines() if line.endswith("/seg1.ts"))
+    assert _opened(origins, segment) == "http://lb.other.net:8080/live/u/p/seg1.ts?t=1"
+    assert "t=1" not in segment  # the query is sealed with the rest
 
 
 def test_known_origins_are_bounded_but_ids_need_no_memory() -> None:
     origins = Origins(limit=2)
-    first = origins.id_for("http://a:80")
-    origins.id_for("http://b:80")
-    origins.id_for("http://c:80")
+    first = origins.id_for("http://a:80/x.ts")
+    origins.id_for("http://b:80/y.ts")
+    origins.id_for("http://c:80/z.ts")
     assert origins.known() == ["http://b:80", "http://c:80"]
-    assert origins.origin(first) == "http://a:80"
+    assert origins.url(first) == "http://a:80/x.ts"
 
 
 def test_replicas_with_one_key_read_each_others_ids_and_nobody_else_can() -> None:
     secret = bytes(range(64))
     worker_a, worker_b = Origins(secret), Origins(secret)
-    oid = worker_a.id_for("http://lb2.panel.example:8080")
-    assert oid == worker_a.id_for("http://lb2.panel.example:8080")  # stable: players may cache playlists
-    assert "lb2" not in oid and "panel" not in oid
-    assert worker_b.origin(oid) == "http://lb2.panel.example:8080"
-    assert Origins(bytes(64)).origin(oid) is None
-    assert Origins().origin(oid) is None  # a random per-process key
+    url = "http://lb2.panel.example:8080/hls/t0k3n/5_100.ts"
+    noon = 1_900_000_000.0
+    oid = worker_a.id_for(url, now=noon)
+    assert oid == worker_a.id_for(url, now=noon + 1)  # stable within the hour: players may cache playlists
+    assert "lb2" not in oid and "panel" not in oid and "t0k3n" not in oid
+    assert worker_b.url(oid, now=noon) == url
+    assert Origins(bytes(64)).url(oid, now=noon) is None
+    assert Origins().url(oid, now=noon) is None  # a random per-process key
     flipped = oid[:-2] + ("A" if oid[-2] != "A" else "B") + oid[-1]
     for forged in (flipped, oid[:-4], oid + "AAAA", "not-an-id", "x" * 40, "é" * 30, "A" * 5000, ""):
-        assert worker_b.origin(forged) is None, forged
+        assert worker_b.url(forged, now=noon) is None, forged
+
+
+def test_ids_expire() -> None:
+    origins = Origins(bytes(range(64)))
+    url = "http://lb2.panel.example:8080/movie/u/p/9.m3u8"
+    issued = 1_900_000_000.0
+    oid = origins.id_for(url, now=issued)
+    assert origins.url(oid, now=issued + (VALID_HOURS - 1) * 3600) == url
+    assert origins.url(oid, now=issued + (VALID_HOURS + 1) * 3600) is None
+    assert origins.url(oid, now=issued - 2 * 3600) is None  # issued in the future: not by this clock
 
 
 def test_split_complete_keeps_an_unfinished_url_for_the_next_chunk() -> None:
