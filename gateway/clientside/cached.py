@@ -8,7 +8,7 @@ and `stale_if_error`; the names `player.<action>` and `playlist.<type>` are what
   password is part of a key. The stored body has the line's `/username/password/` URL segment replaced by a
   placeholder, put back on a hit (the key guarantees the same credentials).
 - Only successes are stored (a JSON list for player_api, a 200 for get.php): a refused line is never cached.
-- Any admin write tagged line, bouquet, stream, movie, series, episode, channel or category bumps one of the
+- Any admin write tagged with one of TAGS (line, bouquet, stream, movie, series, station, ...) bumps one of the
   generations every such key includes: the whole upstream's player entries become misses. Coarse (a new line
   empties every line's lists) but safe: the admin API names lines by id, these keys know them by username.
 - No single-flight: keys are per line, so concurrent misses for one key are one player's, and rare.
@@ -30,7 +30,8 @@ from aiohttp import web
 from gateway.cache import ResponseCache
 from gateway.config import Config
 
-TAGS = ("line", "bouquet", "stream", "movie", "series", "episode", "channel", "category")
+# every write that can change what a line is offered: its own record, and the content its bouquets hold
+TAGS = ("line", "bouquet", "stream", "movie", "series", "episode", "channel", "station", "category", "epg", "system")
 PLAYER_ACTIONS = frozenset({
     "get_live_categories", "get_vod_categories", "get_series_categories", "get_live_streams", "get_vod_streams",
     "get_series",

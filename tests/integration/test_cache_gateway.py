@@ -124,6 +124,9 @@ RESOURCES = [
     ("reseller", {"action": "get_users"}, {"action": "edit_user", "id": "88", "notes": "edited"}, True),
     ("package", {"action": "get_packages"}, {"action": "edit_package", "id": "1", "package_name": "renamed"}, True),
     ("bouquet", {"action": "get_bouquets"}, {"action": "edit_bouquet", "id": "1", "bouquet_name": "renamed"}, True),
+    # an XC user/info on this panel carries its bouquets' channel_ids (gateway.lineinfo)
+    ("bouquet->line", {"action": "get_line", "id": "1"}, {"action": "edit_bouquet", "id": "1", "bouquet_name": "b"},
+     True),
     ("package-not-line", {"action": "get_lines"}, {"action": "edit_package", "id": "1", "package_name": "x"}, False),
     ("line-not-package", {"action": "get_packages"}, {"action": "edit_line", "id": "1", "max_connections": "2"}, False),
     ("failed-write", {"action": "get_lines"}, {"action": "edit_line", "id": "999999", "max_connections": "2"}, False),

@@ -142,8 +142,9 @@ async def test_a_refused_line_is_not_cached_as_a_success(make_side: Any) -> None
         {"action": "edit_line", "id": "3", "max_connections": "4"},
         {"action": "create_stream", "stream_display_name": "New channel", "type": "1", "category_id": "2"},
         {"action": "edit_bouquet", "id": "1", "bouquet_name": "renamed"},
+        {"action": "edit_station", "id": "STATION", "stream_display_name": "Renamed FM"},  # radios are in the lists
     ],
-    ids=["edit_line", "create_stream", "edit_bouquet"],
+    ids=["edit_line", "create_stream", "edit_bouquet", "edit_station"],
 )
 async def test_an_admin_write_invalidates(make_side: Any, write: dict[str, str]) -> None:
     side = await make_side({"ttl": {"default": 60}})
@@ -152,6 +153,8 @@ async def test_an_admin_write_invalidates(make_side: Any, write: dict[str, str])
     _, hit, _ = await side.api(action="get_live_streams")
     _, playlist_hit, _ = await side.playlist(type="m3u_plus", output="ts")
     assert (hit, playlist_hit) == ("HIT", "HIT")
+    if write.get("id") == "STATION":
+        write = {**write, "id": next(str(i) for i, r in side.sim.tables["streams"].items() if r["type"] == "4")}
     answer = await side.admin(**write)
     assert answer["status"] == "STATUS_SUCCESS", answer
     _, status, _ = await side.api(action="get_live_streams")
