@@ -102,6 +102,7 @@ class CacheConfig:
     default_ttl: float = 30.0
     stale_if_error: float = 300.0  # seconds past its TTL an entry may answer when the upstream fails
     max_entries: int = 10_000  # in-process entries (the memory backend, and the fallback when Redis fails)
+    max_megabytes: int = 256  # and their size: a cached playlist can be megabytes, and lines are many
     timeout: float = 0.25  # seconds per Redis call before falling back to memory
     retry_after: float = 5.0  # seconds before a failed Redis is tried again
 
@@ -535,6 +536,7 @@ def _cache(data: Any, path: str) -> CacheConfig:
         default_ttl=_seconds(ttl_reader, "default", 30.0),
         stale_if_error=_seconds(r, "stale_if_error", 300.0),
         max_entries=r.integer("max_entries", 10_000, low=1, high=10_000_000),
+        max_megabytes=r.integer("max_megabytes", 256, low=1, high=1_000_000),
         timeout=r.number("timeout", 0.25),
         retry_after=r.number("retry_after", 5.0),
     )

@@ -34,14 +34,26 @@ def _expires(_key: str, value: tuple[float, bytes], _now: float) -> float:
     return value[0]
 
 
+ENTRY_OVERHEAD = 200  # bytes an entry costs beyond its value (key, tuple, bookkeeping), roughly
+
+
 class MemoryBackend:
-    """Per-process entries in a bounded cache (least recently used go first), each with its own lifetime."""
+    """Per-process entries in a bounded cache (least recently used go first), each with its own lifetime.
+
+    Bounded both by count and by bytes: each entry is charged its size but at least `max_bytes / max_entries`,
+    so neither `max_entries` small entries nor a few large ones (playlists of megabytes) exceed the budget.
+    A value larger than the whole budget is not stored."""
 
     name = "memory"
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, max_bytes: int = 256 << 20) -> None:
+        floor = max(1, max_bytes // max_entries)
+
+        def charge(value: tuple[float, bytes]) -> int:
+            return max(floor, len(value[1]) + ENTRY_OVERHEAD)
+
         self._entries: TLRUCache[str, tuple[float, bytes]] = TLRUCache(
-            maxsize=max_entries, ttu=_expires, timer=time.monotonic
+            maxsize=max_bytes, ttu=_expires, timer=time.monotonic, getsizeof=charge
         )
         # One counter per (upstream, tag): bounded by the config and the catalogue, never by client input.
         self._generations: dict[str, int] = {}
@@ -51,7 +63,10 @@ class MemoryBackend:
         return None if found is None else found[1]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        self._entries[key] = (time.monotonic() + ttl, value)
+        try:
+            self._entries[key] = (time.monotonic() + ttl, value)
+        except ValueError:  # larger than the whole budget
+            self._entries.pop(key, None)
 
     async def generations(self, names: Sequence[str]) -> list[int]:
         return [self._generations.get(n, 0) for n in names]

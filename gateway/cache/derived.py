@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from gateway.dialects.base import Rendered
 
 T = TypeVar("T")
-PAGES = 4096  # reseller pages: lists of references to the entry's own rows, small
+PAGES = 1024  # pages: lists of references to the entry's own rows, but each keeps its whole source alive
 RENDERED_BYTES = 64 << 20  # rendered bodies, by size: a 10,000-row list renders to megabytes
 _BIG = RENDERED_BYTES // 8  # a body this large is rendered each time rather than evict most of the others
 

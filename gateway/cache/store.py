@@ -71,6 +71,11 @@ def _ref_fields(ref: Ref) -> dict[str, Any]:
     return {"id": ref.id, "ids": list(ref.ids), "username": ref.username, "password": ref.password, "mac": ref.mac}
 
 
+def _decoded_size(slot: tuple[bytes, Entry]) -> int:
+    # decoded JSON takes several times its text in Python objects
+    return len(slot[0]) * 4 + 200
+
+
 def encode_entry(result: Result, fresh_until: float) -> bytes:
     body = {"data": result.data, "total": result.total, "filtered": result.filtered, "extra": result.extra}
     return jsonio.dumps({"f": fresh_until, "r": body})
@@ -95,14 +100,16 @@ class ResponseCache:
             primary = RedisBackend(config.redis_url, prefix=config.prefix, timeout=config.timeout)
         self.backend = ResilientBackend(
             primary,
-            MemoryBackend(config.max_entries),
+            MemoryBackend(config.max_entries, config.max_megabytes << 20),
             timeout=config.timeout,
             retry_after=config.retry_after,
             on_error=self._on_error,
         )
         self.flights: dict[str, asyncio.Future[tuple[Outcome, str] | None]] = {}
         # the last decoded entry per key, with its bytes: a hit on unchanged bytes skips json.loads (bench/notes.md)
-        self._decoded: LRUCache[str, tuple[bytes, Entry]] = LRUCache(maxsize=max(1, min(config.max_entries, 4096)))
+        self._decoded: LRUCache[str, tuple[bytes, Entry]] = LRUCache(
+            maxsize=config.max_megabytes << 20, getsizeof=_decoded_size
+        )
         self.derived = DerivedMemo()  # what hits derive from those shared entries: pages, rendered answers
 
     @property

@@ -69,6 +69,21 @@ def test_entry_round_trip_and_garbage() -> None:
     assert decode_entry(b'{"f": 1}') is None
 
 
+async def test_memory_backend_is_bounded_by_bytes_too() -> None:
+    """Cached playlists are megabytes: many of them must not outgrow the budget that max_entries alone allows."""
+    memory = MemoryBackend(max_entries=1000, max_bytes=4 << 20)
+    for i in range(10):
+        await memory.set(f"playlist{i}", b"#" * (1 << 20), 60)
+    assert 1 <= len(memory) <= 4
+    assert await memory.get("playlist9") is not None and await memory.get("playlist0") is None
+    await memory.set("huge", b"#" * (5 << 20), 60)  # more than the whole budget: not stored, nothing breaks
+    assert await memory.get("huge") is None and await memory.get("playlist9") is not None
+    small = MemoryBackend(max_entries=3, max_bytes=4 << 20)  # small values: the count still bounds
+    for i in range(5):
+        await small.set(f"k{i}", b"v", 60)
+    assert len(small) == 3
+
+
 async def test_memory_backend_is_bounded_and_expires() -> None:
     memory = MemoryBackend(max_entries=3)
     for i in range(5):
