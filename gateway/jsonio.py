@@ -6,12 +6,13 @@ time (bench/notes.md). What the standard library did is kept where it shows:
 
 - answers stay ASCII, non-ASCII text escaped as `\\uXXXX` (as the panels' PHP `json_encode` writes it): an
   answer that comes out otherwise is rendered again by the standard library;
-- whatever orjson refuses (non-string keys, integers past 64 bits, NaN, lone surrogates, very deep nesting)
-  goes through the standard library, so nothing accepted before is refused now;
+- whatever orjson refuses (non-string keys, integers past 64 bits, lone surrogates, very deep nesting) goes
+  through the standard library, so nothing accepted before is refused now; parsing NaN or Infinity, too;
 - orjson reads an integer past 64 bits as a float: text with a run of 19 digits or more is parsed by the
   standard library, so a panel's long number stays the exact int it was.
 
-Floats may print differently in the exponent (`1.5e-7` rather than `1.5e-07`): the same number.
+Floats may print differently in the exponent (`1.5e-7` rather than `1.5e-07`): the same number. A NaN or an
+infinity renders as `null` (the standard library wrote `NaN`, which is not JSON and no client can read).
 """
 
 from __future__ import annotations

@@ -66,3 +66,8 @@ def test_round_trip_agrees_with_the_standard_library(value: Any) -> None:
     out = jsonio.dumps(value)
     assert out.isascii()
     assert json.loads(out) == json.loads(standard(value)) == jsonio.loads(standard(value))
+
+
+def test_nan_and_infinity_render_as_json_null() -> None:
+    """The standard library wrote `NaN`, which is not JSON; orjson writes null, which every client reads."""
+    assert jsonio.dumps({"x": float("nan"), "y": [float("inf")]}) == b'{"x":null,"y":[null]}'
