@@ -157,6 +157,8 @@ class Page:
     limit: int
     show_columns: tuple[str, ...]
     hide_columns: tuple[str, ...]
+    search: str = ""  # `search[value]`: rows with it in one of `search_columns` (all columns when empty)
+    search_columns: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, args: dict[str, Any]) -> Page:

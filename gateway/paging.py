@@ -28,8 +28,20 @@ def _columns(row: Any, page: Page) -> Any:
     return row
 
 
+def _found(row: Any, page: Page) -> bool:
+    """MySQL's `LIKE '%value%'` under a case-insensitive collation, over the searched columns."""
+    if not isinstance(row, dict):
+        return False
+    needle = page.search.casefold()
+    values = [row.get(c) for c in page.search_columns] if page.search_columns else list(row.values())
+    return any(v is not None and needle in str(v).casefold() for v in values)
+
+
 def cut(rows: list[Any], page: Page, extra: dict[str, Any]) -> Result:
-    """`rows` (all of them) cut to `page`, with the totals the panel would answer."""
+    """`rows` (all of them) searched and cut to `page`, with the totals the panel would answer (over the rows
+    the search kept, as table.php counts them)."""
+    if page.search:
+        rows = [row for row in rows if _found(row, page)]
     start = max(page.start, 0)
     shown = [_columns(row, page) for row in rows[start : start + max(page.limit, 0)]]
     return Result(data=shown, total=len(rows), filtered=min(len(rows), page.limit), extra=extra)

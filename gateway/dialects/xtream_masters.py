@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from gateway import jsonio
@@ -161,12 +162,20 @@ def canonical_args(op: Operation, params: Params) -> dict[str, Any]:
     return args
 
 
+# The columns table.php searches, per list (the others: every column).
+SEARCH_COLUMNS: dict[str, tuple[str, ...]] = {"reseller.list": ("username", "email", "ip", "notes")}
+
+
 def list_page(op: Operation, args: dict[str, Any]) -> Page | None:
     """A table list (get_lines, get_users, ...) is paged by the panel, 50 rows unless asked otherwise; the simple
     lists (BARE_LIST_ACTIONS) are answered whole."""
     if not op.name.endswith(".list") or op.xm_action in BARE_LIST_ACTIONS:
         return None
-    return Page.of(args)
+    search = args.get("search")
+    value = search.get("value") if isinstance(search, dict) else None
+    if not isinstance(value, str) or not value:
+        return Page.of(args)
+    return replace(Page.of(args), search=value, search_columns=SEARCH_COLUMNS.get(op.name, ()))
 
 
 def _json(data: Any) -> bytes:

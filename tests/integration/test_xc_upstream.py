@@ -134,6 +134,16 @@ async def test_get_users_is_paged_as_the_xm_panel_pages_it(xc: XMClientStack) ->
     assert actions(xc) == ["reg_user/list", "reg_user/list"]
 
 
+async def test_get_users_search_is_applied_as_the_xm_panel_applies_it(xc: XMClientStack) -> None:
+    rows = xc.sim.tables["reg_users"]
+    north = [i for i, r in rows.items() if "NORTH" in str(r["username"]).upper() or "north" in str(r["email"])]
+    body = await xc.xm(action="get_users", **{"search[value]": "NoRtH"})  # case-insensitive, as MySQL's LIKE
+    assert sorted(int(u["id"]) for u in body["data"]) == sorted(north) and north
+    assert body["recordsTotal"] == str(len(north))  # table.php counts the rows the search kept
+    none = await xc.xm(action="get_users", **{"search[value]": "no-such-reseller-anywhere"})
+    assert none["data"] == [] and none["recordsTotal"] == "0"
+
+
 async def test_get_servers_is_server_list(xc: XMClientStack) -> None:
     body = await xc.xm(action="get_servers")
     assert isinstance(body, list) and {"id", "server_name", "online"} <= set(body[0])
