@@ -209,7 +209,29 @@ def user_info(row: Any) -> Any:
                                                                    else 0, str(v)))  # fmt: skip
     if "active_cons" not in out and "active_connections" in out:
         out["active_cons"] = str(out["active_connections"])
+    if "output_formats" not in out and "allowed_outputs" in out:
+        out["output_formats"] = _output_formats(json_array(out["allowed_outputs"]), out.get("id"))
+    if "pair_line_info" not in out and out.get("pair_id") in (None, "", "0", 0):
+        out["pair_line_info"] = []  # api.php's answer for a line that is not paired
     return out
+
+
+# The access_output rows every Xtream Codes panel (and its descendants) is installed with: id -> name, key, ext.
+ACCESS_OUTPUTS: dict[str, tuple[str, str, str]] = {"1": ("HLS", "m3u8", "m3u8"), "2": ("MPEGTS", "ts", "ts"),
+                                                   "3": ("RTMP", "rtmp", "")}  # fmt: skip
+
+
+def _output_formats(ids: list[Any], line_id: Any) -> Any:
+    """user/info's `output_formats` (output key -> its access_output row) from a line's allowed output ids; an
+    empty PHP array (a JSON list) when there are none."""
+    formats: dict[str, dict[str, Any]] = {}
+    for output_id in ids:
+        known = ACCESS_OUTPUTS.get(str(output_id))
+        if known is not None:
+            name, key, ext = known
+            formats[key] = {"access_output_id": str(output_id), "output_name": name, "output_key": key,
+                            "output_ext": ext, "user_id": None if line_id is None else str(line_id)}  # fmt: skip
+    return formats or []
 
 
 def failure_body(failure: Failure, op: Operation | None) -> dict[str, Any]:

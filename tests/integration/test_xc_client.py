@@ -261,6 +261,11 @@ async def test_xm_user_info(to_xm: XCClientStack) -> None:
         series += [s for s in json.loads(row["bouquet_series"]) if s not in series]
     assert info["channel_ids"] == streams and info["series_ids"] == series and streams
     assert info["allowed_ips"] == [] and info["allowed_ua"] == []
+    outputs = sorted(int(o) for o in json.loads(tables["lines"][1]["allowed_outputs"]))
+    keys = {1: "m3u8", 2: "ts", 3: "rtmp"}  # access_output as every XC panel is installed
+    assert sorted(info["output_formats"]) == sorted(keys[o] for o in outputs) and outputs
+    assert all(f["output_key"] == k and f["user_id"] == "1" for k, f in info["output_formats"].items())
+    assert tables["lines"][1]["pair_id"] is None and info["pair_line_info"] == []
     missing = await to_xm.call("user", "info", username=LINE1[0], password="nope")
     assert missing == {"result": False, "error": "NOT EXISTS"}
 
