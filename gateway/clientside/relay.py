@@ -66,11 +66,13 @@ class ClientSideRuntime:
     _redis_key: tuple[str, str] | None = None
     _origins: Origins | None = None
     _origins_secret: bytes = b""
+    # read once: `serve --workers N` sets it before its workers start (request code does not read the environment)
+    _workers_secret: bytes = field(default_factory=lambda: _workers_key())
 
     def origins(self, config: Config) -> Origins:
         """The `/_o/` ids under `client_side.origin_secret`; without one, under the key `serve --workers N` made
         for its workers, or a random one for this process. A reload that changes the secret starts a new set."""
-        secret = config.client_side.origin_secret or _workers_key()
+        secret = config.client_side.origin_secret or self._workers_secret
         if self._origins is None or secret != self._origins_secret:
             self._origins, self._origins_secret = Origins(secret or None), secret
         return self._origins
@@ -109,9 +111,9 @@ class ClientSideRuntime:
         reading (live TV on pause) keeps its stream waiting for its socket to drain, which no flag reaches: after
         STOP_GRACE its connection is aborted, which ends that wait."""
         self.stopping = True
-        if not self.streaming:
-            return
-        await asyncio.sleep(STOP_GRACE)
+        deadline = time.monotonic() + STOP_GRACE
+        while self.streaming and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         for transport in list(self.streaming):
             transport.abort()
 
