@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from gateway.accesslog import redact
+from gateway.bodyread import TooLarge, read_body
 from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, StreamCounter
 from gateway.clientside.rewrite import Origins, Rewriter
 from gateway.config import ClientSide, Config, Upstream
@@ -326,9 +327,11 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
 
 
 async def _playlist(upstream: aiohttp.ClientResponse, runtime: ClientSideRuntime, config: Config) -> web.Response:
-    body = await upstream.content.read(MAX_PLAYLIST_BYTES + 1)
-    if len(body) > MAX_PLAYLIST_BYTES:
-        raise Refusal(502, "upstream_error")
+    try:
+        body = await read_body(upstream.content, MAX_PLAYLIST_BYTES, length=upstream.content_length)
+    except (TooLarge, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("HLS playlist upstream failed: %s", type(exc).__name__)
+        raise Refusal(502, "upstream_error") from None
     text = body.decode("utf-8", errors="replace")
     rewritten = runtime.rewriter(config).hls(text, str(upstream.url), runtime.origins(config))
     return web.Response(text=rewritten, content_type="application/vnd.apple.mpegurl",
