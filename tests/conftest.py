@@ -43,7 +43,7 @@ CI_REQUIRED_TOOLS = ("php", "redis-server")
 # Every simulated panel a test starts answers over a realistic network (gateway.sim.network): bodies in random
 # pieces with pauses, Content-Length or chunked at random. A new seed each run, printed in the header and under
 # every failure; PANELGATE_SIM_SEED=N repeats a run's network, PANELGATE_SIM_NETWORK=off turns it off to debug.
-SIM_NETWORK = os.environ.get("PANELGATE_SIM_NETWORK", "off").strip().lower() not in ("off", "0", "no", "false")
+SIM_NETWORK = os.environ.get("PANELGATE_SIM_NETWORK", "on").strip().lower() not in ("off", "0", "no", "false")
 SIM_SEED = os.environ.get("PANELGATE_SIM_SEED") or str(random.SystemRandom().randrange(1_000_000))
 
 
