@@ -128,6 +128,16 @@ class ClientSide:
 
 
 @dataclass(frozen=True)
+class ClientTimeouts:
+    """Seconds a client connection may take (gateway.clienttimeouts), like nginx's client_header_timeout,
+    client_body_timeout (here for the whole body) and keepalive_timeout. Applied at start-up only."""
+
+    header: float = 10.0  # from a connection's start, or a request's first byte, to the end of its header
+    body: float = 30.0  # from the end of the header to the end of the body
+    keepalive: float = 75.0  # idle between two requests
+
+
+@dataclass(frozen=True)
 class Config:
     listen: Listen
     admin_listen: Listen
@@ -147,6 +157,7 @@ class Config:
     access_log: str = "text"  # text | json | off
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
     client_side: ClientSide = ClientSide()
+    client_timeouts: ClientTimeouts = ClientTimeouts()
     source: str = ""
 
     @property
@@ -579,6 +590,19 @@ def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> Cli
     return side
 
 
+def _client_timeouts(data: Any, path: str) -> ClientTimeouts:
+    """`client_timeouts: {header: 10, body: 30, keepalive: 75}` (seconds, each more than 0 and at most an hour)."""
+    if data is None:
+        return ClientTimeouts()
+    r = _Reader(data, path)
+    values = {name: r.number(name, default) for name, default in vars(ClientTimeouts()).items()}
+    for name, value in values.items():
+        if value > 3600:
+            raise ConfigError(r.at(name), f"{value:g} seconds is more than an hour")
+    r.done()
+    return ClientTimeouts(**values)
+
+
 def _origin_secret(material: str) -> bytes:
     if not material:
         return b""
@@ -631,6 +655,7 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
             else DEFAULT_AUTH_THROTTLE
         ),
         client_side=_client_side(r.get("client_side"), "client_side", upstreams),
+        client_timeouts=_client_timeouts(r.get("client_timeouts"), "client_timeouts"),
         source=source,
     )
     if config.audit_log is not None and not isinstance(config.audit_log, str):

@@ -94,5 +94,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        # gateway.clienttimeouts: slow clients (slowloris) closed, and kept-alive connections idle too long
+        self.client_timeouts = Counter(
+            "panelgate_client_timeouts_total",
+            "Client connections closed by a timeout, by phase: header (no complete request header in time), "
+            "body (the body not complete in time), idle (a kept-alive connection unused too long)",
+            ["phase"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

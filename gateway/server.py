@@ -16,12 +16,16 @@ from aiohttp import web
 from gateway.accesslog import access_logger, configure_logging, install_log_scrubbing
 from gateway.app import build_admin_app, build_app, build_state, swap_state
 from gateway.clientside.relay import WORKERS_KEY_ENV
+from gateway.clienttimeouts import GuardedRunner
 from gateway.config import Config, ConfigError, load_config
 from gateway.exchange import Live
 
 log = logging.getLogger("panelgate")
 SHUTDOWN_GRACE = 30.0  # seconds in-flight admin calls get to finish on SIGTERM
 WATCH_INTERVAL = 2.0
+# Connections the kernel holds for accept() (aiohttp's default: 128). Past it a burst of connects is dropped
+# unseen: an idle client then believes itself connected to a server that never saw it (nginx uses 511).
+LISTEN_BACKLOG = 1024
 
 
 async def start(config: Config, *, worker: int = 0, reuse_port: bool = False) -> tuple[Live, list[web.AppRunner]]:
@@ -31,18 +35,24 @@ async def start(config: Config, *, worker: int = 0, reuse_port: bool = False) ->
     runners: list[web.AppRunner] = []
     admin_port = config.admin_listen.port + worker if config.admin_listen.port else 0
     logger_class = access_logger(config.access_log)
+
+    def timed_out(phase: str) -> None:
+        live.state.metrics.client_timeouts.labels(phase).inc()
+
     for app, host, port, logged in (
         (build_app(config, live), config.listen.host, config.listen.port, config.access_log != "off"),
         (build_admin_app(live), config.admin_listen.host, admin_port, False),
     ):
-        runner = web.AppRunner(
+        runner = GuardedRunner(
             app,
+            timeouts=config.client_timeouts,
+            on_timeout=timed_out,
             access_log=logging.getLogger("panelgate.access") if logged else None,
             access_log_class=logger_class,
             shutdown_timeout=SHUTDOWN_GRACE,
         )
         await runner.setup()
-        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=LISTEN_BACKLOG).start()
         runners.append(runner)
     return live, runners
 
@@ -57,6 +67,8 @@ async def reload_config(path: str, live: Live) -> bool:
     old = live.state.config
     if (config.listen, config.admin_listen) != (old.listen, old.admin_listen):
         log.warning("listen addresses changed: they take effect on restart only")
+    if config.client_timeouts != old.client_timeouts:
+        log.warning("client_timeouts changed: they take effect on restart only")
     await swap_state(live, config)
     log.info("config reloaded from %s", path)
     return True
