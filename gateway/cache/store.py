@@ -30,6 +30,7 @@ from gateway.catalogue import Kind, Operation
 from gateway.config import CacheConfig
 from gateway.metrics import Metrics
 from gateway.model import Call, Code, Outcome, Ref, Result
+from gateway.redisguard import outage
 
 log = logging.getLogger("panelgate.cache")
 EVERYTHING = "*"
@@ -104,6 +105,7 @@ class ResponseCache:
             timeout=config.timeout,
             retry_after=config.retry_after,
             on_error=self._on_error,
+            outage=outage(config.redis_url) if primary is not None and config.redis_url else None,
         )
         self.flights: dict[str, asyncio.Future[tuple[Outcome, str] | None]] = {}
         # the last decoded entry per key, with its bytes: a hit on unchanged bytes skips json.loads (bench/notes.md)
