@@ -103,5 +103,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        # gateway.workers: set when a `serve --workers N` worker starts in place of one that died
+        self.worker_restarts = Counter(
+            "panelgate_worker_restarts_total",
+            "Times this worker slot's process died and was replaced (serve --workers N)",
+            ["worker"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

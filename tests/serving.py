@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -105,3 +106,24 @@ async def running(config: Path, tmp_path: Path, *extra: str) -> AsyncIterator[Se
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+def pid_listening_on(port: int) -> int:
+    """The process with a listening TCP socket on 127.0.0.1:`port` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for row in f.read().splitlines()[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        with contextlib.suppress(OSError):
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{pid}/fd")):
+                return int(pid)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def crash_at_once(path: str, index: int, watch: bool, restarts: int) -> None:
+    """A worker that dies as it starts (gateway.workers' back-off test)."""
+    raise SystemExit(3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -17,8 +18,17 @@ from aiohttp import ClientSession, web
 from gateway.accesslog import redact
 from gateway.server import SHUTDOWN_GRACE
 from gateway.sim.xtream_masters import XtreamMastersSim
-from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpServer
-from tests.serving import KEY_A, KEY_B, free_port, free_port_pair, running, wait_ready, write_config
+from tests.conftest import ACCESS_CODE, REPO, UPSTREAM_KEY, AiohttpServer
+from tests.serving import (
+    KEY_A,
+    KEY_B,
+    free_port,
+    free_port_pair,
+    pid_listening_on,
+    running,
+    wait_ready,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -92,6 +102,50 @@ async def test_two_workers_share_the_port(sim_url: str, tmp_path: Path) -> None:
                               if line.startswith("panelgate_requests_total{")))
         assert sum(served) == 40
         assert all(n > 0 for n in served), f"one worker served nothing: {served}"
+
+
+async def _worker_pid(port: int, other_than: int = 0) -> int:
+    for _ in range(200):
+        with contextlib.suppress(AssertionError):
+            pid = pid_listening_on(port)
+            if pid != other_than:
+                return pid
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no new worker on port {port}")
+
+
+async def test_a_killed_worker_is_replaced_logged_and_counted(sim_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    port, admin = free_port(), free_port_pair()
+    write_config(config, sim_url, port, admin, [KEY_A])
+    async with running(config, tmp_path, "--workers", "2") as server, ClientSession() as session:
+        await wait_ready(admin + 1)
+        pid = await _worker_pid(admin + 1)
+        for replacement in (1, 2):
+            os.kill(pid, signal.SIGKILL)
+            pid = await _worker_pid(admin + 1, other_than=pid)
+            await wait_ready(admin + 1)
+            async with session.get(f"http://127.0.0.1:{admin + 1}/metrics") as resp:
+                assert f'panelgate_worker_restarts_total{{worker="1"}} {replacement:.1f}' in await resp.text()
+        assert (await server.call(session, KEY_A))["status"] == "STATUS_SUCCESS"
+    log = (tmp_path / "server.log").read_text()
+    assert "worker 1 (pid" in log and "died (signal SIGKILL); replacing it in 0.5s (replacement 1)" in log
+    assert "replacing it in 1.0s (replacement 2)" in log  # the back-off grows while the slot dies young
+    assert server.proc.returncode == 0  # SIGTERM afterwards still stops everything
+
+
+async def test_a_worker_that_keeps_crashing_is_replaced_with_a_back_off(tmp_path: Path) -> None:
+    """Without a back-off a worker that dies at start-up would be restarted in a tight loop."""
+    script = ("import logging; logging.basicConfig(level=logging.INFO); from gateway.workers import Supervisor; "
+              "from tests.serving import crash_at_once; Supervisor('unused.yaml', 1, False, crash_at_once).run()")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, cwd=REPO,
+                                                stderr=asyncio.subprocess.PIPE)  # fmt: skip
+    await asyncio.sleep(5)
+    proc.terminate()
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    replaced = err.decode().count("died (exit code 3)")
+    assert 2 <= replaced <= 5, err.decode()[-2000:]  # 0.5 s, 1 s, 2 s, 4 s apart
+    assert proc.returncode == 0
 
 
 async def test_sigterm_lets_an_in_flight_call_finish(aiohttp_server: AiohttpServer, tmp_path: Path) -> None:
