@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.conftest import ACCESS_CODE, REPO, UPSTREAM_KEY, AiohttpServer
 from tests.serving import (
     KEY_A,
     KEY_B,
+    Server,
     free_port,
     free_port_pair,
     pid_listening_on,
@@ -85,12 +87,19 @@ async def _eventually(call: Any, status: str) -> None:
     raise AssertionError(f"never reached {status}")
 
 
-async def test_two_workers_share_the_port(sim_url: str, tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _two_workers(sim_url: str, tmp_path: Path) -> AsyncIterator[tuple[Server, int]]:
+    """`serve --workers 2`, both workers ready; with the first worker's operator port."""
     config = tmp_path / "gateway.yaml"
     port, admin = free_port(), free_port_pair()
     write_config(config, sim_url, port, admin, [KEY_A])
-    async with running(config, tmp_path, "--workers", "2") as server, ClientSession() as session:
+    async with running(config, tmp_path, "--workers", "2") as server:
         await wait_ready(admin + 1)
+        yield server, admin
+
+
+async def test_two_workers_share_the_port(sim_url: str, tmp_path: Path) -> None:
+    async with _two_workers(sim_url, tmp_path) as (server, admin), ClientSession() as session:
         for _ in range(40):
             async with ClientSession() as fresh:  # new connections, so the kernel spreads them over workers
                 assert (await server.call(fresh, KEY_A))["status"] == "STATUS_SUCCESS"
@@ -115,11 +124,7 @@ async def _worker_pid(port: int, other_than: int = 0) -> int:
 
 
 async def test_a_killed_worker_is_replaced_logged_and_counted(sim_url: str, tmp_path: Path) -> None:
-    config = tmp_path / "gateway.yaml"
-    port, admin = free_port(), free_port_pair()
-    write_config(config, sim_url, port, admin, [KEY_A])
-    async with running(config, tmp_path, "--workers", "2") as server, ClientSession() as session:
-        await wait_ready(admin + 1)
+    async with _two_workers(sim_url, tmp_path) as (server, admin), ClientSession() as session:
         pid = await _worker_pid(admin + 1)
         for replacement in (1, 2):
             os.kill(pid, signal.SIGKILL)
