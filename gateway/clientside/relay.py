@@ -25,7 +25,7 @@ from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, Stream
 from gateway.clientside.rewrite import Origins, Rewriter
 from gateway.config import ClientSide, Config, Upstream
 from gateway.metrics import Metrics
-from gateway.security import client_ip_of
+from gateway.security import request_client_ip
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -142,7 +142,7 @@ def check_client(request: web.Request, config: Config) -> None:
     """Blocked addresses and user agents are refused before anything reaches the upstream."""
     cs = config.client_side
     if cs.blocked_ips:
-        address = client_ip_of(request.remote, request.headers.get("X-Forwarded-For"), config.trusted_proxies)
+        address = request_client_ip(request, config.trusted_proxies)
         if any(address.version == net.version and address in net for net in cs.blocked_ips):
             raise Refusal(403, "blocked_ip")
     if cs.blocked_user_agents:

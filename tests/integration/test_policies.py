@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
+from multidict import CIMultiDict
 
 from gateway.app import build_app
 from gateway.keys import digest_of
@@ -273,14 +274,22 @@ async def _ip_app(
         (["127.0.0.1/32"], "198.51.100.9, 10.0.0.5", True),  # a client-written left part is not believed
         (["127.0.0.1/32", "10.0.0.0/8"], "198.51.100.9, 10.0.0.5", False),  # both hops trusted: skip to the client
         (["127.0.0.1/32"], "not-an-ip", False),
+        # a proxy that adds its own header line: the client's own line must not decide
+        (["127.0.0.1/32"], ["10.0.0.5", "198.51.100.9"], False),
+        (["127.0.0.1/32"], ["198.51.100.9", "10.0.0.5"], True),
+        (["127.0.0.1/32"], ["10.0.0.5, 10.0.0.6", "198.51.100.9, 127.0.0.1"], False),
+        # an IPv4-mapped IPv6 address is its IPv4 address
+        (["127.0.0.1/32"], "::ffff:10.0.0.5", True),
+        (["127.0.0.1/32"], "10.0.0.5, ::ffff:198.51.100.9", False),
     ],
 )
 async def test_client_ip_and_allow_list(
     stack: Stack, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path,
-    trusted: list[str], xff: str | None, allowed: bool,
+    trusted: list[str], xff: str | list[str] | None, allowed: bool,
 ) -> None:
     client = await _ip_app(stack, aiohttp_client, policies_dir, tmp_path, trusted)
-    headers = {"X-Forwarded-For": xff} if xff else {}
+    lines = [xff] if isinstance(xff, str) else xff or []
+    headers = CIMultiDict(("X-Forwarded-For", line) for line in lines)
     resp = await client.post(XM_PATH, data={"api_key": "office-key-0123456789", "action": "user_info"},
                              headers=headers)
     body = await resp.json(content_type=None)
