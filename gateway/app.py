@@ -20,6 +20,7 @@ from gateway.dialects.base import Rendered
 from gateway.dialects.registry import client_face
 from gateway.exchange import Exchange, GatewayState, Live, Step
 from gateway.health import Health
+from gateway.httpserver import hide_server_banner
 from gateway.ingress import read_request
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Refused, Result
@@ -211,6 +212,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
     """The public gateway application."""
     # Bodies are read by ingress with the configured limit; aiohttp's own cap is set just above it.
     app = web.Application(client_max_size=config.max_body_bytes + 1)
+    hide_server_banner(app)
     live = live or Live(build_state(config))
     app[LIVE] = live
     routes = {
@@ -248,6 +250,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
 def build_admin_app(live: Live) -> web.Application:
     """The operator listener: metrics and health, never exposed with the public API."""
     app = web.Application()
+    hide_server_banner(app)
     app[LIVE] = live
 
     async def metrics(request: web.Request) -> web.Response:

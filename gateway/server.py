@@ -18,6 +18,7 @@ from gateway.app import build_admin_app, build_app, build_state, swap_state
 from gateway.clientside.relay import WORKERS_KEY_ENV
 from gateway.config import Config, ConfigError, load_config
 from gateway.exchange import Live
+from gateway.httpserver import GatewayRunner
 
 log = logging.getLogger("panelgate")
 SHUTDOWN_GRACE = 30.0  # seconds in-flight admin calls get to finish on SIGTERM
@@ -35,7 +36,7 @@ async def start(config: Config, *, worker: int = 0, reuse_port: bool = False) ->
         (build_app(config, live), config.listen.host, config.listen.port, config.access_log != "off"),
         (build_admin_app(live), config.admin_listen.host, admin_port, False),
     ):
-        runner = web.AppRunner(
+        runner = GatewayRunner(
             app,
             access_log=logging.getLogger("panelgate.access") if logged else None,
             access_log_class=logger_class,
