@@ -19,6 +19,12 @@ from redis.exceptions import RedisError
 log = logging.getLogger("panelgate.clientside")
 
 
+def line_key(upstream: str, username: str) -> str:
+    """The counter key of a line: the panel's MySQL compares usernames case-insensitively and without trailing
+    spaces (utf8_unicode_ci), so `JONAS03` and `jonas03 ` are the line `jonas03` and share its slots."""
+    return f"{upstream}:{username.strip().casefold()}"
+
+
 @dataclass(frozen=True)
 class Lease:
     line: str

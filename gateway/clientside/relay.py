@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from gateway.accesslog import redact
-from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, StreamCounter
+from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, StreamCounter, line_key
 from gateway.clientside.rewrite import Origins, Rewriter
 from gateway.config import ClientSide, Config, Upstream
 from gateway.metrics import Metrics
@@ -278,7 +278,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
     counter = runtime.counter(cs)
     lease: Lease | None = None
     if line is not None and cs.max_streams_per_line > 0:
-        lease = await counter.acquire(f"{upstream_of(config).name}:{line}", cs.max_streams_per_line)
+        lease = await counter.acquire(line_key(upstream_of(config).name, line), cs.max_streams_per_line)
         if lease is None:
             raise Refusal(403, "max_streams")
     metrics.active_streams.labels(kind).inc()

@@ -31,11 +31,17 @@ def _ids(value: Any) -> list[int]:
     return [int(v) for v in parsed] if isinstance(parsed, list) else []
 
 
+def mysql_equal(a: str, b: str) -> bool:
+    """`a = b` in MySQL under the panel's utf8_unicode_ci collation: case-insensitive, trailing spaces ignored."""
+    return a.rstrip(" ").casefold() == b.rstrip(" ").casefold()
+
+
 def find_line(tables: Tables, username: Any, password: Any) -> Row | None:
+    """streaming.php's `SELECT ... FROM lines WHERE username = ? AND password = ?`, compared as MySQL does."""
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         return None
     for row in tables["lines"].values():
-        if row["username"] == username and row["password"] == password:
+        if mysql_equal(row["username"], username) and mysql_equal(row["password"], password):
             return row
     return None
 

@@ -283,6 +283,11 @@ async def test_per_line_stream_cap(make_side: Any) -> None:
         await first.content.read(65536)
         second = await session.get(side.client.make_url(f"/movie/{user}/{password}/21.mp4"))
         assert second.status == 403
+        # the panel's MySQL finds the same line for these (case-insensitive, trailing spaces ignored)
+        for alias in (user.upper(), f"{user}%20", user.capitalize()):
+            aliased = await session.get(side.client.make_url(f"/live/{alias}/{password}/1.ts"))
+            assert aliased.status == 403, alias
+        assert side.sim.player.open_streams == 1
         other = side.sim.tables["lines"][1]
         third = await session.get(side.client.make_url(f"/live/{other['username']}/{other['password']}/1.ts"))
         assert third.status == 200  # another line has its own slots
