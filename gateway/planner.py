@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway import credits, lineinfo
+from gateway import credits, lineinfo, panel_secrets
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.registry import upstream_face
@@ -98,7 +98,8 @@ class Runner:
             return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc), retryable=not exc.sent)
         finally:
             self.metrics.upstream_latency.labels(self.upstream.name).observe(time.perf_counter() - started)
-        outcome = self.face.decode(op, answer.status, answer.body)
+        # the panel's keys and password hashes go before anything else sees the answer (gateway.panel_secrets)
+        outcome = panel_secrets.strip(op, self.face.decode(op, answer.status, answer.body))
         label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
         self.metrics.upstream_requests.labels(self.upstream.name, label).inc()
         return outcome

@@ -39,7 +39,6 @@ PRESENCE_FLAGS = ("is_trial", "is_restreamer", "is_isplock")
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 _LINE_TEXT = ("admin_notes", "reseller_notes", "contact", "forced_country", "isp_desc")
-_HIDDEN_USER_COLUMNS = ("password",)
 
 
 class _Refused(Exception):
@@ -382,8 +381,9 @@ def _device_actions(kind: str, noun: str) -> dict[str, Any]:
 
 
 def get_user_row(state: XMState, user_id: int | None) -> Row | None:
+    """getRegisteredUser(): `SELECT * FROM users`, the password hash and the user's api_key included."""
     row = state.table("users").get(user_id) if user_id is not None else None
-    return {k: v for k, v in row.items() if k not in _HIDDEN_USER_COLUMNS} if row else None
+    return dict(row) if row else None
 
 
 def _user_values(state: XMState, data: Params, existing: Row | None) -> Row:
@@ -497,7 +497,9 @@ def adjust_credits(state: XMState, params: Params) -> Answer:
 
 
 def user_info(state: XMState, params: Params) -> Answer:
-    me = get_user_row(state, state.admin_id) or {}
+    """APIWrapper::getUserInfo(): the caller's own users row without its password hash, but with its api_key
+    (the key this very request authenticated with), and its group's permissions."""
+    me = {k: v for k, v in (get_user_row(state, state.admin_id) or {}).items() if k != "password"}
     group = dict(state.table("users_groups").get(php_int(me.get("member_group_id")), {}))
     group["advanced"] = []
     return {"status": "STATUS_SUCCESS", "data": me, "permissions": group}

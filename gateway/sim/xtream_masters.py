@@ -78,6 +78,7 @@ class XtreamMastersSim:
         self.access_code = access_code
         self.api_key = api_key
         self.state = XMState(tables=seed_data.build() if seed else seed_data.empty(), php_bugs=php_bugs)
+        self.state.table("users")[self.state.admin_id]["api_key"] = api_key  # the admin's key is a users column
         self.tables: dict[str, dict[int, dict[str, Any]]] = self.state.tables
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.player = PlayerSim(self.tables)  # the client side (player_api, playlists, streams) on the same server
