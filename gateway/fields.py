@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.catalogue import FieldType
 from gateway.model import Code
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
@@ -140,3 +141,70 @@ def mac(field: str, value: Any) -> str:
     if not _MAC.fullmatch(text):
         raise FieldError(field, f"is not a MAC address, got {text[:40]!r}", Code.INVALID_MAC)
     return text.upper()
+
+
+def columns(field: str, value: Any) -> list[str]:
+    """`show_columns=a,b` as PHP's explode(',') reads it."""
+    return [c for c in scalar(field, value).split(",") if c]
+
+
+def search(field: str, value: Any) -> dict[str, str]:
+    """DataTables' `search[value]=..` (and the `search[regex]` it sends along, which the panels ignore)."""
+    if not isinstance(value, dict) or not set(value) <= {"value", "regex"}:
+        raise FieldError(field, "must be search[value]=text")
+    return {"value": scalar(f"{field}[value]", value.get("value", ""))}
+
+
+def order(field: str, value: Any) -> list[dict[str, Any]]:
+    """DataTables' `order[0][column]=1&order[0][dir]=asc`."""
+    value = _php_list(value)
+    if not isinstance(value, list):
+        raise FieldError(field, "must be order[0][column]=n&order[0][dir]=asc|desc")
+    out: list[dict[str, Any]] = []
+    for item in value:
+        if not isinstance(item, dict) or not set(item) <= {"column", "dir"}:
+            raise FieldError(field, "must be order[0][column]=n&order[0][dir]=asc|desc")
+        direction = scalar(f"{field}[dir]", item.get("dir", "asc")).lower()
+        if direction not in ("asc", "desc"):
+            raise FieldError(field, f"direction must be asc or desc, got {direction[:10]!r}")
+        out.append({"column": to_int(f"{field}[column]", item.get("column", "0")), "dir": direction})
+    return out
+
+
+def signed_int(field: str, value: Any) -> int:
+    return to_int(field, value, low=-MAX_INT - 1)
+
+
+# How a field of each type is read from a PHP-style parameter, unless a dialect knows better.
+READERS: dict[FieldType, Any] = {
+    FieldType.STR: scalar,
+    FieldType.INT: signed_int,
+    FieldType.FLAG: to_flag,
+    FieldType.DATE: date_to_unix,
+    FieldType.IDS: int_list,
+    FieldType.STRS: str_list,
+    FieldType.MAC: mac,
+    FieldType.COLUMNS: columns,
+    FieldType.SEARCH: search,
+    FieldType.ORDER: order,
+}
+
+
+def read(field: str, ftype: FieldType, value: Any) -> Any:
+    """The canonical value of `field` (of type `ftype`) from its PHP-style parameter value."""
+    reader: Any = READERS[ftype]
+    return reader(field, value)
+
+
+def wire(ftype: FieldType, value: Any) -> Any:
+    """A canonical value as PHP-style parameter values (arrays as lists), for the types every dialect writes
+    alike; flags and dates are the dialects' own business and are returned as they are."""
+    if ftype in (FieldType.IDS, FieldType.STRS):
+        return [str(item) for item in value]
+    if ftype is FieldType.COLUMNS:
+        return ",".join(value)
+    if ftype is FieldType.ORDER:
+        return [{"column": str(item["column"]), "dir": item["dir"]} for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value

@@ -26,6 +26,8 @@ class Guard:
         if self.kind == "forbidden":
             return f"{self.field} may not be sent" if present else None
         if self.kind == "max_days_ahead":
+            if self.field == "exp_date" and args.get("no_expire"):
+                return f"{self.field} may be at most {self.limit} days ahead: no_expire may not be sent"
             if operation.endswith(".create") and (not present or value is None):
                 return f"{self.field} is required and at most {self.limit} days ahead"
             if present and (not _number(value) or value > now + self.limit * DAY):

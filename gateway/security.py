@@ -132,6 +132,12 @@ async def resolve_operation(ex: Exchange) -> None:
     assert ex.raw is not None
     ex.call = ex.face.parse(ex.raw)
     ex.op = ex.state.catalogue.get(ex.call.operation)
+    # Each dialect reads only the fields the operation declares; this holds them all to it, so what policies,
+    # tenancy and guards see is all an upstream request can carry.
+    undeclared = sorted(set(ex.call.args) - set(ex.op.fields)) if ex.op is not None else []
+    if undeclared:
+        raise Refused(Failure(Code.INVALID_INPUT, f"{undeclared[0]}: is not a field of {ex.call.operation}",
+                              reason="bad_input"))  # fmt: skip
 
 
 async def check_scope(ex: Exchange) -> None:

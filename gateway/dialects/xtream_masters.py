@@ -10,22 +10,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from gateway import jsonio
-from gateway.catalogue import Catalogue, Operation, Target, catalogue
+from gateway import fields, jsonio
+from gateway.catalogue import Catalogue, FieldType, Operation, Target, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
 from gateway.dialects.common import invalid, merged, presented_key
-from gateway.fields import (
-    FieldError,
-    date_to_unix,
-    int_list,
-    mac,
-    scalar,
-    str_list,
-    to_flag,
-    to_int,
-    unix_to_date,
-)
+from gateway.fields import FieldError, date_to_unix, to_int, unix_to_date
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
 
@@ -55,48 +45,38 @@ BARE_LIST_ACTIONS = frozenset(
     }
 )
 
-# The panel's flags that turn on when the key is merely present: toward the panel a false flag is omitted.
-PRESENCE_FLAGS = ("is_trial", "is_restreamer", "is_isplock")
-
-# Panel parameter -> (canonical name, converter). The canonical model keeps panel column names except where
-# the panel's wire form differs from the value (dates, JSON-in-a-string lists, presence flags).
+# How this panel's parameters differ from the canonical fields (the canonical model keeps the panel's names and
+# types except where its wire form differs from the value).
+_DEVICE_LIKE = ("line", "mag", "enigma", "package")
+# canonical -> wire name: per resource, then for every operation
+_RENAMES: dict[str, dict[str, str]] = {resource: {"bouquets": "bouquets_selected"} for resource in _DEVICE_LIKE}
+_RENAMES_ANYWHERE = {"owner": "reseller"}  # table.php's filter by owning reseller
+# Lists the panel json_decode()s from one text (`bouquets_selected=[1,2]`) rather than reading a PHP array.
+_JSON_TEXT = frozenset((resource, "bouquets") for resource in _DEVICE_LIKE)
+# Flags the panel reads by value (intval); every other flag turns on when its parameter is merely present, even as
+# 0 (`isset()`), so toward the panel a false flag is omitted.
+_VALUE_FLAGS = frozenset({*((r, f) for r in ("line", "mag", "enigma") for f in ("enabled", "admin_enabled")),
+                          ("reseller", "status")})  # fmt: skip
+# Readers narrower than their type's: the panel's own limits, so a bad value is refused here, named.
 _Converter = Callable[[str, Any], Any]
-_LINE_FIELDS: dict[str, tuple[str, _Converter]] = {
-    "exp_date": ("exp_date", date_to_unix),
-    "bouquets_selected": ("bouquets", int_list),
-    "max_connections": ("max_connections", lambda f, v: to_int(f, v, low=0, high=10_000)),
-    "member_id": ("member_id", to_int),
-    "package": ("package", to_int),
-    "enabled": ("enabled", to_flag),
-    "admin_enabled": ("admin_enabled", to_flag),
-    "allowed_ips": ("allowed_ips", str_list),
-    "allowed_ua": ("allowed_ua", str_list),
-    "mac": ("mac", mac),
-    **{flag: (flag, to_flag) for flag in PRESENCE_FLAGS},
-}
-_RESELLER_FIELDS: dict[str, tuple[str, _Converter]] = {
-    "member_group_id": ("member_group_id", to_int),
-    "owner_id": ("owner_id", to_int),
-    "credits": ("credits", lambda f, v: to_int(f, v, low=-(10**9), high=10**9)),
-}
-_COMMON_FIELDS: dict[str, tuple[str, _Converter]] = {
-    "start": ("start", lambda f, v: to_int(f, v, high=10**9)),
-    "limit": ("limit", lambda f, v: to_int(f, v, low=1, high=10_000)),
-    "filter": ("filter", lambda f, v: to_int(f, v, low=0, high=5)),
-    "server_id": ("server_id", lambda f, v: to_int(f, v, low=-1)),
-    "show_columns": ("show_columns", lambda f, v: [c for c in scalar(f, v).split(",") if c]),
-    "hide_columns": ("hide_columns", lambda f, v: [c for c in scalar(f, v).split(",") if c]),
-}
-_FIELDS_BY_RESOURCE = {
-    "line": _LINE_FIELDS,
-    "mag": _LINE_FIELDS,
-    "enigma": _LINE_FIELDS,
-    "reseller": _RESELLER_FIELDS,
+_READERS: dict[str, _Converter] = {
+    "exp_date": date_to_unix,
+    "max_connections": lambda f, v: to_int(f, v, low=0, high=10_000),
+    "credits": lambda f, v: to_int(f, v, low=-(10**9), high=10**9),
+    "start": lambda f, v: to_int(f, v, high=10**9),
+    "limit": lambda f, v: to_int(f, v, low=1, high=10_000),
+    "filter": lambda f, v: to_int(f, v, low=0, high=5),
+    "server_id": lambda f, v: to_int(f, v, low=-1),
 }
 
 
-def _fields_for(op: Operation) -> dict[str, tuple[str, _Converter]]:
-    return {**_COMMON_FIELDS, **_FIELDS_BY_RESOURCE.get(op.resource, {})}
+def _wire_name(op: Operation, canonical: str) -> str:
+    return _RENAMES.get(op.resource, {}).get(canonical) or _RENAMES_ANYWHERE.get(canonical, canonical)
+
+
+def _canonical_names(op: Operation) -> dict[str, str]:
+    """This panel's parameter name -> canonical field, for the fields `op` declares."""
+    return {_wire_name(op, name): name for name in op.fields}
 
 
 def expresses() -> dict[str, str]:
@@ -118,7 +98,8 @@ def credentials(request: RawRequest) -> Credentials:
 
 
 def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
-    """Canonical Call for a client request; unknown actions and unreadable values are refused here."""
+    """Canonical Call for a client request; unknown actions, undeclared parameters and unreadable values are
+    refused here."""
     cat = cat or catalogue()
     params = merged(request)
     action = params.get("action")
@@ -146,17 +127,20 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
 
 
 def canonical_args(op: Operation, params: Params) -> dict[str, Any]:
-    """Convert the panel's parameters for `op` into canonical typed args."""
-    fields = _fields_for(op)
+    """The panel's parameters for `op` as canonical typed args (and the record's `id`). A parameter `op` does not
+    declare is refused: the upstream request is built from declared fields only, so nothing the client adds can
+    stand in for the envelope (`edit`, `id`, `action`) or reach a column the gateway does not know."""
+    names = _canonical_names(op)
     args: dict[str, Any] = {}
     for name, value in params.items():
-        if name in fields:
-            canonical, convert = fields[name]
-            args[canonical] = convert(name, value)
-        elif name == "id" and op.target is Target.ID:
+        if name == "id" and op.target is Target.ID:
             args["id"] = to_int("id", value, low=1)
-        else:
-            args[name] = value
+            continue
+        canonical = names.get(name)
+        if canonical is None:
+            raise FieldError(name, f"is not a parameter of {op.xm_action or op.name}")
+        reader = _READERS.get(canonical)
+        args[canonical] = reader(name, value) if reader else fields.read(name, op.fields[canonical], value)
     if op.target is Target.ID and "id" not in args:
         raise FieldError("id", "is required")
     return args
@@ -224,32 +208,29 @@ def failure_body(failure: Failure) -> dict[str, Any]:
 
 
 def panel_params(op: Operation, args: dict[str, Any]) -> Params:
-    """Canonical args back to the panel's parameters, honouring its quirks."""
+    """Canonical args back to the panel's parameters, honouring its quirks. Only the fields `op` declares are
+    written (by construction none of them is a name the envelope uses: the catalogue refuses those)."""
     out: Params = {}
     for name, value in args.items():
-        if value is None:
+        ftype = op.fields.get(name)
+        if value is None or ftype is None:
             continue
-        if name == "exp_date":
-            out["exp_date"] = unix_to_date(value)
-        elif name == "bouquets":
-            out["bouquets_selected"] = json.dumps(list(value), separators=(",", ":"))
-        elif name in PRESENCE_FLAGS:
-            if value:
-                out[name] = "1"
-        elif name in ("show_columns", "hide_columns"):
-            out[name] = ",".join(value)
-        elif name == "owner":
-            out["reseller"] = str(value)  # the panel's list filter by owning reseller
+        wire = _wire_name(op, name)
+        if ftype is FieldType.DATE:
+            out[wire] = unix_to_date(value)
+        elif ftype is FieldType.FLAG:
+            if (op.resource, name) in _VALUE_FLAGS:
+                out[wire] = "1" if value else "0"
+            elif value:
+                out[wire] = "1"  # presence is what the panel reads: a false flag is left out
+        elif (op.resource, name) in _JSON_TEXT:
+            out[wire] = json.dumps(list(value), separators=(",", ":"))
         elif name == "servers":
             # XC v2 names a set of servers; the panel takes one server_id, -1 meaning all of them.
             if "server_id" not in args:
                 out["server_id"] = str(value[0]) if len(value) == 1 else "-1"
-        elif isinstance(value, bool):
-            out[name] = "1" if value else "0"
-        elif isinstance(value, int):
-            out[name] = str(value)
         else:
-            out[name] = value
+            out[wire] = fields.wire(ftype, value)
     return out
 
 

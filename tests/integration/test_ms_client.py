@@ -195,9 +195,9 @@ async def test_unknown_endpoint_is_404_and_never_forwarded(any_panel: MSStack, p
     ("body", "error"),
     [
         ("data[name]=a&data[name]=b", "parameter 'data[name]' is given more than once"),
-        ("data[name][x]=a", "name: must be a single value, not an array"),
-        ("data[name][]=a&data[name][]=b", "name: must be a single value, not an array"),
-        ("data[credits][x][y][z]=1&data[name]=a", "credits: must be a single value, not an array"),
+        ("data[name][x]=a", "data[name]: must be a single value, not an array"),
+        ("data[name][]=a&data[name][]=b", "data[name]: must be a single value, not an array"),
+        ("data[credits][x][y][z]=1&data[name]=a", "data[credits]: must be a single value, not an array"),
         ("data=a", "data: must be an array (data[field]=value)"),
         ("data[]=a", "data: must be an array (data[field]=value)"),
         ("api_key[]=x&data[name]=q", "api_key must be a single value"),

@@ -89,6 +89,9 @@ async def test_reseller_lists_only_its_own_lines_with_correct_paging(stack: Stac
 async def test_reseller_cannot_widen_the_list_filter(stack: Stack) -> None:
     for extra in ({"reseller": "89"}, {"member_id": "89"}, {"show_columns": "id,username"}, {"reseller": ""}):
         body = await stack.xm(key="reseller", action="get_lines", limit="100", **extra)
+        if body["status"] == "STATUS_INVALID_INPUT":  # get_lines takes no member_id, and reseller is an id
+            assert extra in ({"member_id": "89"}, {"reseller": ""}), body
+            continue
         ids = {r["id"] for r in body["data"]}
         assert ids <= {r["id"] for r in own_lines(stack, "88")}, extra
         if "show_columns" in extra:
@@ -98,8 +101,9 @@ async def test_reseller_cannot_widen_the_list_filter(stack: Stack) -> None:
 async def test_others_line_is_not_found_like_a_missing_one(stack: Stack) -> None:
     other = own_lines(stack, "89")[0]["id"]
     for action in ("get_line", "edit_line", "delete_line", "ban_line", "disable_line"):
-        foreign = await stack.xm(key="reseller", action=action, id=other, max_connections="1")
-        missing = await stack.xm(key="reseller", action=action, id="99999", max_connections="1")
+        extra = {"max_connections": "1"} if action == "edit_line" else {}
+        foreign = await stack.xm(key="reseller", action=action, id=other, **extra)
+        missing = await stack.xm(key="reseller", action=action, id="99999", **extra)
         assert foreign == missing, action
         assert foreign["status"] == "STATUS_FAILURE"
     writes = [a for a, _ in stack.sim.received if a != "get_line"]

@@ -19,7 +19,7 @@ from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpServer, Stack
 
 # Parameters for actions that need more than an id. Flags are only ever sent as 1 here: a 0 flag is where the
 # gateway deliberately differs from the panel (see test_xm_gateway.py::test_false_flag_is_omitted_upstream).
-_CREATE = {"username": "rt_user", "password": "rt_pass_1", "name": "rt-name"}
+_CREATE = {"username": "rt_user", "password": "rt_pass_1"}
 PARAMS: dict[str, dict[str, Any]] = {
     "create_line": {**_CREATE, "exp_date": "2031-05-01", "bouquets_selected": "[1,2]", "max_connections": "2",
                     "is_restreamer": "1", "allowed_ips[]": "10.1.2.3", "admin_notes": "made by test"},
@@ -34,13 +34,12 @@ PARAMS: dict[str, dict[str, Any]] = {
     "adjust_credits": {"id": "88", "credits": "5", "reason": "test"},
     "get_lines": {"start": "0", "limit": "5", "show_columns": "id,username,member_id"},
     "get_mags": {"limit": "2"},
-    "add_blocked_ip": {"id": "198.51.100.7"},
+    "add_blocked_ip": {"ip": "198.51.100.7"},
     "add_blocked_ua": {"user_agent": "BadBot/1.0", "exact_match": "1"},
-    "add_blocked_isp": {"id": "Bad ISP"},
+    "add_blocked_isp": {"isp": "Bad ISP"},
     "kill_connection": {"activity_id": "101", "server_id": "2"},
     "kill_pid": {"pid": "4242"},
     "mysql_query": {"query": "SELECT 1"},
-    "reload_epg": {"id": "1"},
 }
 # Streams of every kind share one id space on the panel; these ids exist in the simulator's seed.
 STREAM_IDS = {"stream": "1", "movie": "21", "channel": "31", "station": "33", "episode": "35"}
@@ -62,7 +61,9 @@ PARAMS.update({
     "create_rtmp_ip": {"ip": "192.0.2.55"},
     "create_series": {"title": "rt series"},
 })
-PARAMS["create_episode"].update(series_id="1", season_num="1", episode="9")
+# processEpisode: one source, and the series by `series`
+PARAMS["create_episode"] = {"stream_display_name": "rt episode", "stream_source": "http://src.test/1.mkv",
+                            "series": "1", "season_num": "1", "episode": "9"}
 
 VOLATILE = {"created_at", "date_registered", "last_login", "timestamp", "time", "added", "updated", "last_activity",
             "password", "date", "created"}
