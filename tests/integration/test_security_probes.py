@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict
 
 from gateway.app import build_app
 from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpClient, Stack, make_config
@@ -192,3 +193,25 @@ async def test_guards_see_every_dialects_values_typed(stack: Stack, face: str, b
     answer = await _form(stack, face, f"api_key={KEYS['reseller']}&{body.replace('SOON', soon)}")
     assert answer["result"] is False and "internal" not in json.dumps(answer), answer
     assert stack.sim.received == []
+
+
+# --- client addresses on the client side -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [["::ffff:192.0.2.66"], ["192.0.2.66", "198.51.100.1, ::ffff:192.0.2.66"], ["198.51.100.9", "192.0.2.66"]],
+)
+async def test_blocked_ips_see_mapped_addresses_and_every_forwarded_line(
+    stack: Stack, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path, lines: list[str]
+) -> None:
+    url = stack.config.upstreams["main"].url
+    config = make_config(url, policies_dir, tmp_path, trusted_proxies=["127.0.0.1/32"],
+                         client_side={"blocked_ips": ["192.0.2.0/24"]})  # fmt: skip
+    client = await aiohttp_client(build_app(config))
+    line = _line(stack, "88")
+    headers = CIMultiDict(("X-Forwarded-For", value) for value in lines)
+    resp = await client.get("/player_api.php", params={"username": line["username"], "password": line["password"]},
+                            headers=headers)  # fmt: skip
+    assert resp.status == 403
+    assert stack.sim.player.received == []
