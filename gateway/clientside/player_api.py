@@ -54,13 +54,13 @@ def upstream_params(params: dict[str, str]) -> dict[str, str] | None:
     return out
 
 
-def rewrite_login(answer: dict[str, Any], public_url: str, runtime: ClientSideRuntime) -> dict[str, Any]:
+def rewrite_login(answer: dict[str, Any], config: Config, runtime: ClientSideRuntime) -> dict[str, Any]:
     info = answer.get("server_info")
     if isinstance(info, dict):
         reported = info.get("url")
         if isinstance(reported, str):
-            runtime.learn_host(reported.split("://")[-1].split(":")[0].split("/")[0])
-        host, port, https_port, protocol = public_parts(public_url)
+            runtime.learn_host(reported.split("://")[-1].split(":")[0].split("/")[0], config)
+        host, port, https_port, protocol = public_parts(config.public_url)
         # rtmp is not relayed: its port names nothing of the gateway's, and the panel's must not leak
         answer["server_info"] = {**info, "url": host, "port": port, "https_port": https_port,
                                  "server_protocol": protocol, "rtmp_port": "0"}  # fmt: skip
@@ -110,7 +110,7 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
     if isinstance(data, dict) and isinstance(data.get("user_info"), dict):
         if str(data["user_info"].get("auth")) != "1":
             return web.json_response(AUTH_FAILED)
-        data = rewrite_login(data, config.public_url, runtime)
+        data = rewrite_login(data, config, runtime)
     data = runtime.rewriter(config).json(data)
     body = jsonio.dumps(data)
     headers = {"Content-Type": "application/json; charset=utf-8"}

@@ -6,6 +6,8 @@ Every handler reads the state in force (`live.state`), checks the blocked lists 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -15,6 +17,7 @@ from aiohttp import web
 
 from gateway.accesslog import redact
 from gateway.clientside import player_api, playlist
+from gateway.clientside.hosts import DISCOVER_TIMEOUT, REDISCOVER
 from gateway.clientside.relay import ClientSideRuntime, Refusal, check_client, relay, upstream_of
 from gateway.clientside.rewrite import ORIGIN_PREFIX
 from gateway.config import Config
@@ -131,6 +134,24 @@ def add_routes(app: web.Application, live: Live) -> None:
     route("GET", "/images/{tail:.+}", "image", _image)
     route("GET", r"/{u}/{p}/{file:\d+\.\w+}", "live", _stream("live"))
 
+    async def learn_hosts(_: web.Application) -> None:
+        # on_startup runs before the listener opens: the first player already meets a gateway that knows them
+        state = live.state
+        try:
+            async with asyncio.timeout(DISCOVER_TIMEOUT):
+                await runtime.discover_hosts(state, ask_panel=state.config.health.interval > 0)
+        except Exception as exc:  # a panel or Redis down at start-up: serve with what the config names
+            log.warning("upstream host names: start-up discovery failed (%s)", type(exc).__name__)
+
+        async def rediscover() -> None:
+            while True:
+                await asyncio.sleep(REDISCOVER)
+                with contextlib.suppress(Exception):
+                    state = live.state
+                    await runtime.discover_hosts(state, ask_panel=state.config.health.interval > 0)
+
+        runtime.hosts.spawn(rediscover())
+
     async def stop_streams(_: web.Application) -> None:
         # Runs before aiohttp waits for in-flight handlers (runner.cleanup): a live stream never finishes by
         # itself, so without this a SIGTERM would wait out the whole shutdown grace for every open stream.
@@ -139,5 +160,6 @@ def add_routes(app: web.Application, live: Live) -> None:
     async def close(_: web.Application) -> None:
         await runtime.close()
 
+    app.on_startup.append(learn_hosts)
     app.on_shutdown.append(stop_streams)
     app.on_cleanup.append(close)
