@@ -43,6 +43,8 @@ MAX_PLAYLIST_BYTES = 4 << 20  # an HLS playlist is kilobytes
 DISCONNECT_POLL = 1.0  # seconds between checks for a vanished player while the upstream is silent
 HEARTBEAT = 20.0  # seconds between refreshes of a shared stream slot
 STOP_GRACE = 2 * DISCONNECT_POLL  # at shutdown, how long streams get to end by themselves before being cut
+# a playlist whatever its URL says (`/play/{token}`, `/auth/{token}`): rewritten like any `.m3u8`
+HLS_TYPES = frozenset({"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/x-mpegurl", "audio/mpegurl"})
 _FORWARD = ("Range", "If-Range", "User-Agent", "Accept")
 _RETURN = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
            "Cache-Control", "Content-Disposition")  # fmt: skip
@@ -311,7 +313,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
         try:
             if upstream.status >= 400:
                 raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
-            if rewrite_hls and upstream.status == 200:
+            if upstream.status == 200 and (rewrite_hls or upstream.content_type.lower() in HLS_TYPES):
                 return await _playlist(upstream, runtime, config)
             resp = web.StreamResponse(status=upstream.status, headers=response_headers(upstream))
             await resp.prepare(request)

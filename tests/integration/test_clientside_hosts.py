@@ -38,12 +38,17 @@ async def everything_served(setup: Setup) -> dict[str, str]:
     for kind in ("m3u", "m3u_plus"):
         for output in ("ts", "m3u8"):
             await fetch("/get.php", **creds, type=kind, output=output)
+    await fetch(f"/playlist/{user}/{password}/m3u_plus")
     await fetch("/xmltv.php", **creds)
+    await fetch(f"/epg/{user}/{password}")
+    await fetch(f"/epg/{user}/{password}/gz")
+    await fetch("/xmltv.php", **creds, gzip="1")
     await fetch(f"/live/{user}/{password}/1.m3u8")
     for action in ("get_live_categories", "get_live_streams", "get_vod_streams", "get_series"):
-        await fetch("/player_api.php", **creds, action=action)
+        await fetch(f"/player_api/{user}/{password}/{action}")
     await fetch("/player_api.php", **creds, action="get_series_info", series_id="1")
     await fetch("/player_api.php", **creds, action="get_vod_info", vod_id="21")
+    await fetch("/panel_api.php", **creds)
     await fetch("/player_api.php", **creds)  # the login payload, last
     return out
 
@@ -57,8 +62,10 @@ async def test_a_fresh_gateway_serves_no_panel_host_at_all(make_setup: Any) -> N
         assert text, name
     playlist = served[str(next(k for k in served if "m3u_plus" in k and "'ts'" in k))]
     assert f'tvg-logo="{setup.public}/images/logos/' in playlist
-    epg = next(text for key, text in served.items() if key.startswith("/xmltv.php"))
+    epg = next(text for key, text in served.items() if key.startswith("/epg/") and key.endswith("{}"))
     assert f'generator-info-url="{setup.public}/"' in epg and f'<icon src="{setup.public}/images/' in epg
+    gz = next(text for key, text in served.items() if key.endswith("/gz?{}"))
+    assert gz == epg  # the same EPG, compressed by the gateway after rewriting
 
 
 async def test_catch_up_attributes_survive(make_setup: Any) -> None:
@@ -67,8 +74,7 @@ async def test_catch_up_attributes_survive(make_setup: Any) -> None:
     resp = await setup.client.get("/get.php", params={"username": user, "password": password, "type": "m3u_plus"})
     extinf = next(line for line in (await resp.text()).splitlines() if 'tvg-name="BBC One HD"' in line)
     assert extinf.startswith('#EXTINF:-1 timeshift="3" ')  # XUI's archive mark, in its place
-    resp = await setup.client.get("/player_api.php", params={"username": user, "password": password,
-                                                             "action": "get_live_streams"})  # fmt: skip
+    resp = await setup.client.get(f"/player_api/{user}/{password}/get_live_streams")
     first = (await resp.json())[0]
     assert (first["tv_archive"], first["tv_archive_duration"]) == (1, 3)
 
