@@ -263,6 +263,8 @@ class PlayerSim:
         stem, _, ext = rest[-1].partition(".")
         if line is None or not stem.isdigit():
             return web.Response(status=403, text="")
+        if "utc" in request.query:  # nginx hands the query on to stream/auth.php, where `utc` means catch-up
+            kind = "timeshift"
         return await self.deliver(request, kind, line, int(stem), ext or "ts")
 
     async def deliver(self, request: web.Request, kind: str, line: data.Row, sid: int,

@@ -88,6 +88,9 @@ async def test_streaming_php_forms_follow_the_panels_redirect(make_setup: Any) -
     resp = await setup.client.get(f"/streaming/timeshift.php?{creds}&stream=1&start=2026-01-01:10-00&duration=60")
     assert resp.status == 200 and await resp.read() == stream_bytes(100_001, 0, TIMESHIFT_SIZE)
     assert setup.sim.player.received.count("/stream/auth.php") == 3
+    # catch-up from a live URL: `utc` passed through, the panel serves the archive (a finite file, not the channel)
+    resp = await setup.client.get(f"/live/{user}/{password}/1.ts?utc=1767261600")
+    assert resp.status == 200 and await resp.read() == stream_bytes(100_001, 0, TIMESHIFT_SIZE)
 
 
 async def test_aliases_of_player_api_playlist_and_epg(make_setup: Any) -> None:
