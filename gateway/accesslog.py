@@ -20,15 +20,20 @@ from gateway.phpform import FormError, split_key
 
 # Names whose values are credentials, wherever PHP would read them: as a parameter (`api_key`, `api.key`,
 # `api key` and `api[key` all reach a PHP panel as `api_key`) or as a nested field (`user_data[password]`).
-SECRET_PARAMS = frozenset({"password", "api_key", "api_pass", "key", "token", "pass", "apikey"})
-_STREAM = re.compile(r"^/(live|movie|series|timeshift|hls)/([^/]+)/([^/]+)/")
+# A MAG box's `mac` is its credential on the portal; a portal `cmd` carries a play token.
+SECRET_PARAMS = frozenset({"password", "api_key", "api_pass", "key", "token", "pass", "apikey", "mac", "cmd"})
+_STREAM = re.compile(r"^/(live|movie|series|timeshift|thumb|subtitle|player_api|playlist|epg)/([^/]+)/([^/]+)(?=/|$)")
+# a line's access token in place of username/password: `/live/{token}/1.ts`, `/timeshift/{token}/60/{start}/1.ts`
+_TOKEN_STREAM = re.compile(r"^/(?:(live|movie|series|thumb)/[^/]+(/[^/]+)|(timeshift)/[^/]+((?:/[^/]+){3}))$")
+# the whole rest is a token: it seals the line's credentials (`/play/`, `/hls/`) or grants a key (`/key/`)
+_TOKEN_PATH = re.compile(r"^/(play|key|hls|auth|vauth|tsauth|thauth|subauth)/.+")
 _SHORT_STREAM = re.compile(r"^/([^/]+)/([^/]+)/(\d+)(\.\w+)?$")
 _KEY_PREFIX = re.compile(r"^/k/[^/]*(/|$)")
 # MidnightStreamer takes its key as the 4th segment; any segment past the verb may be one (a 404 path too).
 _MS_PATH_KEY = re.compile(r"^/api/([^/]+)/([^/]+)/.+$")
 # Anything that looks like a credential in free text (aiohttp's own error logs quote raw request lines).
 _SECRET_TEXT = re.compile(
-    r"((?:api[ ._+\[]?key|api[ ._+\[]?pass|password|key|token)(?:\]|%5D)?(?:=|%3D))[^&\s'\"]+", re.IGNORECASE
+    r"((?:api[ ._+\[]?key|api[ ._+\[]?pass|password|key|token|mac|cmd)(?:\]|%5D)?(?:=|%3D))[^&\s'\"]+", re.IGNORECASE
 )
 REDACTED = "***"
 
@@ -48,7 +53,10 @@ def redact(path: str, query: str) -> str:
     """The request target with credentials and keys replaced by ***."""
     path = _KEY_PREFIX.sub(lambda m: f"/k/{REDACTED}{m.group(1)}", path)
     path = _MS_PATH_KEY.sub(lambda m: f"/api/{m.group(1)}/{m.group(2)}/{REDACTED}", path)
-    path = _STREAM.sub(lambda m: f"/{m.group(1)}/{m.group(2)}/{REDACTED}/", path)
+    path = _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/{REDACTED}", path)
+    path, tokens = _TOKEN_STREAM.subn(lambda m: f"/{m[1] or m[3]}/{REDACTED}{m[2] or m[4]}", path)
+    if not tokens:
+        path = _STREAM.sub(lambda m: f"/{m.group(1)}/{m.group(2)}/{REDACTED}", path)
     path = _SHORT_STREAM.sub(lambda m: f"/{m.group(1)}/{REDACTED}/{m.group(3)}{m.group(4) or ''}", path)
     if not query:
         return path

@@ -125,6 +125,8 @@ class ClientSide:
     redis_prefix: str = "panelgate:streams:"
     # the key of `/_o/{id}` HLS ids (gateway.clientside.rewrite.Origins); b"" = per process (or per `serve`)
     origin_secret: bytes = field(default=b"", repr=False)
+    # more of the panel's host names to hide in what players get (gateway.clientside.hosts), lower-cased
+    upstream_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -574,9 +576,38 @@ def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> Cli
         redis_url=url,
         redis_prefix=r.text("redis_prefix", "panelgate:streams:"),
         origin_secret=_origin_secret(given),
+        upstream_hosts=_hosts(r, "upstream_hosts"),
     )
     r.done()
     return side
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
+
+
+def host_name(value: object) -> str | None:
+    """A bare host name or IP address, lower-cased as URLs compare it (IPv6 in brackets, as URLs write it);
+    None for anything else: a URL, a port, a path, a wildcard."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return text.rstrip(".") if _HOST_NAME.fullmatch(text) else None
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def _hosts(r: _Reader, key: str) -> tuple[str, ...]:
+    names: list[str] = []
+    for i, item in enumerate(r.items(key)):
+        name = host_name(item)
+        if name is None:
+            raise ConfigError(f"{r.at(key)}[{i}]", f"{_show(item)} is not a host name or IP address (no scheme, "
+                              "port or path)")  # fmt: skip
+        names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def _origin_secret(material: str) -> bytes:

@@ -33,7 +33,7 @@ KEYS = {
 }
 
 # Tests that need these skip locally when they are missing; in CI a skip would hide a gap, so CI stops instead.
-CI_REQUIRED_TOOLS = ("php", "redis-server")
+CI_REQUIRED_TOOLS = ("php", "redis-server", "ffmpeg", "ffprobe")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
