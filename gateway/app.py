@@ -30,6 +30,10 @@ from gateway.upstream import UpstreamClient
 log = logging.getLogger("panelgate")
 
 LIVE: web.AppKey[Live] = web.AppKey("live", Live)
+# Path names XUI.one refuses as access codes (admin_api.php processCode: STATUS_RESERVED_CODE): other routes'.
+XUI_RESERVED_CODES = ("admin", "stream", "images", "player_api", "player", "playlist", "epg", "live", "movie",
+                      "series", "status", "nginx_status", "get", "panel_api", "xmltv", "probe", "thumb", "timeshift",
+                      "auth", "vauth", "tsauth", "hls", "play", "key", "api", "c")  # fmt: skip
 
 
 async def decode_request(ex: Exchange) -> None:
@@ -228,6 +232,14 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
             app.router.add_route("GET", path, handler)
             app.router.add_route("POST", path, handler)
     clientside_routes.add_routes(app, live)  # players: player_api, playlists, EPG, streams (after the admin routes)
+    # XUI.one's own address for its admin API (the access code alone), after the players' routes: `/c/`, the MAG
+    # portal, is a code XUI.one reserves, and a player's path must never be read as an admin call.
+    xui = admin_handler("xtream_masters")
+    reserved = "|".join(XUI_RESERVED_CODES)
+    code = "{code:(?!(?:" + reserved + ")/)[A-Za-z0-9_-]+}"  # every such path goes on with a `/`
+    for path in (f"/{code}/", f"/{code}/index.php"):
+        app.router.add_route("GET", path, xui)
+        app.router.add_route("POST", path, xui)
 
     async def start_probes(_: web.Application) -> None:
         health = live.state.upstream_client.health

@@ -6,6 +6,7 @@ import ipaddress
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -129,8 +130,12 @@ async def check_ip_allowlist(ex: Exchange) -> None:
 
 async def resolve_operation(ex: Exchange) -> None:
     """Parse the call after authentication, so an anonymous client learns nothing about the catalogue."""
-    assert ex.raw is not None
-    ex.call = ex.face.parse(ex.raw)
+    assert ex.raw is not None and ex.key is not None
+    config = ex.state.config
+    code = ex.raw.match.get("code", "")
+    target = config.access_codes.get(code, ex.key.upstream) if code else ex.key.upstream
+    # a date without a zone means the panel's local time: read it in the zone of the panel it is for
+    ex.call = ex.face.parse(replace(ex.raw, timezone=config.timezone_of(target)))
     ex.op = ex.state.catalogue.get(ex.call.operation)
     # Each dialect reads only the fields the operation declares; this holds them all to it, so what policies,
     # tenancy and guards see is all an upstream request can carry.

@@ -21,6 +21,7 @@ class RawRequest:
     body: Params
     match: dict[str, str] = field(default_factory=dict)
     api_key_header: str | None = None
+    timezone: str = "UTC"  # the time zone of the panel the call is for: dates without one are read in it
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,6 @@ _VALUE_FLAGS = frozenset({*((r, f) for r in ("line", "mag", "enigma") for f in (
 # Readers narrower than their type's: the panel's own limits, so a bad value is refused here, named.
 _Converter = Callable[[str, Any], Any]
 _READERS: dict[str, _Converter] = {
-    "exp_date": date_to_unix,
     "max_connections": lambda f, v: to_int(f, v, low=0, high=10_000),
     "credits": lambda f, v: to_int(f, v, low=-(10**9), high=10**9),
     "start": lambda f, v: to_int(f, v, high=10**9),
@@ -112,7 +111,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
         raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:60]!r}", reason="unknown_action"))
     echo = {k: v for k, v in params.items() if k not in _CONTROL}
     try:
-        args = canonical_args(op, echo)
+        args = canonical_args(op, echo, timezone=request.timezone)
         target = Ref(id=args.pop("id")) if op.target is Target.ID else NO_REF
     except FieldError as exc:
         raise invalid(str(exc), exc.code, echo) from None
@@ -126,7 +125,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     )
 
 
-def canonical_args(op: Operation, params: Params) -> dict[str, Any]:
+def canonical_args(op: Operation, params: Params, *, timezone: str = "UTC") -> dict[str, Any]:
     """The panel's parameters for `op` as canonical typed args (and the record's `id`). A parameter `op` does not
     declare is refused: the upstream request is built from declared fields only, so nothing the client adds can
     stand in for the envelope (`edit`, `id`, `action`) or reach a column the gateway does not know."""
@@ -140,7 +139,10 @@ def canonical_args(op: Operation, params: Params) -> dict[str, Any]:
         if canonical is None:
             raise FieldError(name, f"is not a parameter of {op.xm_action or op.name}")
         reader = _READERS.get(canonical)
-        args[canonical] = reader(name, value) if reader else fields.read(name, op.fields[canonical], value)
+        if op.fields[canonical] is FieldType.DATE:
+            args[canonical] = date_to_unix(name, value, timezone)  # as the panel reads it, in its time zone
+        else:
+            args[canonical] = reader(name, value) if reader else fields.read(name, op.fields[canonical], value)
     if op.target is Target.ID and "id" not in args:
         raise FieldError("id", "is required")
     return args
@@ -207,17 +209,20 @@ def failure_body(failure: Failure) -> dict[str, Any]:
 # --- upstream face -----------------------------------------------------------------------------------------
 
 
-def panel_params(op: Operation, args: dict[str, Any]) -> Params:
+def panel_params(op: Operation, args: dict[str, Any], timezone: str = "UTC") -> Params:
     """Canonical args back to the panel's parameters, honouring its quirks. Only the fields `op` declares are
     written (by construction none of them is a name the envelope uses: the catalogue refuses those)."""
     out: Params = {}
     for name, value in args.items():
         ftype = op.fields.get(name)
+        if ftype is FieldType.DATE and value is None and "no_expire" in op.fields:
+            out["no_expire"] = "1"  # never expires: said outright, since an absent date may also mean "unchanged"
+            continue
         if value is None or ftype is None:
             continue
         wire = _wire_name(op, name)
         if ftype is FieldType.DATE:
-            out[wire] = unix_to_date(value)
+            out[wire] = unix_to_date(value, timezone)
         elif ftype is FieldType.FLAG:
             if (op.resource, name) in _VALUE_FLAGS:
                 out[wire] = "1" if value else "0"
@@ -246,10 +251,10 @@ def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
     form = [("api_key", upstream.api_key), ("action", op.xm_action)]
     if call.target.id is not None:
         form.append(("id", str(call.target.id)))
-    form += flatten(panel_params(op, call.args))
+    form += flatten(panel_params(op, call.args, upstream.timezone))
     return UpstreamRequest(
         method="POST",
-        path=f"/{upstream.access_code}/admin/index.php",
+        path=upstream.admin_url_path(),
         form=form,
         secret_fields=frozenset({"api_key"}),
     )
