@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -134,6 +135,8 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
         if ex.outcome is None:
             ex.outcome = Failure(Code.FAILURE, "no outcome", reason="internal")
         rendered = _render(ex, state.config.http_status_codes)
+        if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
+            ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
         _record(ex, time.perf_counter() - ex.started)
         return web.Response(
             status=rendered.status,
@@ -170,6 +173,8 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         client.health.configure(config.health)
     else:
         client = UpstreamClient(health=Health(config.health))
+    # record locks are shared by replicas through the Redis their rate limits share
+    client.locks.configure(limits.redis_url, prefix=limits.prefix + "lock:", timeout=limits.timeout)
     return GatewayState(
         config=config,
         catalogue=catalogue(),

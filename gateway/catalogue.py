@@ -28,6 +28,7 @@ class FieldType(enum.Enum):
 
     STR = "str"  # one text value
     INT = "int"
+    NUMBER = "number"  # an integer or a decimal (credits)
     FLAG = "flag"  # true/false
     DATE = "date"  # UNIX time; None: never expires
     IDS = "ids"  # a list of ids

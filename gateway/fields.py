@@ -226,10 +226,22 @@ def signed_int(field: str, value: Any) -> int:
     return to_int(field, value, low=-MAX_INT - 1)
 
 
+def number(field: str, value: Any, *, limit: float = 10**9) -> int | float:
+    """An integer or a decimal with up to 2 places (credits: XC v2 formats them %.2f): int when it is whole."""
+    text = scalar(field, value).strip()
+    if not re.fullmatch(r"-?[0-9]{1,10}(\.[0-9]{1,2})?", text):
+        raise FieldError(field, f"must be a number such as 10 or 2.5, got {text[:40]!r}")
+    amount = float(text)
+    if abs(amount) > limit:
+        raise FieldError(field, f"must be between {-limit:g} and {limit:g}, got {text[:40]}")
+    return int(amount) if amount.is_integer() else amount
+
+
 # How a field of each type is read from a PHP-style parameter, unless a dialect knows better.
 READERS: dict[FieldType, Any] = {
     FieldType.STR: scalar,
     FieldType.INT: signed_int,
+    FieldType.NUMBER: number,
     FieldType.FLAG: to_flag,
     FieldType.DATE: date_to_unix,
     FieldType.IDS: int_list,
@@ -256,6 +268,6 @@ def wire(ftype: FieldType, value: Any) -> Any:
         return ",".join(value)
     if ftype is FieldType.ORDER:
         return [{"column": str(item["column"]), "dir": item["dir"]} for item in value]
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return value

@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway import credits, lineinfo, panel_secrets
+from gateway import credits, lineinfo, panel_secrets, whole_row
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.registry import upstream_face
 from gateway.metrics import Metrics
 from gateway.model import Call, Code, Failure, Outcome, Ref, Result
+from gateway.record_locks import RecordBusy
 from gateway.upstream import UpstreamClient, UpstreamUnavailable
 
 # How a record addressed by something other than its id is found: (resource, ref kind) -> list operation.
@@ -122,6 +123,10 @@ class Runner:
                     " nothing was sent",
                     reason="unsupported",
                 )
+        amount = call.args.get("credits")
+        if op.name == "reseller.adjust_credits" and self.face.WHOLE_CREDITS and isinstance(amount, float):
+            return Failure(Code.UNSUPPORTED, f"credits {amount}: upstream {self.upstream.name} moves whole credits"
+                           " only, nothing was sent", reason="unsupported")  # fmt: skip
         if plan.kind == "fan-out":
             return await self._fan_out(call, op)
         if op.name == "reseller.create" and call.dialect not in ("", self.upstream.dialect):
@@ -146,10 +151,31 @@ class Runner:
             call = replace(call, target=Ref(id=found))
         elif call.target.kind == "id" and not self.face.native(op, "id"):
             call = replace(call, target=Ref(ids=(call.target.id or 0,)))
-        outcome = await self.send(call, op)
+        if call.target.id is not None and (op.name in whole_row.EDITS or op.name == "reseller.adjust_credits"):
+            outcome = await self._send_one_writer(call, op)
+        else:
+            outcome = await self.send(call, op)
         if isinstance(outcome, Failure):
             return await self._explain_credit_failure(call, op, outcome)
         return await self._complete_row(call, op, outcome)
+
+    async def _send_one_writer(self, call: Call, op: Operation) -> Outcome:
+        """An edit, or a credit move, holding its record: one writer per record at a time. Toward a panel that
+        rebuilds an edited row from the request alone (XUI.one), the edit is sent whole: the record is read
+        first and the client's fields go on top of its current values (gateway.whole_row)."""
+        name = f"{self.upstream.name}:{op.resource}:{call.target.id}"
+        try:
+            async with self.client.locks.hold(name, wait=self.upstream.timeout):
+                if self.face.WHOLE_ROW_EDITS and op.name in whole_row.EDITS:
+                    read = catalogue().operations[whole_row.EDITS[op.name]]
+                    current = await self.send(Call(read.name, target=call.target), read)
+                    if isinstance(current, Failure):
+                        return current
+                    call = replace(call, args={**whole_row.current_args(op.resource, current.data), **call.args})
+                return await self.send(call, op)
+        except RecordBusy as busy:
+            return Failure(Code.UPSTREAM_UNAVAILABLE, f"{busy}; nothing was sent, try again", retryable=True,
+                           retry_after=1.0)  # fmt: skip
 
     async def resolve(self, ref: Ref, op: Operation) -> int | Failure:
         """The id of the record `ref` names, found with the resource's list operation."""

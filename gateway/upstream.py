@@ -11,6 +11,7 @@ import aiohttp
 from gateway.config import Upstream
 from gateway.dialects.base import UpstreamRequest
 from gateway.health import Health, HealthSettings
+from gateway.record_locks import RecordLocks
 
 MAX_ANSWER_BYTES = 32 << 20  # a panel list page is kilobytes; anything past this is a broken upstream
 
@@ -54,6 +55,7 @@ class UpstreamClient:
         self._session: aiohttp.ClientSession | None = None
         self._user_agent = user_agent
         self.health = health or Health(HealthSettings())
+        self.locks = RecordLocks()  # one writer per panel record (gateway.record_locks)
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -70,6 +72,7 @@ class UpstreamClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await self.locks.close()
 
     async def send(self, upstream: Upstream, req: UpstreamRequest, *, request_id: str = "") -> Answer:
         """Send one request; a failure that left the panel unsure or unreachable counts against its breaker."""

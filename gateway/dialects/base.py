@@ -71,6 +71,10 @@ class UpstreamFace(Protocol):
     CREDITS_BY_ADJUSTMENT: bool
     # True when the panel cuts list reads to a page itself and answers their totals.
     PAGES_LISTS: bool
+    # True when the panel moves credits by whole numbers only (PHP intval): 2.5 would silently become 2.
+    WHOLE_CREDITS: bool
+    # True when the panel's edits replace the record's row (gateway.whole_row): edits are sent whole.
+    WHOLE_ROW_EDITS: bool
 
     def native(self, op: Operation, ref_kind: str) -> bool:
         """Whether this panel runs `op`, addressed by `ref_kind`, in a single call."""

@@ -23,6 +23,8 @@ NAME = "midnight"
 # Credits move only through add_credits on an Xtream panel; here `data[credits]` sets them outright.
 CREDITS_BY_ADJUSTMENT = False
 PAGES_LISTS = False  # resellers/list: every row
+WHOLE_CREDITS = True  # its credits are whole numbers
+WHOLE_ROW_EDITS = False
 
 # (group, verb) -> (operation, how the record is addressed)
 ENDPOINTS: dict[tuple[str, str], tuple[str, str]] = {

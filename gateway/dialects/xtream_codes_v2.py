@@ -22,6 +22,8 @@ from gateway.phpform import Params, flatten
 NAME = "xtream_codes_v2"
 CREDITS_BY_ADJUSTMENT = True  # reg_user/credits is the only way credits move
 PAGES_LISTS = False  # reg_user/list, server/list: every row, no totals
+WHOLE_CREDITS = False  # reg_user credits are decimals (%.2f)
+WHOLE_ROW_EDITS = False
 
 # (action, sub) -> (operation, how the record is addressed)
 ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
@@ -171,7 +173,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
         target = _ref(ref_kind, params)
         args = user_data_args(op, params.get("user_data"))
         if operation == "reseller.adjust_credits":
-            args["credits"] = to_int("amount", params.get("amount", ""), low=-(10**9), high=10**9)
+            args["credits"] = fields.number("amount", params.get("amount", ""))  # the panel formats %.2f
         if "servers" in params:
             args["servers"] = int_list("servers", params["servers"])
         elif ref_kind == "ids":

@@ -23,6 +23,8 @@ NAME = "xtream_masters"
 # Credits move through adjust_credits, which the panel writes to its credit log; a create or edit never sets them.
 CREDITS_BY_ADJUSTMENT = True
 PAGES_LISTS = True  # table.php: start, limit, recordsTotal
+WHOLE_CREDITS = True  # adjust_credits: intval()
+WHOLE_ROW_EDITS = True  # XUI.one rebuilds an edited row from the request (gateway.whole_row)
 
 # Parameters the panel reads for itself rather than passing to the action.
 _CONTROL = ("api_key", "action")
@@ -52,7 +54,10 @@ _DEVICE_LIKE = ("line", "mag", "enigma", "package")
 _RENAMES: dict[str, dict[str, str]] = {resource: {"bouquets": "bouquets_selected"} for resource in _DEVICE_LIKE}
 _RENAMES_ANYWHERE = {"owner": "reseller"}  # table.php's filter by owning reseller
 # Lists the panel json_decode()s from one text (`bouquets_selected=[1,2]`) rather than reading a PHP array.
-_JSON_TEXT = frozenset((resource, "bouquets") for resource in _DEVICE_LIKE)
+_JSON_TEXT = frozenset({*((resource, "bouquets") for resource in _DEVICE_LIKE), ("package", "groups_selected")})
+# ...and which it cannot do without: XUI.one dies on a missing one (HTTP 200, empty body, nothing written), where
+# the client meant "none".
+_REQUIRED_LISTS = _JSON_TEXT
 # Flags the panel reads by value (intval); every other flag turns on when its parameter is merely present, even as
 # 0 (`isset()`), so toward the panel a false flag is omitted.
 _VALUE_FLAGS = frozenset({*((r, f) for r in ("line", "mag", "enigma") for f in ("enabled", "admin_enabled")),
@@ -61,7 +66,6 @@ _VALUE_FLAGS = frozenset({*((r, f) for r in ("line", "mag", "enigma") for f in (
 _Converter = Callable[[str, Any], Any]
 _READERS: dict[str, _Converter] = {
     "max_connections": lambda f, v: to_int(f, v, low=0, high=10_000),
-    "credits": lambda f, v: to_int(f, v, low=-(10**9), high=10**9),
     "start": lambda f, v: to_int(f, v, high=10**9),
     "limit": lambda f, v: to_int(f, v, low=1, high=10_000),
     "filter": lambda f, v: to_int(f, v, low=0, high=5),
@@ -228,6 +232,8 @@ def panel_params(op: Operation, args: dict[str, Any], timezone: str = "UTC") -> 
                 out[wire] = "1" if value else "0"
             elif value:
                 out[wire] = "1"  # presence is what the panel reads: a false flag is left out
+        elif name == "override_packages":
+            out.update(_overrides(value))
         elif (op.resource, name) in _JSON_TEXT:
             out[wire] = json.dumps(list(value), separators=(",", ":"))
         elif name == "servers":
@@ -236,6 +242,25 @@ def panel_params(op: Operation, args: dict[str, Any], timezone: str = "UTC") -> 
                 out["server_id"] = str(value[0]) if len(value) == 1 else "-1"
         else:
             out[wire] = fields.wire(ftype, value)
+    if op.name.endswith(".create"):  # an edit is sent whole instead (gateway.whole_row): it has them
+        for resource, name in _REQUIRED_LISTS:
+            if resource == op.resource and name in op.fields:
+                out.setdefault(_wire_name(op, name), "[]")
+    return out
+
+
+def _overrides(stored: str) -> Params:
+    """A reseller's package price overrides as processUser reads them: one `override_<package id>` each (the
+    panel rebuilds the column from these on every edit, so an edit that left them out would clear them)."""
+    try:
+        decoded = jsonio.loads(stored.encode())
+    except (ValueError, RecursionError):
+        return {}
+    out: Params = {}
+    for package, entry in (decoded.items() if isinstance(decoded, dict) else ()):
+        credits = entry.get("official_credits") if isinstance(entry, dict) else None
+        if str(package).isdigit() and isinstance(credits, int | float) and not isinstance(credits, bool):
+            out[f"override_{int(package)}"] = str(credits)
     return out
 
 

@@ -214,12 +214,13 @@ async def test_xm_user_edit_by_username_and_password(to_xm: XCClientStack) -> No
     body = await to_xm.call("user", "edit", username=LINE1[0], password=LINE1[1],
                             pairs=[("user_data[max_connections]", "4"), ("user_data[exp_date]", str(EXP_2031))])
     assert body == {"result": True}
-    assert actions(sim) == ["get_lines", "edit_line"]
+    # found by its credentials, read whole (the panel rebuilds an edited row), then edited
+    assert actions(sim) == ["get_lines", "get_line", "edit_line"]
     assert sim.received[0][1]["search"] == {"value": LINE1[0]}
-    _, edit = sim.received[1]
+    _, edit = sim.received[2]
     assert edit["id"] == "1"
     assert edit["max_connections"] == "4" and edit["exp_date"] == "2031-01-01"
-    assert "username" not in edit and "password" not in edit  # the credentials address the line, never rename it
+    assert (edit["username"], edit["password"]) == LINE1  # re-sent as they are: the credentials never change
     assert sim.tables["lines"][1]["max_connections"] == "4"
 
 
@@ -290,7 +291,7 @@ async def test_xm_stb_create_edit_info(to_xm: XCClientStack) -> None:
     sim.reset_received()
     edited = await to_xm.call("stb", "edit", mac=mac, pairs=[("user_data[max_connections]", "2")])
     assert edited == {"result": True}
-    assert actions(sim) == ["get_mags", "edit_mag"]
+    assert actions(sim) == ["get_mags", "get_mag", "edit_mag"]
     assert sim.received[1][1]["id"] == str(device_id)  # the device's own id, not its line's
     assert sim.tables["lines"][line_id]["max_connections"] == "2"
 
@@ -307,7 +308,8 @@ async def test_xm_stb_edit_seeded_device_addresses_the_device_not_its_line(to_xm
     sim = xm_sim(to_xm)
     body = await to_xm.call("stb", "edit", mac=MAC1, pairs=[("user_data[max_connections]", "5")])
     assert body == {"result": True}
-    assert sim.received[1] == ("edit_mag", {"action": "edit_mag", "id": "1", "max_connections": "5"})
+    action, edit = sim.received[2]
+    assert (action, edit["id"], edit["max_connections"], edit["mac"]) == ("edit_mag", "1", "5", MAC1)
     assert sim.tables["lines"][61]["max_connections"] == "5"
 
 

@@ -118,7 +118,7 @@ def test_duplicate_xm_action_is_refused() -> None:
         ({"g": {"query": "str"}}, ["g"], "reserved"),  # sql.query's own group alone may name it
         ({"g": {"a": "int"}}, ["h"], "unknown field group 'h'"),
         ({"g": {"a": "int"}, "h": {"a": "str"}}, ["g", "h"], "declares a as two types"),
-        ({"g": {"a": "number"}}, ["g"], "'number' is not a valid FieldType"),
+        ({"g": {"a": "float"}}, ["g"], "'float' is not a valid FieldType"),
     ],
 )
 def test_catalogue_fields_are_checked_when_loaded(fields: dict[str, Any], uses: list[str], problem: str) -> None:
