@@ -173,8 +173,9 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         client.health.configure(config.health)
     else:
         client = UpstreamClient(health=Health(config.health))
-    # record locks are shared by replicas through the Redis their rate limits share
+    # record locks and request budgets are shared by replicas through the Redis their rate limits share
     client.locks.configure(limits.redis_url, prefix=limits.prefix + "lock:", timeout=limits.timeout)
+    client.budget.limiter, client.budget.metrics = limiter, metrics
     return GatewayState(
         config=config,
         catalogue=catalogue(),

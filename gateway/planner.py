@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway import credits, lineinfo, panel_secrets, whole_row
-from gateway.catalogue import Catalogue, Operation, catalogue
+from gateway.catalogue import Catalogue, Kind, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.registry import upstream_face
 from gateway.metrics import Metrics
@@ -92,11 +92,12 @@ class Runner:
         request = self.face.encode(call, op, self.upstream)
         started = time.perf_counter()
         try:
-            answer = await self.client.send(self.upstream, request, request_id=self.request_id)
+            answer = await self.client.send(self.upstream, request, request_id=self.request_id,
+                                            read=op.kind is Kind.READ)  # fmt: skip
         except UpstreamUnavailable as exc:
             self.metrics.upstream_requests.labels(self.upstream.name, "unavailable").inc()
             # Not sent: the panel never saw the request, so another upstream may be tried, even for a write.
-            return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc), retryable=not exc.sent)
+            return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc), retryable=not exc.sent, retry_after=exc.retry_after)
         finally:
             self.metrics.upstream_latency.labels(self.upstream.name).observe(time.perf_counter() - started)
         # the panel's keys and password hashes go before anything else sees the answer (gateway.panel_secrets)
@@ -115,12 +116,12 @@ class Runner:
                 reason="unsupported",
             )
         if call.dialect not in ("", self.upstream.dialect):
-            foreign = self.face.foreign_fields(op, call.args)
+            foreign = self.face.foreign_fields(op, call.args, self.upstream)
             if foreign:
                 return Failure(
                     Code.UNSUPPORTED,
-                    f"{', '.join(foreign)}: no such field on upstream {self.upstream.name} ({self.upstream.dialect}),"
-                    " nothing was sent",
+                    f"{', '.join(foreign)}: upstream {self.upstream.name} ({self.upstream.dialect}) has no place for"
+                    " this value, nothing was sent",
                     reason="unsupported",
                 )
         amount = call.args.get("credits")

@@ -80,8 +80,9 @@ class UpstreamFace(Protocol):
         """Whether this panel runs `op`, addressed by `ref_kind`, in a single call."""
         ...
 
-    def foreign_fields(self, op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
-        """The fields of a write, sent by a client of another dialect, that this panel has no place for."""
+    def foreign_fields(self, op: Operation, args: dict[str, Any], upstream: Upstream) -> tuple[str, ...]:
+        """The fields of a write, sent by a client of another dialect, that this panel has no place for (or
+        would silently overrule)."""
         ...
 
     def encode(self, call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:

@@ -295,7 +295,7 @@ _MEANINGLESS: dict[str, frozenset[str]] = {"reseller": frozenset({"member_group_
 _WRITES = frozenset({"line.create", "line.edit", "mag.create", "mag.edit", "reseller.create", "reseller.edit"})
 
 
-def foreign_fields(op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
+def foreign_fields(op: Operation, args: dict[str, Any], upstream: Upstream) -> tuple[str, ...]:
     """Fields of a line, MAG or reseller write with no MidnightStreamer field (the panel would answer a bare
     "Database error." for an unknown column, maybe after writing the rest)."""
     if op.name not in _WRITES:

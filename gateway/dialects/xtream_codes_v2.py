@@ -313,7 +313,7 @@ def user_data(op: Operation, args: dict[str, Any]) -> dict[str, Any]:
 _READ_ONLY = frozenset({"show_columns", "hide_columns", "start", "limit", "search", "order", "filter", "owner"})
 
 
-def foreign_fields(op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
+def foreign_fields(op: Operation, args: dict[str, Any], upstream: Upstream) -> tuple[str, ...]:
     """Fields of a line or MAG write that api.php's users table has no column for (it would answer an SQL error,
     `PARAMETER ERROR`, maybe after writing part of it)."""
     if op.resource not in ("line", "mag") or op.kind.value == "read":

@@ -264,9 +264,18 @@ def _overrides(stored: str) -> Params:
     return out
 
 
-def foreign_fields(op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
-    """None: the canonical fields are Xtream-Masters' own."""
-    return ()
+def foreign_fields(op: Operation, args: dict[str, Any], upstream: Upstream) -> tuple[str, ...]:
+    """The canonical fields are the panel's own; but XUI.one's processMAG / processEnigma fix a device's line at
+    one connection and no restreaming, whatever the request says: a client of another dialect that asks for
+    more is told so rather than answered a success that did not happen."""
+    if upstream.flavour != "xui_one" or op.resource not in ("mag", "enigma"):
+        return ()
+    overruled = []
+    if args.get("max_connections") not in (None, 1):
+        overruled.append("max_connections")
+    if args.get("is_restreamer"):
+        overruled.append("is_restreamer")
+    return tuple(overruled)
 
 
 def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:

@@ -31,10 +31,10 @@ async def to_ms(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, po
     return await ms_stack("ms", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
-@pytest.fixture
-async def to_xm(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path,
-                tmp_path: Path) -> MSStack:  # fmt: skip
-    return await ms_stack("xm", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
+@pytest.fixture(params=["xm", "xui"])  # both flavours of the panel: the documented one and XUI.one as it runs
+async def to_xm(request: pytest.FixtureRequest, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
+                policies_dir: Path, tmp_path: Path) -> MSStack:  # fmt: skip
+    return await ms_stack(request.param, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
 @pytest.fixture
@@ -43,13 +43,13 @@ async def to_xc(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, po
     return await ms_stack("xc", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
-@pytest.fixture(params=["ms", "xm", "xc"])
+@pytest.fixture(params=["ms", "xm", "xui", "xc"])
 async def any_panel(request: pytest.FixtureRequest, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
                     policies_dir: Path, tmp_path: Path) -> MSStack:  # fmt: skip
     return await ms_stack(request.param, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
-@pytest.fixture(params=["ms", "xm"])
+@pytest.fixture(params=["ms", "xm", "xui"])
 async def ms_or_xm(request: pytest.FixtureRequest, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
                    policies_dir: Path, tmp_path: Path) -> MSStack:  # fmt: skip
     return await ms_stack(request.param, aiohttp_server, aiohttp_client, policies_dir, tmp_path)

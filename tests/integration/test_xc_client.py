@@ -22,11 +22,12 @@ LINE1 = ("ahmed01", password_for("line-1"))  # seeded line 1 in both simulators
 MAC1 = "00:1A:79:4B:2C:01"  # seeded MAG 1 (mag_id 1, line 61)
 
 
-@pytest.fixture
+@pytest.fixture(params=["xm", "xui"])  # both flavours of the panel: the documented one and XUI.one as it runs
 async def to_xm(
-    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+    request: pytest.FixtureRequest, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
+    policies_dir: Path, tmp_path: Path,
 ) -> XCClientStack:
-    return await xc_client_stack("xm", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
+    return await xc_client_stack(request.param, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ async def to_xc(
     return await xc_client_stack("xc", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
-@pytest.fixture(params=["xm", "xc"])
+@pytest.fixture(params=["xm", "xui", "xc"])
 async def either(
     request: pytest.FixtureRequest,
     aiohttp_server: AiohttpServer,
@@ -289,11 +290,20 @@ async def test_xm_stb_create_edit_info(to_xm: XCClientStack) -> None:
     assert again == {"result": False, "error": "EXISTS"}
 
     sim.reset_received()
-    edited = await to_xm.call("stb", "edit", mac=mac, pairs=[("user_data[max_connections]", "2")])
+    if sim.flavour == "xui_one":  # processMAG fixes a device's line at one connection: told, not pretended
+        refused = await to_xm.call("stb", "edit", mac=mac, pairs=[("user_data[max_connections]", "2")])
+        assert refused["result"] is False and "max_connections" in refused["message"], refused
+        assert actions(sim) == []  # refused before anything was sent
+    edits = [("user_data[exp_date]", str(EXP_2031 + 86_400))]
+    if sim.flavour != "xui_one":
+        edits.append(("user_data[max_connections]", "2"))
+    edited = await to_xm.call("stb", "edit", mac=mac, pairs=edits)
     assert edited == {"result": True}
     assert actions(sim) == ["get_mags", "get_mag", "edit_mag"]
     assert sim.received[1][1]["id"] == str(device_id)  # the device's own id, not its line's
-    assert sim.tables["lines"][line_id]["max_connections"] == "2"
+    line = sim.tables["lines"][line_id]
+    assert line["exp_date"] == str(EXP_2031 + 86_400) and line["bouquet"] == "[2]"  # the rest kept
+    assert line["max_connections"] == ("1" if sim.flavour == "xui_one" else "2")
 
     sim.reset_received()
     info = await to_xm.call("stb", "info", mac=mac)
@@ -306,11 +316,11 @@ async def test_xm_stb_create_edit_info(to_xm: XCClientStack) -> None:
 async def test_xm_stb_edit_seeded_device_addresses_the_device_not_its_line(to_xm: XCClientStack) -> None:
     """Seeded MAG 1 belongs to line 61; get_mags rows carry both ids, and edit_mag takes the device's."""
     sim = xm_sim(to_xm)
-    body = await to_xm.call("stb", "edit", mac=MAC1, pairs=[("user_data[max_connections]", "5")])
+    body = await to_xm.call("stb", "edit", mac=MAC1, pairs=[("user_data[admin_notes]", "seen")])
     assert body == {"result": True}
     action, edit = sim.received[2]
-    assert (action, edit["id"], edit["max_connections"], edit["mac"]) == ("edit_mag", "1", "5", MAC1)
-    assert sim.tables["lines"][61]["max_connections"] == "5"
+    assert (action, edit["id"], edit["admin_notes"], edit["mac"]) == ("edit_mag", "1", "seen", MAC1)
+    assert sim.tables["lines"][61]["admin_notes"] == "seen"
 
 
 async def test_xm_stb_unknown_or_bad_mac(to_xm: XCClientStack) -> None:
