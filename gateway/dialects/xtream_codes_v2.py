@@ -128,6 +128,21 @@ def user_data_args(op: Operation, data: Any) -> dict[str, Any]:
     return args
 
 
+def _with_flat(data: Any, flat: Params) -> Any:
+    """user_data with a line's columns given beside it rather than in it (`username=..&max_connections=2`, as
+    some scripts send them): the same columns, refused when both places name one with different values."""
+    if not flat:
+        return data
+    if data is not None and not isinstance(data, dict):
+        return data  # refused by user_data_args
+    merged = dict(data or {})
+    for column, value in flat.items():
+        if column in merged and merged[column] != value:
+            raise FieldError(column, f"differs from user_data[{column}]")
+        merged[column] = value
+    return merged
+
+
 def _ref(ref_kind: str, params: Params) -> Ref:
     if ref_kind == "credentials":
         username, password = params.get("username"), params.get("password")
@@ -166,12 +181,15 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     operation, ref_kind = entry
     op = cat.operations[operation]
     try:
-        unknown = sorted(set(params) - set(_CONTROL) - _IGNORED - _TOP_LEVEL[ref_kind])
+        envelope = set(_CONTROL) | _IGNORED | _TOP_LEVEL[ref_kind]
+        flat = {k: v for k, v in params.items() if k not in envelope and k in _columns_for(op)}
+        if op.kind.value == "read" or op.resource not in ("line", "mag"):
+            flat = {}
+        unknown = sorted(set(params) - envelope - set(flat))
         if unknown:
-            hint = f" (a line's columns go in user_data[{unknown[0]}])" if unknown[0] in LINE_COLUMNS else ""
-            raise FieldError(unknown[0], f"is not a parameter of {action}/{sub}{hint}")
+            raise FieldError(unknown[0], f"is not a parameter of {action}/{sub}")
         target = _ref(ref_kind, params)
-        args = user_data_args(op, params.get("user_data"))
+        args = user_data_args(op, _with_flat(params.get("user_data"), flat))
         if operation == "reseller.adjust_credits":
             args["credits"] = fields.number("amount", params.get("amount", ""))  # the panel formats %.2f
         if "servers" in params:

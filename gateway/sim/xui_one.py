@@ -113,6 +113,8 @@ LINE_COLUMNS = (
     "is_stalker", "is_isplock", "allowed_ips", "allowed_ua", "pair_id", "force_server_id", "as_number", "isp_desc",
     "forced_country", "bypass_ua", "play_token", "last_expiration_video", "package_id", "access_token", "contact",
 )  # fmt: skip
+# The `lines` table's column defaults (database.sql) that verifyPostTable fills in on a create.
+_LINE_DEFAULTS = {"is_mag": "0", "is_e2": "0", "force_server_id": "0"}
 _VALUE_DEFAULT_ONE = ("max_connections", "enabled", "admin_enabled")
 _LINE_FLAGS = ("is_stalker", "is_restreamer", "is_trial", "is_isplock", "bypass_ua")
 
@@ -163,7 +165,7 @@ def exp_date(data: Params, row: Row, timezone: str, now: float) -> Any:
 def line_values(data: Params, existing: Row | None, *, admin_id: int, timezone: str, now: float,
                 device: str = "") -> Row:  # fmt: skip
     """The lines row processLine (device "") or processMAG/processEnigma ("mag"/"e2") writes."""
-    row: Row = dict(existing) if existing else {name: None for name in LINE_COLUMNS}
+    row: Row = dict(existing) if existing else {**{name: None for name in LINE_COLUMNS}, **_LINE_DEFAULTS}
     _overwrite(row, data, LINE_COLUMNS)
     length = 32 if device else 10
     for cred in ("username", "password"):

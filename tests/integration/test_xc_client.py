@@ -628,3 +628,40 @@ async def test_php_built_stream_start(either: XCClientStack, body: bytes | str) 
     else:
         assert either.sim.received == [("stream/start", {"action": "stream", "sub": "start",
                                                          "stream_ids": ["1", "2"]})]  # fmt: skip
+
+
+# --- what real XC v2 scripts send -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("upstream", ["xm", "xui", "xc"])
+async def test_real_scripts_flat_fields_and_bouquet_arrays(
+    upstream: str, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    """Scripts send a line's columns beside user_data as often as in it, and bouquets as a PHP array."""
+    stack = await xc_client_stack(upstream, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
+    created = await stack.call("user", "create", pairs=[
+        ("username", "flat_user"), ("password", "flat_pass_1"), ("max_connections", "2"),
+        ("user_data[bouquet][]", "1"), ("user_data[bouquet][]", "3"), ("user_data[exp_date]", str(EXP_2031))])
+    assert created["result"] is True and created["username"] == "flat_user", created
+    edited = await stack.call("user", "edit", username="flat_user", password="flat_pass_1",
+                              pairs=[("max_connections", "3"), ("user_data[admin_notes]", "flat")])  # fmt: skip
+    assert edited == {"result": True}, edited
+    info = await stack.call("user", "info", username="flat_user", password="flat_pass_1")
+    user = info["user_info"]
+    assert (str(user["max_connections"]), user["admin_notes"], str(user["exp_date"])) == ("3", "flat", str(EXP_2031))
+    assert sorted(int(b) for b in user["bouquet"]) == [1, 3]
+    clash = await stack.call("user", "edit", username="flat_user", password="flat_pass_1",
+                             pairs=[("max_connections", "4"), ("user_data[max_connections]", "5")])  # fmt: skip
+    assert clash["result"] is False and "max_connections" in clash["message"], clash
+
+
+async def test_fractional_credits_reach_an_xc_panel_and_are_refused_toward_whole_credits(
+    to_xc: XCClientStack, to_xm: XCClientStack
+) -> None:
+    sim = xc_sim(to_xc)
+    before = float(sim.tables["reg_users"][88]["credits"])
+    assert await to_xc.call("reg_user", "credits", id="88", amount="2.5") == {"result": True}
+    assert float(sim.tables["reg_users"][88]["credits"]) == before + 2.5
+    refused = await to_xm.call("reg_user", "credits", id="88", amount="2.5")
+    assert refused["result"] is False and "whole credits" in refused["message"], refused
+    assert xm_sim(to_xm).received == []
