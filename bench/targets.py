@@ -115,8 +115,9 @@ class Stack:
     def gateway_config(self, name: str, *, cache: bool, stream_origin: bool = False, workers: int = 1) -> Gateway:
         port, admin = free_port(), free_port(span=workers)
         upstreams: dict[str, Any] = {
+            # the simulated panel has no rate limit: the gateway is measured, not a 20 calls/s budget (gateway.budget)
             "main": {"dialect": "xtream_masters", "url": f"http://{HOST}:{self.ports['sim']}",
-                     "access_code": ACCESS_CODE, "api_key": self.upstream_key, "timeout": 10},
+                     "access_code": ACCESS_CODE, "api_key": self.upstream_key, "timeout": 10, "budget": None},
         }  # fmt: skip
         doc: dict[str, Any] = {
             "listen": {"host": HOST, "port": port},

@@ -16,34 +16,59 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-SECRET_PARAMS = frozenset({"password", "api_key", "api_pass", "key", "token"})
-_STREAM = re.compile(r"^/(live|movie|series|timeshift|hls)/([^/]+)/([^/]+)/")
+from gateway.phpform import FormError, split_key
+
+# Names whose values are credentials, wherever PHP would read them: as a parameter (`api_key`, `api.key`,
+# `api key` and `api[key` all reach a PHP panel as `api_key`) or as a nested field (`user_data[password]`).
+# A MAG box's `mac` is its credential on the portal; a portal `cmd` carries a play token.
+SECRET_PARAMS = frozenset({"password", "api_key", "api_pass", "key", "token", "pass", "apikey", "mac", "cmd"})
+_STREAM = re.compile(r"^/(live|movie|series|timeshift|thumb|subtitle|player_api|playlist|epg)/([^/]+)/([^/]+)(?=/|$)")
+# a line's access token in place of username/password: `/live/{token}/1.ts`, `/timeshift/{token}/60/{start}/1.ts`
+_TOKEN_STREAM = re.compile(r"^/(?:(live|movie|series|thumb)/[^/]+(/[^/]+)|(timeshift)/[^/]+((?:/[^/]+){3}))$")
+# the whole rest is a token: it seals the line's credentials (`/play/`, `/hls/`) or grants a key (`/key/`)
+_TOKEN_PATH = re.compile(r"^/(play|key|hls|auth|vauth|tsauth|thauth|subauth)/.+")
 _SHORT_STREAM = re.compile(r"^/([^/]+)/([^/]+)/(\d+)(\.\w+)?$")
-_KEY_PREFIX = re.compile(r"^/k/([^/]+)/")
-_MS_PATH_KEY = re.compile(r"^/api/([^/]+)/([^/]+)/[^/]+$")  # MidnightStreamer: the key as the 4th segment
+_KEY_PREFIX = re.compile(r"^/k/[^/]*(/|$)")
+# MidnightStreamer takes its key as the 4th segment; any segment past the verb may be one (a 404 path too).
+_MS_PATH_KEY = re.compile(r"^/api/([^/]+)/([^/]+)/.+$")
 # Anything that looks like a credential in free text (aiohttp's own error logs quote raw request lines).
-_SECRET_TEXT = re.compile(r"((?:api_key|api_pass|password|key|token)=)[^&\s'\"]+", re.IGNORECASE)
+_SECRET_TEXT = re.compile(
+    r"((?:api[ ._+\[]?key|api[ ._+\[]?pass|password|key|token|mac|cmd)(?:\]|%5D)?(?:=|%3D))[^&\s'\"]+", re.IGNORECASE
+)
 REDACTED = "***"
+
+
+def secret_name(name: str) -> bool:
+    """Whether PHP reads parameter `name` as a credential: its mangled base name or any bracketed segment."""
+    try:
+        key = split_key(name)
+    except FormError:
+        return True  # PHP would read it somehow; we cannot say how, so it is not logged
+    parts = [key.base, *(segment for segment in key.path if segment is not None)]
+    return any(part.strip().lower() in SECRET_PARAMS for part in parts)
 
 
 @functools.lru_cache(maxsize=4096)  # clients poll the same few URLs; the regexes and query parsing add up
 def redact(path: str, query: str) -> str:
     """The request target with credentials and keys replaced by ***."""
-    path = _KEY_PREFIX.sub(f"/k/{REDACTED}/", path)
+    path = _KEY_PREFIX.sub(lambda m: f"/k/{REDACTED}{m.group(1)}", path)
     path = _MS_PATH_KEY.sub(lambda m: f"/api/{m.group(1)}/{m.group(2)}/{REDACTED}", path)
-    path = _STREAM.sub(lambda m: f"/{m.group(1)}/{m.group(2)}/{REDACTED}/", path)
+    path = _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/{REDACTED}", path)
+    path, tokens = _TOKEN_STREAM.subn(lambda m: f"/{m[1] or m[3]}/{REDACTED}{m[2] or m[4]}", path)
+    if not tokens:
+        path = _STREAM.sub(lambda m: f"/{m.group(1)}/{m.group(2)}/{REDACTED}", path)
     path = _SHORT_STREAM.sub(lambda m: f"/{m.group(1)}/{REDACTED}/{m.group(3)}{m.group(4) or ''}", path)
     if not query:
         return path
-    pairs = [(k, REDACTED if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(query, keep_blank_values=True)]
+    pairs = [(k, REDACTED if secret_name(k) else v) for k, v in parse_qsl(query, keep_blank_values=True)]
     return f"{path}?{urlencode(pairs, safe='*[]')}"
 
 
 def scrub(text: str) -> str:
     """Free text with credential-looking parameters and key-bearing paths replaced by ***."""
     text = _SECRET_TEXT.sub(lambda m: m.group(1) + REDACTED, text)
-    text = re.sub(r"/k/[^/\s]+/", f"/k/{REDACTED}/", text)
-    return re.sub(r"(/api/[^/\s]+/[^/\s]+/)[^/\s'\"]+", lambda m: m.group(1) + REDACTED, text)
+    text = re.sub(r"/k/[^/\s]+", f"/k/{REDACTED}", text)
+    return re.sub(r"(/api/[^/\s]+/[^/\s]+/)[^\s'\"]+", lambda m: m.group(1) + REDACTED, text)
 
 
 class ScrubFilter(logging.Filter):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -20,6 +21,7 @@ from gateway.dialects.base import Rendered
 from gateway.dialects.registry import client_face
 from gateway.exchange import Exchange, GatewayState, Live, Step
 from gateway.health import Health
+from gateway.httpserver import hide_server_banner
 from gateway.ingress import read_request
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Refused, Result
@@ -29,6 +31,10 @@ from gateway.upstream import UpstreamClient
 log = logging.getLogger("panelgate")
 
 LIVE: web.AppKey[Live] = web.AppKey("live", Live)
+# Path names XUI.one refuses as access codes (admin_api.php processCode: STATUS_RESERVED_CODE): other routes'.
+XUI_RESERVED_CODES = ("admin", "stream", "images", "player_api", "player", "playlist", "epg", "live", "movie",
+                      "series", "status", "nginx_status", "get", "panel_api", "xmltv", "probe", "thumb", "timeshift",
+                      "auth", "vauth", "tsauth", "hls", "play", "key", "api", "c")  # fmt: skip
 
 
 async def decode_request(ex: Exchange) -> None:
@@ -129,6 +135,8 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
         if ex.outcome is None:
             ex.outcome = Failure(Code.FAILURE, "no outcome", reason="internal")
         rendered = _render(ex, state.config.http_status_codes)
+        if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
+            ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
         _record(ex, time.perf_counter() - ex.started)
         return web.Response(
             status=rendered.status,
@@ -165,6 +173,9 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         client.health.configure(config.health)
     else:
         client = UpstreamClient(health=Health(config.health))
+    # record locks and request budgets are shared by replicas through the Redis their rate limits share
+    client.locks.configure(limits.redis_url, prefix=limits.prefix + "lock:", timeout=limits.timeout)
+    client.budget.limiter, client.budget.metrics = limiter, metrics
     return GatewayState(
         config=config,
         catalogue=catalogue(),
@@ -211,6 +222,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
     """The public gateway application."""
     # Bodies are read by ingress with the configured limit; aiohttp's own cap is set just above it.
     app = web.Application(client_max_size=config.max_body_bytes + 1)
+    hide_server_banner(app)
     live = live or Live(build_state(config))
     app[LIVE] = live
     routes = {
@@ -226,6 +238,14 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
             app.router.add_route("GET", path, handler)
             app.router.add_route("POST", path, handler)
     clientside_routes.add_routes(app, live)  # players: player_api, playlists, EPG, streams (after the admin routes)
+    # XUI.one's own address for its admin API (the access code alone), after the players' routes: `/c/`, the MAG
+    # portal, is a code XUI.one reserves, and a player's path must never be read as an admin call.
+    xui = admin_handler("xtream_masters")
+    reserved = "|".join(XUI_RESERVED_CODES)
+    code = "{code:(?!(?:" + reserved + ")/)[A-Za-z0-9_-]+}"  # every such path goes on with a `/`
+    for path in (f"/{code}/", f"/{code}/index.php"):
+        app.router.add_route("GET", path, xui)
+        app.router.add_route("POST", path, xui)
 
     async def start_probes(_: web.Application) -> None:
         health = live.state.upstream_client.health
@@ -248,6 +268,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
 def build_admin_app(live: Live) -> web.Application:
     """The operator listener: metrics and health, never exposed with the public API."""
     app = web.Application()
+    hide_server_banner(app)
     app[LIVE] = live
 
     async def metrics(request: web.Request) -> web.Response:

@@ -22,11 +22,12 @@ from aiohttp import StreamReader, web
 from aiohttp.web_protocol import RequestHandler
 
 from gateway.config import ClientTimeouts
+from gateway.httpserver import GatewayRequestHandler, GatewayRunner
 
 OnTimeout = Callable[[str], None]  # called with the phase (header, body, idle) of a connection it closed
 
 
-class _GuardedHandler(RequestHandler):
+class _GuardedHandler(GatewayRequestHandler):
     def __init__(self, manager: web.Server, *, timeouts: ClientTimeouts, on_timeout: OnTimeout, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._timeouts = timeouts
@@ -103,8 +104,8 @@ class _GuardedServer(web.Server):
                                **self._kwargs)  # fmt: skip
 
 
-class GuardedRunner(web.AppRunner):
-    """An AppRunner whose connections are held to `timeouts`."""
+class GuardedRunner(GatewayRunner):
+    """The gateway's runner (gateway.httpserver), its connections held to `timeouts`."""
 
     def __init__(self, app: web.Application, *, timeouts: ClientTimeouts, on_timeout: OnTimeout,
                  **kwargs: Any) -> None:  # fmt: skip

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -49,6 +50,21 @@ class Listen:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """How fast the gateway calls one panel: `per_second` with bursts of `burst`; a call past it waits up to
+    `max_wait` seconds (at most `queue` calls waiting), then fails with Retry-After."""
+
+    per_second: float = 20.0  # XUI.one's nginx: limit_req 20 r/s per client address, then 503
+    burst: int = 20
+    max_wait: float = 5.0
+    queue: int = 200
+
+
+# The admin API's address on a panel, by flavour: the Xtream-Masters documentation's, and XUI.one's as it runs.
+ADMIN_PATHS = {"xtream_masters": "/{code}/admin/index.php", "xui_one": "/{code}/"}
+
+
+@dataclass(frozen=True)
 class Upstream:
     name: str
     dialect: str
@@ -56,6 +72,13 @@ class Upstream:
     access_code: str = ""
     api_key: str = field(default="", repr=False)  # Xtream-Masters admin key, or XC v2 api_pass
     timeout: float = 10.0
+    flavour: str = "xtream_masters"  # xtream_masters upstreams: "xtream_masters" or "xui_one"
+    admin_path: str = ADMIN_PATHS["xtream_masters"]  # with {code} for the access code
+    timezone: str = "UTC"  # the panel's: it reads and writes dates in it
+    budget: Budget | None = field(default_factory=Budget)
+
+    def admin_url_path(self) -> str:
+        return self.admin_path.replace("{code}", self.access_code)
 
 
 @dataclass(frozen=True)
@@ -125,6 +148,8 @@ class ClientSide:
     redis_prefix: str = "panelgate:streams:"
     # the key of `/_o/{id}` HLS ids (gateway.clientside.rewrite.Origins); b"" = per process (or per `serve`)
     origin_secret: bytes = field(default=b"", repr=False)
+    # more of the panel's host names to hide in what players get (gateway.clientside.hosts), lower-cased
+    upstream_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,6 +192,10 @@ class Config:
     def members(self, target: str) -> tuple[str, ...]:
         """The upstreams behind a target name: a pool's members in order, or the upstream itself."""
         return self.pools.get(target, (target,))
+
+    def timezone_of(self, target: str) -> str:
+        """The time zone the panels behind `target` read dates in (a pool's members are one panel's replicas)."""
+        return self.upstreams[self.members(target)[0]].timezone
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -293,6 +322,9 @@ def _upstream(name: str, data: Any, path: str) -> Upstream:
     dialect = r.text("dialect")
     if dialect not in UPSTREAM_DIALECTS:
         raise ConfigError(r.at("dialect"), f"{dialect!r} is not one of {', '.join(UPSTREAM_DIALECTS)}")
+    flavour = r.text("flavour", "xtream_masters")
+    if flavour not in ADMIN_PATHS:
+        raise ConfigError(r.at("flavour"), f"{flavour!r} is not one of {', '.join(ADMIN_PATHS)}")
     up = Upstream(
         name=name,
         dialect=dialect,
@@ -300,9 +332,16 @@ def _upstream(name: str, data: Any, path: str) -> Upstream:
         access_code=r.text("access_code", ""),
         api_key=r.text("api_pass" if dialect == "xtream_codes_v2" else "api_key", ""),
         timeout=r.number("timeout", 10.0),
+        flavour=flavour,
+        admin_path=r.text("admin_path", ADMIN_PATHS[flavour]),
+        timezone=_timezone(r.text("timezone", "UTC"), r.at("timezone")),
+        budget=_budget(r.get("budget", {}), r.at("budget")),
     )
-    if dialect != "xtream_masters" and r.data.get("access_code") is not None:
-        raise ConfigError(r.at("access_code"), f"only xtream_masters upstreams have an access code, not {dialect}")
+    for key in ("access_code", "flavour", "admin_path"):
+        if dialect != "xtream_masters" and r.data.get(key) is not None:
+            raise ConfigError(r.at(key), f"only xtream_masters upstreams have an {key}, not {dialect}")
+    if not up.admin_path.startswith("/") or "{code}" not in up.admin_path:
+        raise ConfigError(r.at("admin_path"), f"expected a path with {{code}}, such as /{{code}}/: {up.admin_path!r}")
     if dialect == "midnight" and not up.api_key:
         raise ConfigError(r.at("api_key"), "is required for a midnight upstream")
     if dialect == "xtream_masters":
@@ -312,6 +351,32 @@ def _upstream(name: str, data: Any, path: str) -> Upstream:
             raise ConfigError(r.at("api_key"), "is required for an xtream_masters upstream")
     r.done()
     return up
+
+
+def _timezone(name: str, path: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(path, f"{name!r} is not a time zone (use an IANA name such as Europe/London)") from None
+    return name
+
+
+def _budget(data: Any, path: str) -> Budget | None:
+    """`budget: {per_second: 20, burst: 20, max_wait: 5, queue: 200}`; `budget: null` sends without a limit."""
+    if data is None:
+        return None
+    r = _Reader(data, path)
+    default = Budget()
+    budget = Budget(
+        per_second=r.number("per_second", default.per_second),
+        burst=r.integer("burst", default.burst, low=1, high=100_000),
+        max_wait=_seconds(r, "max_wait", default.max_wait),
+        queue=r.integer("queue", default.queue, low=0, high=1_000_000),
+    )
+    if budget.per_second <= 0:
+        raise ConfigError(r.at("per_second"), f"expected a positive number, got {_show(budget.per_second)}")
+    r.done()
+    return budget
 
 
 def load_policy(path: Path) -> Policy:
@@ -585,9 +650,38 @@ def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> Cli
         redis_url=url,
         redis_prefix=r.text("redis_prefix", "panelgate:streams:"),
         origin_secret=_origin_secret(given),
+        upstream_hosts=_hosts(r, "upstream_hosts"),
     )
     r.done()
     return side
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
+
+
+def host_name(value: object) -> str | None:
+    """A bare host name or IP address, lower-cased as URLs compare it (IPv6 in brackets, as URLs write it);
+    None for anything else: a URL, a port, a path, a wildcard."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return text.rstrip(".") if _HOST_NAME.fullmatch(text) else None
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def _hosts(r: _Reader, key: str) -> tuple[str, ...]:
+    names: list[str] = []
+    for i, item in enumerate(r.items(key)):
+        name = host_name(item)
+        if name is None:
+            raise ConfigError(f"{r.at(key)}[{i}]", f"{_show(item)} is not a host name or IP address (no scheme, "
+                              "port or path)")  # fmt: skip
+        names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def _client_timeouts(data: Any, path: str) -> ClientTimeouts:

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
+from datetime import tzinfo as tzinfo_type
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from gateway.catalogue import FieldType
 from gateway.model import Code
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 MAX_INT = 2**31 - 1
 
@@ -49,24 +53,72 @@ def to_flag(field: str, value: Any) -> bool:
     raise FieldError(field, f"must be 0 or 1, got {text[:40]!r}")
 
 
-def date_to_unix(field: str, value: Any) -> int | None:
-    """A panel date (`YYYY-MM-DD[ HH:MM[:SS]]`, UTC) or a UNIX timestamp; empty means no expiry."""
+# The date forms PHP's `new DateTime()` reads and clients send (XUI.one reads exp_date that way): year first,
+# optionally with a time and an offset; US month/day/year; day-month-year.
+_YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*(Z|[+-]\d{2}:?\d{2})?")
+_MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_DMY = re.compile(r"(\d{1,2})[-.](\d{1,2})[-.](\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_RELATIVE = re.compile(r"([+-]?\d{1,6})\s*(second|minute|hour|day|week|month|year)s?")
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+
+def date_to_unix(field: str, value: Any, timezone: str = "UTC", now: float | None = None) -> int | None:
+    """A date as PHP's DateTime reads it in the panel's `timezone` (`2026-12-31`, `2026-12-31 23:59:59`,
+    `@1767225600`, `12/31/2026`, `31-12-2026`, `+1 month`, `tomorrow`, with an offset where given) as UNIX time;
+    empty or `null` means no expiry. A bare UNIX number is not a date to PHP, and is refused as the panel does."""
     text = scalar(field, value).strip()
     if text == "" or text.lower() == "null":
         return None
-    if re.fullmatch(r"[0-9]{1,10}", text):
-        return int(text)
-    for fmt in _DATE_FORMATS:
-        try:
-            return int(datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp())
-        except ValueError:
+    try:
+        stamp = _php_date(text, ZoneInfo(timezone), time.time() if now is None else now)
+    except (ValueError, OverflowError):
+        stamp = None
+    if stamp is None:
+        raise FieldError(field, f"is not a date (YYYY-MM-DD[ HH:MM:SS] or @unix), got {text[:40]!r}",
+                         Code.INVALID_DATE)  # fmt: skip
+    return stamp
+
+
+def _php_date(text: str, zone: ZoneInfo, now: float) -> int | None:
+    if re.fullmatch(r"@-?\d{1,12}", text):
+        return int(text[1:])
+    lowered = text.lower()
+    local = datetime.fromtimestamp(now, zone)
+    if lowered in ("now", "today", "tomorrow", "yesterday"):
+        if lowered == "now":
+            return int(now)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return int((midnight + timedelta(days={"today": 0, "tomorrow": 1, "yesterday": -1}[lowered])).timestamp())
+    relative = _RELATIVE.fullmatch(lowered)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        if unit in ("month", "year"):
+            months = local.month - 1 + amount * (12 if unit == "year" else 1)
+            return int(local.replace(year=local.year + months // 12, month=months % 12 + 1).timestamp())
+        return int(now) + amount * _UNITS[unit]
+    for pattern, order in ((_YMD, "ymd"), (_MDY, "mdy"), (_DMY, "dmy")):
+        match = pattern.fullmatch(text)
+        if match is None:
             continue
-    raise FieldError(field, f"is not a date (YYYY-MM-DD), got {text[:40]!r}", Code.INVALID_DATE)
+        a, b, c, hour, minute, second = match.groups()[:6]
+        year, month, day = {"ymd": (a, b, c), "mdy": (c, a, b), "dmy": (c, b, a)}[order]
+        offset = match.group(7) if order == "ymd" else None
+        tzinfo: tzinfo_type = zone if not offset else UTC if offset == "Z" else _offset(offset)
+        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                          tzinfo=tzinfo)  # fmt: skip
+        return int(moment.timestamp())
+    return None
 
 
-def unix_to_date(ts: int) -> str:
-    """The Xtream-Masters date form of a UNIX timestamp: the date alone when it is midnight UTC."""
-    moment = datetime.fromtimestamp(ts, tz=UTC)
+def _offset(text: str) -> tzinfo_type:
+    digits = text[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return dt_timezone(-delta if text[0] == "-" else delta)
+
+
+def unix_to_date(ts: int, timezone: str = "UTC") -> str:
+    """A UNIX time as the panel's DateTime reads it back in its `timezone`: the date alone at local midnight."""
+    moment = datetime.fromtimestamp(ts, tz=ZoneInfo(timezone))
     if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
         return moment.strftime("%Y-%m-%d")
     return moment.strftime("%Y-%m-%d %H:%M:%S")
@@ -140,3 +192,82 @@ def mac(field: str, value: Any) -> str:
     if not _MAC.fullmatch(text):
         raise FieldError(field, f"is not a MAC address, got {text[:40]!r}", Code.INVALID_MAC)
     return text.upper()
+
+
+def columns(field: str, value: Any) -> list[str]:
+    """`show_columns=a,b` as PHP's explode(',') reads it."""
+    return [c for c in scalar(field, value).split(",") if c]
+
+
+def search(field: str, value: Any) -> dict[str, str]:
+    """DataTables' `search[value]=..` (and the `search[regex]` it sends along, which the panels ignore)."""
+    if not isinstance(value, dict) or not set(value) <= {"value", "regex"}:
+        raise FieldError(field, "must be search[value]=text")
+    return {"value": scalar(f"{field}[value]", value.get("value", ""))}
+
+
+def order(field: str, value: Any) -> list[dict[str, Any]]:
+    """DataTables' `order[0][column]=1&order[0][dir]=asc`."""
+    value = _php_list(value)
+    if not isinstance(value, list):
+        raise FieldError(field, "must be order[0][column]=n&order[0][dir]=asc|desc")
+    out: list[dict[str, Any]] = []
+    for item in value:
+        if not isinstance(item, dict) or not set(item) <= {"column", "dir"}:
+            raise FieldError(field, "must be order[0][column]=n&order[0][dir]=asc|desc")
+        direction = scalar(f"{field}[dir]", item.get("dir", "asc")).lower()
+        if direction not in ("asc", "desc"):
+            raise FieldError(field, f"direction must be asc or desc, got {direction[:10]!r}")
+        out.append({"column": to_int(f"{field}[column]", item.get("column", "0")), "dir": direction})
+    return out
+
+
+def signed_int(field: str, value: Any) -> int:
+    return to_int(field, value, low=-MAX_INT - 1)
+
+
+def number(field: str, value: Any, *, limit: float = 10**9) -> int | float:
+    """An integer or a decimal with up to 2 places (credits: XC v2 formats them %.2f): int when it is whole."""
+    text = scalar(field, value).strip()
+    if not re.fullmatch(r"-?[0-9]{1,10}(\.[0-9]{1,2})?", text):
+        raise FieldError(field, f"must be a number such as 10 or 2.5, got {text[:40]!r}")
+    amount = float(text)
+    if abs(amount) > limit:
+        raise FieldError(field, f"must be between {-limit:g} and {limit:g}, got {text[:40]}")
+    return int(amount) if amount.is_integer() else amount
+
+
+# How a field of each type is read from a PHP-style parameter, unless a dialect knows better.
+READERS: dict[FieldType, Any] = {
+    FieldType.STR: scalar,
+    FieldType.INT: signed_int,
+    FieldType.NUMBER: number,
+    FieldType.FLAG: to_flag,
+    FieldType.DATE: date_to_unix,
+    FieldType.IDS: int_list,
+    FieldType.STRS: str_list,
+    FieldType.MAC: mac,
+    FieldType.COLUMNS: columns,
+    FieldType.SEARCH: search,
+    FieldType.ORDER: order,
+}
+
+
+def read(field: str, ftype: FieldType, value: Any) -> Any:
+    """The canonical value of `field` (of type `ftype`) from its PHP-style parameter value."""
+    reader: Any = READERS[ftype]
+    return reader(field, value)
+
+
+def wire(ftype: FieldType, value: Any) -> Any:
+    """A canonical value as PHP-style parameter values (arrays as lists), for the types every dialect writes
+    alike; flags and dates are the dialects' own business and are returned as they are."""
+    if ftype in (FieldType.IDS, FieldType.STRS):
+        return [str(item) for item in value]
+    if ftype is FieldType.COLUMNS:
+        return ",".join(value)
+    if ftype is FieldType.ORDER:
+        return [{"column": str(item["column"]), "dir": item["dir"]} for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value

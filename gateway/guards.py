@@ -19,27 +19,38 @@ class Guard:
     limit: Any = None
 
     def violation(self, args: dict[str, Any], operation: str, now: float) -> str | None:
-        """Why `args` break this guard, or None."""
+        """Why `args` break this guard, or None. A value of the wrong type breaks every guard but `forbidden`:
+        a guard must never be passed (or crash) because a dialect delivered "5" where 5 was meant."""
         present = self.field in args
         value = args.get(self.field)
         if self.kind == "forbidden":
             return f"{self.field} may not be sent" if present else None
         if self.kind == "max_days_ahead":
+            if self.field == "exp_date" and args.get("no_expire"):
+                return f"{self.field} may be at most {self.limit} days ahead: no_expire may not be sent"
             if operation.endswith(".create") and (not present or value is None):
                 return f"{self.field} is required and at most {self.limit} days ahead"
-            if present and (value is None or value > now + self.limit * DAY):
+            if present and (not _number(value) or value > now + self.limit * DAY):
                 return f"{self.field} may be at most {self.limit} days ahead"
             return None
         if not present or value is None:
             return None
+        if self.kind in ("max", "min") and not _number(value):
+            return f"{self.field} must be a number"
         if self.kind == "max" and value > self.limit:
             return f"{self.field} {value} is above the limit {self.limit}"
         if self.kind == "min" and value < self.limit:
             return f"{self.field} {value} is below the limit {self.limit}"
-        if self.kind == "equals" and value != self.limit:
+        if self.kind == "equals" and (type(value) is not type(self.limit) or value != self.limit):
             return f"{self.field} must be {self.limit!r}"
         if self.kind == "subset_of":
+            if not isinstance(value, list | tuple) or not all(_number(item) for item in value):
+                return f"{self.field} must be a list of ids"
             extra = sorted(set(value) - set(self.limit))
             if extra:
                 return f"{self.field} may only contain {sorted(self.limit)}, not {extra}"
         return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

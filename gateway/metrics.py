@@ -50,6 +50,26 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.upstream_budget_wait = Histogram(
+            "panelgate_upstream_budget_wait_seconds",
+            "Time calls waited for the upstream's request budget (only calls that had to wait)",
+            ["upstream"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_over_budget = Counter(
+            "panelgate_upstream_over_budget_total",
+            "Calls refused with Retry-After because the upstream's request budget stayed used up",
+            ["upstream"],
+            registry=self.registry,
+        )
+        self.upstream_busy = Counter(
+            "panelgate_upstream_busy_total",
+            "HTTP 503 answers from upstreams (its rate limit or overload), by what the gateway did: retried a read, "
+            "or answered it",
+            ["upstream", "action"],
+            registry=self.registry,
+        )
         self.cache_lookups = Counter(
             "panelgate_cache_lookups_total",
             "Requests by cache result (hit, miss, stale, bypass) and operation (admin, player.*, playlist.*)",

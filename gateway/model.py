@@ -128,6 +128,7 @@ class Failure:
     echo: Any = None
     reason: str = ""  # machine-readable refusal reason for metrics/audit (e.g. "scope", "bad_key")
     retryable: bool = False  # the upstream never received the request: another upstream may be tried
+    retry_after: float = 0.0  # seconds after which the same call may succeed (a Retry-After header), 0: unknown
 
     @property
     def http_status(self) -> int:

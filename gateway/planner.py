@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway import credits, lineinfo
-from gateway.catalogue import Catalogue, Operation, catalogue
+from gateway import credits, lineinfo, panel_secrets, whole_row
+from gateway.catalogue import Catalogue, Kind, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.registry import upstream_face
 from gateway.metrics import Metrics
 from gateway.model import Call, Code, Failure, Outcome, Ref, Result
+from gateway.record_locks import RecordBusy
 from gateway.upstream import UpstreamClient, UpstreamUnavailable
 
 # How a record addressed by something other than its id is found: (resource, ref kind) -> list operation.
@@ -91,14 +92,16 @@ class Runner:
         request = self.face.encode(call, op, self.upstream)
         started = time.perf_counter()
         try:
-            answer = await self.client.send(self.upstream, request, request_id=self.request_id)
+            answer = await self.client.send(self.upstream, request, request_id=self.request_id,
+                                            read=op.kind is Kind.READ)  # fmt: skip
         except UpstreamUnavailable as exc:
             self.metrics.upstream_requests.labels(self.upstream.name, "unavailable").inc()
             # Not sent: the panel never saw the request, so another upstream may be tried, even for a write.
-            return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc), retryable=not exc.sent)
+            return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc), retryable=not exc.sent, retry_after=exc.retry_after)
         finally:
             self.metrics.upstream_latency.labels(self.upstream.name).observe(time.perf_counter() - started)
-        outcome = self.face.decode(op, answer.status, answer.body)
+        # the panel's keys and password hashes go before anything else sees the answer (gateway.panel_secrets)
+        outcome = panel_secrets.strip(op, self.face.decode(op, answer.status, answer.body))
         label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
         self.metrics.upstream_requests.labels(self.upstream.name, label).inc()
         return outcome
@@ -113,14 +116,18 @@ class Runner:
                 reason="unsupported",
             )
         if call.dialect not in ("", self.upstream.dialect):
-            foreign = self.face.foreign_fields(op, call.args)
+            foreign = self.face.foreign_fields(op, call.args, self.upstream)
             if foreign:
                 return Failure(
                     Code.UNSUPPORTED,
-                    f"{', '.join(foreign)}: no such field on upstream {self.upstream.name} ({self.upstream.dialect}),"
-                    " nothing was sent",
+                    f"{', '.join(foreign)}: upstream {self.upstream.name} ({self.upstream.dialect}) has no place for"
+                    " this value, nothing was sent",
                     reason="unsupported",
                 )
+        amount = call.args.get("credits")
+        if op.name == "reseller.adjust_credits" and self.face.WHOLE_CREDITS and isinstance(amount, float):
+            return Failure(Code.UNSUPPORTED, f"credits {amount}: upstream {self.upstream.name} moves whole credits"
+                           " only, nothing was sent", reason="unsupported")  # fmt: skip
         if plan.kind == "fan-out":
             return await self._fan_out(call, op)
         if op.name == "reseller.create" and call.dialect not in ("", self.upstream.dialect):
@@ -145,10 +152,31 @@ class Runner:
             call = replace(call, target=Ref(id=found))
         elif call.target.kind == "id" and not self.face.native(op, "id"):
             call = replace(call, target=Ref(ids=(call.target.id or 0,)))
-        outcome = await self.send(call, op)
+        if call.target.id is not None and (op.name in whole_row.EDITS or op.name == "reseller.adjust_credits"):
+            outcome = await self._send_one_writer(call, op)
+        else:
+            outcome = await self.send(call, op)
         if isinstance(outcome, Failure):
             return await self._explain_credit_failure(call, op, outcome)
         return await self._complete_row(call, op, outcome)
+
+    async def _send_one_writer(self, call: Call, op: Operation) -> Outcome:
+        """An edit, or a credit move, holding its record: one writer per record at a time. Toward a panel that
+        rebuilds an edited row from the request alone (XUI.one), the edit is sent whole: the record is read
+        first and the client's fields go on top of its current values (gateway.whole_row)."""
+        name = f"{self.upstream.name}:{op.resource}:{call.target.id}"
+        try:
+            async with self.client.locks.hold(name, wait=self.upstream.timeout):
+                if self.face.WHOLE_ROW_EDITS and op.name in whole_row.EDITS:
+                    read = catalogue().operations[whole_row.EDITS[op.name]]
+                    current = await self.send(Call(read.name, target=call.target), read)
+                    if isinstance(current, Failure):
+                        return current
+                    call = replace(call, args={**whole_row.current_args(op.resource, current.data), **call.args})
+                return await self.send(call, op)
+        except RecordBusy as busy:
+            return Failure(Code.UPSTREAM_UNAVAILABLE, f"{busy}; nothing was sent, try again", retryable=True,
+                           retry_after=1.0)  # fmt: skip
 
     async def resolve(self, ref: Ref, op: Operation) -> int | Failure:
         """The id of the record `ref` names, found with the resource's list operation."""

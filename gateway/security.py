@@ -5,33 +5,57 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
+from collections.abc import Mapping
+from dataclasses import replace
+
+from aiohttp import web
 
 from gateway.config import IPNetwork
 from gateway.exchange import Exchange, IPAddress
 from gateway.keys import digest_of
 from gateway.model import Code, Failure, Refused
 
+_UNKNOWN = ipaddress.ip_address("0.0.0.0")
+
 
 def _in(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
     return any(address.version == net.version and address in net for net in networks)
 
 
-def client_ip_of(peer: str | None, forwarded_for: str | None, trusted: tuple[IPNetwork, ...]) -> IPAddress:
+def parse_address(text: str | None) -> IPAddress | None:
+    """An address as every check must see it: an IPv4-mapped IPv6 address (`::ffff:192.0.2.66`, what a dual-stack
+    listener reports for an IPv4 peer) is the IPv4 address, so one client has one identity in allow-lists,
+    blocked lists, throttles and rate limits."""
+    try:
+        address: IPAddress = ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def forwarded_for(headers: Mapping[str, str]) -> str | None:
+    """Every X-Forwarded-For header line, joined in order: a proxy may add its own line rather than append to the
+    client's, and reading only the first line would let the client choose its address."""
+    getall = getattr(headers, "getall", None)
+    lines = getall("X-Forwarded-For", []) if getall is not None else [headers.get("X-Forwarded-For", "")]
+    joined = ",".join(line for line in lines if line)
+    return joined or None
+
+
+def client_ip_of(peer: str | None, forwarded: str | None, trusted: tuple[IPNetwork, ...]) -> IPAddress:
     """The socket peer, unless it is a trusted proxy: then the right-most untrusted X-Forwarded-For hop.
 
     Walking from the right stops a client from prepending a fake address: only hops added by proxies we
     trust are skipped.
     """
-    try:
-        address: IPAddress = ipaddress.ip_address(peer or "0.0.0.0")
-    except ValueError:
-        address = ipaddress.ip_address("0.0.0.0")
-    if not forwarded_for or not _in(address, trusted):
+    address = parse_address(peer) or _UNKNOWN
+    if not forwarded or not _in(address, trusted):
         return address
-    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
-        try:
-            hop_ip: IPAddress = ipaddress.ip_address(hop)
-        except ValueError:
+    for hop in reversed(forwarded.split(",")):
+        hop_ip = parse_address(hop)
+        if hop_ip is None:
             return address  # a malformed chain cannot be trusted past this point
         if not _in(hop_ip, trusted):
             return hop_ip
@@ -39,10 +63,13 @@ def client_ip_of(peer: str | None, forwarded_for: str | None, trusted: tuple[IPN
     return address
 
 
+def request_client_ip(request: web.BaseRequest, trusted: tuple[IPNetwork, ...]) -> IPAddress:
+    """The client address of an aiohttp request (see client_ip_of)."""
+    return client_ip_of(request.remote, forwarded_for(request.headers), trusted)
+
+
 async def resolve_client_ip(ex: Exchange) -> None:
-    ex.client_ip = client_ip_of(
-        ex.request.remote, ex.request.headers.get("X-Forwarded-For"), ex.state.config.trusted_proxies
-    )
+    ex.client_ip = request_client_ip(ex.request, ex.state.config.trusted_proxies)
 
 
 def _retry_after(ex: Exchange, seconds: float) -> None:
@@ -103,9 +130,19 @@ async def check_ip_allowlist(ex: Exchange) -> None:
 
 async def resolve_operation(ex: Exchange) -> None:
     """Parse the call after authentication, so an anonymous client learns nothing about the catalogue."""
-    assert ex.raw is not None
-    ex.call = ex.face.parse(ex.raw)
+    assert ex.raw is not None and ex.key is not None
+    config = ex.state.config
+    code = ex.raw.match.get("code", "")
+    target = config.access_codes.get(code, ex.key.upstream) if code else ex.key.upstream
+    # a date without a zone means the panel's local time: read it in the zone of the panel it is for
+    ex.call = ex.face.parse(replace(ex.raw, timezone=config.timezone_of(target)))
     ex.op = ex.state.catalogue.get(ex.call.operation)
+    # Each dialect reads only the fields the operation declares; this holds them all to it, so what policies,
+    # tenancy and guards see is all an upstream request can carry.
+    undeclared = sorted(set(ex.call.args) - set(ex.op.fields)) if ex.op is not None else []
+    if undeclared:
+        raise Refused(Failure(Code.INVALID_INPUT, f"{undeclared[0]}: is not a field of {ex.call.operation}",
+                              reason="bad_input"))  # fmt: skip
 
 
 async def check_scope(ex: Exchange) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.catalogue import catalogue
 from gateway.exchange import Exchange
-from gateway.model import Call, Code, Failure, Page, Refused, Result
+from gateway.model import Call, Code, Failure, Page, Ref, Refused, Result
 from gateway.paging import PAGING_ARGS, cut
 from gateway.planner import Runner
 
@@ -42,6 +42,12 @@ async def enforce_tenancy(ex: Exchange) -> None:
     assert ex.key is not None and ex.call is not None and ex.op is not None and ex.upstream is not None
     reseller = ex.key.reseller_id
     op, call = ex.op, ex.call
+    if reseller is not None and op.name == "account.info":
+        # The panel answers user_info with the account of the key the gateway holds (its admin): a reseller's
+        # own account is its users row, read by id. The answer has the same shape, without `permissions`.
+        own = catalogue().operations["reseller.get"]
+        ex.op, ex.call = own, replace(call, operation=own.name, args={}, target=Ref(id=reseller))
+        return
     if reseller is None or op.resource not in OWNED_RESOURCES:
         return
     verb = op.name.split(".", 1)[1]

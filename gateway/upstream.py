@@ -9,25 +9,41 @@ from urllib.parse import urlencode
 import aiohttp
 
 from gateway.bodyread import TooLarge, read_body
+from gateway.budget import OutboundBudget, OverBudget
 from gateway.config import Upstream
 from gateway.dialects.base import UpstreamRequest
 from gateway.health import Health, HealthSettings
+from gateway.record_locks import RecordLocks
 
 MAX_ANSWER_BYTES = 32 << 20  # a panel list page is kilobytes; anything past this is a broken upstream
+
+
+BUSY_RETRIES = 3  # tries of a read the panel answered 503 (its rate limit): after 0.25, 0.5 and 1 s
+BUSY_BACKOFF = 0.25
+MAX_RETRY_AFTER = 30.0
 
 
 class UpstreamUnavailable(Exception):
     """The request could not be completed; `sent` tells whether the panel may have received it."""
 
-    def __init__(self, message: str, *, sent: bool) -> None:
+    def __init__(self, message: str, *, sent: bool, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.sent = sent
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     body: bytes
+    retry_after: float = 0.0  # the panel's Retry-After, in seconds (0: none)
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return min(MAX_RETRY_AFTER, max(0.0, float(value))) if value else 0.0
+    except ValueError:
+        return 0.0
 
 
 async def _read_answer(resp: aiohttp.ClientResponse) -> bytes:
@@ -46,6 +62,8 @@ class UpstreamClient:
         self._session: aiohttp.ClientSession | None = None
         self._user_agent = user_agent
         self.health = health or Health(HealthSettings())
+        self.locks = RecordLocks()  # one writer per panel record (gateway.record_locks)
+        self.budget = OutboundBudget()  # how fast each panel may be called (gateway.budget)
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -62,22 +80,44 @@ class UpstreamClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await self.locks.close()
 
-    async def send(self, upstream: Upstream, req: UpstreamRequest, *, request_id: str = "") -> Answer:
-        """Send one request; a failure that left the panel unsure or unreachable counts against its breaker."""
+    async def send(self, upstream: Upstream, req: UpstreamRequest, *, request_id: str = "",
+                   read: bool = False) -> Answer:  # fmt: skip
+        """Send one request within the upstream's budget; a failure that left the panel unsure or unreachable
+        counts against its breaker. A 503 (the panel's rate limit, or overload) is tried again for a `read`,
+        with back-off; for a write, which may have been applied, it is answered with the panel's Retry-After."""
         breaker = self.health.breaker(upstream.name)
-        if not breaker.allow():
-            raise UpstreamUnavailable(f"upstream {upstream.name} is marked down", sent=False)
-        try:
-            answer = await self._send(upstream, req, request_id)
-        except UpstreamUnavailable as exc:
-            breaker.failure(str(exc))
-            raise
+        for attempt in range(BUSY_RETRIES + 1):
+            if not breaker.allow():
+                raise UpstreamUnavailable(f"upstream {upstream.name} is marked down", sent=False)
+            try:
+                await self.budget.take(upstream)
+            except OverBudget as exc:
+                raise UpstreamUnavailable(str(exc), sent=False, retry_after=exc.retry_after) from None
+            try:
+                answer = await self._send(upstream, req, request_id)
+            except UpstreamUnavailable as exc:
+                breaker.failure(str(exc))
+                raise
+            if answer.status != 503:
+                break
+            # Busy is not broken: a rate limit must not open the breaker and shut the panel out for a cooldown.
+            retry = read and attempt < BUSY_RETRIES
+            self._busy(upstream, "retried" if retry else "answered")
+            if not retry:
+                raise UpstreamUnavailable(f"upstream {upstream.name} is busy (HTTP 503)", sent=not read,
+                                          retry_after=answer.retry_after or 1.0)  # fmt: skip
+            await asyncio.sleep(answer.retry_after or BUSY_BACKOFF * 2**attempt)
         if answer.status >= 500:
             breaker.failure(f"HTTP {answer.status}")
         else:
             breaker.success()
         return answer
+
+    def _busy(self, upstream: Upstream, action: str) -> None:
+        if self.budget.metrics is not None:
+            self.budget.metrics.upstream_busy.labels(upstream.name, action).inc()
 
     async def _send(self, upstream: Upstream, req: UpstreamRequest, request_id: str) -> Answer:
         session = self._get_session()
@@ -94,7 +134,7 @@ class UpstreamClient:
             async with session.request(
                 req.method, url, data=body, timeout=timeout, headers=headers, allow_redirects=False
             ) as resp:
-                return Answer(resp.status, await _read_answer(resp))
+                return Answer(resp.status, await _read_answer(resp), _retry_after(resp.headers.get("Retry-After")))
         except (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError,
                 aiohttp.ConnectionTimeoutError) as exc:  # fmt: skip
             # Nothing was sent: connection refused, or no connection within the connect timeout.

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Tools the test suite uses from Debian: redis-server (Redis-backed behaviour runs against a real server) and
-# php-cli (requests built by PHP's own http_build_query). Installed when missing and we may use apt-get;
+# Tools the test suite uses from Debian: redis-server (Redis-backed behaviour runs against a real server),
+# php-cli (requests built by PHP's own http_build_query) and ffmpeg (ffprobe plays encrypted HLS, catch-up and MAG
+# links through the gateway; ffmpeg makes the media). Installed when missing and we may use apt-get;
 # tests that need a missing tool skip with a reason, except in CI (CI=true), where they must run.
 set -u
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v php >/dev/null 2>&1 || need+=(php-cli)
+{ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; } || need+=(ffmpeg)
 if [ "${#need[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "installing ${need[*]} for the test suite" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \

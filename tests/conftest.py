@@ -37,7 +37,7 @@ KEYS = {
 }
 
 # Tests that need these skip locally when they are missing; in CI a skip would hide a gap, so CI stops instead.
-CI_REQUIRED_TOOLS = ("php", "redis-server")
+CI_REQUIRED_TOOLS = ("php", "redis-server", "ffmpeg", "ffprobe")
 
 
 # Every simulated panel a test starts answers over a realistic network (gateway.sim.network): bodies in random
@@ -105,17 +105,23 @@ def policies_dir(tmp_path: Path) -> Path:
     return target
 
 
+# The simulators have no rate limit of their own (unless a test gives one): the tests send as fast as they can,
+# so the outbound budget (20 calls/s by default, gateway.budget) is off except where it is what is tested.
+NO_BUDGET: dict[str, Any] = {"budget": None}
+
+
 def xm_upstream(url: str) -> dict[str, Any]:
-    return {"dialect": "xtream_masters", "url": url, "access_code": ACCESS_CODE, "api_key": UPSTREAM_KEY, "timeout": 5}
+    return {"dialect": "xtream_masters", "url": url, "access_code": ACCESS_CODE, "api_key": UPSTREAM_KEY, "timeout": 5,
+            **NO_BUDGET}  # fmt: skip
 
 
 def xc_upstream(url: str) -> dict[str, Any]:
-    return {"dialect": "xtream_codes_v2", "url": url, "api_pass": XC_API_PASS, "timeout": 5}
+    return {"dialect": "xtream_codes_v2", "url": url, "api_pass": XC_API_PASS, "timeout": 5, **NO_BUDGET}
 
 
 def ms_upstream(url: str) -> dict[str, Any]:
     """A MidnightStreamer upstream: the panel's key travels as POST `api_key`."""
-    return {"dialect": "midnight", "url": url, "api_key": UPSTREAM_KEY, "timeout": 5}
+    return {"dialect": "midnight", "url": url, "api_key": UPSTREAM_KEY, "timeout": 5, **NO_BUDGET}
 
 
 def make_config(

@@ -22,6 +22,12 @@ log = logging.getLogger("panelgate.clientside")
 BACKOFF = 5.0  # seconds a failed Redis is left alone (calls count in memory meanwhile)
 
 
+def line_key(upstream: str, username: str) -> str:
+    """The counter key of a line: the panel's MySQL compares usernames case-insensitively and without trailing
+    spaces (utf8_unicode_ci), so `JONAS03` and `jonas03 ` are the line `jonas03` and share its slots."""
+    return f"{upstream}:{username.strip().casefold()}"
+
+
 @dataclass(frozen=True)
 class Lease:
     line: str

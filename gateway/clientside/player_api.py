@@ -1,5 +1,9 @@
 """`/player_api.php` (GET and POST): the line's own credentials passed to the panel, the answer rewritten.
 
+Also as the panel's aliases: `/panel_api.php` and `/player_api/{username}/{password}[/{action}]`, sent to the
+panel as `player_api.php` (XC_VM's nginx rewrites them to that script; every panel has it). A line may log in with
+its access `token` instead of username and password, as XUI's player_api.php accepts.
+
 Only the parameters the actions use are forwarded; an unknown or missing action is sent without one, so the panel
 answers with the login payload (what players expect). Bad credentials, or a panel that refuses the line, give
 `{"user_info":{"auth":0}}`. `server_info` is the gateway's (`public_url`), and every URL on a known upstream host
@@ -50,9 +54,12 @@ async def params_of(request: web.Request) -> dict[str, str]:
 def upstream_params(params: dict[str, str]) -> dict[str, str] | None:
     """What is sent to the panel, or None when the request has no credentials at all."""
     username, password = params.get("username", ""), params.get("password", "")
-    if not username or not password:
+    if username and password:
+        out = {"username": username, "password": password}
+    elif params.get("token") and "username" not in params and "password" not in params:
+        out = {"token": params["token"]}
+    else:
         return None
-    out = {"username": username, "password": password}
     action = params.get("action", "")
     if action in ACTIONS:
         out["action"] = action
@@ -60,13 +67,13 @@ def upstream_params(params: dict[str, str]) -> dict[str, str] | None:
     return out
 
 
-def rewrite_login(answer: dict[str, Any], public_url: str, runtime: ClientSideRuntime) -> dict[str, Any]:
+def rewrite_login(answer: dict[str, Any], config: Config, runtime: ClientSideRuntime) -> dict[str, Any]:
     info = answer.get("server_info")
     if isinstance(info, dict):
         reported = info.get("url")
         if isinstance(reported, str):
-            runtime.learn_host(reported.split("://")[-1].split(":")[0].split("/")[0])
-        host, port, https_port, protocol = public_parts(public_url)
+            runtime.learn_host(reported.split("://")[-1].split(":")[0].split("/")[0], config)
+        host, port, https_port, protocol = public_parts(config.public_url)
         # rtmp is not relayed: its port names nothing of the gateway's, and the panel's must not leak
         answer["server_info"] = {**info, "url": host, "port": port, "https_port": https_port,
                                  "server_protocol": protocol, "rtmp_port": "0"}  # fmt: skip
@@ -101,7 +108,14 @@ async def fetch(runtime: ClientSideRuntime, config: Config, request: web.Request
 
 async def answer(request: web.Request, runtime: ClientSideRuntime, config: Config,
                  cache: ResponseCache | None = None) -> web.Response:  # fmt: skip
-    query = upstream_params(await params_of(request))
+    params = await params_of(request)
+    info = request.match_info
+    if "u" in info:  # `/player_api/{username}/{password}[/{action}]`: the path names the line
+        params.update({"username": info["u"], "password": info["p"]})
+        params.pop("token", None)
+        if "action" in info:
+            params["action"] = info["action"]
+    query = upstream_params(params)
     if query is None:
         return web.json_response(AUTH_FAILED)
     found = await cached.lookup(cache, config, upstream_of(config).name, cached.name_for("player_api", query), query)
@@ -117,7 +131,7 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
     if isinstance(data, dict) and isinstance(data.get("user_info"), dict):
         if str(data["user_info"].get("auth")) != "1":
             return web.json_response(AUTH_FAILED)
-        data = rewrite_login(data, config.public_url, runtime)
+        data = rewrite_login(data, config, runtime)
     data = runtime.rewriter(config).json(data)
     body = jsonio.dumps(data)
     headers = {"Content-Type": "application/json; charset=utf-8"}

@@ -2,12 +2,19 @@
 
 The upstream body is read in fixed-size chunks and cut after the last newline (or `>` for XML), which no URL
 spans; only the remainder (bounded) waits for the next chunk.
+
+Also as the panel's aliases (XC_VM's nginx): `/playlist/{username}/{password}[/{type}]` is get.php and
+`/epg/{username}/{password}[/gz]` is xmltv.php, sent to the panel under those scripts, which every panel has.
+A line may name itself by its access `token`. get.php passes `key` (the stream types wanted: `live,movie`) and
+`nocache` (the panel regenerates; the gateway's cache is bypassed too). The EPG as `gz` (or `gzip=1`) is fetched as
+XML, rewritten, and compressed here: the panel's stored `epg.xml.gz` could not be rewritten without unpacking it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Callable
 
 import aiohttp
@@ -31,8 +38,40 @@ from gateway.config import Config
 log = logging.getLogger("panelgate.clientside")
 
 MAX_CARRY = 1 << 20  # a line longer than this is passed through unchanged
-GET_PARAMS = ("username", "password", "type", "output")
-XMLTV_PARAMS = ("username", "password", "prev_days", "next_days")
+GET_PARAMS = ("username", "password", "token", "type", "output", "key", "nocache")
+XMLTV_PARAMS = ("username", "password", "token", "prev_days", "next_days")
+
+
+def params_of(request: web.Request, names: tuple[str, ...]) -> dict[str, str]:
+    """The parameters passed to the panel: the query's known ones, with an alias path's line and type."""
+    query = {k: request.query[k] for k in names if k in request.query}
+    info = request.match_info
+    if "u" in info:
+        query.update(username=info["u"], password=info["p"])
+        query.pop("token", None)
+    if "type" in info:
+        query["type"] = info["type"]
+    return query
+
+
+def _names_a_line(query: dict[str, str]) -> bool:
+    if query.get("username") and query.get("password"):
+        return True
+    return bool(query.get("token")) and "username" not in query and "password" not in query
+
+
+class _Gzip:
+    """The rewritten document compressed on the way (a gzip member, as `epg.xml.gz` is)."""
+
+    def __init__(self, inner: Callable[[bytes], bytes]) -> None:
+        self.inner = inner
+        self._zip = zlib.compressobj(6, zlib.DEFLATED, 31)
+
+    def __call__(self, block: bytes) -> bytes:
+        return self._zip.compress(self.inner(block))
+
+    def end(self) -> bytes:
+        return self._zip.flush()
 
 
 def _m3u(rewriter: Rewriter) -> Callable[[bytes], bytes]:
@@ -62,13 +101,12 @@ class _Kept:
 
 
 async def stream_document(request: web.Request, runtime: ClientSideRuntime, config: Config, script: str,
-                          names: tuple[str, ...], rewrite: Callable[[bytes], bytes],
+                          query: dict[str, str], rewrite: Callable[[bytes], bytes],
                           marks: tuple[bytes, ...], cache: ResponseCache | None = None,
                           ) -> web.StreamResponse:  # fmt: skip
-    query = {k: request.query[k] for k in names if k in request.query}
-    if not query.get("username") or not query.get("password"):
+    if not _names_a_line(query):
         raise Refusal(401, "no_credentials")
-    name = cached.name_for(script.removesuffix(".php"), query)
+    name = None if query.get("nocache") else cached.name_for(script.removesuffix(".php"), query)
     found = await cached.lookup(cache, config, upstream_of(config).name, name, query)
     if found is not None and found.status == "HIT" and found.entry is not None:
         return found.respond(found.entry, "HIT")
@@ -100,6 +138,9 @@ async def _relay_document(request: web.Request, runtime: ClientSideRuntime, conf
             raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
         out_headers = response_headers(upstream)
         out_headers.pop("Content-Length", None)  # rewriting changes it
+        if isinstance(rewrite, _Gzip):
+            out_headers.update({"Content-Type": "application/octet-stream",
+                                "Content-Disposition": 'attachment; filename="epg.xml.gz"'})  # fmt: skip
         if found is not None:
             out_headers["X-Cache"] = found.status
             if found.status == "MISS":
@@ -115,6 +156,8 @@ async def _relay_document(request: web.Request, runtime: ClientSideRuntime, conf
                     await resp.write(kept.add(rewrite(ready)))
             if carry:
                 await resp.write(kept.add(rewrite(carry)))
+            if isinstance(rewrite, _Gzip):
+                await resp.write(rewrite.end())
             await resp.write_eof()
         except (ConnectionError, RuntimeError):
             return resp  # the player went away; the upstream is closed below, nothing is stored
@@ -137,10 +180,13 @@ async def _piece(upstream: aiohttp.ClientResponse, resp: web.StreamResponse, scr
 
 async def get_php(request: web.Request, runtime: ClientSideRuntime, config: Config,
                   cache: ResponseCache | None = None) -> web.StreamResponse:  # fmt: skip
-    return await stream_document(request, runtime, config, "get.php", GET_PARAMS, _m3u(runtime.rewriter(config)),
-                                 (b"\n",), cache)
+    return await stream_document(request, runtime, config, "get.php", params_of(request, GET_PARAMS),
+                                 _m3u(runtime.rewriter(config)), (b"\n",), cache)  # fmt: skip
 
 
 async def xmltv_php(request: web.Request, runtime: ClientSideRuntime, config: Config) -> web.StreamResponse:
-    rewrite = runtime.rewriter(config).chunk
-    return await stream_document(request, runtime, config, "xmltv.php", XMLTV_PARAMS, rewrite, (b"\n", b">"))
+    rewrite: Callable[[bytes], bytes] = runtime.rewriter(config).chunk
+    if request.path.endswith("/gz") or request.query.get("gzip") == "1":
+        rewrite = _Gzip(rewrite)
+    query = params_of(request, XMLTV_PARAMS)
+    return await stream_document(request, runtime, config, "xmltv.php", query, rewrite, (b"\n", b">"))

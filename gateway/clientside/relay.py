@@ -23,11 +23,13 @@ from aiohttp import web
 
 from gateway.accesslog import redact
 from gateway.bodyread import TooLarge, read_body
-from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, StreamCounter
+from gateway.clientside.hosts import HostBook, Shared, discover
+from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, StreamCounter, line_key
 from gateway.clientside.rewrite import Origins, Rewriter
 from gateway.config import ClientSide, Config, Upstream
+from gateway.exchange import GatewayState
 from gateway.metrics import Metrics
-from gateway.security import client_ip_of
+from gateway.security import request_client_ip
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -43,6 +45,8 @@ MAX_PLAYLIST_BYTES = 4 << 20  # an HLS playlist is kilobytes
 DISCONNECT_POLL = 1.0  # seconds between checks for a vanished player while the upstream is silent
 HEARTBEAT = 20.0  # seconds between refreshes of a shared stream slot
 STOP_GRACE = 2 * DISCONNECT_POLL  # at shutdown, how long streams get to end by themselves before being cut
+# a playlist whatever its URL says (`/play/{token}`, `/auth/{token}`): rewritten like any `.m3u8`
+HLS_TYPES = frozenset({"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/x-mpegurl", "audio/mpegurl"})
 _FORWARD = ("Range", "If-Range", "User-Agent", "Accept")
 _RETURN = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
            "Cache-Control", "Content-Disposition")  # fmt: skip
@@ -57,9 +61,9 @@ class Refusal(Exception):
 
 @dataclass
 class ClientSideRuntime:
-    """What outlives requests and reloads: the session, the stream counter, origin ids, learned host names."""
+    """What outlives requests and reloads: the session, the stream counter, origin ids, the hosts to hide."""
 
-    learned_hosts: set[str] = field(default_factory=set)
+    hosts: HostBook = field(default_factory=HostBook)
     memory_counter: MemoryCounter = field(default_factory=MemoryCounter)
     stopping: bool = False  # the server is shutting down: running streams end, at their next chunk or poll
     streaming: set[asyncio.Transport] = field(default_factory=set)  # players' connections relaying a body now
@@ -98,15 +102,27 @@ class ClientSideRuntime:
             self._redis_key = key
         return self._redis
 
-    def learn_host(self, host: str) -> None:
-        if host and len(self.learned_hosts) < 64:
-            self.learned_hosts.add(host.lower())
+    def shared_hosts(self, cs: ClientSide) -> Shared | None:
+        """The Redis set of host names replicas share (beside the stream counts), None without `redis_url`."""
+        counter = self.counter(cs)
+        return Shared(counter.client, f"{cs.redis_prefix}_hosts") if isinstance(counter, RedisCounter) else None
+
+    def learn_host(self, host: str, config: Config) -> None:
+        self.hosts.learn([host], self.shared_hosts(config.client_side))
+
+    async def discover_hosts(self, state: GatewayState, *, ask_panel: bool) -> list[str]:
+        """The names other replicas met, then (`ask_panel`) the panel's own list of its servers."""
+        shared = self.shared_hosts(state.config.client_side)
+        if shared is not None:
+            await self.hosts.sync(shared)
+        return await discover(state, upstream_of(state.config).name, self.hosts, shared) if ask_panel else []
 
     def rewriter(self, config: Config) -> Rewriter:
-        hosts = set(self.learned_hosts)
+        self.hosts.refresh(self.shared_hosts(config.client_side))
+        names = self.hosts.names(config)
         known = self.origins(config).known()
-        hosts.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
-        return Rewriter(config.public_url, upstream_of(config).url, hosts)
+        names.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
+        return Rewriter(config.public_url, upstream_of(config).url, names)
 
     async def stop_streams(self) -> None:
         """Shutdown: every running stream ends at its next chunk (or disconnect poll). A player that stopped
@@ -120,6 +136,7 @@ class ClientSideRuntime:
             transport.abort()
 
     async def close(self) -> None:
+        await self.hosts.close()
         if self._session is not None:
             await self._session.close()
         if self._redis is not None:
@@ -144,7 +161,7 @@ def check_client(request: web.Request, config: Config) -> None:
     """Blocked addresses and user agents are refused before anything reaches the upstream."""
     cs = config.client_side
     if cs.blocked_ips:
-        address = client_ip_of(request.remote, request.headers.get("X-Forwarded-For"), config.trusted_proxies)
+        address = request_client_ip(request, config.trusted_proxies)
         if any(address.version == net.version and address in net for net in cs.blocked_ips):
             raise Refusal(403, "blocked_ip")
     if cs.blocked_user_agents:
@@ -325,7 +342,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
     counter = runtime.counter(cs)
     lease: Lease | None = None
     if line is not None and cs.max_streams_per_line > 0:
-        lease = await counter.acquire(f"{upstream_of(config).name}:{line}", cs.max_streams_per_line)
+        lease = await counter.acquire(line_key(upstream_of(config).name, line), cs.max_streams_per_line)
         if lease is None:
             raise Refusal(403, "max_streams")
     metrics.active_streams.labels(kind).inc()
@@ -343,7 +360,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
         try:
             if upstream.status >= 400:
                 raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
-            if rewrite_hls and upstream.status == 200:
+            if upstream.status == 200 and (rewrite_hls or upstream.content_type.lower() in HLS_TYPES):
                 return await _playlist(upstream, runtime, config)
             resp = web.StreamResponse(status=upstream.status, headers=response_headers(upstream))
             await resp.prepare(request)

@@ -3,9 +3,9 @@
 Pure functions and small objects, no I/O. Two kinds of rewrite:
 - known hosts (the upstream's own host, hosts the panel reported in server_info, load balancers met in
   redirects): any `http(s)://HOST[:port]` anywhere in a text becomes `public_url`, the path kept;
-- M3U stream lines and HLS URIs: whatever their host, they become gateway URLs (a playlist's URL lines are
-  streams by definition). HLS URIs on another origin than the configured upstream go through `/_o/{id}/...`,
-  where `id` is that URL sealed under the gateway's key (see Origins).
+- M3U stream lines, `catchup-source` attributes, MAG `cmd` fields and HLS URIs: whatever their host, they
+  become gateway URLs (they are streams by definition). HLS URIs on another origin than the configured upstream
+  go through `/_o/{id}/...`, where `id` is that URL sealed under the gateway's key (see Origins).
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 ORIGIN_PREFIX = "/_o/"
 _M3U_URL = re.compile(rb"^(\s*)https?://[^/\s]+", re.IGNORECASE)
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
+# `catchup-source="http://host/timeshift/u/p/{duration}/{Y}-{m}-{d}:{H}-{M}/1.ts"`; a relative source
+# (`?utc={utc}`, appended to the stream URL) has no origin and stays as it is
+_CATCHUP_SOURCE = re.compile(rb'(catchup-source=")https?://[^/"\s]+', re.IGNORECASE)
+_ANY_ORIGIN = re.compile(r"https?://[^/\s\"'<>]+", re.IGNORECASE)
 
 
 def origin_of(url: str) -> str:
@@ -130,10 +134,16 @@ class Rewriter:
         return value
 
     def m3u_line(self, line: bytes) -> bytes:
-        """A playlist line: a URL line goes to the gateway whatever its host; a tag line has known hosts rewritten."""
+        """A playlist line: a URL line goes to the gateway whatever its host, so does a tag's catch-up source;
+        anything else in a tag line (logos, `x-tvg-url`) has known hosts rewritten."""
         if line.lstrip().startswith(b"#"):
-            return self.chunk(line)
+            return self.chunk(_CATCHUP_SOURCE.sub(lambda m: m.group(1) + self.public_bytes, line))
         return _M3U_URL.sub(lambda m: m.group(1) + self.public_bytes, line, count=1)
+
+    def streams(self, value: str) -> str:
+        """Every URL in a text that names a stream (a MAG `cmd`: `ffmpeg http://host:port/play/...`) made a
+        gateway URL whatever its host, the path kept."""
+        return _ANY_ORIGIN.sub(lambda _: self.public, value)
 
     def gateway_url(self, absolute: str, origins: Origins) -> str:
         """An upstream URL as the gateway URL that relays it."""

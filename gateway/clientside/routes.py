@@ -2,10 +2,17 @@
 
 Every handler reads the state in force (`live.state`), checks the blocked lists first, and counts its outcome in
 `panelgate_client_requests_total{kind,outcome}`; `kind` is one of a fixed set, never client input.
+
+The routes are the ones XUI-derived panels serve (XC_VM `src/bin/nginx/conf/nginx.conf`), in the same order of
+precedence: token forms before the bare `/{username}/{password}/{id}` form, which comes last. Streams are relayed
+under their own path (the panel reads its tokens itself); the aliases of player_api, get.php and xmltv.php go to
+those scripts (player_api.py, playlist.py); the MAG portal is portal.py.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -14,7 +21,8 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import web
 
 from gateway.accesslog import redact
-from gateway.clientside import player_api, playlist
+from gateway.clientside import player_api, playlist, portal
+from gateway.clientside.hosts import DISCOVER_TIMEOUT, REDISCOVER
 from gateway.clientside.relay import Broken, ClientSideRuntime, Refusal, check_client, relay, upstream_of
 from gateway.clientside.rewrite import ORIGIN_PREFIX
 from gateway.config import Config
@@ -73,25 +81,43 @@ def _target(config: Config, request: web.Request) -> str:
 
 
 def _stream(kind: str) -> Handler:
+    """A stream named by the line: `/{kind}/{username}/{password}/...` or `/{kind}/{access-token}/...`."""
+
     async def handle(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+        info = request.match_info
         return await relay(
             request, runtime=runtime, config=state.config, metrics=state.metrics, url=_target(state.config, request),
-            kind=kind, line=request.match_info["u"], rewrite_hls=request.path.endswith(".m3u8"),
+            kind=kind, line=info.get("u") or info["token"], rewrite_hls=request.path.endswith(".m3u8"),
         )  # fmt: skip
 
     return handle
 
 
-async def _hls(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+def _file(kind: str) -> Handler:
+    """Relayed under its own path, counted against no line: HLS segments and keys, `/play/` tokens (their line is
+    sealed inside), images, thumbnails, subtitles, the portal's web app. A playlist among them is rewritten."""
+
+    async def handle(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+        return await relay(
+            request, runtime=runtime, config=state.config, metrics=state.metrics, url=_target(state.config, request),
+            kind=kind, line=None, rewrite_hls=request.path.endswith(".m3u8"),
+        )  # fmt: skip
+
+    return handle
+
+
+STREAMING_KINDS = {"live": "live", "timeshift": "timeshift", "vod": "movie"}
+
+
+async def _streaming(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+    """`/streaming/live.php|timeshift.php|vod.php?username=&password=&stream=...`: the panel answers a 302 to
+    `stream/auth.php`, followed here like any redirect."""
+    query = request.query
     return await relay(
         request, runtime=runtime, config=state.config, metrics=state.metrics, url=_target(state.config, request),
-        kind="hls", line=None, rewrite_hls=request.path.endswith(".m3u8"),
+        kind=STREAMING_KINDS[request.match_info["script"]], line=query.get("username") or query.get("token"),
+        rewrite_hls=query.get("extension") == "m3u8",
     )  # fmt: skip
-
-
-async def _image(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
-    return await relay(request, runtime=runtime, config=state.config, metrics=state.metrics,
-                       url=_target(state.config, request), kind="image", line=None)  # fmt: skip
 
 
 async def _origin(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
@@ -116,6 +142,10 @@ async def _xmltv(request: web.Request, runtime: ClientSideRuntime, state: Gatewa
     return await playlist.xmltv_php(request, runtime, state.config)
 
 
+async def _portal(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+    return await portal.answer(request, runtime, state.config)
+
+
 def add_routes(app: web.Application, live: Live) -> None:
     """Register the client side. Call after the admin routes: `/{user}/{pass}/{id}.ext` must not shadow them."""
     runtime = ClientSideRuntime()
@@ -124,17 +154,56 @@ def add_routes(app: web.Application, live: Live) -> None:
     def route(method: str, path: str, kind: str, fn: Handler) -> None:
         app.router.add_route(method, path, _wrap(live, runtime, kind, fn))
 
-    route("GET", "/player_api.php", "player_api", _player_api)
-    route("POST", "/player_api.php", "player_api", _player_api)
-    route("GET", "/get.php", "get", _get)
-    route("GET", "/xmltv.php", "xmltv", _xmltv)
+    for method in ("GET", "POST"):
+        for path in ("/player_api.php", "/panel_api.php", "/player_api/{u}/{p}", "/player_api/{u}/{p}/{action}"):
+            route(method, path, "player_api", _player_api)
+    for path in ("/get.php", "/playlist/{u}/{p}", "/playlist/{u}/{p}/{type}"):
+        route("GET", path, "get", _get)
+    for path in ("/xmltv.php", "/epg/{u}/{p}", "/epg/{u}/{p}/gz"):
+        route("GET", path, "xmltv", _xmltv)
     for kind in ("live", "movie", "series"):
-        route("GET", f"/{kind}/{{u}}/{{p}}/{{file}}", kind, _stream(kind))
+        route("GET", f"/{kind}/{{u}}/{{p}}/{{file}}", kind, _stream(kind))  # `/live/u/p/1` too: extension-less
+        route("GET", f"/{kind}/{{token}}/{{file}}", kind, _stream(kind))
     route("GET", "/timeshift/{u}/{p}/{duration}/{start}/{file}", "timeshift", _stream("timeshift"))
-    route("GET", "/hls/{tail:.+}", "hls", _hls)
+    route("GET", "/timeshift/{token}/{duration}/{start}/{file}", "timeshift", _stream("timeshift"))
+    route("GET", "/streaming/{script:live|timeshift|vod}.php", "streaming", _streaming)
+    route("GET", "/play/{token}", "play", _file("play"))
+    route("GET", "/play/{token}/{ext}", "play", _file("play"))
+    route("GET", "/key/{token}", "key", _file("key"))
+    route("GET", "/hls/{tail:.+}", "hls", _file("hls"))
+    # where the panel's stream/auth.php sends players (same host when the main server streams): followed
+    # server-side, but an adaptive (multi-variant) playlist names them
+    route("GET", "/{prefix:auth|vauth|tsauth|thauth|subauth}/{tail:.+}", "hls", _file("hls"))
     route("GET", ORIGIN_PREFIX + "{oid}/{tail:.+}", "hls", _origin)
-    route("GET", "/images/{tail:.+}", "image", _image)
-    route("GET", r"/{u}/{p}/{file:\d+\.\w+}", "live", _stream("live"))
+    route("GET", "/images/{tail:.+}", "image", _file("image"))
+    for path in ("/thumb/{u}/{p}/{file}", "/thumb/{token}/{file}"):
+        route("GET", path, "thumb", _file("thumb"))
+    for path in ("/subtitle/{u}/{p}/{sid}/{file}", "/subtitle/{u}/{p}/{file}"):
+        route("GET", path, "subtitle", _file("subtitle"))
+    for method in ("GET", "POST"):
+        for path in ("/portal.php", "/c/portal.php", "/server/load.php", "/stalker_portal/server/load.php"):
+            route(method, path, "portal", _portal)
+    for path in ("/c/{tail:.*}", "/stalker_portal/c/{tail:.*}"):
+        route("GET", path, "portal", _file("portal"))
+    route("GET", r"/{u}/{p}/{file:\d+(?:\.\w+)?}", "live", _stream("live"))
+
+    async def learn_hosts(_: web.Application) -> None:
+        # on_startup runs before the listener opens: the first player already meets a gateway that knows them
+        state = live.state
+        try:
+            async with asyncio.timeout(DISCOVER_TIMEOUT):
+                await runtime.discover_hosts(state, ask_panel=state.config.health.interval > 0)
+        except Exception as exc:  # a panel or Redis down at start-up: serve with what the config names
+            log.warning("upstream host names: start-up discovery failed (%s)", type(exc).__name__)
+
+        async def rediscover() -> None:
+            while True:
+                await asyncio.sleep(REDISCOVER)
+                with contextlib.suppress(Exception):
+                    state = live.state
+                    await runtime.discover_hosts(state, ask_panel=state.config.health.interval > 0)
+
+        runtime.hosts.spawn(rediscover())
 
     async def stop_streams(_: web.Application) -> None:
         # Runs before aiohttp waits for in-flight handlers (runner.cleanup): a live stream never finishes by
@@ -144,5 +213,6 @@ def add_routes(app: web.Application, live: Live) -> None:
     async def close(_: web.Application) -> None:
         await runtime.close()
 
+    app.on_startup.append(learn_hosts)
     app.on_shutdown.append(stop_streams)
     app.on_cleanup.append(close)

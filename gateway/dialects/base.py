@@ -21,6 +21,7 @@ class RawRequest:
     body: Params
     match: dict[str, str] = field(default_factory=dict)
     api_key_header: str | None = None
+    timezone: str = "UTC"  # the time zone of the panel the call is for: dates without one are read in it
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,18 @@ class UpstreamFace(Protocol):
     CREDITS_BY_ADJUSTMENT: bool
     # True when the panel cuts list reads to a page itself and answers their totals.
     PAGES_LISTS: bool
+    # True when the panel moves credits by whole numbers only (PHP intval): 2.5 would silently become 2.
+    WHOLE_CREDITS: bool
+    # True when the panel's edits replace the record's row (gateway.whole_row): edits are sent whole.
+    WHOLE_ROW_EDITS: bool
 
     def native(self, op: Operation, ref_kind: str) -> bool:
         """Whether this panel runs `op`, addressed by `ref_kind`, in a single call."""
         ...
 
-    def foreign_fields(self, op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
-        """The fields of a write, sent by a client of another dialect, that this panel has no place for."""
+    def foreign_fields(self, op: Operation, args: dict[str, Any], upstream: Upstream) -> tuple[str, ...]:
+        """The fields of a write, sent by a client of another dialect, that this panel has no place for (or
+        would silently overrule)."""
         ...
 
     def encode(self, call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:

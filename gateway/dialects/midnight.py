@@ -23,6 +23,8 @@ NAME = "midnight"
 # Credits move only through add_credits on an Xtream panel; here `data[credits]` sets them outright.
 CREDITS_BY_ADJUSTMENT = False
 PAGES_LISTS = False  # resellers/list: every row
+WHOLE_CREDITS = True  # its credits are whole numbers
+WHOLE_ROW_EDITS = False
 
 # (group, verb) -> (operation, how the record is addressed)
 ENDPOINTS: dict[tuple[str, str], tuple[str, str]] = {
@@ -81,6 +83,8 @@ _RESELLER: dict[str, tuple[str, _Converter]] = {
     "max_allowed_connections": ("max_connections", lambda f, v: to_int(f, v, high=10_000)),
     "status": ("status", to_flag),
     "notes": ("notes", scalar),
+    # not MidnightStreamer's own: the reseller group on an upstream panel that has groups (never sent to one)
+    "member_group_id": ("member_group_id", to_int),
 }
 _FIELDS = {"line": _LINE, "mag": _LINE, "reseller": _RESELLER}
 # canonical -> MidnightStreamer column, per resource (the reseller's name travels as `name` on create)
@@ -108,21 +112,30 @@ def credentials(request: RawRequest) -> Credentials:
     return presented_key(request, merged(request))
 
 
-def data_args(resource: str, data: Any) -> dict[str, Any]:
-    """Canonical args from a `data[...]` array."""
+def data_args(op: Operation, data: Any) -> dict[str, Any]:
+    """Canonical args from a `data[...]` array: only the fields this panel has for the resource, each typed."""
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise FieldError("data", "must be an array (data[field]=value)")
-    fields = _FIELDS.get(resource, {})
+    known = _FIELDS.get(op.resource, {})
     args: dict[str, Any] = {}
     for name, value in data.items():
-        if name in fields:
-            canonical, convert = fields[name]
-            args[canonical] = convert(name, value)
-        else:
-            args[name] = scalar(f"data[{name}]", value)
+        entry = known.get(name)
+        if entry is None or entry[0] not in op.fields:
+            raise FieldError(f"data[{name}]", f"is not a field of {'/'.join(BY_OPERATION[op.name])}")
+        canonical, convert = entry
+        args[canonical] = convert(f"data[{name}]", value)
     return args
+
+
+# Top-level parameters the panel reads, per way of addressing the record (besides the key).
+_TOP_LEVEL: dict[str, frozenset[str]] = {
+    "none": frozenset({"data"}),
+    "username": frozenset({"username", "data"}),
+    "mac": frozenset({"mac_address", "data"}),
+    "id|username": frozenset({"id", "username", "data", "credits"}),
+}
 
 
 def _ref(ref_kind: str, params: Params) -> Ref:
@@ -148,11 +161,14 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
         raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown endpoint {group[:30]}/{verb[:30]}",
                               reason="unknown_action"))
     operation, ref_kind = entry
-    resource = operation.split(".", 1)[0]
+    op = cat.operations[operation]
     params = merged(request)
     try:
+        unknown = sorted(set(params) - {"api_key"} - _TOP_LEVEL[ref_kind])
+        if unknown:
+            raise FieldError(unknown[0], f"is not a parameter of {group}/{verb}")
         target = _ref(ref_kind, params)
-        args = data_args(resource, params.get("data"))
+        args = data_args(op, params.get("data"))
         if operation == "reseller.adjust_credits":
             args["credits"] = to_int("credits", params.get("credits", ""), low=-(10**9), high=10**9)
     except FieldError as exc:
@@ -279,7 +295,7 @@ _MEANINGLESS: dict[str, frozenset[str]] = {"reseller": frozenset({"member_group_
 _WRITES = frozenset({"line.create", "line.edit", "mag.create", "mag.edit", "reseller.create", "reseller.edit"})
 
 
-def foreign_fields(op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
+def foreign_fields(op: Operation, args: dict[str, Any], upstream: Upstream) -> tuple[str, ...]:
     """Fields of a line, MAG or reseller write with no MidnightStreamer field (the panel would answer a bare
     "Database error." for an unknown column, maybe after writing the rest)."""
     if op.name not in _WRITES:
@@ -301,9 +317,7 @@ def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
         params["username"] = ref.username
     elif ref.kind == "mac":
         params["mac_address"] = ref.mac
-    args = dict(call.args)
-    if call.dialect != NAME:
-        args = {k: v for k, v in args.items() if k not in _MEANINGLESS.get(op.resource, ())}
+    args = {k: v for k, v in call.args.items() if k not in _MEANINGLESS.get(op.resource, ())}
     if op.name == "reseller.adjust_credits":
         params["credits"] = str(args.pop("credits"))
     if op.name == "mag.create" and "mac" in args:

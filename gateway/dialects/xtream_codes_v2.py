@@ -10,18 +10,20 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from gateway import jsonio
+from gateway import fields, jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
 from gateway.dialects.common import invalid, json_array, merged, presented_key
-from gateway.fields import FieldError, int_list, mac, scalar, str_list, to_flag, to_int
+from gateway.fields import FieldError, int_list, mac, scalar, to_int
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
 
 NAME = "xtream_codes_v2"
 CREDITS_BY_ADJUSTMENT = True  # reg_user/credits is the only way credits move
 PAGES_LISTS = False  # reg_user/list, server/list: every row, no totals
+WHOLE_CREDITS = False  # reg_user credits are decimals (%.2f)
+WHOLE_ROW_EDITS = False
 
 # (action, sub) -> (operation, how the record is addressed)
 ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
@@ -44,23 +46,38 @@ ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
 BY_OPERATION = {op: action for action, (op, _) in ACTIONS.items()}
 
 _Converter = Callable[[str, Any], Any]
-# user_data column -> (canonical name, converter). Columns not listed pass through as strings.
-_USER_DATA: dict[str, tuple[str, _Converter]] = {
+# user_data column -> (canonical name, converter) where they differ from the canonical field (a converter of None:
+# the canonical field's type decides).
+_USER_DATA: dict[str, tuple[str, _Converter | None]] = {
     "exp_date": ("exp_date", lambda f, v: None if scalar(f, v).strip() in ("", "null") else to_int(f, v)),
     "bouquet": ("bouquets", int_list),
-    "allowed_ips": ("allowed_ips", str_list),
-    "allowed_ua": ("allowed_ua", str_list),
     "max_connections": ("max_connections", lambda f, v: to_int(f, v, high=10_000)),
     "member_id": ("member_id", to_int),
     "force_server_id": ("force_server_id", to_int),
-    "is_restreamer": ("is_restreamer", to_flag),
-    "is_trial": ("is_trial", to_flag),
-    "is_isplock": ("is_isplock", to_flag),
-    "enabled": ("enabled", to_flag),
-    "admin_enabled": ("admin_enabled", to_flag),
-    "mac": ("mac", mac),
 }
 _CANONICAL_TO_COLUMN = {canonical: column for column, (canonical, _) in _USER_DATA.items()}
+# The columns of api.php's `users` (lines) table a request may set; the rest are the panel's own (ids, creation
+# stamps, ISP lock state). user_data goes into SQL as given, so any other name is an SQL error there.
+LINE_COLUMNS = frozenset({
+    "member_id", "username", "password", "exp_date", "admin_enabled", "enabled", "admin_notes", "reseller_notes",
+    "bouquet", "max_connections", "is_restreamer", "allowed_ips", "allowed_ua", "is_trial", "pair_id",
+    "force_server_id", "is_isplock", "forced_country", "is_stalker", "bypass_ua",
+})  # fmt: skip
+_MAG_COLUMNS = frozenset({"mac"})  # stb/create and stb/edit: the device's MAC beside its line's columns
+# Top-level parameters api.php reads, per way of addressing the record (besides action, sub and the key).
+_TOP_LEVEL: dict[str, frozenset[str]] = {
+    "none": frozenset({"user_data"}),
+    "credentials": frozenset({"username", "password", "user_data"}),
+    "mac": frozenset({"mac", "user_data"}),
+    "ids": frozenset({"stream_ids", "servers"}),
+    "id|username": frozenset({"id", "username", "amount"}),
+}
+# The old panel's own key: scripts moved from it may still send it; it is never the gateway's key nor forwarded.
+_IGNORED = frozenset({"api_pass"})
+
+
+def _columns_for(op: Operation) -> frozenset[str]:
+    return LINE_COLUMNS | (_MAG_COLUMNS if op.resource == "mag" else frozenset())
 
 
 def expresses() -> dict[str, str]:
@@ -94,20 +111,36 @@ def credentials(request: RawRequest) -> Credentials:
     return presented_key(request, _merged(request))
 
 
-def user_data_args(data: Any) -> dict[str, Any]:
-    """Canonical args from a `user_data[...]` array."""
+def user_data_args(op: Operation, data: Any) -> dict[str, Any]:
+    """Canonical args from a `user_data[...]` array: only the table's columns that `op` takes, each typed."""
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise FieldError("user_data", "must be an array (user_data[column]=value)")
+    allowed = _columns_for(op)
     args: dict[str, Any] = {}
     for column, value in data.items():
-        if column in _USER_DATA:
-            canonical, convert = _USER_DATA[column]
-            args[canonical] = convert(column, value)
-        else:
-            args[column] = scalar(f"user_data[{column}]", value)
+        shown = f"user_data[{column}]"
+        canonical, convert = _USER_DATA.get(column, (column, None))
+        if column not in allowed or canonical not in op.fields:
+            raise FieldError(shown, f"is not a column {BY_OPERATION[op.name][0]}/{BY_OPERATION[op.name][1]} sets")
+        args[canonical] = convert(shown, value) if convert else fields.read(shown, op.fields[canonical], value)
     return args
+
+
+def _with_flat(data: Any, flat: Params) -> Any:
+    """user_data with a line's columns given beside it rather than in it (`username=..&max_connections=2`, as
+    some scripts send them): the same columns, refused when both places name one with different values."""
+    if not flat:
+        return data
+    if data is not None and not isinstance(data, dict):
+        return data  # refused by user_data_args
+    merged = dict(data or {})
+    for column, value in flat.items():
+        if column in merged and merged[column] != value:
+            raise FieldError(column, f"differs from user_data[{column}]")
+        merged[column] = value
+    return merged
 
 
 def _ref(ref_kind: str, params: Params) -> Ref:
@@ -146,11 +179,19 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
         raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:40]}/{(sub or '')[:40]}",
                               reason="unknown_action"))
     operation, ref_kind = entry
+    op = cat.operations[operation]
     try:
+        envelope = set(_CONTROL) | _IGNORED | _TOP_LEVEL[ref_kind]
+        flat = {k: v for k, v in params.items() if k not in envelope and k in _columns_for(op)}
+        if op.kind.value == "read" or op.resource not in ("line", "mag"):
+            flat = {}
+        unknown = sorted(set(params) - envelope - set(flat))
+        if unknown:
+            raise FieldError(unknown[0], f"is not a parameter of {action}/{sub}")
         target = _ref(ref_kind, params)
-        args = user_data_args(params.get("user_data"))
+        args = user_data_args(op, _with_flat(params.get("user_data"), flat))
         if operation == "reseller.adjust_credits":
-            args["credits"] = to_int("amount", params.get("amount", ""), low=-(10**9), high=10**9)
+            args["credits"] = fields.number("amount", params.get("amount", ""))  # the panel formats %.2f
         if "servers" in params:
             args["servers"] = int_list("servers", params["servers"])
         elif ref_kind == "ids":
@@ -268,13 +309,14 @@ def _int(value: Any) -> Any:
 # --- upstream face -----------------------------------------------------------------------------------------
 
 
-def user_data(args: dict[str, Any]) -> dict[str, Any]:
-    """Canonical args as XC v2 `user_data[...]` columns."""
+def user_data(op: Operation, args: dict[str, Any]) -> dict[str, Any]:
+    """Canonical args as XC v2 `user_data[...]` columns: the declared fields this panel has a column for."""
     out: dict[str, Any] = {}
+    allowed = _columns_for(op)
     for name, value in args.items():
-        if value is None or name == "servers":
-            continue
         column = _CANONICAL_TO_COLUMN.get(name, name)
+        if value is None or name not in op.fields or column not in allowed:
+            continue
         if name in ("bouquets", "allowed_ips", "allowed_ua"):
             out[column] = json.dumps(list(value), separators=(",", ":"))
         elif isinstance(value, bool):
@@ -284,9 +326,18 @@ def user_data(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def foreign_fields(op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
-    """None: user_data[...] takes the panel's raw columns, which are Xtream-Masters' own."""
-    return ()
+# Fields of a read that shape the answer (show_columns, ...), which api.php does not take: dropped, not refused,
+# since the gateway cuts the answer itself where it must.
+_READ_ONLY = frozenset({"show_columns", "hide_columns", "start", "limit", "search", "order", "filter", "owner"})
+
+
+def foreign_fields(op: Operation, args: dict[str, Any], upstream: Upstream) -> tuple[str, ...]:
+    """Fields of a line or MAG write that api.php's users table has no column for (it would answer an SQL error,
+    `PARAMETER ERROR`, maybe after writing part of it)."""
+    if op.resource not in ("line", "mag") or op.kind.value == "read":
+        return ()
+    allowed = _columns_for(op)
+    return tuple(sorted(n for n in args if _CANONICAL_TO_COLUMN.get(n, n) not in allowed and n not in _READ_ONLY))
 
 
 def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
@@ -317,8 +368,8 @@ def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
         params["servers"] = [str(s) for s in servers]
     elif isinstance(server_id, int) and server_id > 0:
         params["servers"] = [str(server_id)]
-    if op.resource in ("line", "mag"):
-        data = user_data(args)
+    if op.resource in ("line", "mag") and op.kind.value != "read":
+        data = user_data(op, args)
         if data:
             params["user_data"] = data
     return UpstreamRequest(

@@ -10,22 +10,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from gateway import jsonio
-from gateway.catalogue import Catalogue, Operation, Target, catalogue
+from gateway import fields, jsonio
+from gateway.catalogue import Catalogue, FieldType, Operation, Target, catalogue
 from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
 from gateway.dialects.common import invalid, merged, presented_key
-from gateway.fields import (
-    FieldError,
-    date_to_unix,
-    int_list,
-    mac,
-    scalar,
-    str_list,
-    to_flag,
-    to_int,
-    unix_to_date,
-)
+from gateway.fields import FieldError, date_to_unix, to_int, unix_to_date
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
 
@@ -33,6 +23,8 @@ NAME = "xtream_masters"
 # Credits move through adjust_credits, which the panel writes to its credit log; a create or edit never sets them.
 CREDITS_BY_ADJUSTMENT = True
 PAGES_LISTS = True  # table.php: start, limit, recordsTotal
+WHOLE_CREDITS = True  # adjust_credits: intval()
+WHOLE_ROW_EDITS = True  # XUI.one rebuilds an edited row from the request (gateway.whole_row)
 
 # Parameters the panel reads for itself rather than passing to the action.
 _CONTROL = ("api_key", "action")
@@ -55,48 +47,39 @@ BARE_LIST_ACTIONS = frozenset(
     }
 )
 
-# The panel's flags that turn on when the key is merely present: toward the panel a false flag is omitted.
-PRESENCE_FLAGS = ("is_trial", "is_restreamer", "is_isplock")
-
-# Panel parameter -> (canonical name, converter). The canonical model keeps panel column names except where
-# the panel's wire form differs from the value (dates, JSON-in-a-string lists, presence flags).
+# How this panel's parameters differ from the canonical fields (the canonical model keeps the panel's names and
+# types except where its wire form differs from the value).
+_DEVICE_LIKE = ("line", "mag", "enigma", "package")
+# canonical -> wire name: per resource, then for every operation
+_RENAMES: dict[str, dict[str, str]] = {resource: {"bouquets": "bouquets_selected"} for resource in _DEVICE_LIKE}
+_RENAMES_ANYWHERE = {"owner": "reseller"}  # table.php's filter by owning reseller
+# Lists the panel json_decode()s from one text (`bouquets_selected=[1,2]`) rather than reading a PHP array.
+_JSON_TEXT = frozenset({*((resource, "bouquets") for resource in _DEVICE_LIKE), ("package", "groups_selected")})
+# ...and which it cannot do without: XUI.one dies on a missing one (HTTP 200, empty body, nothing written), where
+# the client meant "none".
+_REQUIRED_LISTS = _JSON_TEXT
+# Flags the panel reads by value (intval); every other flag turns on when its parameter is merely present, even as
+# 0 (`isset()`), so toward the panel a false flag is omitted.
+_VALUE_FLAGS = frozenset({*((r, f) for r in ("line", "mag", "enigma") for f in ("enabled", "admin_enabled")),
+                          ("reseller", "status")})  # fmt: skip
+# Readers narrower than their type's: the panel's own limits, so a bad value is refused here, named.
 _Converter = Callable[[str, Any], Any]
-_LINE_FIELDS: dict[str, tuple[str, _Converter]] = {
-    "exp_date": ("exp_date", date_to_unix),
-    "bouquets_selected": ("bouquets", int_list),
-    "max_connections": ("max_connections", lambda f, v: to_int(f, v, low=0, high=10_000)),
-    "member_id": ("member_id", to_int),
-    "package": ("package", to_int),
-    "enabled": ("enabled", to_flag),
-    "admin_enabled": ("admin_enabled", to_flag),
-    "allowed_ips": ("allowed_ips", str_list),
-    "allowed_ua": ("allowed_ua", str_list),
-    "mac": ("mac", mac),
-    **{flag: (flag, to_flag) for flag in PRESENCE_FLAGS},
-}
-_RESELLER_FIELDS: dict[str, tuple[str, _Converter]] = {
-    "member_group_id": ("member_group_id", to_int),
-    "owner_id": ("owner_id", to_int),
-    "credits": ("credits", lambda f, v: to_int(f, v, low=-(10**9), high=10**9)),
-}
-_COMMON_FIELDS: dict[str, tuple[str, _Converter]] = {
-    "start": ("start", lambda f, v: to_int(f, v, high=10**9)),
-    "limit": ("limit", lambda f, v: to_int(f, v, low=1, high=10_000)),
-    "filter": ("filter", lambda f, v: to_int(f, v, low=0, high=5)),
-    "server_id": ("server_id", lambda f, v: to_int(f, v, low=-1)),
-    "show_columns": ("show_columns", lambda f, v: [c for c in scalar(f, v).split(",") if c]),
-    "hide_columns": ("hide_columns", lambda f, v: [c for c in scalar(f, v).split(",") if c]),
-}
-_FIELDS_BY_RESOURCE = {
-    "line": _LINE_FIELDS,
-    "mag": _LINE_FIELDS,
-    "enigma": _LINE_FIELDS,
-    "reseller": _RESELLER_FIELDS,
+_READERS: dict[str, _Converter] = {
+    "max_connections": lambda f, v: to_int(f, v, low=0, high=10_000),
+    "start": lambda f, v: to_int(f, v, high=10**9),
+    "limit": lambda f, v: to_int(f, v, low=1, high=10_000),
+    "filter": lambda f, v: to_int(f, v, low=0, high=5),
+    "server_id": lambda f, v: to_int(f, v, low=-1),
 }
 
 
-def _fields_for(op: Operation) -> dict[str, tuple[str, _Converter]]:
-    return {**_COMMON_FIELDS, **_FIELDS_BY_RESOURCE.get(op.resource, {})}
+def _wire_name(op: Operation, canonical: str) -> str:
+    return _RENAMES.get(op.resource, {}).get(canonical) or _RENAMES_ANYWHERE.get(canonical, canonical)
+
+
+def _canonical_names(op: Operation) -> dict[str, str]:
+    """This panel's parameter name -> canonical field, for the fields `op` declares."""
+    return {_wire_name(op, name): name for name in op.fields}
 
 
 def expresses() -> dict[str, str]:
@@ -118,7 +101,8 @@ def credentials(request: RawRequest) -> Credentials:
 
 
 def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
-    """Canonical Call for a client request; unknown actions and unreadable values are refused here."""
+    """Canonical Call for a client request; unknown actions, undeclared parameters and unreadable values are
+    refused here."""
     cat = cat or catalogue()
     params = merged(request)
     action = params.get("action")
@@ -131,7 +115,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
         raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:60]!r}", reason="unknown_action"))
     echo = {k: v for k, v in params.items() if k not in _CONTROL}
     try:
-        args = canonical_args(op, echo)
+        args = canonical_args(op, echo, timezone=request.timezone)
         target = Ref(id=args.pop("id")) if op.target is Target.ID else NO_REF
     except FieldError as exc:
         raise invalid(str(exc), exc.code, echo) from None
@@ -145,18 +129,24 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     )
 
 
-def canonical_args(op: Operation, params: Params) -> dict[str, Any]:
-    """Convert the panel's parameters for `op` into canonical typed args."""
-    fields = _fields_for(op)
+def canonical_args(op: Operation, params: Params, *, timezone: str = "UTC") -> dict[str, Any]:
+    """The panel's parameters for `op` as canonical typed args (and the record's `id`). A parameter `op` does not
+    declare is refused: the upstream request is built from declared fields only, so nothing the client adds can
+    stand in for the envelope (`edit`, `id`, `action`) or reach a column the gateway does not know."""
+    names = _canonical_names(op)
     args: dict[str, Any] = {}
     for name, value in params.items():
-        if name in fields:
-            canonical, convert = fields[name]
-            args[canonical] = convert(name, value)
-        elif name == "id" and op.target is Target.ID:
+        if name == "id" and op.target is Target.ID:
             args["id"] = to_int("id", value, low=1)
+            continue
+        canonical = names.get(name)
+        if canonical is None:
+            raise FieldError(name, f"is not a parameter of {op.xm_action or op.name}")
+        reader = _READERS.get(canonical)
+        if op.fields[canonical] is FieldType.DATE:
+            args[canonical] = date_to_unix(name, value, timezone)  # as the panel reads it, in its time zone
         else:
-            args[name] = value
+            args[canonical] = reader(name, value) if reader else fields.read(name, op.fields[canonical], value)
     if op.target is Target.ID and "id" not in args:
         raise FieldError("id", "is required")
     return args
@@ -223,39 +213,69 @@ def failure_body(failure: Failure) -> dict[str, Any]:
 # --- upstream face -----------------------------------------------------------------------------------------
 
 
-def panel_params(op: Operation, args: dict[str, Any]) -> Params:
-    """Canonical args back to the panel's parameters, honouring its quirks."""
+def panel_params(op: Operation, args: dict[str, Any], timezone: str = "UTC") -> Params:
+    """Canonical args back to the panel's parameters, honouring its quirks. Only the fields `op` declares are
+    written (by construction none of them is a name the envelope uses: the catalogue refuses those)."""
     out: Params = {}
     for name, value in args.items():
-        if value is None:
+        ftype = op.fields.get(name)
+        if ftype is FieldType.DATE and value is None and "no_expire" in op.fields:
+            out["no_expire"] = "1"  # never expires: said outright, since an absent date may also mean "unchanged"
             continue
-        if name == "exp_date":
-            out["exp_date"] = unix_to_date(value)
-        elif name == "bouquets":
-            out["bouquets_selected"] = json.dumps(list(value), separators=(",", ":"))
-        elif name in PRESENCE_FLAGS:
-            if value:
-                out[name] = "1"
-        elif name in ("show_columns", "hide_columns"):
-            out[name] = ",".join(value)
-        elif name == "owner":
-            out["reseller"] = str(value)  # the panel's list filter by owning reseller
+        if value is None or ftype is None:
+            continue
+        wire = _wire_name(op, name)
+        if ftype is FieldType.DATE:
+            out[wire] = unix_to_date(value, timezone)
+        elif ftype is FieldType.FLAG:
+            if (op.resource, name) in _VALUE_FLAGS:
+                out[wire] = "1" if value else "0"
+            elif value:
+                out[wire] = "1"  # presence is what the panel reads: a false flag is left out
+        elif name == "override_packages":
+            out.update(_overrides(value))
+        elif (op.resource, name) in _JSON_TEXT:
+            out[wire] = json.dumps(list(value), separators=(",", ":"))
         elif name == "servers":
             # XC v2 names a set of servers; the panel takes one server_id, -1 meaning all of them.
             if "server_id" not in args:
                 out["server_id"] = str(value[0]) if len(value) == 1 else "-1"
-        elif isinstance(value, bool):
-            out[name] = "1" if value else "0"
-        elif isinstance(value, int):
-            out[name] = str(value)
         else:
-            out[name] = value
+            out[wire] = fields.wire(ftype, value)
+    if op.name.endswith(".create"):  # an edit is sent whole instead (gateway.whole_row): it has them
+        for resource, name in _REQUIRED_LISTS:
+            if resource == op.resource and name in op.fields:
+                out.setdefault(_wire_name(op, name), "[]")
     return out
 
 
-def foreign_fields(op: Operation, args: dict[str, Any]) -> tuple[str, ...]:
-    """None: the canonical fields are Xtream-Masters' own."""
-    return ()
+def _overrides(stored: str) -> Params:
+    """A reseller's package price overrides as processUser reads them: one `override_<package id>` each (the
+    panel rebuilds the column from these on every edit, so an edit that left them out would clear them)."""
+    try:
+        decoded = jsonio.loads(stored.encode())
+    except (ValueError, RecursionError):
+        return {}
+    out: Params = {}
+    for package, entry in (decoded.items() if isinstance(decoded, dict) else ()):
+        credits = entry.get("official_credits") if isinstance(entry, dict) else None
+        if str(package).isdigit() and isinstance(credits, int | float) and not isinstance(credits, bool):
+            out[f"override_{int(package)}"] = str(credits)
+    return out
+
+
+def foreign_fields(op: Operation, args: dict[str, Any], upstream: Upstream) -> tuple[str, ...]:
+    """The canonical fields are the panel's own; but XUI.one's processMAG / processEnigma fix a device's line at
+    one connection and no restreaming, whatever the request says: a client of another dialect that asks for
+    more is told so rather than answered a success that did not happen."""
+    if upstream.flavour != "xui_one" or op.resource not in ("mag", "enigma"):
+        return ()
+    overruled = []
+    if args.get("max_connections") not in (None, 1):
+        overruled.append("max_connections")
+    if args.get("is_restreamer"):
+        overruled.append("is_restreamer")
+    return tuple(overruled)
 
 
 def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
@@ -265,10 +285,10 @@ def encode(call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:
     form = [("api_key", upstream.api_key), ("action", op.xm_action)]
     if call.target.id is not None:
         form.append(("id", str(call.target.id)))
-    form += flatten(panel_params(op, call.args))
+    form += flatten(panel_params(op, call.args, upstream.timezone))
     return UpstreamRequest(
         method="POST",
-        path=f"/{upstream.access_code}/admin/index.php",
+        path=upstream.admin_url_path(),
         form=form,
         secret_fields=frozenset({"api_key"}),
     )

@@ -1,5 +1,9 @@
 """The simulated panel's client side: player_api.php, get.php, xmltv.php, streams, HLS and a load balancer.
 
+Routes as XC_VM's nginx maps them (`src/bin/nginx/conf/nginx.conf`): username/password and token forms of
+`/live|movie|series|timeshift|thumb/`, `/play/{token}`, `/key/{token}` (AES-128 HLS keys), extension-less live
+URLs; the path aliases and `/streaming/*.php` are in `player_aliases`, the MAG portal in `stalker`.
+
 Mounted on a simulator's app (`PlayerSim(tables).add_routes(app)`), so one server answers both the admin API
 and the players, as a real panel does. What the tests need to see from the outside is counted here:
 - `open_streams`: byte-serving responses (live, movie, series, timeshift, HLS segments) still running, so a test
@@ -13,6 +17,7 @@ VOD and episodes have a fixed size and honour `Range` (206 + Content-Range); liv
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections import Counter
@@ -22,12 +27,17 @@ from typing import Any
 from aiohttp import web
 
 from gateway.sim import player_data as data
+from gateway.sim import xui_tokens
+from gateway.sim.player_aliases import add_alias_routes
+from gateway.sim.player_media import Media
+from gateway.sim.stalker import StalkerPortal
 
 PERIOD = 65521  # a prime: a misplaced offset shows up as different bytes
 CHUNK = 64 * 1024
 VOD_BASE_SIZE = 20 * 1024 * 1024
 TIMESHIFT_SIZE = 4 * 1024 * 1024
 SEGMENT_SIZE = 188 * 2000
+KINDS = ("live", "movie", "series", "timeshift", "thumb", "subtitle")
 _SHIFT = [bytes((x + k) & 0xFF for x in range(256)) for k in range(256)]
 
 
@@ -91,6 +101,11 @@ class PlayerSim:
         self.received: list[str] = []
         self.lb_hits = 0
         self.user_agents: list[str] = []
+        self.queries: list[dict[str, str]] = []  # beside `received`: each request's query
+        self.media: Media | None = None  # real media (ffmpeg-made): live loops it, HLS is AES-128 encrypted
+        # XUI's setting: lists, EPG and server_info name the server's `domain_name`, not the host the client used
+        self.use_mdomain_in_lists = False
+        self.portal = StalkerPortal(self)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_route("GET", "/player_api.php", self.player_api)
@@ -99,11 +114,23 @@ class PlayerSim:
         app.router.add_get("/xmltv.php", self.xmltv)
         app.router.add_get("/images/{tail:.+}", self.image)
         app.router.add_get("/hls/{token}/{file}", self.segment)
+        app.router.add_get("/key/{token}", self.key)
+        app.router.add_get("/auth/{token}", self.streaming_server)
+        app.router.add_get("/play/{token}", self.play)
+        app.router.add_get("/play/{token}/{ext}", self.play)
         app.router.add_get("/lb/{server}/{tail:.+}", self.load_balancer)
+        add_alias_routes(self, app)
+        self.portal.add_routes(app)
         for kind in ("live", "movie", "series"):
             app.router.add_get(f"/{kind}/{{u}}/{{p}}/{{file}}", self.stream)
+            app.router.add_get(f"/{kind}/{{token}}/{{file}}", self.stream)
         app.router.add_get("/timeshift/{u}/{p}/{duration}/{start}/{file}", self.stream)
-        app.router.add_get(r"/{u}/{p}/{file:\d+\.\w+}", self.stream)
+        app.router.add_get("/timeshift/{token}/{duration}/{start}/{file}", self.stream)
+        app.router.add_get("/thumb/{u}/{p}/{file}", self.stream)
+        app.router.add_get("/thumb/{token}/{file}", self.stream)
+        app.router.add_get("/subtitle/{u}/{p}/{sid}/{file}", self.stream)
+        app.router.add_get("/subtitle/{u}/{p}/{file}", self.stream)
+        app.router.add_get(r"/{u}/{p}/{file:\d+(?:\.\w+)?}", self.stream)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -112,22 +139,33 @@ class PlayerSim:
 
     # --- player API and lists ---------------------------------------------------------------------------------
 
-    def _note(self, request: web.Request) -> None:
+    def note(self, request: web.Request) -> None:
         self.received.append(request.path)
+        self.queries.append(dict(request.query))
         self.user_agents.append(request.headers.get("User-Agent", ""))
 
-    @staticmethod
-    def _origin(request: web.Request) -> tuple[str, str, int]:
+    def _origin(self, request: web.Request) -> tuple[str, str, int]:
+        """The panel's own `http://host:port` as its lists write it (XUI's `getDomainName`): the host the client
+        asked for, or with `use_mdomain_in_lists` the main server's first `domain_name`."""
         host = request.url.host or "127.0.0.1"
         port = request.url.port or 80
+        if self.use_mdomain_in_lists:
+            host = str(self.tables["servers"][1]["domain_name"]).split(",")[0].strip() or host
         return f"http://{host}:{port}", host, port
 
-    async def player_api(self, request: web.Request) -> web.Response:
-        self._note(request)
+    def line_of(self, params: Any) -> data.Row | None:
+        """username + password, else an access `token` (player_api.php, get.php, xmltv.php, stream/auth.php)."""
+        if params.get("username") is not None or params.get("password") is not None:
+            return data.find_line(self.tables, params.get("username"), params.get("password"))
+        return data.find_line_by_token(self.tables, params.get("token"))
+
+    async def player_api(self, request: web.Request, extra: dict[str, str] | None = None) -> web.Response:
+        self.note(request)
         params: dict[str, Any] = dict(request.query)
         if request.method == "POST":
             params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
-        line = data.find_line(self.tables, params.get("username"), params.get("password"))
+        params.update(extra or {})
+        line = self.line_of(params)
         if line is None:
             return web.json_response({"user_info": {"auth": 0}})
         origin, host, port = self._origin(request)
@@ -159,34 +197,43 @@ class PlayerSim:
         body = json.dumps(answer).replace("/", "\\/")  # PHP's json_encode escapes slashes
         return web.Response(text=body, content_type="application/json", headers={"Server": "nginx"})
 
-    async def get_php(self, request: web.Request) -> web.StreamResponse:
-        self._note(request)
-        line = data.find_line(self.tables, request.query.get("username"), request.query.get("password"))
+    async def get_php(self, request: web.Request, extra: dict[str, str] | None = None) -> web.StreamResponse:
+        self.note(request)
+        params = {**request.query, **(extra or {})}
+        line = self.line_of(params)
         if line is None:
             return web.Response(status=401, text="")
         origin = self._origin(request)[0]
-        plus = request.query.get("type", "m3u") == "m3u_plus"
+        plus = params.get("type", "m3u") == "m3u_plus"
+        # `key`: the stream types wanted (`live,movie`); `nocache`: regenerate (the simulator never caches)
+        kinds = frozenset(params["key"].split(",")) if params.get("key") else None
         resp = web.StreamResponse(headers={"Content-Type": "audio/x-mpegurl",
                                            "Content-Disposition": 'attachment; filename="playlist.m3u"'})  # fmt: skip
         await resp.prepare(request)
-        for text in data.m3u_lines(self.tables, line, origin, plus, request.query.get("output", "ts")):
+        for text in data.m3u_lines(self.tables, line, origin, plus, params.get("output", "ts"), kinds):
             await resp.write(text.encode() + b"\n")
         await resp.write_eof()
         return resp
 
-    async def xmltv(self, request: web.Request) -> web.StreamResponse:
-        self._note(request)
-        if data.find_line(self.tables, request.query.get("username"), request.query.get("password")) is None:
+    async def xmltv(self, request: web.Request, extra: dict[str, str] | None = None) -> web.StreamResponse:
+        self.note(request)
+        params = {**request.query, **(extra or {})}
+        if self.line_of(params) is None:
             return web.Response(status=401, text="")
+        chunks = data.xmltv_chunks(self.tables, self._origin(request)[0], self.xmltv_repeat)
+        if params.get("gzip") == "1":  # epg.php serves its stored `epg.xml.gz` as a download
+            body = gzip.compress("".join(chunks).encode())
+            return web.Response(body=body, headers={"Content-Type": "application/octet-stream",
+                                                    "Content-Disposition": 'attachment; filename="epg.xml.gz"'})
         resp = web.StreamResponse(headers={"Content-Type": "application/xml; charset=utf-8"})
         await resp.prepare(request)
-        for text in data.xmltv_chunks(self.tables, self._origin(request)[0], self.xmltv_repeat):
+        for text in chunks:
             await resp.write(text.encode())
         await resp.write_eof()
         return resp
 
     async def image(self, request: web.Request) -> web.Response:
-        self._note(request)
+        self.note(request)
         seed = int(hashlib.sha256(request.path.encode()).hexdigest()[:6], 16)
         return web.Response(body=b"\x89PNG\r\n\x1a\n" + stream_bytes(seed, 0, 256), content_type="image/png")
 
@@ -198,30 +245,90 @@ class PlayerSim:
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         if self.redirect:
-            self._note(request)
+            self.note(request)
             host = f"{self.lb_host}:{request.url.port}" if self.lb_host else request.host
             raise web.HTTPFound(f"http://{host}/lb/s2{request.path_qs}")
         return await self._serve(request, request.path)
 
     async def _serve(self, request: web.Request, path: str) -> web.StreamResponse:
-        self._note(request)
+        self.note(request)
         parts = path.strip("/").split("/")
-        kind = parts[0] if parts[0] in ("live", "movie", "series", "timeshift") else "live"
-        user, password = (parts[1], parts[2]) if kind != "live" or parts[0] == "live" else (parts[0], parts[1])
-        line = data.find_line(self.tables, user, password)
-        stem, _, ext = parts[-1].partition(".")
+        kind = parts[0] if parts[0] in KINDS else "live"
+        rest = parts[1:] if parts[0] in KINDS else parts
+        # the credentials: `u/p` or a 32-hex access token, before the file (and timeshift's duration/start,
+        # subtitle's sid), as nginx's rewrites to stream/auth.php cut them
+        creds = rest[:-3] if kind == "timeshift" else rest[:2] if kind == "subtitle" else rest[:-1]
+        if len(creds) == 2:
+            line = data.find_line(self.tables, creds[0], creds[1])
+        else:
+            line = data.find_line_by_token(self.tables, creds[0]) if len(creds) == 1 else None
+        stem, _, ext = rest[-1].partition(".")
         if line is None or not stem.isdigit():
             return web.Response(status=403, text="")
-        sid = int(stem)
+        if "utc" in request.query:  # nginx hands the query on to stream/auth.php, where `utc` means catch-up
+            kind = "timeshift"
+        return await self.deliver(request, kind, line, int(stem), ext or "ts")
+
+    async def deliver(self, request: web.Request, kind: str, line: data.Row, sid: int,
+                      ext: str) -> web.StreamResponse:  # fmt: skip
+        """What stream/auth.php ends up serving for a line that passed, by type and extension."""
+        who = line["username"]
+        if kind == "thumb":
+            return web.Response(body=b"\xff\xd8\xff\xe0" + stream_bytes(sid, 0, 512), content_type="image/jpeg")
+        if kind == "subtitle":
+            return web.Response(text=f"WEBVTT\n\n00:00.000 --> 00:02.000\nSubtitle of {sid}\n",
+                                content_type="text/vtt")  # fmt: skip
+        if ext == "m3u8" and kind == "live" and self.media is not None:
+            # auth.php sends HLS players to the streaming server's live.php, under a token of its own
+            token = xui_tokens.encrypt(f"live/{line['username']}/{line['password']}/{sid}/m3u8")
+            raise web.HTTPFound(f"/auth/{token}")
         if ext == "m3u8":
             return self._playlist(request, line, sid)
         if kind in ("movie", "series"):
-            return await self._ranged(request, sid, vod_size(sid), line["username"])
+            return await self._ranged(request, sid, vod_size(sid), who)
         if kind == "timeshift":
-            return await self._ranged(request, sid + 100_000, TIMESHIFT_SIZE, line["username"])
-        return await self._endless(request, sid, line["username"])
+            clip = self.media.clip if self.media is not None else None
+            size = len(clip) if clip is not None else TIMESHIFT_SIZE
+            return await self._ranged(request, sid + 100_000, size, who, "video/mp2t", clip)
+        return await self._endless(request, sid, who)
+
+    async def play(self, request: web.Request) -> web.StreamResponse:
+        self.note(request)
+        return await self.play_token(request, request.match_info["token"], request.match_info.get("ext", "ts"))
+
+    async def play_token(self, request: web.Request, token: str, ext: str) -> web.StreamResponse:
+        """An encrypted token (`/play/{token}[/{ext}]`, `stream/auth.php?token=`): `type/username/password/stream
+        [/ext[/mag-token]]`, `ministra::live/...` for MAG links, `timeshift/u/p/duration/start/stream[/mag-token]`."""
+        text = xui_tokens.decrypt(token)
+        fields = text.split("/") if text else [""]
+        _, mag, kind = fields[0].rpartition("::")
+        if len(fields) < 4 or kind not in KINDS:
+            return web.Response(status=403, text="")
+        line = data.find_line(self.tables, fields[1], fields[2])
+        if kind == "timeshift":
+            sid_text, ext, mag_token = fields[5] if len(fields) > 5 else "", "ts", fields[6:7]
+        else:
+            sid_text, ext, mag_token = fields[3], fields[4] if len(fields) > 4 else ext, fields[5:6]
+        if line is None or not sid_text.isdigit():
+            return web.Response(status=403, text="")
+        if mag and (not mag_token or mag_token[0] != self.portal.device_token(line)):
+            return web.Response(status=403, text="")  # a MAG link is bound to the device's current session
+        return await self.deliver(request, kind, line, int(sid_text), ext)
+
+    async def streaming_server(self, request: web.Request) -> web.StreamResponse:
+        """`/auth/{token}` (live.php on a streaming server, here the same host): the stream auth.php sent to."""
+        self.note(request)
+        fields = (xui_tokens.decrypt(request.match_info["token"]) or "").split("/")
+        line = data.find_line(self.tables, fields[1], fields[2]) if len(fields) >= 4 else None
+        if line is None or fields[0] != "live" or not fields[3].isdigit():
+            return web.Response(status=403, text="")
+        if fields[4:5] == ["m3u8"]:
+            return self._playlist(request, line, int(fields[3]))
+        return await self._endless(request, int(fields[3]), line["username"])
 
     def _playlist(self, request: web.Request, line: data.Row, sid: int) -> web.Response:
+        if self.media is not None:
+            return self._encrypted_playlist(request, line, sid, self.media)
         token = hashlib.sha256(f"{line['username']}:{sid}".encode()).hexdigest()[:16]
         origin = f"http://{request.host}"
         lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:10", "#EXT-X-MEDIA-SEQUENCE:100"]
@@ -233,12 +340,37 @@ class PlayerSim:
             lines.append("#EXT-X-ENDLIST")
         return web.Response(text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl")
 
+    def _encrypted_playlist(self, request: web.Request, line: data.Row, sid: int, media: Media) -> web.Response:
+        """As XC_VM's `generateHLS` with `encrypt_hls`: the key behind a relative `/key/{token}` URI, the token
+        sealing the client's IP and the stream (key.php checks the IP), segments under relative `/hls/` URIs."""
+        key_token = xui_tokens.encrypt(f"{request.remote}/{sid}")
+        token = hashlib.sha256(f"{line['username']}:{sid}".encode()).hexdigest()[:16]
+        target = max(1, round(max(media.durations, default=1)))
+        lines = ["#EXTM3U", f'#EXT-X-KEY:METHOD=AES-128,URI="/key/{key_token}",IV=0x{media.iv.hex()}',
+                 "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0"]  # fmt: skip
+        for n, seconds in enumerate(media.durations):
+            lines += [f"#EXTINF:{seconds:.6f},", f"/hls/{token}/{sid}_{n}.ts"]
+        lines.append("#EXT-X-ENDLIST")  # a finished programme: players read it once, no reloads to wait for
+        return web.Response(text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl")
+
+    async def key(self, request: web.Request) -> web.Response:
+        """key.php: the stream's 16-byte key when the token's IP is the caller's (`restrict_same_ip`)."""
+        self.note(request)
+        text = xui_tokens.decrypt(request.match_info["token"]) or ""
+        ip, _, sid = text.partition("/")
+        if self.media is None or ip != request.remote or not sid.isdigit():
+            return web.Response(status=404, text="")
+        return web.Response(body=self.media.key, content_type="application/octet-stream")
+
     async def segment(self, request: web.Request) -> web.StreamResponse:
-        self._note(request)
+        self.note(request)
         stem = request.match_info["file"].partition(".")[0]
         sid_text, _, n_text = stem.partition("_")
         if not (sid_text.isdigit() and n_text.isdigit()):
             return web.Response(status=404, text="")
+        if self.media is not None:
+            chunk = self.media.segments[int(n_text) % len(self.media.segments)]
+            return await self._ranged(request, 0, len(chunk), "hls", "video/mp2t", chunk)
         return await self._ranged(request, int(sid_text) * 1000 + int(n_text), SEGMENT_SIZE, "hls", "video/mp2t")
 
     def _opened(self, who: str) -> None:
@@ -250,8 +382,8 @@ class PlayerSim:
         self.open_streams -= 1
         self.open_by_line[who] -= 1
 
-    async def _ranged(self, request: web.Request, sid: int, size: int, who: str,
-                      content_type: str = "video/mp4") -> web.StreamResponse:  # fmt: skip
+    async def _ranged(self, request: web.Request, sid: int, size: int, who: str, content_type: str = "video/mp4",
+                      body: bytes | None = None) -> web.StreamResponse:  # fmt: skip
         try:
             wanted = parse_range(request.headers.get("Range"), size)
         except ValueError:
@@ -266,7 +398,8 @@ class PlayerSim:
         try:
             await resp.prepare(request)
             for pos in range(start, end, CHUNK):
-                await resp.write(stream_bytes(sid, pos, min(end, pos + CHUNK)))
+                stop = min(end, pos + CHUNK)
+                await resp.write(body[pos:stop] if body is not None else stream_bytes(sid, pos, stop))
             await resp.write_eof()
         finally:
             self._closed(who)
@@ -279,6 +412,9 @@ class PlayerSim:
             await resp.prepare(request)
             pos = 0
             while True:  # a live channel: ends when the viewer (the gateway) goes away
+                if self.media is not None:  # the clip over and over: a player sees a real channel
+                    await resp.write(self.media.clip)
+                    continue
                 await resp.write(stream_bytes(sid, pos, pos + CHUNK))
                 pos += CHUNK
         finally:

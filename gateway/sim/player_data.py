@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from gateway.sim.xui_tokens import access_token
+
 Row = dict[str, Any]
 Tables = dict[str, dict[int, Row]]
 
@@ -31,13 +33,26 @@ def _ids(value: Any) -> list[int]:
     return [int(v) for v in parsed] if isinstance(parsed, list) else []
 
 
+def mysql_equal(a: str, b: str) -> bool:
+    """`a = b` in MySQL under the panel's utf8_unicode_ci collation: case-insensitive, trailing spaces ignored."""
+    return a.rstrip(" ").casefold() == b.rstrip(" ").casefold()
+
+
 def find_line(tables: Tables, username: Any, password: Any) -> Row | None:
+    """streaming.php's `SELECT ... FROM lines WHERE username = ? AND password = ?`, compared as MySQL does."""
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         return None
     for row in tables["lines"].values():
-        if row["username"] == username and row["password"] == password:
+        if mysql_equal(row["username"], username) and mysql_equal(row["password"], password):
             return row
     return None
+
+
+def find_line_by_token(tables: Tables, token: Any) -> Row | None:
+    """The line whose 32-hex `access_token` this is (XUI's `getUserInfo(null, $token)`)."""
+    if not isinstance(token, str) or not token:
+        return None
+    return next((row for row in tables["lines"].values() if access_token(row) == token), None)
 
 
 def line_status(line: Row, now: float) -> str:
@@ -212,28 +227,43 @@ def epg(tables: Tables, stream_id: Any, limit: int | None, full: bool) -> dict[s
     return {"epg_listings": listings}
 
 
-def m3u_lines(tables: Tables, line: Row, origin: str, plus: bool, output: str) -> Iterator[str]:
-    """get.php: live channels on the short /u/p/id form, VOD under /movie/, episodes under /series/."""
+def m3u_lines(tables: Tables, line: Row, origin: str, plus: bool, output: str,
+              kinds: frozenset[str] | None = None) -> Iterator[str]:  # fmt: skip
+    """get.php: live channels on the short /u/p/id form, VOD under /movie/, episodes under /series/.
+
+    As XUI's `generatePlaylist` (XC_VM `src/includes/xc_vm.php`): a line with an access token gets
+    `/{type}/{token}/{id}.ext` URLs instead of its username and password; m3u_plus marks a channel with an archive
+    `timeshift="days"`; `kinds` is get.php's `key` filter (`live,movie,series`)."""
     user, pw = line["username"], line["password"]
+    token = access_token(line)
     yield "#EXTM3U"
     groups = {r["id"]: r["category_name"] for r in tables["streams_categories"].values()}
     live_ext = "m3u8" if output in ("m3u8", "hls") else "ts"
-    for item in live_streams(tables, line, None):
+
+    def url(kind: str, sid: int, ext: str) -> str:
+        if token:
+            return f"{origin}/{kind}/{token}/{sid}.{ext}"
+        if kind == "live" and sid % 2 == 0:
+            return f"{origin}/{user}/{pw}/{sid}.{ext}"  # panels emit both live forms
+        return f"{origin}/{kind}/{user}/{pw}/{sid}.{ext}"
+
+    for item in live_streams(tables, line, None) if kinds is None or "live" in kinds else ():
         attrs = (f'tvg-id="{item["epg_channel_id"] or ""}" tvg-name="{item["name"]}" '
                  f'tvg-logo="{origin}/images/logos/{item["stream_id"]}.png" '
                  f'group-title="{groups.get(item["category_id"], "")}"')  # fmt: skip
+        if item["tv_archive"]:
+            attrs = f'timeshift="{item["tv_archive_duration"]}" {attrs}'
         yield f"#EXTINF:-1 {attrs},{item['name']}" if plus else f"#EXTINF:-1,{item['name']}"
-        live = "live/" if item["stream_id"] % 2 else ""  # panels emit both forms
-        yield f"{origin}/{live}{user}/{pw}/{item['stream_id']}.{live_ext}"
-    for item in vod_streams(tables, line, None):
+        yield url("live", item["stream_id"], live_ext)
+    for item in vod_streams(tables, line, None) if kinds is None or "movie" in kinds else ():
         yield f'#EXTINF:-1 tvg-name="{item["name"]}" group-title="Movies",{item["name"]}'
-        yield f"{origin}/movie/{user}/{pw}/{item['stream_id']}.mp4"
-    for series in series_list(tables, line, None):
+        yield url("movie", item["stream_id"], "mp4")
+    for series in series_list(tables, line, None) if kinds is None or "series" in kinds else ():
         for ep in tables["streams_episodes"].values():
             if int(ep["series_id"]) == series["series_id"]:
                 name = tables["streams"][int(ep["stream_id"])]["stream_display_name"]
                 yield f'#EXTINF:-1 tvg-name="{name}" group-title="Series",{name}'
-                yield f"{origin}/series/{user}/{pw}/{ep['stream_id']}.mkv"
+                yield url("series", int(ep["stream_id"]), "mkv")
 
 
 def xmltv_chunks(tables: Tables, origin: str, repeat: int) -> Iterator[str]:

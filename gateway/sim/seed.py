@@ -191,7 +191,8 @@ def _users() -> dict[int, Row]:
             "hue": "",
             "theme": "0",
             "timezone": "Europe/London",
-            "api_key": "",
+            # XUI.one keys are 32 hex characters; a reseller's key opens the reseller API
+            "api_key": hashlib.sha256(f"key-{uid}".encode()).hexdigest()[:32].upper(),
         }
         row.update(extra)
         return row

@@ -18,6 +18,7 @@ import json
 import re
 from typing import Any
 
+from gateway.sim import xui_one
 from gateway.sim.xm_state import (
     FAILURE,
     SUCCESS,
@@ -39,7 +40,6 @@ PRESENCE_FLAGS = ("is_trial", "is_restreamer", "is_isplock")
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 _LINE_TEXT = ("admin_notes", "reseller_notes", "contact", "forced_country", "isp_desc")
-_HIDDEN_USER_COLUMNS = ("password",)
 
 
 class _Refused(Exception):
@@ -164,10 +164,28 @@ def get_line(state: XMState, params: Params) -> Answer:
     return ok(row) if row else dict(FAILURE)
 
 
+def _values_for(state: XMState, data: Params, existing: Row | None, device: str = "") -> Row:
+    """The line row to store, as the panel's flavour computes it (XUI.one: gateway.sim.xui_one)."""
+    if state.flavour != "xui_one":
+        return _line_values(state, data, existing, device)
+    try:
+        row = xui_one.line_values(data, existing, admin_id=state.admin_id, timezone=state.timezone,
+                                  now=state.now(), device=device)  # fmt: skip
+    except xui_one.Refused as refused:
+        raise _Refused(refused.status) from None
+    if existing is None:
+        row.update(created_at=str(state.now()), created_by=str(state.admin_id), last_activity=None,
+                   last_activity_array=None)  # fmt: skip
+    if _username_taken(state, "lines", str(row["username"]), php_int(existing["id"]) if existing else None):
+        raise _Refused("EXISTS_USERNAME")
+    row["updated"] = dt.datetime.fromtimestamp(state.now(), tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return row
+
+
 def create_line(state: XMState, params: Params) -> Answer:
     data = {k: v for k, v in params.items() if k != "edit"}
     try:
-        line_id = _store_line(state, _line_values(state, data, None))
+        line_id = _store_line(state, _values_for(state, data, None))
     except _Refused as refused:
         return fail(refused.status, data)
     return ok(get_line_row(state, line_id))
@@ -180,7 +198,7 @@ def edit_line(state: XMState, params: Params) -> Answer:
     data = {k: v for k, v in params.items() if k != "id"}
     data["edit"] = params.get("id")
     try:
-        line_id = _store_line(state, _line_values(state, data, existing))
+        line_id = _store_line(state, _values_for(state, data, existing))
     except _Refused as refused:
         return fail(refused.status, data)
     return ok(get_line_row(state, line_id))
@@ -270,7 +288,7 @@ def _device_create(state: XMState, kind: str, params: Params) -> Answer:
     line_data = {k: v for k, v in data.items() if k != "mac"}
     try:
         device = _device_values(state, kind, data, None)
-        line = _line_values(state, line_data, None, device=kind)
+        line = _values_for(state, line_data, None, device=kind)
     except _Refused as refused:
         return fail(refused.status, data)
     line_id = _store_line(state, line)
@@ -307,8 +325,10 @@ def _device_edit(state: XMState, kind: str, params: Params) -> Answer:
     line = get_line_row(state, existing["user_id"])
     line_data = {k: v for k, v in data.items() if k not in ("mac", "edit")}
     try:
+        if state.flavour == "xui_one" and not data.get("mac"):
+            raise _Refused("INVALID_INPUT")  # checkMinimumRequirements: a device edit re-sends its MAC
         device = _device_values(state, kind, data, existing)
-        new_line = _line_values(state, line_data, line, device=kind) if line else None
+        new_line = _values_for(state, line_data, line, device=kind) if line else None
     except _Refused as refused:
         return fail(refused.status, data)
     if new_line is not None:
@@ -382,8 +402,9 @@ def _device_actions(kind: str, noun: str) -> dict[str, Any]:
 
 
 def get_user_row(state: XMState, user_id: int | None) -> Row | None:
+    """getRegisteredUser(): `SELECT * FROM users`, the password hash and the user's api_key included."""
     row = state.table("users").get(user_id) if user_id is not None else None
-    return {k: v for k, v in row.items() if k not in _HIDDEN_USER_COLUMNS} if row else None
+    return dict(row) if row else None
 
 
 def _user_values(state: XMState, data: Params, existing: Row | None) -> Row:
@@ -449,10 +470,31 @@ def edit_user(state: XMState, params: Params) -> Answer:
     data = {k: v for k, v in params.items() if k != "id"}
     data["edit"] = params.get("id")
     try:
+        if state.flavour == "xui_one":
+            data = _xui_user_edit(state, data, dict(existing))
         user_id = _store_user(state, _user_values(state, data, dict(existing)))
     except _Refused as refused:
         return fail(refused.status, data)
     return ok(get_user_row(state, user_id))
+
+
+def _xui_user_edit(state: XMState, data: Params, existing: Row) -> Params:
+    """processUser's whole-row edit, as the data _user_values then stores: the group is required, the username
+    regenerated unless sent; a credits value that differs from the stored one (or none at all) is logged as a
+    change of new - old, which for an absent one is -old: a credit log the reseller never made."""
+    try:
+        row = xui_one.user_values(data, existing)
+    except xui_one.Refused as refused:
+        raise _Refused(refused.status) from None
+    if php_int(data.get("credits")) != php_int(existing.get("credits")) or "credits" not in data:
+        log_id = state.new_id("credits_log")
+        state.table("credits_log")[log_id] = {
+            "id": str(log_id), "target_id": str(existing["id"]), "admin_id": str(state.admin_id),
+            "amount": str(php_int(data.get("credits")) - php_int(existing.get("credits"))),
+            "date": str(state.now()), "reason": data.get("credits_reason"),
+        }  # fmt: skip
+    return {**{k: row[k] for k in ("username", "member_group_id", "override_packages") if k in row},
+            **{k: v for k, v in data.items() if k not in ("username", "override_packages")}}  # fmt: skip
 
 
 def delete_user(state: XMState, params: Params) -> Answer:
@@ -497,7 +539,9 @@ def adjust_credits(state: XMState, params: Params) -> Answer:
 
 
 def user_info(state: XMState, params: Params) -> Answer:
-    me = get_user_row(state, state.admin_id) or {}
+    """APIWrapper::getUserInfo(): the caller's own users row without its password hash, but with its api_key
+    (the key this very request authenticated with), and its group's permissions."""
+    me = {k: v for k, v in (get_user_row(state, state.admin_id) or {}).items() if k != "password"}
     group = dict(state.table("users_groups").get(php_int(me.get("member_group_id")), {}))
     group["advanced"] = []
     return {"status": "STATUS_SUCCESS", "data": me, "permissions": group}

@@ -110,7 +110,7 @@ def _after_create(state: XMState, entity: Entity, key: int, data: Params) -> Non
         link = state.new_id("streams_episodes")
         state.table("streams_episodes")[link] = {
             "id": str(link), "season_num": str(php_int(data.get("season_num"), 1)),
-            "series_id": str(php_int(data.get("series_id"))), "stream_id": str(key),
+            "series_id": str(php_int(data.get("series"))), "stream_id": str(key),
             "sort": str(php_int(data.get("episode"), 1)),
         }  # fmt: skip
     servers = data.get("servers")
@@ -140,7 +140,8 @@ def crud_actions(entity: Entity) -> dict[str, Handler]:
 
     def create(state: XMState, params: Params) -> Answer:
         data = {k: v for k, v in params.items() if k != "edit"}
-        if entity.noun == "episode" and php_int(data.get("series_id")) not in state.table("streams_series"):
+        # processEpisode reads the series' id from `series` (XC_VM admin_api.php)
+        if entity.noun == "episode" and php_int(data.get("series")) not in state.table("streams_series"):
             return fail("INVALID_INPUT", data)
         row = _values(state, entity, data, None)
         if isinstance(row, str):

@@ -23,6 +23,10 @@ class XMState:
     admin_id: int = seed.ADMIN_ID
     # Reproduce the panel's own PHP bugs (see the module docstring of gateway.sim.xtream_masters).
     php_bugs: bool = True
+    # "xtream_masters": the documented panel (partial edits, dates read as UTC); "xui_one": XUI.one as it runs
+    # (gateway.sim.xui_one: whole-row edits, PHP DateTime in `timezone`).
+    flavour: str = "xtream_masters"
+    timezone: str = "UTC"
     clock: Callable[[], float] = time.time
     _next: dict[str, int] = field(default_factory=dict)
 

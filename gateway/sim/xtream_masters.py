@@ -38,6 +38,7 @@ from gateway.sim.player import PlayerSim
 from gateway.sim.xm_params import merge_request, parse_pairs
 from gateway.sim.xm_state import Answer, Params, XMState, filter_answer, filter_rows, php_int
 from gateway.sim.xm_tables import TABLE_ACTIONS, table_api
+from gateway.sim.xui_one import PhpFatal, RequestLimit
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ _UNFILTERED = frozenset({"get_server_stats", "get_fpm_status", "get_rtmp_stats",
                          "get_certificate_info"})  # fmt: skip
 ALL_ACTIONS = frozenset(ACTIONS) | frozenset(TABLE_ACTIONS)
 
+_NGINX_503 = (
+    "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service "
+    "Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 _NGINX_404 = (
     "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n"
     "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -74,10 +79,20 @@ class XtreamMastersSim:
     """The simulated panel. `tables` is its whole state; `received` every request that reached index.php."""
 
     def __init__(self, *, access_code: str = "admin", api_key: str = "sim-admin-key", seed: bool = True,
-                 php_bugs: bool = True) -> None:  # fmt: skip
+                 php_bugs: bool = True, flavour: str = "xtream_masters", timezone: str = "UTC",
+                 limit: RequestLimit | None = None) -> None:  # fmt: skip
+        """`flavour` "xui_one" is XUI.one as it runs (gateway.sim.xui_one): the admin API at `/{code}/` and
+        `/{code}/index.php` (not `/{code}/admin/index.php`), whole-row edits, dates through PHP's DateTime in
+        `timezone`; `limit` is nginx's limit_req in front of it (503 past its burst)."""
+        if flavour not in ("xtream_masters", "xui_one"):
+            raise ValueError(f"unknown flavour {flavour!r}")
         self.access_code = access_code
         self.api_key = api_key
-        self.state = XMState(tables=seed_data.build() if seed else seed_data.empty(), php_bugs=php_bugs)
+        self.flavour = flavour
+        self.limit = limit
+        self.state = XMState(tables=seed_data.build() if seed else seed_data.empty(), php_bugs=php_bugs,
+                             flavour=flavour, timezone=timezone)  # fmt: skip
+        self.state.table("users")[self.state.admin_id]["api_key"] = api_key  # the admin's key is a users column
         self.tables: dict[str, dict[int, dict[str, Any]]] = self.state.tables
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.player = PlayerSim(self.tables)  # the client side (player_api, playlists, streams) on the same server
@@ -85,12 +100,23 @@ class XtreamMastersSim:
     def reset_received(self) -> None:
         self.received.clear()
 
+    def paths(self) -> tuple[str, ...]:
+        """Where this flavour serves its admin API (XC_VM: `codes/template`'s location with index.php)."""
+        if self.flavour == "xui_one":
+            return ("/{code}/", "/{code}/index.php")
+        return ("/{code}/admin/index.php",)
+
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_route("GET", "/{code}/admin/index.php", self._handle)
-        app.router.add_route("POST", "/{code}/admin/index.php", self._handle)
+        for path in self.paths():
+            app.router.add_route("GET", path, self._handle)
+            app.router.add_route("POST", path, self._handle)
         self.player.add_routes(app)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)  # last: anything else is nginx's 404 page
         return app
+
+    async def _not_found(self, _: web.Request) -> web.Response:
+        return web.Response(status=404, text=_NGINX_404, content_type="text/html", headers={"Server": "nginx"})
 
     # --- request handling ------------------------------------------------------------------------------------
 
@@ -108,12 +134,16 @@ class XtreamMastersSim:
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["code"] != self.access_code:
             return web.Response(status=404, text=_NGINX_404, content_type="text/html", headers={"Server": "nginx"})
+        if self.limit is not None and not self.limit.admit(request.remote or ""):
+            return web.Response(status=503, text=_NGINX_503, content_type="text/html", headers={"Server": "nginx"})
         params = await self._params(request)
         action = params.get("action")
         self.received.append((action if isinstance(action, str) else "", {k: v for k, v in params.items()
                                                                           if k != "api_key"}))  # fmt: skip
         try:
             answer = self.answer(params)
+        except PhpFatal:  # XC_VM swallows PHP errors: HTTP 200, an empty body, nothing written
+            return web.Response(status=200, body=b"", content_type="text/html", headers={"Server": "nginx"})
         except Exception:  # a PHP fatal error: HTTP 500 with an empty body
             log.exception("simulated panel failed on %r", action)
             return web.Response(status=500, body=b"", headers={"Server": "nginx"})

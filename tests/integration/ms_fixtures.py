@@ -113,12 +113,22 @@ def xm_sim() -> XtreamMastersSim:
     return XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
 
 
+def xui_sim() -> XtreamMastersSim:
+    """XUI.one as it runs: whole-row edits, its own admin path, PHP's DateTime (gateway.sim.xui_one)."""
+    return XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY, flavour="xui_one")
+
+
+def xui_upstream(url: str) -> dict[str, Any]:
+    return {**xm_upstream(url), "flavour": "xui_one"}
+
+
 def xc_sim() -> XtreamCodesV2Sim:
     return XtreamCodesV2Sim(api_pass=XC_API_PASS, allowed_ips=("127.0.0.1", "::1"))
 
 
-SIMS: dict[str, Callable[[], Sim]] = {"ms": ms_sim, "xm": xm_sim, "xc": xc_sim}
-UPSTREAMS: dict[str, Callable[[str], dict[str, Any]]] = {"ms": ms_upstream, "xm": xm_upstream, "xc": xc_upstream}
+SIMS: dict[str, Callable[[], Sim]] = {"ms": ms_sim, "xm": xm_sim, "xui": xui_sim, "xc": xc_sim}
+UPSTREAMS: dict[str, Callable[[str], dict[str, Any]]] = {"ms": ms_upstream, "xm": xm_upstream, "xui": xui_upstream,
+                                                         "xc": xc_upstream}  # fmt: skip
 
 
 async def ms_stack(upstream: str, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path,

@@ -39,11 +39,10 @@ async def _redis_or_skip(url: str) -> aioredis.Redis:
     return client
 
 
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    """A key prefix of this test's own on the shared Redis, its keys deleted afterwards."""
+async def own_prefix(kind: str) -> AsyncIterator[str]:
+    """A key prefix of a test's own on the shared Redis, its keys deleted afterwards: what `prefix` fixtures yield."""
     redis = await _redis_or_skip(SHARED_REDIS)
-    name = f"pgtest:cache:{uuid.uuid4().hex}:"
+    name = f"pgtest:{kind}:{uuid.uuid4().hex}:"
     try:
         yield name
     finally:
@@ -51,6 +50,12 @@ async def prefix() -> AsyncIterator[str]:
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    async for name in own_prefix("cache"):
+        yield name
 
 
 async def _sim_url(aiohttp_server: AiohttpServer, sim: XtreamMastersSim) -> str:

@@ -140,7 +140,7 @@ async def test_a_refused_line_is_not_cached_as_a_success(make_side: Any) -> None
     "write",
     [
         {"action": "edit_line", "id": "3", "max_connections": "4"},
-        {"action": "create_stream", "stream_display_name": "New channel", "type": "1", "category_id": "2"},
+        {"action": "create_stream", "stream_display_name": "New channel", "category_id[]": "2"},
         {"action": "edit_bouquet", "id": "1", "bouquet_name": "renamed"},
         {"action": "edit_station", "id": "STATION", "stream_display_name": "Renamed FM"},  # radios are in the lists
     ],

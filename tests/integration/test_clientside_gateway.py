@@ -275,22 +275,31 @@ async def test_blocked_ip_and_user_agent_reach_nothing(make_side: Any) -> None:
     assert side.sim.player.received == ["/player_api.php"]
 
 
-async def test_per_line_stream_cap(make_side: Any) -> None:
+@pytest.mark.parametrize("by_token", [False, True])
+async def test_per_line_stream_cap(make_side: Any, by_token: bool) -> None:
     side = await make_side({"max_streams_per_line": 1})
     user, password = side.line
+    creds = f"{user}/{password}"
+    if by_token:  # the line named by its access token (`/live/{token}/1.ts`): its streams count the same way
+        creds = side.sim.tables["lines"][3]["access_token"] = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     async with aiohttp.ClientSession() as session:
-        first = await session.get(side.client.make_url(f"/live/{user}/{password}/1.ts"))
+        first = await session.get(side.client.make_url(f"/live/{creds}/1.ts"))
         await first.content.read(65536)
-        second = await session.get(side.client.make_url(f"/movie/{user}/{password}/21.mp4"))
+        second = await session.get(side.client.make_url(f"/movie/{creds}/21.mp4"))
         assert second.status == 403
+        # the panel's MySQL finds the same line for these (case-insensitive, trailing spaces ignored); a token
+        # counts apart from the username (the gateway cannot tell whose it is)
+        for alias in (user.upper(), f"{user}%20", user.capitalize()) if not by_token else ():
+            aliased = await session.get(side.client.make_url(f"/live/{alias}/{password}/1.ts"))
+            assert aliased.status == 403, alias
+        assert side.sim.player.open_streams == 1
         other = side.sim.tables["lines"][1]
         third = await session.get(side.client.make_url(f"/live/{other['username']}/{other['password']}/1.ts"))
         assert third.status == 200  # another line has its own slots
         third.close()
         first.close()
         await _wait_for(lambda: side.sim.player.open_streams == 0)
-        again = await session.get(side.client.make_url(f"/movie/{user}/{password}/21.mp4"),
-                                  headers={"Range": "bytes=0-9"})  # fmt: skip
+        again = await session.get(side.client.make_url(f"/movie/{creds}/21.mp4"), headers={"Range": "bytes=0-9"})
         assert again.status == 206
         again.close()
     assert side.sim.player.peak_streams <= 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,21 +13,13 @@ from gateway.app import build_app
 from gateway.clientside.limits import RedisCounter
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config
-from tests.integration.test_cache_redis import SHARED_REDIS, _redis_or_skip
+from tests.integration.test_cache_redis import SHARED_REDIS, own_prefix
 
 
 @pytest.fixture
 async def prefix() -> AsyncIterator[str]:
-    """A key prefix of this test's own on the shared Redis, its keys deleted afterwards."""
-    redis = await _redis_or_skip(SHARED_REDIS)
-    name = f"pgtest:streams:{uuid.uuid4().hex}:"
-    try:
+    async for name in own_prefix("streams"):
         yield name
-    finally:
-        keys = [k async for k in redis.scan_iter(match=name + "*")]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
 
 
 async def test_two_replicas_share_the_cap(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,

@@ -31,10 +31,10 @@ async def to_ms(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, po
     return await ms_stack("ms", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
-@pytest.fixture
-async def to_xm(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path,
-                tmp_path: Path) -> MSStack:  # fmt: skip
-    return await ms_stack("xm", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
+@pytest.fixture(params=["xm", "xui"])  # both flavours of the panel: the documented one and XUI.one as it runs
+async def to_xm(request: pytest.FixtureRequest, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
+                policies_dir: Path, tmp_path: Path) -> MSStack:  # fmt: skip
+    return await ms_stack(request.param, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
 @pytest.fixture
@@ -43,13 +43,13 @@ async def to_xc(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, po
     return await ms_stack("xc", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
-@pytest.fixture(params=["ms", "xm", "xc"])
+@pytest.fixture(params=["ms", "xm", "xui", "xc"])
 async def any_panel(request: pytest.FixtureRequest, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
                     policies_dir: Path, tmp_path: Path) -> MSStack:  # fmt: skip
     return await ms_stack(request.param, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
-@pytest.fixture(params=["ms", "xm"])
+@pytest.fixture(params=["ms", "xm", "xui"])
 async def ms_or_xm(request: pytest.FixtureRequest, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
                    policies_dir: Path, tmp_path: Path) -> MSStack:  # fmt: skip
     return await ms_stack(request.param, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
@@ -195,9 +195,9 @@ async def test_unknown_endpoint_is_404_and_never_forwarded(any_panel: MSStack, p
     ("body", "error"),
     [
         ("data[name]=a&data[name]=b", "parameter 'data[name]' is given more than once"),
-        ("data[name][x]=a", "name: must be a single value, not an array"),
-        ("data[name][]=a&data[name][]=b", "name: must be a single value, not an array"),
-        ("data[credits][x][y][z]=1&data[name]=a", "credits: must be a single value, not an array"),
+        ("data[name][x]=a", "data[name]: must be a single value, not an array"),
+        ("data[name][]=a&data[name][]=b", "data[name]: must be a single value, not an array"),
+        ("data[credits][x][y][z]=1&data[name]=a", "data[credits]: must be a single value, not an array"),
         ("data=a", "data: must be an array (data[field]=value)"),
         ("data[]=a", "data: must be an array (data[field]=value)"),
         ("api_key[]=x&data[name]=q", "api_key must be a single value"),
@@ -346,7 +346,8 @@ async def test_xm_reseller_update_partial_failure_names_what_was_done(
     body = await stack.ms("resellers/update", data(credits="75", email="new@example.com"), id="88")
     assert body["result"] is False
     assert body["error"].startswith("PARTIAL_FAILURE: reseller 88 was updated, but setting its credits failed")
-    assert stack.endpoints() == ["get_user", "edit_user"]  # adjust_credits was answered by the middleware
+    # the balance, the row to edit whole, the edit (adjust_credits was answered by the middleware)
+    assert stack.endpoints() == ["get_user", "get_user", "edit_user"]
     assert xmsim(stack).state.tables["users"][88]["email"] == "new@example.com"
     assert credits_of(stack, 88) == 500
 
@@ -369,10 +370,10 @@ async def test_xm_reseller_update_absolute_credits_reads_then_adjusts(to_xm: MSS
                                                    max_allowed_connections="9"), **address)  # fmt: skip
     assert body == {"result": True}
     lookup = ["get_users"] if "username" in address else []
-    assert to_xm.endpoints() == [*lookup, "get_user", "edit_user", "adjust_credits"]
+    assert to_xm.endpoints() == [*lookup, "get_user", "get_user", "edit_user", "adjust_credits"]
     edit = to_xm.sim.received[-2][1]
     assert edit["id"] == "88" and edit["email"] == "new@example.com" and edit["max_connections"] == "9"
-    assert "credits" not in edit
+    assert edit["credits"] == "500"  # the whole row keeps the balance; the adjustment then moves it
     assert to_xm.sim.received[-1][1] == {"action": "adjust_credits", "id": "88", "credits": "-425"}
     assert credits_of(to_xm, 88) == 75
 
@@ -529,8 +530,8 @@ async def test_line_update_and_delete(ms_or_xm: MSStack) -> None:
         row = ms_or_xm.sim.tables["lines"][2]
         assert (row["max_allowed_connections"], row["expire_date"], row["banned"]) == ("3", str(EXP_2031 + 1), "1")
     else:
-        assert ms_or_xm.endpoints() == ["get_lines", "edit_line"]
-        sent = ms_or_xm.sim.received[1][1]
+        assert ms_or_xm.endpoints() == ["get_lines", "get_line", "edit_line"]
+        sent = ms_or_xm.sim.received[2][1]
         assert (sent["id"], sent["max_connections"], sent["admin_enabled"]) == ("2", "3", "0")
         row = xmsim(ms_or_xm).state.tables["lines"][2]
         assert (row["max_connections"], row["exp_date"], row["admin_enabled"]) == ("3", str(EXP_2031 + 1), "0")
@@ -571,7 +572,7 @@ async def test_mag_new_info_update_delete(ms_or_xm: MSStack) -> None:
         assert ms_or_xm.sim.received == [("mag/update", {"mac_address": NEW_MAC,
                                                          "data": {"expire_date": str(EXP_2031 + 2)}})]  # fmt: skip
     else:
-        assert ms_or_xm.endpoints() == ["get_mags", "edit_mag"]
+        assert ms_or_xm.endpoints() == ["get_mags", "get_mag", "edit_mag"]
     assert (await ms_or_xm.ms("mag/info", mac_address=NEW_MAC))["data"]["expire_date"] == str(EXP_2031 + 2)
     assert await ms_or_xm.ms("mag/delete", mac_address=NEW_MAC) == {"result": True}
     assert await ms_or_xm.ms("mag/info", mac_address=NEW_MAC) == {"result": False, "error": "Invalid MAC Address"}

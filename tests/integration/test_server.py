@@ -258,6 +258,18 @@ async def test_sigterm_ends_a_stream_whose_player_paused(aiohttp_server: Aiohttp
         ("/get.php", "username=alice&password=s3cret&type=m3u", "/get.php?username=alice&password=***&type=m3u"),
         ("/k/pg_secret/api.php", "action=user", "/k/***/api.php?action=user"),
         ("/c/admin/index.php", "api_key=pg_secret&action=get_lines", "/c/admin/index.php?api_key=***&action=get_lines"),
+        # names PHP reads as api_key: `.`, space and an unmatched `[` in a name become `_`
+        ("/c/", "api.key=pg_secret&action=x", "/c/?api.key=***&action=x"),
+        ("/c/", "api+key=pg_secret", "/c/?api+key=***"),
+        ("/c/", "api%5Bkey=pg_secret", "/c/?api[key=***"),
+        ("/c/", "api_key[]=pg_secret", "/c/?api_key[]=***"),
+        # nested credentials
+        ("/api.php", "user_data[password]=s3cret&user_data[username]=bob",
+         "/api.php?user_data[password]=***&user_data[username]=bob"),
+        ("/api/line/new", "data%5Bpassword%5D=s3cret", "/api/line/new?data[password]=***"),
+        # keys in paths that route nowhere
+        ("/k/pg_secret", "", "/k/***"),
+        ("/api/resellers/list/pg_secret/more", "", "/api/resellers/list/***"),
     ],
 )
 def test_access_log_redacts_credentials(path: str, query: str, expected: str) -> None:

@@ -22,11 +22,12 @@ LINE1 = ("ahmed01", password_for("line-1"))  # seeded line 1 in both simulators
 MAC1 = "00:1A:79:4B:2C:01"  # seeded MAG 1 (mag_id 1, line 61)
 
 
-@pytest.fixture
+@pytest.fixture(params=["xm", "xui"])  # both flavours of the panel: the documented one and XUI.one as it runs
 async def to_xm(
-    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+    request: pytest.FixtureRequest, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
+    policies_dir: Path, tmp_path: Path,
 ) -> XCClientStack:
-    return await xc_client_stack("xm", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
+    return await xc_client_stack(request.param, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ async def to_xc(
     return await xc_client_stack("xc", aiohttp_server, aiohttp_client, policies_dir, tmp_path)
 
 
-@pytest.fixture(params=["xm", "xc"])
+@pytest.fixture(params=["xm", "xui", "xc"])
 async def either(
     request: pytest.FixtureRequest,
     aiohttp_server: AiohttpServer,
@@ -214,12 +215,13 @@ async def test_xm_user_edit_by_username_and_password(to_xm: XCClientStack) -> No
     body = await to_xm.call("user", "edit", username=LINE1[0], password=LINE1[1],
                             pairs=[("user_data[max_connections]", "4"), ("user_data[exp_date]", str(EXP_2031))])
     assert body == {"result": True}
-    assert actions(sim) == ["get_lines", "edit_line"]
+    # found by its credentials, read whole (the panel rebuilds an edited row), then edited
+    assert actions(sim) == ["get_lines", "get_line", "edit_line"]
     assert sim.received[0][1]["search"] == {"value": LINE1[0]}
-    _, edit = sim.received[1]
+    _, edit = sim.received[2]
     assert edit["id"] == "1"
     assert edit["max_connections"] == "4" and edit["exp_date"] == "2031-01-01"
-    assert "username" not in edit and "password" not in edit  # the credentials address the line, never rename it
+    assert (edit["username"], edit["password"]) == LINE1  # re-sent as they are: the credentials never change
     assert sim.tables["lines"][1]["max_connections"] == "4"
 
 
@@ -288,11 +290,20 @@ async def test_xm_stb_create_edit_info(to_xm: XCClientStack) -> None:
     assert again == {"result": False, "error": "EXISTS"}
 
     sim.reset_received()
-    edited = await to_xm.call("stb", "edit", mac=mac, pairs=[("user_data[max_connections]", "2")])
+    if sim.flavour == "xui_one":  # processMAG fixes a device's line at one connection: told, not pretended
+        refused = await to_xm.call("stb", "edit", mac=mac, pairs=[("user_data[max_connections]", "2")])
+        assert refused["result"] is False and "max_connections" in refused["message"], refused
+        assert actions(sim) == []  # refused before anything was sent
+    edits = [("user_data[exp_date]", str(EXP_2031 + 86_400))]
+    if sim.flavour != "xui_one":
+        edits.append(("user_data[max_connections]", "2"))
+    edited = await to_xm.call("stb", "edit", mac=mac, pairs=edits)
     assert edited == {"result": True}
-    assert actions(sim) == ["get_mags", "edit_mag"]
+    assert actions(sim) == ["get_mags", "get_mag", "edit_mag"]
     assert sim.received[1][1]["id"] == str(device_id)  # the device's own id, not its line's
-    assert sim.tables["lines"][line_id]["max_connections"] == "2"
+    line = sim.tables["lines"][line_id]
+    assert line["exp_date"] == str(EXP_2031 + 86_400) and line["bouquet"] == "[2]"  # the rest kept
+    assert line["max_connections"] == ("1" if sim.flavour == "xui_one" else "2")
 
     sim.reset_received()
     info = await to_xm.call("stb", "info", mac=mac)
@@ -305,10 +316,11 @@ async def test_xm_stb_create_edit_info(to_xm: XCClientStack) -> None:
 async def test_xm_stb_edit_seeded_device_addresses_the_device_not_its_line(to_xm: XCClientStack) -> None:
     """Seeded MAG 1 belongs to line 61; get_mags rows carry both ids, and edit_mag takes the device's."""
     sim = xm_sim(to_xm)
-    body = await to_xm.call("stb", "edit", mac=MAC1, pairs=[("user_data[max_connections]", "5")])
+    body = await to_xm.call("stb", "edit", mac=MAC1, pairs=[("user_data[admin_notes]", "seen")])
     assert body == {"result": True}
-    assert sim.received[1] == ("edit_mag", {"action": "edit_mag", "id": "1", "max_connections": "5"})
-    assert sim.tables["lines"][61]["max_connections"] == "5"
+    action, edit = sim.received[2]
+    assert (action, edit["id"], edit["admin_notes"], edit["mac"]) == ("edit_mag", "1", "seen", MAC1)
+    assert sim.tables["lines"][61]["admin_notes"] == "seen"
 
 
 async def test_xm_stb_unknown_or_bad_mac(to_xm: XCClientStack) -> None:
@@ -616,3 +628,40 @@ async def test_php_built_stream_start(either: XCClientStack, body: bytes | str) 
     else:
         assert either.sim.received == [("stream/start", {"action": "stream", "sub": "start",
                                                          "stream_ids": ["1", "2"]})]  # fmt: skip
+
+
+# --- what real XC v2 scripts send -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("upstream", ["xm", "xui", "xc"])
+async def test_real_scripts_flat_fields_and_bouquet_arrays(
+    upstream: str, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    """Scripts send a line's columns beside user_data as often as in it, and bouquets as a PHP array."""
+    stack = await xc_client_stack(upstream, aiohttp_server, aiohttp_client, policies_dir, tmp_path)
+    created = await stack.call("user", "create", pairs=[
+        ("username", "flat_user"), ("password", "flat_pass_1"), ("max_connections", "2"),
+        ("user_data[bouquet][]", "1"), ("user_data[bouquet][]", "3"), ("user_data[exp_date]", str(EXP_2031))])
+    assert created["result"] is True and created["username"] == "flat_user", created
+    edited = await stack.call("user", "edit", username="flat_user", password="flat_pass_1",
+                              pairs=[("max_connections", "3"), ("user_data[admin_notes]", "flat")])  # fmt: skip
+    assert edited == {"result": True}, edited
+    info = await stack.call("user", "info", username="flat_user", password="flat_pass_1")
+    user = info["user_info"]
+    assert (str(user["max_connections"]), user["admin_notes"], str(user["exp_date"])) == ("3", "flat", str(EXP_2031))
+    assert sorted(int(b) for b in user["bouquet"]) == [1, 3]
+    clash = await stack.call("user", "edit", username="flat_user", password="flat_pass_1",
+                             pairs=[("max_connections", "4"), ("user_data[max_connections]", "5")])  # fmt: skip
+    assert clash["result"] is False and "max_connections" in clash["message"], clash
+
+
+async def test_fractional_credits_reach_an_xc_panel_and_are_refused_toward_whole_credits(
+    to_xc: XCClientStack, to_xm: XCClientStack
+) -> None:
+    sim = xc_sim(to_xc)
+    before = float(sim.tables["reg_users"][88]["credits"])
+    assert await to_xc.call("reg_user", "credits", id="88", amount="2.5") == {"result": True}
+    assert float(sim.tables["reg_users"][88]["credits"]) == before + 2.5
+    refused = await to_xm.call("reg_user", "credits", id="88", amount="2.5")
+    assert refused["result"] is False and "whole credits" in refused["message"], refused
+    assert xm_sim(to_xm).received == []

@@ -103,8 +103,8 @@ def xc_sim() -> XtreamCodesV2Sim:
     return XtreamCodesV2Sim(api_pass=XC_API_PASS, allowed_ips=("127.0.0.1", "::1"))
 
 
-def xm_sim() -> XtreamMastersSim:
-    return XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+def xm_sim(flavour: str = "xtream_masters") -> XtreamMastersSim:
+    return XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY, flavour=flavour)
 
 
 async def _serve(sim: XtreamMastersSim | XtreamCodesV2Sim, aiohttp_server: AiohttpServer) -> str:
@@ -114,9 +114,11 @@ async def _serve(sim: XtreamMastersSim | XtreamCodesV2Sim, aiohttp_server: Aioht
 
 async def xc_client_stack(upstream_dialect: str, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
                           policies_dir: Path, tmp_path: Path, **overrides: Any) -> XCClientStack:  # fmt: skip
-    sim: XtreamMastersSim | XtreamCodesV2Sim = xc_sim() if upstream_dialect == "xc" else xm_sim()
+    """`upstream_dialect`: "xc", "xm", or "xui" (an Xtream-Masters upstream of flavour xui_one)."""
+    flavour = "xui_one" if upstream_dialect == "xui" else "xtream_masters"
+    sim: XtreamMastersSim | XtreamCodesV2Sim = xc_sim() if upstream_dialect == "xc" else xm_sim(flavour)
     url = await _serve(sim, aiohttp_server)
-    upstream = xc_upstream(url) if upstream_dialect == "xc" else xm_upstream(url)
+    upstream = xc_upstream(url) if upstream_dialect == "xc" else {**xm_upstream(url), "flavour": flavour}
     config = make_config(url, policies_dir, tmp_path, upstream=upstream, **overrides)
     return XCClientStack(sim=sim, client=await aiohttp_client(build_app(config)), config=config)
 

@@ -114,6 +114,11 @@ TRAVERSALS_RELAYED = [
     "/images/..\\..\\api.php",
     "/hls/../api.php?action=server&sub=list",
     "/hls/%2e%2e/api.php?action=server&sub=list",
+    "/play/..%2f..%2fapi.php?action=server&sub=list",
+    "/key/%2e%2e/api.php",
+    "/c/%2e%2e/api.php?action=server&sub=list",
+    "/stalker_portal/c/..%2f..%2fapi.php",
+    "/streaming/..%2fapi.php",
 ]
 XFAIL_RELAY: list[pytest.MarkDecorator] = []  # fixed: the relay refuses traversal (gateway.clientside.routes.traverses)
 

@@ -40,6 +40,11 @@ def test_origin_secret_is_derived_from_the_given_secret_only(tmp_path: Path) -> 
     ({"stream_read_timeout": 0}, "client_side.stream_read_timeout"),
     ({"redis_url": "http://x"}, "client_side.redis_url"),
     ({"origin_secret": "s" * 31}, "client_side.origin_secret"),
+    ({"upstream_hosts": "panel.example.net"}, "client_side.upstream_hosts"),
+    ({"upstream_hosts": ["ok.example.net", "http://panel.example.net"]}, "client_side.upstream_hosts[1]"),
+    ({"upstream_hosts": ["panel.example.net:8080"]}, "client_side.upstream_hosts[0]"),
+    ({"upstream_hosts": ["*.example.net"]}, "client_side.upstream_hosts[0]"),
+    ({"upstream_hosts": [8080]}, "client_side.upstream_hosts[0]"),
 ])  # fmt: skip
 def test_errors_name_the_path(tmp_path: Path, side: object, path: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -59,3 +64,9 @@ def test_workers_of_one_serve_share_a_key_without_origin_secret(tmp_path: Path, 
     assert worker_b.origins(config).url(worker_a.origins(config).id_for(url)) == url  # type: ignore[arg-type]
     given = _config(tmp_path, {"origin_secret": "g" * 40})  # the config's secret wins over the workers' key
     assert ClientSideRuntime().origins(given).url(worker_a.origins(config).id_for(url)) is None  # type: ignore
+
+
+def test_upstream_hosts_are_host_names_as_urls_compare_them(tmp_path: Path) -> None:
+    side = _config(tmp_path, {"upstream_hosts": ["Panel.Example.NET", "203.0.113.10", "2001:DB8::1", "cdn.example.org.",
+                                                 "panel.example.net"]}).client_side  # type: ignore[attr-defined]
+    assert side.upstream_hosts == ("panel.example.net", "203.0.113.10", "[2001:db8::1]", "cdn.example.org")

@@ -28,6 +28,29 @@ def test_m3u_url_lines_go_to_the_gateway_whatever_their_host() -> None:
     assert r.m3u_line(tag) == f'#EXTINF:-1 tvg-logo="{PUBLIC}/l.png" group-title="a > b",Name\n'.encode()
 
 
+def test_catch_up_attributes_survive_and_their_source_is_the_gateways() -> None:
+    r = rewriter()
+    tag = (b'#EXTINF:-1 tv_archive="1" tv_archive_duration="7" catchup="default" catchup-days="7" '
+           b'catchup-source="http://lb3.other.net:8080/timeshift/u/p/{duration}/{Y}-{m}-{d}:{H}-{M}/1.ts" '
+           b'tvg-logo="http://img.example.org/1.png",One\n')  # fmt: skip
+    out = r.m3u_line(tag).decode()
+    assert f'catchup-source="{PUBLIC}/timeshift/u/p/{{duration}}/{{Y}}-{{m}}-{{d}}:{{H}}-{{M}}/1.ts"' in out
+    for kept in ('tv_archive="1"', 'tv_archive_duration="7"', 'catchup="default"', 'catchup-days="7"',
+                 'tvg-logo="http://img.example.org/1.png"'):  # fmt: skip
+        assert kept in out
+    appended = b'#EXTINF:-1 catchup="append" catchup-source="?utc={utc}&lutc={lutc}",Two\n'
+    assert r.m3u_line(appended) == appended  # relative to the stream URL: nothing to rewrite
+    header = b'#EXTM3U x-tvg-url="http://epg.example.org/guide.xml" catchup-source="http://10.0.0.5:8000/x"\n'
+    expected = f'#EXTM3U x-tvg-url="http://epg.example.org/guide.xml" catchup-source="{PUBLIC}/x"\n'
+    assert r.m3u_line(header) == expected.encode()  # an EPG elsewhere stays where it is
+
+
+def test_stream_urls_in_text_go_to_the_gateway_whatever_their_host() -> None:
+    r = rewriter()
+    assert r.streams("ffmpeg http://s1.unknown.net:8080/play/AbC?ext=.ts") == f"ffmpeg {PUBLIC}/play/AbC?ext=.ts"
+    assert r.streams("auto /media/file_21.mpg") == "auto /media/file_21.mpg"
+
+
 def _opened(origins: Origins, gateway_url: str) -> str | None:
     """The upstream URL behind a `/_o/{id}/name` gateway URL."""
     assert gateway_url.startswith(f"{PUBLIC}/_o/"), gateway_url

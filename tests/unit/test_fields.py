@@ -94,8 +94,12 @@ def test_to_flag_refuses(text: str) -> None:
         ("2030-01-31 12:30", 1896093000),
         ("2030-01-31 12:30:15", 1896093015),
         (" 2030-01-31 ", 1896048000),
-        ("1896048000", 1896048000),
-        ("0", 0),
+        ("@1896048000", 1896048000),
+        ("2030-01-31T12:30:15", 1896093015),
+        ("2030-01-31T12:30:15Z", 1896093015),
+        ("2030-01-31 14:30:15 +02:00", 1896093015),
+        ("01/31/2030", 1896048000),
+        ("31-01-2030", 1896048000),
         ("", None),
         ("null", None),
         ("NULL", None),
@@ -108,14 +112,15 @@ def test_date_to_unix(text: str, ts: int | None) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "tomorrow",
         "2030-02-30",
         "2030-13-01",
-        "31/01/2030",
-        "2030-01-31T00:00:00",
+        "31/01/2030",  # PHP reads a slash as month/day/year
         "2030-01-31 25:00",
         "-5",
+        "1896048000",  # a bare UNIX number is not a date to PHP's DateTime (use @1896048000)
+        "0",
         "12345678901",
+        "garbage",
     ],
 )
 def test_date_to_unix_invalid_date(text: str) -> None:
@@ -123,6 +128,28 @@ def test_date_to_unix_invalid_date(text: str) -> None:
         date_to_unix("exp_date", text)
     assert info.value.code is Code.INVALID_DATE
     assert info.value.field == "exp_date"
+
+
+@pytest.mark.parametrize(
+    ("text", "timezone", "ts"),
+    [  # measured on XC_VM (../shared/realpanel): the panel reads dates in its own time zone
+        ("2026-12-31", "America/New_York", 1798693200),
+        ("2026-07-01", "Europe/London", 1782860400),
+        ("2026-12-31 23:59:59", "Europe/London", 1798761599),
+        ("@1767225600", "Europe/London", 1767225600),
+        ("2026-12-31T23:59:59Z", "Europe/London", 1798761599),
+    ],
+)
+def test_date_to_unix_in_the_panels_time_zone(text: str, timezone: str, ts: int) -> None:
+    assert date_to_unix("exp_date", text, timezone) == ts
+    assert date_to_unix("exp_date", unix_to_date(ts, timezone), timezone) == ts
+
+
+def test_relative_dates_count_from_now() -> None:
+    now = 1_800_000_000
+    assert date_to_unix("exp_date", "+1 day", "UTC", now) == now + 86_400
+    assert date_to_unix("exp_date", "tomorrow", "UTC", now) == 1_800_057_600  # the next midnight
+    assert date_to_unix("exp_date", "+1 month", "UTC", now) == 1_802_678_400
 
 
 def test_date_to_unix_array_is_invalid_input() -> None:

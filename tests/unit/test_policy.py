@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gateway.catalogue import Catalogue, Kind, Operation, Target, _parse, catalogue
+from gateway.catalogue import Catalogue, FieldType, Kind, Operation, Target, _parse, catalogue
 from gateway.config import ConfigError, load_policy
 from gateway.policy import Policy
 
@@ -107,6 +108,33 @@ def test_duplicate_xm_action_is_refused() -> None:
     good = _parse({"operations": {"a.x": {"xm": "one", "kind": "write", "target": "id"}}})
     assert isinstance(good, Catalogue)
     assert good.get("a.x") == Operation("a.x", Kind.WRITE, Target.ID, ("a",), "one")
+
+
+@pytest.mark.parametrize(
+    ("fields", "uses", "problem"),
+    [
+        ({"g": {"edit": "int"}}, ["g"], "fields.g.edit is a reserved name"),
+        ({"g": {"api_key": "str"}}, ["g"], "reserved"),
+        ({"g": {"query": "str"}}, ["g"], "reserved"),  # sql.query's own group alone may name it
+        ({"g": {"a": "int"}}, ["h"], "unknown field group 'h'"),
+        ({"g": {"a": "int"}, "h": {"a": "str"}}, ["g", "h"], "declares a as two types"),
+        ({"g": {"a": "float"}}, ["g"], "'float' is not a valid FieldType"),
+    ],
+)
+def test_catalogue_fields_are_checked_when_loaded(fields: dict[str, Any], uses: list[str], problem: str) -> None:
+    doc = {"fields": fields, "operations": {"a.x": {"xm": "x", "kind": "write", "target": "none", "fields": uses}}}
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        _parse(doc)
+
+
+def test_shipped_catalogue_declares_typed_fields() -> None:
+    create = catalogue().operations["line.create"]
+    assert create.fields["exp_date"] is FieldType.DATE and create.fields["bouquets"] is FieldType.IDS
+    assert set(catalogue().operations["line.get"].fields) == {"show_columns", "hide_columns"}
+    assert catalogue().operations["line.delete"].fields == {}
+    assert set(catalogue().operations["sql.query"].fields) == {"query"}
+    for op in catalogue().operations.values():
+        assert not (set(op.fields) & {"action", "api_key", "id", "edit", "sub", "access_code"}), op.name
 
 
 # --- policy rules ------------------------------------------------------------------------------------------

@@ -198,15 +198,22 @@ async def test_overdraw_is_refused_and_changes_nothing(aiohttp_client: ClientFac
     assert (await _call(client, "adjust_credits", id="89", credits="ten"))["status"] == "STATUS_FAILURE"
 
 
-async def test_users_never_show_passwords_and_check_groups(aiohttp_client: ClientFactory) -> None:
+async def test_users_rows_carry_secrets_as_xui_answers_them(aiohttp_client: ClientFactory) -> None:
+    """getRegisteredUser() is SELECT *: the password hash and the api_key come back; user_info drops only the
+    password (so a gateway in front must take them out)."""
     _, client = await _client(aiohttp_client)
     created = await _call(client, "create_user", username="east_tv", password="pw", member_group_id="2")
-    assert created["status"] == "STATUS_SUCCESS" and "password" not in created["data"]
+    assert created["status"] == "STATUS_SUCCESS" and created["data"]["password"].startswith("$6$")
     assert (await _call(client, "create_user", username="east_tv", member_group_id="2"))["status"] == (
         "STATUS_EXISTS_USERNAME")  # fmt: skip
     assert (await _call(client, "create_user", username="west_tv", member_group_id="9"))["status"] == (
         "STATUS_INVALID_GROUP")  # fmt: skip
-    assert "password" not in (await _call(client, "get_user", id="88"))["data"]
+    row = (await _call(client, "get_user", id="88"))["data"]
+    assert row["password"].startswith("$6$") and len(row["api_key"]) == 32
+    me = await _call(client, "user_info")
+    assert "password" not in me["data"] and me["data"]["api_key"] == KEY and "permissions" in me
+    listed = (await _call(client, "get_users"))["data"]
+    assert listed and all("password" not in r and "api_key" not in r for r in listed)  # table.php selects columns
 
 
 # --- lists ------------------------------------------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""The panel's own secrets, taken out of every answer before anything else sees it.
+
+Real panels answer credentials of their own among ordinary data: XUI.one's `user_info` returns the calling
+admin's `users` row with its `api_key` (the all-powerful key the gateway holds), `get_user`/`get_users` rows carry
+every reseller's `api_key` and password hash, `get_rtmp_ips` the RTMP push passwords. The gateway holds those keys
+so that its clients never do: they are removed from each answer as it is decoded (so they never reach a cache, a
+renderer or another step), at every depth, in every dialect.
+
+Line passwords, tokens and MAC addresses are not in this list: they are the customers' credentials, which the
+admin API exists to manage (and tenancy limits to their owner). Nor is the plain password in the answer to the
+write that set it (MidnightStreamer's `resellers/new` answers the password it was given or made up): the caller
+chose it or needs it; a stored hash is removed there too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from gateway.catalogue import Kind, Operation
+from gateway.model import Outcome, Result
+
+# Columns that are secret in every row of every answer (keys under the names the panels use for them).
+EVERYWHERE = frozenset({"api_key", "api_pass", "apikey", "api_password"})
+# Columns that are secret in the rows of one resource (a `users` row's password is a hash of the reseller's or
+# admin's login; an RTMP IP's password lets anyone push a stream to the panel).
+BY_RESOURCE: dict[str, frozenset[str]] = {
+    "account": frozenset({"password"}),
+    "reseller": frozenset({"password"}),
+    "rtmp_ip": frozenset({"password"}),
+}
+
+
+def strip(op: Operation, outcome: Outcome) -> Outcome:
+    """`outcome` without the panel's secrets (the same object when it carries none)."""
+    if not isinstance(outcome, Result):
+        return outcome
+    top = EVERYWHERE | BY_RESOURCE.get(op.resource, frozenset())
+    data = _clean(outcome.data, top, keep_plain=op.kind is not Kind.READ)
+    extra = _clean(outcome.extra, EVERYWHERE)
+    if data is outcome.data and extra is outcome.extra:
+        return outcome
+    return replace(outcome, data=data, extra=extra)
+
+
+def _hashed(value: Any) -> bool:
+    """A stored password as crypt(3) writes it (`$6$rounds=...$...`, `$2y$...`): what the panels keep."""
+    return isinstance(value, str) and value.startswith("$")
+
+
+def _clean(value: Any, top: frozenset[str], *, keep_plain: bool = False) -> Any:
+    """`value` without `top` columns in its rows (a dict, or a list of dicts), and without EVERYWHERE at any
+    depth; with `keep_plain`, a password that is not a hash stays. Returns `value` itself when nothing had to go,
+    so answers without secrets are not copied."""
+    if isinstance(value, list):
+        cleaned = [_clean(item, top, keep_plain=keep_plain) for item in value]
+        return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    changed = False
+    for name, item in value.items():
+        secret = isinstance(name, str) and name.lower() in top
+        if secret and not (keep_plain and name == "password" and not _hashed(item)):
+            changed = True
+            continue
+        inner = _clean(item, EVERYWHERE)
+        changed = changed or inner is not item
+        out[name] = inner
+    return out if changed else value

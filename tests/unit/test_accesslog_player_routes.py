@@ -1,0 +1,50 @@
+"""Credentials and tokens in the player routes a panel serves are redacted from access log lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.accesslog import redact, scrub
+
+TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+PLAY = "Xy3_q-9ZkLmN0pQrStUvWx"
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "expected"),
+    [
+        (f"/live/{TOKEN}/12.ts", "", "/live/***/12.ts"),
+        (f"/live/{TOKEN}/12", "", "/live/***/12"),
+        (f"/movie/{TOKEN}/21.mp4", "", "/movie/***/21.mp4"),
+        (f"/timeshift/{TOKEN}/60/2026-01-01:10-00/12.ts", "", "/timeshift/***/60/2026-01-01:10-00/12.ts"),
+        ("/timeshift/alice/s3cret/60/2026-01-01:10-00/12.ts", "", "/timeshift/alice/***/60/2026-01-01:10-00/12.ts"),
+        ("/live/alice/s3cret/12", "", "/live/alice/***/12"),
+        ("/alice/s3cret/12", "", "/alice/***/12"),
+        (f"/play/{PLAY}", "", "/play/***"),
+        (f"/play/{PLAY}/m3u8", "", "/play/***"),
+        (f"/key/{PLAY}", "", "/key/***"),
+        (f"/hls/{PLAY}", "", "/hls/***"),
+        (f"/tsauth/{PLAY}", "", "/tsauth/***"),
+        ("/player_api/alice/s3cret", "", "/player_api/alice/***"),
+        ("/player_api/alice/s3cret/get_live_streams", "", "/player_api/alice/***/get_live_streams"),
+        ("/playlist/alice/s3cret/m3u_plus", "", "/playlist/alice/***/m3u_plus"),
+        ("/epg/alice/s3cret/gz", "", "/epg/alice/***/gz"),
+        ("/subtitle/alice/s3cret/2/21", "", "/subtitle/alice/***/2/21"),
+        ("/thumb/alice/s3cret/1", "", "/thumb/alice/***/1"),
+        (f"/thumb/{TOKEN}/1", "", "/thumb/***/1"),
+        ("/get.php", f"token={TOKEN}&type=m3u&key=live", "/get.php?token=***&type=m3u&key=***"),
+        ("/streaming/timeshift.php", "username=alice&password=s3cret&stream=1",
+         "/streaming/timeshift.php?username=alice&password=***&stream=1"),
+        ("/portal.php", "type=stb&action=handshake&mac=00:1A:79:00:00:01",
+         "/portal.php?type=stb&action=handshake&mac=***"),
+        ("/c/portal.php", f"type=itv&action=create_link&cmd=ffmpeg+http://gw/play/{PLAY}",
+         "/c/portal.php?type=itv&action=create_link&cmd=***"),
+    ],
+)  # fmt: skip
+def test_player_routes_are_redacted(path: str, query: str, expected: str) -> None:
+    assert redact(path, query) == expected
+
+
+def test_free_text_loses_macs_and_links() -> None:
+    line = "GET /portal.php?type=itv&mac=00:1A:79:00:00:01&cmd=ffmpeg%20http://x/play/abc HTTP/1.1"
+    assert scrub(line) == "GET /portal.php?type=itv&mac=***&cmd=*** HTTP/1.1"
