@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from gateway import ratelimit
+from gateway import ratelimit, record_locks
 from gateway.app import LIVE, build_admin_app
 from gateway.clientside.limits import Lease, RedisCounter
 from gateway.keys import digest_of
 from gateway.ratelimit import Limiter, Rate
+from gateway.record_locks import RecordLocks
 from tests.conftest import AiohttpClient
 from tests.reliability import workload
 from tests.reliability.conftest import KEYS, Gateway, MakeGateway, RedisProcess
@@ -189,6 +190,33 @@ async def test_a_fresh_connection_to_a_frozen_redis_is_bounded_in_all(redis_proc
     finally:
         redis_process.cont()
         await counter.close()
+
+
+async def test_a_record_lock_set_by_a_timed_out_call_is_released_when_redis_is_back(
+    redis_process: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SET NX that timed out on a frozen Redis runs when Redis resumes: the record would stay held (by no one)
+    for HOLD_MS, and every edit of it from any replica refused. The token is released once Redis answers."""
+    monkeypatch.setattr(record_locks, "BACKOFF", 0.2)
+    redis_process.start()
+    locks = RecordLocks()
+    locks.configure(redis_process.url, timeout=0.3)
+    peek = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
+    try:
+        async with locks.hold("xm:line:1", wait=2):
+            pass
+        redis_process.freeze()
+        async with locks.hold("xm:line:1", wait=2):  # the SET times out: held in this process only
+            pass
+        redis_process.cont()
+        await asyncio.sleep(0.3)  # past the back-off; the frozen SET has run by now
+        assert await peek.get("panelgate:lock:xm:line:1") is not None, "the scenario: a lock set by no holder"
+        async with locks.hold("xm:line:1", wait=1):  # refused with RecordBusy before
+            assert await peek.get("panelgate:lock:xm:line:1") is not None  # held in Redis again, by this one
+    finally:
+        redis_process.cont()
+        await peek.aclose()
+        await locks.close()
 
 
 async def test_no_redis_server_binary_is_a_skip_or_a_ci_failure() -> None:
