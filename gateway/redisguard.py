@@ -3,10 +3,11 @@
 redis-py's socket_connect_timeout and socket_timeout each bound one step (connecting, the handshake, each read),
 so one call could wait several timeouts. `bounded()` puts a single deadline over the whole call.
 
-The cache, the rate limits and the stream counts each have their own client and fallback. Sharing a server, each
-found it frozen on its own: one request waited for the rate limit's call, then the cache's (400 ms against a
-200 ms timeout). `outage(url)` is shared by every client of one server in this process: the first failure sends
-the others to their fallbacks at once, until its back-off ends.
+The rate limits (and outbound budgets), the cache, the stream counts and the record locks each have their own
+client and fallback. Sharing a server, each found it frozen on its own: one request waited for the rate limit's
+call, then the cache's (400 ms against a 200 ms timeout). `outage(url)` is shared by every client of one server
+in this process: the first connection-level failure sends the others to their fallbacks at once, until the
+longest back-off of those that failed ends, or a call begun since succeeds.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@
 - Each write awaited until the player's socket takes it: a player slower than the panel holds tens of KiB here,
   not the ~1 MiB of aiohttp's and asyncio's defaults (see READ_BUFSIZE, SLOW_RECV, WRITE_HIGH, `_RecvSize`).
 - A player that goes away closes the upstream response at once: its connection slot on the panel is freed.
+- A panel that fails mid-body (reset, closed early, silent past sock_read) ends the player's response as it
+  stands and closes it (`end_broken`): nothing else is ever written on a connection whose response has begun.
 """
 
 from __future__ import annotations
