@@ -38,14 +38,16 @@ def upstream_failure(dialect: str, reply: Reply, hostports: list[str]) -> str:
     doc = json.loads(reply.body)
     assert isinstance(doc, dict), doc
     if dialect == "xm":
-        assert set(doc) == {"status", "error"}, doc
+        assert set(doc) in ({"status", "error"}, {"status", "error", "data"}), doc  # a write echoes its input
         code = str(doc["status"]).removeprefix("STATUS_")
     elif dialect == "xc":
         assert doc["result"] is False and set(doc) == {"result", "error", "message"}, doc
         code = str(doc["error"])
     else:
         assert doc["result"] is False and set(doc) == {"result", "error"}, doc
-        code = str(doc["error"]).split(":", 1)[0]
+        said = str(doc["error"])  # MidnightStreamer's words, never a code name
+        code = ("UPSTREAM_UNAVAILABLE" if said.startswith("Service unavailable, try again later")
+                else "UPSTREAM_ERROR" if said == "Service error." else said)  # fmt: skip
     assert code in UPSTREAM_FAILURES, doc
     assert reply.headers["Content-Type"].startswith("application/json" if dialect != "ms" else "text/html")
     return code
