@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench matrix clean
+.PHONY: demo test lint typecheck unit bench matrix realpanel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ bench: $(STAMP)
 	./scripts/ensure-bench-tools.sh
 	test -x $(BIN)/py-spy || $(BIN)/pip install --quiet py-spy
 	$(BIN)/python -m bench
+
+# Opt-in, never part of `make test`: the gateway against a real XUI.one panel (XC_VM, ../shared/realpanel), whose
+# up.sh writes PANEL_ENV.
+realpanel: $(STAMP)
+	test -n "$(PANEL_ENV)" || { echo "usage: make realpanel PANEL_ENV=/path/to/panel.env" >&2; exit 2; }
+	PANELGATE_REALPANEL_ENV=$(PANEL_ENV) ./scripts/pytest-strict.sh $(BIN)/python -m pytest tests/realpanel -v
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -7,6 +7,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -14,7 +15,7 @@ from gateway import paging, routing, security, tenancy
 from gateway.audit import AuditEntry, AuditLog
 from gateway.cache import ResponseCache
 from gateway.cache.steps import cache_lookup, cache_store
-from gateway.catalogue import Kind, catalogue
+from gateway.catalogue import Kind, Operation, catalogue
 from gateway.clientside import routes as clientside_routes
 from gateway.config import Config
 from gateway.dialects.base import Rendered
@@ -103,9 +104,18 @@ def _record(ex: Exchange, latency: float) -> None:
         )
 
 
+def _echoes(failure: Failure, op: Operation | None) -> bool:
+    """Whether the panel echoes its input with this failure: a create or an edit that it refused (XUI.one's
+    process* functions), not a record it did not find."""
+    return op is not None and op.kind is not Kind.READ and bool(op.fields) and failure.code is not Code.NOT_FOUND
+
+
 def _render(ex: Exchange, http_status_codes: bool) -> Rendered:
     outcome, op, face = ex.outcome, ex.op, ex.face
     assert outcome is not None
+    if isinstance(outcome, Failure) and ex.call is not None and ex.call.echo is not None and _echoes(outcome, op):
+        # the client's own input, as its panel echoes it (not what the gateway sent, nor another panel's echo)
+        outcome = replace(outcome, echo=ex.call.echo)
 
     def render() -> Rendered:
         assert outcome is not None

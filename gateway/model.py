@@ -107,6 +107,7 @@ class Call:
     dialect: str = ""
     raw_action: str = ""
     route: str = ""  # dialect-specific routing hint, e.g. the XM access code in the path
+    echo: Any = None  # the client's input as its panel echoes it in a failure (Xtream-Masters' `data`)
 
 
 @dataclass(frozen=True)

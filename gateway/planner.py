@@ -276,16 +276,23 @@ class Runner:
                 return outcome
             row = await self.send(Call(get.name, target=Ref(mac=mac)), get)
             return row if isinstance(row, Result) and isinstance(row.data, dict) and row.data else outcome
-        if op.name != "line.create" or not isinstance(outcome.data, dict):
+        # only an Xtream-Masters client is answered the created line's row; the others answer id and credentials
+        if op.name != "line.create" or not isinstance(outcome.data, dict) or call.dialect != "xtream_masters":
             return outcome
         created: dict[str, Any] = outcome.data
         if set(created) - {"id", "username", "password"}:
             return outcome
         get = catalogue().operations["line.get"]
         username, password = created.get("username"), created.get("password")
-        if not (isinstance(username, str) and isinstance(password, str)) or not self.face.native(get, "credentials"):
+        if not (isinstance(username, str) and isinstance(password, str)):
             return outcome
-        row = await self.send(Call(get.name, target=Ref(username=username, password=password)), get)
+        if self.face.native(get, "credentials"):  # XC v2's user/info
+            ref = Ref(username=username, password=password)
+        elif self.face.native(get, "username"):  # MidnightStreamer's line/info
+            ref = Ref(username=username)
+        else:
+            return outcome
+        row = await self.send(Call(get.name, target=ref), get)
         if isinstance(row, Result) and isinstance(row.data, dict):
             return Result(data={**row.data, **created})
         return outcome

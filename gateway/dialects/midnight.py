@@ -260,7 +260,36 @@ def failure_text(failure: Failure, op: Operation | None) -> str:
         return "Reseller not found." if resource == "reseller" else "Line not found."
     if code is Code.INVALID_INPUT and failure.message:
         return failure.message
-    return f"{code.value}: {failure.message}" if failure.message else code.value
+    lead = _SENTENCES.get(code, "Request failed.")
+    if failure.message and code not in _NO_DETAIL:
+        return f"{lead.rstrip('.')}: {failure.message}"
+    return lead
+
+
+# What MidnightStreamer says (or would, in its own style: a short sentence) for the failures it has no words of
+# its own for; never a canonical code name. The detail follows where it helps the client and tells nothing of
+# what is behind the gateway (an upstream's own error text is not passed on).
+_SENTENCES: dict[Code, str] = {
+    Code.FAILURE: "Request failed.",
+    Code.EXISTS_CODE: "Code exists.",
+    Code.EXISTS_NAME: "Name exists.",
+    Code.INVALID_DATE: "Invalid date.",
+    Code.INVALID_GROUP: "Invalid group.",
+    Code.INVALID_USERNAME: "Invalid username.",
+    Code.INVALID_PACKAGE: "Invalid subscription plan.",
+    Code.NO_TRIALS: "No trials left.",
+    Code.NO_PERMISSIONS: "Permission denied.",
+    Code.UNKNOWN_OPERATION: "Unknown endpoint.",
+    Code.UNSUPPORTED: "Not supported.",
+    Code.FORBIDDEN: "Permission denied.",
+    Code.RATE_LIMITED: "Too many requests, try again later.",
+    Code.PAYLOAD_TOO_LARGE: "Request too large.",
+    Code.UPSTREAM_UNAVAILABLE: "Service unavailable, try again later.",
+    Code.UPSTREAM_ERROR: "Service error.",
+    Code.PARTIAL_FAILURE: "Partly done.",
+}
+# Failures whose message would name another panel's words or its internals: the sentence alone.
+_NO_DETAIL = frozenset({Code.FAILURE, Code.UPSTREAM_ERROR, Code.EXISTS_CODE, Code.EXISTS_NAME, Code.NO_PERMISSIONS})
 
 
 # --- upstream face -----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway import fields, jsonio
@@ -231,9 +232,38 @@ def success_body(result: Result, op: Operation | None) -> Any:
         return {"result": True, "user_info": user_info(data)}
     if name == "mag.get":
         return {"result": True, "mag_device": data, "user_info": data}
+    if name == "reseller.list" and isinstance(data, list):
+        return [reg_user_row(row) for row in data]
     if name in ("server.list", "reseller.list", "stream.online", "stream.offline"):
         return data
     return {"result": True}
+
+
+REG_USER_COLUMNS = ("id", "username", "credits", "group_id", "group_name", "last_login", "date_registered", "email",
+                    "ip", "status")  # fmt: skip
+
+
+def reg_user_row(row: Any) -> Any:
+    """A reseller row as api.php's reg_user/list answers it, whichever panel it came from: exactly its columns,
+    the group as `group_id`, dates as UNIX time (XUI.one's table answers `2026-12-02 14:08:22`)."""
+    if not isinstance(row, dict):
+        return row
+    out = {column: row.get(column) for column in REG_USER_COLUMNS}
+    if out["group_id"] is None:
+        out["group_id"] = row.get("member_group_id")
+    for column in ("last_login", "date_registered"):
+        out[column] = _unix_text(out[column])
+    return out
+
+
+def _unix_text(value: Any) -> Any:
+    """A MySQL DATETIME as FROM_UNIXTIME() wrote it (read as UTC) back to the UNIX time XC v2 answers."""
+    if isinstance(value, str) and len(value) == 19 and value[4] == "-" and value[10] == " ":
+        try:
+            return str(int(datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()))
+        except ValueError:
+            return value
+    return value
 
 
 def user_info(row: Any) -> Any:

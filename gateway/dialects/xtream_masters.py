@@ -126,6 +126,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
         dialect=NAME,
         raw_action=action,
         route=request.match.get("code", ""),
+        echo=echo,
     )
 
 
@@ -205,9 +206,16 @@ def failure_body(failure: Failure) -> dict[str, Any]:
     body: dict[str, Any] = {"status": f"STATUS_{name}"}
     if failure.echo is not None:
         body["data"] = failure.echo
-    if failure.message:
+    # The panel says no more than its status; the gateway explains its own refusals and its own trouble, but never
+    # passes on another panel's words (they would tell what is behind it).
+    if failure.message and (failure.reason or code in _GATEWAY_CODES):
         body["error"] = failure.message
     return body
+
+
+_GATEWAY_CODES = frozenset({Code.UPSTREAM_UNAVAILABLE, Code.UPSTREAM_ERROR, Code.UNSUPPORTED, Code.PARTIAL_FAILURE,
+                            Code.INVALID_INPUT, Code.INVALID_DATE, Code.INVALID_MAC, Code.PAYLOAD_TOO_LARGE,
+                            Code.RATE_LIMITED, Code.FORBIDDEN})  # fmt: skip
 
 
 # --- upstream face -----------------------------------------------------------------------------------------

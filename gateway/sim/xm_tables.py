@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from gateway.sim.xm_state import Params, Row, XMState, filter_row, php_int
 
@@ -39,10 +40,11 @@ def _like(needle: str, *haystack: Any) -> bool:
     return any(isinstance(h, str) and lowered in h.casefold() for h in haystack)
 
 
-def _from_unixtime(value: Any) -> str | None:
+def _from_unixtime(value: Any, timezone: str = "UTC") -> str | None:
+    """MySQL's FROM_UNIXTIME(), in the panel's (session) time zone."""
     if value is None:
         return None
-    return dt.datetime.fromtimestamp(php_int(value), tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(php_int(value), tz=ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _line_status_ok(line: Row | None, code: int, now: int) -> bool:
@@ -161,6 +163,8 @@ def _users_rows(state: XMState, data: Params) -> list[Row]:
         if isinstance(reseller, str) and reseller.strip() and user["owner_id"] != reseller.strip():
             continue
         row = {k: v for k, v in user.items() if k not in ("password", "api_key")}
+        for column in ("date_registered", "last_login"):  # FROM_UNIXTIME(...) in table.php's SELECT
+            row[column] = _from_unixtime(row.get(column), state.timezone)
         group = groups.get(php_int(user["member_group_id"]))
         owner = users.get(php_int(user["owner_id"]))
         row["group_name"] = group["group_name"] if group else None

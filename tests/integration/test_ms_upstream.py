@@ -52,9 +52,13 @@ async def test_xm_create_line_maps_every_field(to_ms: MSStack) -> None:
     lid = max(sim(to_ms).tables["lines"])
     assert body["status"] == "STATUS_SUCCESS"
     assert body["data"]["id"] == lid and body["data"]["username"] == "xmline"
+    # the full row, as Xtream-Masters answers create_line, read back from the panel
+    assert (body["data"]["exp_date"], body["data"]["max_connections"], body["data"]["member_id"]) == (
+        str(EXP_2031), "2", "88")  # fmt: skip
     assert to_ms.sim.received == [("line/new", {"data": {
         "username": "xmline", "password": "pw-xmline", "expire_date": str(EXP_2031), "restreamer": "1",
-        "max_allowed_connections": "2", "reseller_id": "88", "is_trial": "0"}})]  # fmt: skip
+        "max_allowed_connections": "2", "reseller_id": "88", "is_trial": "0"}}),
+        ("line/info", {"username": "xmline"})]  # fmt: skip
     row = sim(to_ms).tables["lines"][lid]
     assert (row["expire_date"], row["restreamer"], row["max_allowed_connections"], row["reseller_id"]) == (
         str(EXP_2031), "1", "2", "88")
@@ -63,7 +67,8 @@ async def test_xm_create_line_maps_every_field(to_ms: MSStack) -> None:
 async def test_xm_create_line_exists(to_ms: MSStack) -> None:
     before = len(sim(to_ms).tables["lines"])
     body = await to_ms.xm("create_line", username="ahmed01", password="x")
-    assert body["status"] == "STATUS_EXISTS_USERNAME"
+    # Xtream-Masters' own shape: its input echoed as `data`, and no other panel's words ("Username exists.")
+    assert body == {"status": "STATUS_EXISTS_USERNAME", "data": {"username": "ahmed01", "password": "x"}}
     assert len(sim(to_ms).tables["lines"]) == before
 
 
@@ -236,6 +241,8 @@ async def test_xc_reg_user_list_and_credits(to_ms: MSStack) -> None:
     assert isinstance(rows, list)
     north = next(r for r in rows if r["id"] == "88")
     assert (north["username"], north["credits"]) == ("north_tv", "500")
+    assert set(north) == {"id", "username", "credits", "group_id", "group_name", "last_login", "date_registered",
+                          "email", "ip", "status"}  # api.php's columns, nothing of MidnightStreamer's  # fmt: skip
     assert north["date_registered"] == sim(to_ms).tables["resellers"][88]["created_at"]
     assert to_ms.sim.received == [("resellers/list", {})]
     to_ms.sim.reset_received()

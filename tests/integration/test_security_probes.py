@@ -215,3 +215,18 @@ async def test_blocked_ips_see_mapped_addresses_and_every_forwarded_line(
                             headers=headers)  # fmt: skip
     assert resp.status == 403
     assert stack.sim.player.received == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/{ACCESS_CODE}/table.php?api_user_id=1&id=lines",  # XC_VM answers this without a key from 127.0.0.1
+        f"/{ACCESS_CODE}/admin/table.php?api_user_id=1&id=lines",
+        f"/images/%2e%2e/{ACCESS_CODE}/table.php?api_user_id=1&id=lines",
+        f"/hls/..%2f{ACCESS_CODE}/table.php?api_user_id=1&id=reg_users",
+    ],
+)
+async def test_the_panels_keyless_table_endpoint_is_never_reached(stack: Stack, path: str) -> None:
+    resp = await stack.client.get(path, headers={"X-Requested-With": "XMLHttpRequest"})
+    assert resp.status == 404
+    assert stack.sim.received == [] and stack.sim.player.received == []

@@ -348,6 +348,11 @@ async def test_xm_reg_user_list(to_xm: XCClientStack) -> None:
     assert isinstance(body, list)
     assert {u["username"] for u in body} >= {"north_tv", "south_stream"}
     assert actions(sim) == ["get_users"]
+    # api.php's columns, whatever the panel behind: the group as group_id, dates as UNIX time
+    north = next(u for u in body if u["username"] == "north_tv")
+    assert list(north) == ["id", "username", "credits", "group_id", "group_name", "last_login", "date_registered",
+                           "email", "ip", "status"]  # fmt: skip
+    assert north["group_id"] == "2" and north["date_registered"] == sim.tables["users"][88]["date_registered"]
 
 
 async def test_xm_reg_user_credits_by_id(to_xm: XCClientStack) -> None:
