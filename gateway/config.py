@@ -153,6 +153,16 @@ class ClientSide:
 
 
 @dataclass(frozen=True)
+class ClientTimeouts:
+    """Seconds a client connection may take (gateway.clienttimeouts), like nginx's client_header_timeout,
+    client_body_timeout (here for the whole body) and keepalive_timeout. Applied at start-up only."""
+
+    header: float = 10.0  # from a connection's start, or a request's first byte, to the end of its header
+    body: float = 30.0  # from the end of the header to the end of the body
+    keepalive: float = 75.0  # idle between two requests
+
+
+@dataclass(frozen=True)
 class Config:
     listen: Listen
     admin_listen: Listen
@@ -172,6 +182,7 @@ class Config:
     access_log: str = "text"  # text | json | off
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
     client_side: ClientSide = ClientSide()
+    client_timeouts: ClientTimeouts = ClientTimeouts()
     source: str = ""
 
     @property
@@ -673,6 +684,19 @@ def _hosts(r: _Reader, key: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _client_timeouts(data: Any, path: str) -> ClientTimeouts:
+    """`client_timeouts: {header: 10, body: 30, keepalive: 75}` (seconds, each more than 0 and at most an hour)."""
+    if data is None:
+        return ClientTimeouts()
+    r = _Reader(data, path)
+    values = {name: r.number(name, default) for name, default in vars(ClientTimeouts()).items()}
+    for name, value in values.items():
+        if value > 3600:
+            raise ConfigError(r.at(name), f"{value:g} seconds is more than an hour")
+    r.done()
+    return ClientTimeouts(**values)
+
+
 def _origin_secret(material: str) -> bytes:
     if not material:
         return b""
@@ -725,6 +749,7 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
             else DEFAULT_AUTH_THROTTLE
         ),
         client_side=_client_side(r.get("client_side"), "client_side", upstreams),
+        client_timeouts=_client_timeouts(r.get("client_timeouts"), "client_timeouts"),
         source=source,
     )
     if config.audit_log is not None and not isinstance(config.audit_log, str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from gateway.bodyread import TooLarge, read_body
 from gateway.dialects.base import RawRequest
 from gateway.model import Code, Failure, Refused
 from gateway.phpform import FormError, Params, parse_pairs, parse_urlencoded
@@ -21,13 +22,16 @@ def _refuse(message: str, code: Code = Code.INVALID_INPUT) -> Refused:
     return Refused(Failure(code, message, reason="bad_input" if code is Code.INVALID_INPUT else "too_large"))
 
 
+def _too_large(limit: int) -> Refused:
+    return _refuse(f"request body is larger than {limit} bytes", Code.PAYLOAD_TOO_LARGE)
+
+
 async def _read_limited(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise _refuse(f"request body is larger than {limit} bytes", Code.PAYLOAD_TOO_LARGE)
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise _refuse(f"request body is larger than {limit} bytes", Code.PAYLOAD_TOO_LARGE)
-    return body
+    """The whole body (Content-Length, or to the end of a chunked one), held to `limit` either way."""
+    try:
+        return await read_body(request.content, limit, length=request.content_length)
+    except TooLarge:
+        raise _too_large(limit) from None
 
 
 async def _read_multipart(request: web.Request, limit: int) -> Params:
@@ -42,10 +46,10 @@ async def _read_multipart(request: web.Request, limit: int) -> Params:
             raise _refuse("nested or unnamed multipart parts are not accepted")
         if part.filename is not None:
             raise _refuse(f"file uploads are not accepted (part {part.name!r})")
-        chunk = await part.read(decode=True)
+        chunk = await part.read(decode=True)  # to the part's end (aiohttp bounds it by client_max_size)
         total += len(chunk)
         if total > limit:
-            raise _refuse(f"request body is larger than {limit} bytes", Code.PAYLOAD_TOO_LARGE)
+            raise _too_large(limit)
         try:
             pairs.append((part.name, chunk.decode("utf-8")))
         except UnicodeDecodeError:
@@ -75,6 +79,8 @@ async def read_request(request: web.Request, *, max_body_bytes: int) -> RawReque
         raise _refuse(str(exc)) from None
     except (ValueError, HttpProcessingError) as exc:  # aiohttp's multipart reader on a malformed body or part header
         raise _refuse(f"malformed request body: {type(exc).__name__}") from None
+    except (web.RequestPayloadError, ConnectionResetError):  # a bad chunk, or the client left before the end
+        raise _refuse("incomplete request body") from None
     return RawRequest(
         method=request.method,
         path=request.path,

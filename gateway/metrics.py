@@ -114,5 +114,22 @@ class Metrics:
             registry=self.registry,
         )
 
+        # gateway.clienttimeouts: slow clients (slowloris) closed, and kept-alive connections idle too long
+        self.client_timeouts = Counter(
+            "panelgate_client_timeouts_total",
+            "Client connections closed by a timeout, by phase: header (no complete request header in time), "
+            "body (the body not complete in time), idle (a kept-alive connection unused too long)",
+            ["phase"],
+            registry=self.registry,
+        )
+
+        # gateway.workers: set when a `serve --workers N` worker starts in place of one that died
+        self.worker_restarts = Counter(
+            "panelgate_worker_restarts_total",
+            "Times this worker slot's process died and was replaced (serve --workers N)",
+            ["worker"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,12 +1,12 @@
 """Token-bucket rate limits: in memory by default, in Redis when replicas must share them.
 
-Every Redis call has a short timeout; when Redis fails the limiter falls back to its local buckets (each
-replica then limits on its own) and retries Redis after a back-off, so a Redis outage never hangs a request.
+Every Redis call has a short timeout in all; when Redis fails the limiter falls back to its local buckets (each
+replica then limits on its own) and retries Redis after a back-off, so a Redis outage never hangs a request. The
+back-off is shared with every other client of the same server (gateway.redisguard).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from cachetools import TTLCache
 from redis.exceptions import RedisError
+
+from gateway.redisguard import bounded, outage
 
 log = logging.getLogger("panelgate.ratelimit")
 
@@ -82,25 +84,27 @@ class Limiter:
             if redis_url
             else None
         )
-        self._down_until = 0.0
+        self._outage = outage(redis_url or "")  # shared with the cache and stream counts on the same server
         self.redis_errors = 0
 
     @property
     def shared(self) -> bool:
         """True while limits are shared through Redis (False: no Redis configured, or it is down)."""
-        return self._redis is not None and time.monotonic() >= self._down_until
+        return self._redis is not None and not self._outage.down
 
     async def take(self, key: str, rate: Rate, cost: float = 1.0) -> Decision:
         if self._redis is not None and self.shared:
+            started = time.monotonic()
             try:
-                allowed, tokens = await asyncio.wait_for(
+                allowed, tokens = await bounded(
                     self._redis.eval(_TAKE, 1, self.prefix + key, rate.per_second, rate.burst, cost),
                     self.timeout,
                 )
+                self._outage.answered(started)
                 return _decision(bool(allowed), float(tokens), rate, cost)
             except (RedisError, OSError, TimeoutError) as exc:
                 self.redis_errors += 1
-                self._down_until = time.monotonic() + BACKOFF_SECONDS
+                self._outage.failed(BACKOFF_SECONDS, exc)
                 log.warning("rate limits fall back to local buckets for %.0fs: %s", BACKOFF_SECONDS, exc)
         return self.local.take(key, rate, cost)
 

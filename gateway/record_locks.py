@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from gateway.redisguard import bounded, outage
+
 log = logging.getLogger("panelgate.locks")
 
 
@@ -41,7 +43,13 @@ class RecordLocks:
         self._url: str | None = None
         self.prefix = "panelgate:lock:"
         self.timeout = 0.25
-        self._down_until = 0.0  # after a Redis failure, locks stay in process until then (no wait per write)
+        # After a Redis failure (this client's or another's of the same server: gateway.redisguard), locks stay in
+        # process for the back-off (no wait per write).
+        self._outage = outage("")
+        # Tokens that may hold a record in Redis although no one here holds it: a SET NX that timed out (a frozen
+        # Redis runs it when it resumes) or a release that failed. Released (only if still theirs) once Redis
+        # answers again, rather than leaving the record busy for every replica for HOLD_MS.
+        self._stray: dict[str, str] = {}  # token -> record name
 
     def configure(self, redis_url: str | None, *, prefix: str = "panelgate:lock:", timeout: float = 0.25) -> None:
         """Share the locks through Redis at `redis_url` (None: this process only)."""
@@ -56,6 +64,7 @@ class RecordLocks:
                 self._redis = aioredis.Redis.from_url(redis_url, socket_timeout=timeout,
                                                       socket_connect_timeout=timeout)  # fmt: skip
             self._url = redis_url
+            self._outage = outage(redis_url or "")
         self.prefix, self.timeout = prefix, timeout
 
     @contextlib.asynccontextmanager
@@ -82,16 +91,21 @@ class RecordLocks:
             lock.release()
 
     async def _acquire_shared(self, name: str, deadline: float) -> str | None:
-        if self._redis is None or time.monotonic() < self._down_until:
+        if self._redis is None or self._outage.down:
             return None
         token = secrets.token_hex(8)
         while True:
+            started = time.monotonic()
             try:
-                async with asyncio.timeout(self.timeout):
-                    if await self._redis.set(self.prefix + name, token, nx=True, px=HOLD_MS):
-                        return token
+                for stray_token, stray in list(self._stray.items()):
+                    await bounded(self._redis.eval(_RELEASE, 1, self.prefix + stray, stray_token), self.timeout)
+                    del self._stray[stray_token]
+                if await bounded(self._redis.set(self.prefix + name, token, nx=True, px=HOLD_MS), self.timeout):
+                    self._outage.answered(started)
+                    return token
             except (RedisError, OSError, TimeoutError) as exc:
-                self._down_until = time.monotonic() + BACKOFF
+                self._stray[token] = name
+                self._outage.failed(BACKOFF, exc)
                 log.warning("record locks held in this process only for %.0fs: %s", BACKOFF, exc)
                 return None
             if time.monotonic() + POLL > deadline:
@@ -99,10 +113,13 @@ class RecordLocks:
             await asyncio.sleep(POLL)
 
     async def _release_shared(self, name: str, token: str) -> None:
+        """Tried even while the server is marked down (the key would hold the record for HOLD_MS), bounded."""
         assert self._redis is not None
-        with contextlib.suppress(RedisError, OSError, TimeoutError):
-            async with asyncio.timeout(self.timeout):
-                await self._redis.eval(_RELEASE, 1, self.prefix + name, token)
+        try:
+            await bounded(self._redis.eval(_RELEASE, 1, self.prefix + name, token), self.timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._stray[token] = name
+            self._outage.failed(BACKOFF, exc)
 
     async def close(self) -> None:
         if self._redis is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import secrets
 import signal
@@ -16,13 +15,17 @@ from aiohttp import web
 from gateway.accesslog import access_logger, configure_logging, install_log_scrubbing
 from gateway.app import build_admin_app, build_app, build_state, swap_state
 from gateway.clientside.relay import WORKERS_KEY_ENV
+from gateway.clienttimeouts import GuardedRunner
 from gateway.config import Config, ConfigError, load_config
 from gateway.exchange import Live
-from gateway.httpserver import GatewayRunner
+from gateway.workers import Supervisor
 
 log = logging.getLogger("panelgate")
 SHUTDOWN_GRACE = 30.0  # seconds in-flight admin calls get to finish on SIGTERM
 WATCH_INTERVAL = 2.0
+# Connections the kernel holds for accept() (aiohttp's default: 128). Past it a burst of connects is dropped
+# unseen: an idle client then believes itself connected to a server that never saw it (nginx uses 511).
+LISTEN_BACKLOG = 1024
 
 
 async def start(config: Config, *, worker: int = 0, reuse_port: bool = False) -> tuple[Live, list[web.AppRunner]]:
@@ -32,18 +35,24 @@ async def start(config: Config, *, worker: int = 0, reuse_port: bool = False) ->
     runners: list[web.AppRunner] = []
     admin_port = config.admin_listen.port + worker if config.admin_listen.port else 0
     logger_class = access_logger(config.access_log)
+
+    def timed_out(phase: str) -> None:
+        live.state.metrics.client_timeouts.labels(phase).inc()
+
     for app, host, port, logged in (
         (build_app(config, live), config.listen.host, config.listen.port, config.access_log != "off"),
         (build_admin_app(live), config.admin_listen.host, admin_port, False),
     ):
-        runner = GatewayRunner(
+        runner = GuardedRunner(
             app,
+            timeouts=config.client_timeouts,
+            on_timeout=timed_out,
             access_log=logging.getLogger("panelgate.access") if logged else None,
             access_log_class=logger_class,
             shutdown_timeout=SHUTDOWN_GRACE,
         )
         await runner.setup()
-        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=LISTEN_BACKLOG).start()
         runners.append(runner)
     return live, runners
 
@@ -58,6 +67,8 @@ async def reload_config(path: str, live: Live) -> bool:
     old = live.state.config
     if (config.listen, config.admin_listen) != (old.listen, old.admin_listen):
         log.warning("listen addresses changed: they take effect on restart only")
+    if config.client_timeouts != old.client_timeouts:
+        log.warning("client_timeouts changed: they take effect on restart only")
     await swap_state(live, config)
     log.info("config reloaded from %s", path)
     return True
@@ -74,10 +85,14 @@ async def _watch(path: str, live: Live) -> None:
                 await reload_config(path, live)
 
 
-async def serve_one(path: str, *, worker: int = 0, reuse_port: bool = False, watch: bool = False) -> None:
-    """Serve until SIGINT/SIGTERM; SIGHUP (or a changed file with `watch`) reloads the config."""
+async def serve_one(path: str, *, worker: int = 0, reuse_port: bool = False, watch: bool = False,
+                    restarts: int = 0) -> None:  # fmt: skip
+    """Serve until SIGINT/SIGTERM; SIGHUP (or a changed file with `watch`) reloads the config. `restarts`: how
+    many times this worker's slot was replaced after its process died (a metric)."""
     config = load_config(path)
     live, runners = await start(config, worker=worker, reuse_port=reuse_port)
+    if restarts:
+        live.state.metrics.worker_restarts.labels(str(worker)).inc(restarts)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     reloads: set[asyncio.Task[bool]] = set()
@@ -101,13 +116,14 @@ async def serve_one(path: str, *, worker: int = 0, reuse_port: bool = False, wat
             await runner.cleanup()
 
 
-def _worker_main(path: str, worker: int, watch: bool) -> None:
+def _worker_main(path: str, worker: int, watch: bool, restarts: int = 0) -> None:
     configure_logging(f"w{worker} ")
-    asyncio.run(serve_one(path, worker=worker, reuse_port=True, watch=watch))
+    asyncio.run(serve_one(path, worker=worker, reuse_port=True, watch=watch, restarts=restarts))
 
 
 def serve(path: str, *, workers: int = 1, watch: bool = False, pid_file: str | None = None) -> None:
-    """Run the gateway; with `workers` > 1, that many processes share the port (SO_REUSEPORT)."""
+    """Run the gateway; with `workers` > 1, that many processes share the port (SO_REUSEPORT), and one that dies
+    is replaced (gateway.workers)."""
     if pid_file:
         Path(pid_file).write_text(f"{os.getpid()}\n")
     try:
@@ -116,22 +132,7 @@ def serve(path: str, *, workers: int = 1, watch: bool = False, pid_file: str | N
             return
         # One key for every worker's `/_o/` ids unless the config sets one (the workers inherit the environment).
         os.environ.setdefault(WORKERS_KEY_ENV, secrets.token_hex(64))
-        ctx = multiprocessing.get_context("spawn")
-        procs = [
-            ctx.Process(target=_worker_main, args=(path, i, watch), name=f"panelgate-w{i}") for i in range(workers)
-        ]
-        for proc in procs:
-            proc.start()
-
-        def forward(signum: int, _frame: object) -> None:
-            for proc in procs:
-                if proc.pid is not None and proc.is_alive():
-                    os.kill(proc.pid, signum)
-
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, forward)
-        for proc in procs:
-            proc.join()
+        Supervisor(path, workers, watch, _worker_main).run()
     finally:
         if pid_file:
             with contextlib.suppress(OSError):

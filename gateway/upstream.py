@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from gateway.bodyread import TooLarge, read_body
 from gateway.budget import OutboundBudget, OverBudget
 from gateway.config import Upstream
 from gateway.dialects.base import UpstreamRequest
@@ -47,20 +48,11 @@ def _retry_after(value: str | None) -> float:
 
 async def _read_answer(resp: aiohttp.ClientResponse) -> bytes:
     """The whole body, refused as soon as it passes MAX_ANSWER_BYTES (at once when Content-Length says so).
-
-    `StreamReader.read(n)` returns whatever has arrived, up to n bytes: one call is one chunk, not the body.
-    A connection that ends before the body does raises ClientPayloadError from the stream.
-    """
-    if resp.content_length is not None and resp.content_length > MAX_ANSWER_BYTES:
-        raise UpstreamUnavailable("upstream answer is too large", sent=True)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise UpstreamUnavailable("upstream answer is too large", sent=True)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    A connection that ends before the body does raises ClientPayloadError from the stream."""
+    try:
+        return await read_body(resp.content, MAX_ANSWER_BYTES, length=resp.content_length)
+    except TooLarge:
+        raise UpstreamUnavailable("upstream answer is too large", sent=True) from None
 
 
 class UpstreamClient:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import LIVE, build_admin_app, build_app
 from gateway.catalogue import Kind, catalogue
 from gateway.config import Config, parse_config
 from gateway.keys import digest_of
+from gateway.sim.network import NETWORK, Network
 from gateway.sim.xtream_masters import XtreamMastersSim
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +40,39 @@ KEYS = {
 CI_REQUIRED_TOOLS = ("php", "redis-server", "ffmpeg", "ffprobe")
 
 
+# Every simulated panel a test starts answers over a realistic network (gateway.sim.network): bodies in random
+# pieces with pauses, Content-Length or chunked at random. A new seed each run, printed in the header and under
+# every failure; PANELGATE_SIM_SEED=N repeats a run's network, PANELGATE_SIM_NETWORK=off turns it off to debug.
+SIM_NETWORK = os.environ.get("PANELGATE_SIM_NETWORK", "on").strip().lower() not in ("off", "0", "no", "false")
+SIM_SEED = os.environ.get("PANELGATE_SIM_SEED") or str(random.SystemRandom().randrange(1_000_000))
+
+
+def simulated_network(app: web.Application, seed: str) -> web.Application:
+    """`app` (a simulated panel) behind the realistic network, unless it is switched off. Gateways are left alone."""
+    if SIM_NETWORK and LIVE not in app and NETWORK not in app:
+        Network(f"{SIM_SEED}:{seed}").install(app)
+    return app
+
+
+@pytest.fixture
+def sim_seed(request: pytest.FixtureRequest) -> str:
+    """This run's seed for a Network a test sets up itself."""
+    return f"{SIM_SEED}:{request.node.nodeid}"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    state = f"on, seed {SIM_SEED} (PANELGATE_SIM_SEED repeats it)" if SIM_NETWORK else "off"
+    return f"simulated panels' network: {state}; PANELGATE_SIM_NETWORK=off turns it off"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if report.failed and SIM_NETWORK:
+        report.sections.append(("simulated network", f"PANELGATE_SIM_SEED={SIM_SEED} repeats this run's network"))
+    return report
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("CI") == "true":
         missing = [tool for tool in CI_REQUIRED_TOOLS if shutil.which(tool) is None]
@@ -45,6 +82,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 AiohttpServer = Callable[..., Awaitable[TestServer]]
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+def aiohttp_server(aiohttp_server: AiohttpServer, request: pytest.FixtureRequest) -> AiohttpServer:
+    """pytest-aiohttp's, with every simulated panel behind the realistic network (seeded per test and server)."""
+    started = itertools.count()
+
+    async def start(app: web.Application, **kwargs: Any) -> TestServer:
+        return await aiohttp_server(simulated_network(app, f"{request.node.nodeid}:{next(started)}"), **kwargs)
+
+    return start
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Redis when it answers, memory when it does not: every Redis call is bounded by a timeout.
+"""Redis when it answers, memory when it does not: every Redis call is bounded by a timeout in all.
 
 After a failure Redis is left alone for `retry_after` seconds; then one request probes it while the others keep
 using memory, and the first success puts Redis back in use. Invalidations made while Redis was away are
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError
 
 from gateway.cache.backend import Backend, MemoryBackend
+from gateway.redisguard import Outage, bounded
 
 log = logging.getLogger("panelgate.cache")
 T = TypeVar("T")
@@ -37,8 +38,10 @@ class ResilientBackend:
         timeout: float,
         retry_after: float,
         on_error: ErrorHook | None = None,
+        outage: Outage | None = None,
     ) -> None:
         self.primary = primary
+        self.outage = outage or Outage()  # the server's health, shared with its other clients in this process
         self.memory = memory
         self.timeout = timeout
         self.retry_after = retry_after
@@ -62,6 +65,9 @@ class ResilientBackend:
     def _use_primary(self) -> bool:
         if self.primary is None:
             return False
+        if self.outage.down:  # failed for another client of this server (or for this one) a moment ago
+            self._fall_back(self.outage.until)
+            return False
         if self.up:
             return True
         if self._probing or time.monotonic() < self._down_until:
@@ -73,15 +79,17 @@ class ResilientBackend:
         """(True, value) from the primary, or (False, None) after a failure (already recorded)."""
         assert self.primary is not None
         was_up = self.up
+        started = time.monotonic()
         try:
             if not was_up:
                 # Replay the outage's invalidations before anything is read from Redis again.
-                await asyncio.wait_for(self.primary.ping(), self.timeout)
-                await asyncio.wait_for(self.primary.bump(sorted(self._pending)), self.timeout)
+                await bounded(self.primary.ping(), self.timeout)
+                await bounded(self.primary.bump(sorted(self._pending)), self.timeout)
                 self._pending.clear()
                 self.up, self.down_since = True, None
                 log.warning("cache: %s answers again; memory fallback ends", self.primary.name)
-            value = await asyncio.wait_for(call(self.primary), self.timeout)
+            value = await bounded(call(self.primary), self.timeout)
+            self.outage.answered(started)
             return True, value
         except FAILURES as exc:
             self._failed(action, exc)
@@ -94,13 +102,21 @@ class ResilientBackend:
         assert self.primary is not None
         self.errors += 1
         self.last_error = f"{action}: {type(exc).__name__}: {exc}"[:200]
-        self._down_until = time.monotonic() + self.retry_after
         if self.on_error is not None:
             self.on_error(self.primary.name, action)
+        self.outage.failed(self.retry_after, exc)
+        self._fall_back(time.monotonic() + self.retry_after)
+
+    def _fall_back(self, until: float) -> None:
+        """Memory until `until` (monotonic); Redis is probed again after it."""
+        assert self.primary is not None
+        self._down_until = max(self._down_until, until)
         if self.up:
             self.up, self.down_since = False, time.time()
             self.memory.clear()
-            log.warning("cache: %s failed (%s); memory for %.1fs", self.primary.name, self.last_error, self.retry_after)
+            reason = self.last_error or "another client of this Redis failed"
+            log.warning("cache: %s failed (%s); memory for %.1fs", self.primary.name, reason,
+                        self._down_until - time.monotonic())  # fmt: skip
 
     async def _route(self, action: str, call: Callable[[Backend], Awaitable[T]]) -> T:
         if self._use_primary():

@@ -30,6 +30,7 @@ from gateway.catalogue import Kind, Operation
 from gateway.config import CacheConfig
 from gateway.metrics import Metrics
 from gateway.model import Call, Code, Outcome, Ref, Result
+from gateway.redisguard import outage
 
 log = logging.getLogger("panelgate.cache")
 EVERYTHING = "*"
@@ -104,7 +105,10 @@ class ResponseCache:
             timeout=config.timeout,
             retry_after=config.retry_after,
             on_error=self._on_error,
+            outage=outage(config.redis_url) if primary is not None and config.redis_url else None,
         )
+        # read when scraped: the fallback also starts when another client of the same Redis failed (redisguard)
+        metrics.cache_fallback.set_function(lambda: 1.0 if self.backend.using_fallback else 0.0)
         self.flights: dict[str, asyncio.Future[tuple[Outcome, str] | None]] = {}
         # the last decoded entry per key, with its bytes: a hit on unchanged bytes skips json.loads (bench/notes.md)
         self._decoded: LRUCache[str, tuple[bytes, Entry]] = LRUCache(
@@ -118,7 +122,6 @@ class ResponseCache:
 
     def _on_error(self, backend: str, action: str) -> None:
         self.metrics.cache_backend_errors.labels(backend, action).inc()
-        self.metrics.cache_fallback.set(1)
 
     def ttl_for(self, op: Operation) -> float:
         return self.config.ttl_for(op.name) if self.enabled and op.kind is Kind.READ else 0.0
@@ -187,9 +190,7 @@ class ResponseCache:
     async def describe(self) -> dict[str, Any]:
         if not self.enabled:
             return {"backend": "off"}
-        detail = await self.backend.check()
-        self.metrics.cache_fallback.set(1 if self.backend.using_fallback else 0)
-        return detail
+        return await self.backend.check()
 
     async def close(self) -> None:
         await self.backend.close()

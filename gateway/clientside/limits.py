@@ -16,7 +16,10 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from gateway.redisguard import bounded, outage
+
 log = logging.getLogger("panelgate.clientside")
+BACKOFF = 5.0  # seconds a failed Redis is left alone (calls count in memory meanwhile)
 
 
 def line_key(upstream: str, username: str) -> str:
@@ -69,7 +72,8 @@ class MemoryCounter:
 
 
 class RedisCounter:
-    """Shared across replicas; every call bounded by `timeout`, memory fallback when Redis fails."""
+    """Shared across replicas; every call bounded by `timeout` in all, memory fallback when Redis fails (for
+    BACKOFF seconds, or as long as another client of the same server finds it failing: gateway.redisguard)."""
 
     def __init__(self, url: str, *, prefix: str, ttl: float = 60.0, timeout: float = 0.5) -> None:
         self.client: aioredis.Redis = aioredis.Redis.from_url(
@@ -77,48 +81,62 @@ class RedisCounter:
         )
         self.prefix = prefix
         self.ttl = ttl
+        self.timeout = timeout
+        self.outage = outage(url)
         self.local = MemoryCounter()
         self.redis_errors = 0
 
     def _key(self, line: str) -> str:
         return f"{self.prefix}{line}"
 
+    def _failed(self, exc: BaseException) -> None:
+        self.redis_errors += 1
+        self.outage.failed(BACKOFF, exc)
+        log.warning("stream counter: redis failed (%s); counting in memory", type(exc).__name__)
+
+    async def _acquire_shared(self, lease: Lease, limit: int) -> bool:
+        key, now = self._key(lease.line), time.time()
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zremrangebyscore(key, "-inf", now - self.ttl)
+        pipe.zadd(key, {lease.token: now})
+        pipe.zcard(key)
+        pipe.expire(key, int(self.ttl) + 1)
+        if (await pipe.execute())[2] <= limit:
+            return True
+        await self.client.zrem(key, lease.token)
+        return False
+
     async def acquire(self, line: str, limit: int) -> Lease | None:
-        lease = Lease(line, shared=True)
-        key, now = self._key(line), time.time()
-        try:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.zremrangebyscore(key, "-inf", now - self.ttl)
-            pipe.zadd(key, {lease.token: now})
-            pipe.zcard(key)
-            pipe.expire(key, int(self.ttl) + 1)
-            count = (await pipe.execute())[2]
-            if count > limit:
-                await self.client.zrem(key, lease.token)
-                return None
-            return lease
-        except (RedisError, OSError) as exc:
-            self.redis_errors += 1
-            log.warning("stream counter: redis failed (%s); counting in memory", type(exc).__name__)
-            return await self.local.acquire(line, limit)
+        if not self.outage.down:
+            lease, started = Lease(line, shared=True), time.monotonic()
+            try:
+                allowed = await bounded(self._acquire_shared(lease, limit), self.timeout)
+                self.outage.answered(started)
+                return lease if allowed else None
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._failed(exc)
+        return await self.local.acquire(line, limit)
 
     async def refresh(self, lease: Lease) -> None:
-        if not lease.shared:
+        if not lease.shared or self.outage.down:
             return
+        key = self._key(lease.line)
         try:
-            await self.client.zadd(self._key(lease.line), {lease.token: time.time()}, xx=True)
-            await self.client.expire(self._key(lease.line), int(self.ttl) + 1)
-        except (RedisError, OSError):
-            self.redis_errors += 1
+            await bounded(self.client.zadd(key, {lease.token: time.time()}, xx=True), self.timeout)
+            await bounded(self.client.expire(key, int(self.ttl) + 1), self.timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
 
     async def release(self, lease: Lease) -> None:
         if not lease.shared:
             await self.local.release(lease)
             return
+        if self.outage.down:
+            return  # the member expires by itself after `ttl`
         try:
-            await self.client.zrem(self._key(lease.line), lease.token)
-        except (RedisError, OSError):
-            self.redis_errors += 1  # the member expires by itself after `ttl`
+            await bounded(self.client.zrem(self._key(lease.line), lease.token), self.timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)  # the member expires by itself after `ttl`
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from gateway import jsonio
+from gateway.bodyread import TooLarge, read_body
 from gateway.cache import ResponseCache
 from gateway.clientside import cached
 from gateway.clientside.relay import ClientSideRuntime, Refusal, forward_headers, upstream_of
@@ -40,7 +41,12 @@ async def params_of(request: web.Request) -> dict[str, str]:
     params = {k: v for k, v in request.query.items()}
     if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
                                                                "multipart/form-data"):  # fmt: skip
-        form = await request.post()
+        try:
+            form = await request.post()  # the whole body (aiohttp reads it to its end, up to client_max_size)
+        except web.HTTPRequestEntityTooLarge:
+            raise Refusal(413, "too_large") from None
+        except (web.RequestPayloadError, ConnectionResetError, ValueError):  # cut short, or malformed
+            raise Refusal(400, "bad_request") from None
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
     return params
 
@@ -87,9 +93,10 @@ async def fetch(runtime: ClientSideRuntime, config: Config, request: web.Request
                 return AUTH_FAILED
             if upstream.status >= 400:
                 raise Refusal(502, "upstream_status")
-            body = await upstream.content.read(MAX_ANSWER_BYTES + 1)
-            if len(body) > MAX_ANSWER_BYTES:
-                raise Refusal(502, "upstream_error")
+            body = await read_body(upstream.content, MAX_ANSWER_BYTES, length=upstream.content_length)
+    except TooLarge:
+        log.warning("player_api upstream answer is larger than %d bytes", MAX_ANSWER_BYTES)
+        raise Refusal(502, "upstream_error") from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("player_api upstream failed: %s", type(exc).__name__)
         raise Refusal(502, "upstream_error") from None

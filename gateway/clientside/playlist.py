@@ -12,6 +12,7 @@ XML, rewritten, and compressed here: the panel's stored `epg.xml.gz` could not b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from gateway.clientside.relay import (
     CHUNK,
     ClientSideRuntime,
     Refusal,
+    end_broken,
     forward_headers,
     response_headers,
     stream_timeout,
@@ -148,7 +150,7 @@ async def _relay_document(request: web.Request, runtime: ClientSideRuntime, conf
         await resp.prepare(request)
         carry = b""
         try:
-            while chunk := await upstream.content.read(CHUNK):
+            while chunk := await _piece(upstream, resp, script):  # a piece at a time, to the end
                 ready, carry = split_complete(carry + chunk, MAX_CARRY, marks)
                 if ready:
                     await resp.write(kept.add(rewrite(ready)))
@@ -164,6 +166,16 @@ async def _relay_document(request: web.Request, runtime: ClientSideRuntime, conf
         return resp
     finally:
         upstream.close()
+
+
+async def _piece(upstream: aiohttp.ClientResponse, resp: web.StreamResponse, script: str) -> bytes:
+    """The upstream's next piece (b"" at the end). A panel that fails mid-body (reset, closed early, silent past
+    stream_read_timeout) ends the player's response as it stands: Broken, and nothing is stored."""
+    try:
+        return await upstream.content.read(CHUNK)
+    except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
+        log.warning("%s upstream failed mid-body: %s", script, type(exc).__name__)
+        raise await end_broken(resp, "upstream_broken") from None
 
 
 async def get_php(request: web.Request, runtime: ClientSideRuntime, config: Config,

@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from gateway import jsonio
+from gateway.bodyread import TooLarge, read_body
 from gateway.clientside.relay import ClientSideRuntime, Refusal, forward_headers, upstream_of
 from gateway.clientside.rewrite import Rewriter
 from gateway.config import Config
@@ -60,9 +61,12 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
     headers.update({name: request.headers[name] for name in FORWARD if name in request.headers})
     form: bytes | None = None
     if request.method == "POST":
-        form = await request.content.read(MAX_FORM_BYTES + 1)
-        if len(form) > MAX_FORM_BYTES:
-            raise Refusal(413, "too_large")
+        try:
+            form = await read_body(request.content, MAX_FORM_BYTES, length=request.content_length)
+        except TooLarge:
+            raise Refusal(413, "too_large") from None
+        except (web.RequestPayloadError, ConnectionResetError):  # cut short by the box
+            raise Refusal(400, "bad_request") from None
     cs = config.client_side
     timeout = aiohttp.ClientTimeout(total=cs.api_timeout, sock_connect=cs.connect_timeout)
     try:
@@ -70,12 +74,10 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
                                              allow_redirects=True, max_redirects=5) as upstream:  # fmt: skip
             if upstream.status >= 400:
                 raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
-            body = await upstream.content.read(MAX_ANSWER_BYTES + 1)
-            if len(body) > MAX_ANSWER_BYTES:
-                raise Refusal(502, "upstream_error")
+            body = await read_body(upstream.content, MAX_ANSWER_BYTES, length=upstream.content_length)
             out_headers = {name: upstream.headers[name] for name in RETURN if name in upstream.headers}
             status = upstream.status
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError, TooLarge) as exc:
         log.warning("portal upstream failed: %s", type(exc).__name__)
         raise Refusal(502, "upstream_error") from None
     rewriter = runtime.rewriter(config)

@@ -6,12 +6,15 @@
 - Each write awaited until the player's socket takes it: a player slower than the panel holds tens of KiB here,
   not the ~1 MiB of aiohttp's and asyncio's defaults (see READ_BUFSIZE, SLOW_RECV, WRITE_HIGH, `_RecvSize`).
 - A player that goes away closes the upstream response at once: its connection slot on the panel is freed.
+- A panel that fails mid-body (reset, closed early, silent past sock_read) ends the player's response as it
+  stands and closes it (`end_broken`): nothing else is ever written on a connection whose response has begun.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import time
@@ -21,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from gateway.accesslog import redact
+from gateway.bodyread import TooLarge, read_body
 from gateway.clientside.hosts import HostBook, Shared, discover
 from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, StreamCounter, line_key
 from gateway.clientside.rewrite import Origins, Rewriter
@@ -239,11 +243,55 @@ class _RecvSize:
         self._transport = None  # from here on the connection is not ours to tune
 
 
+class Copied(enum.Enum):
+    DONE = "done"  # the upstream body ended
+    GONE = "gone"  # the player went away
+    STOPPING = "stopping"  # the server is shutting down
+    BROKEN = "broken"  # the upstream failed mid-body: reset, closed early, or silent past stream_read_timeout
+
+
+class Broken(Exception):
+    """A response already under way ended early. It is ended as it stands and its connection closed: nothing else
+    may be written on that connection (an error response would land inside the body the player is reading)."""
+
+    def __init__(self, response: web.StreamResponse, reason: str) -> None:
+        super().__init__(reason)
+        self.response = response
+        self.reason = reason
+
+
+async def end_broken(resp: web.StreamResponse, reason: str) -> Broken:
+    """End a response the upstream left unfinished: a chunked one with its last chunk (the player sees the stream
+    end and reconnects), one with a Content-Length short of it (the player sees it cut); then close."""
+    resp.force_close()
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await resp.write_eof()
+    return Broken(resp, reason)
+
+
+async def _next_chunk(request: web.Request, upstream: aiohttp.ClientResponse) -> bytes | None:
+    """The panel's next bytes (b"" at the end), or None when the player went away while the panel was silent.
+
+    The poll's own timeout is told apart from aiohttp's sock_read timeout, which is a TimeoutError too (and a
+    ClientError): that one is set on the stream for good, and taking it for the poll made every later read fail
+    at once without yielding, a loop that froze the whole process.
+    """
+    while True:
+        try:
+            async with asyncio.timeout(DISCONNECT_POLL):
+                return await upstream.content.readany()
+        except aiohttp.ClientError:
+            raise
+        except TimeoutError:
+            if _gone(request):
+                return None
+
+
 async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp: web.StreamResponse,
                     on_bytes: list[int], heartbeat: HeartbeatFn | None = None,
-                    runtime: ClientSideRuntime | None = None) -> bool:  # fmt: skip
-    """Copy until the end; False when the player went away first or the server is stopping (`runtime.stopping`);
-    the caller closes the upstream.
+                    runtime: ClientSideRuntime | None = None) -> Copied:  # fmt: skip
+    """Copy until the end, the player leaves, the server stops (`runtime.stopping`) or the upstream fails; the
+    caller ends the response and closes the upstream.
 
     `readany()` hands over what the panel sent since the last read, usually one recv()'s bytes object as it is
     (no copy): big pieces while the player keeps up, SLOW_RECV pieces otherwise. Each write waits for the player's
@@ -255,22 +303,23 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
     try:
         while True:
             if runtime is not None and runtime.stopping:
-                return False
+                return Copied.STOPPING
             try:
-                async with asyncio.timeout(DISCONNECT_POLL):
-                    chunk = await upstream.content.readany()
-            except TimeoutError:
-                if _gone(request):
-                    return False
-                continue
+                chunk = await _next_chunk(request, upstream)
+            except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
+                log.warning("stream upstream failed mid-body for %s: %s", redact(request.path, ""),
+                            type(exc).__name__)  # fmt: skip
+                return Copied.BROKEN
+            if chunk is None:
+                return Copied.GONE
             if not chunk:
-                return True
+                return Copied.DONE
             try:
                 await resp.write(chunk)
                 recv.follow(_behind(request), len(chunk))  # before the drain: the next recv() may happen during it
                 await request.writer.drain()
             except (ConnectionError, RuntimeError):  # reset by the player, or the transport is closing
-                return False
+                return Copied.GONE
             on_bytes[0] += len(chunk)
             if heartbeat is not None and time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + HEARTBEAT
@@ -324,12 +373,15 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
             player = request.transport  # kept: it is None on the request once the connection is lost
             if player is not None:
                 runtime.streaming.add(player)
-            if await copy_body(request, upstream, resp, sent, beat, runtime):
+            copied = await copy_body(request, upstream, resp, sent, beat, runtime)
+            if copied is Copied.DONE:
                 await resp.write_eof()
                 upstream.release()
-            elif runtime.stopping:  # shutdown: end the response (the player reconnects, to another replica)
+            elif copied is Copied.STOPPING:  # shutdown: end the response (the player reconnects, to another replica)
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await resp.write_eof()
+            elif copied is Copied.BROKEN:
+                raise await end_broken(resp, "upstream_broken")
             return resp
         finally:
             if player is not None:
@@ -343,9 +395,11 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
 
 
 async def _playlist(upstream: aiohttp.ClientResponse, runtime: ClientSideRuntime, config: Config) -> web.Response:
-    body = await upstream.content.read(MAX_PLAYLIST_BYTES + 1)
-    if len(body) > MAX_PLAYLIST_BYTES:
-        raise Refusal(502, "upstream_error")
+    try:
+        body = await read_body(upstream.content, MAX_PLAYLIST_BYTES, length=upstream.content_length)
+    except (TooLarge, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("HLS playlist upstream failed: %s", type(exc).__name__)
+        raise Refusal(502, "upstream_error") from None
     text = body.decode("utf-8", errors="replace")
     rewritten = runtime.rewriter(config).hls(text, str(upstream.url), runtime.origins(config))
     return web.Response(text=rewritten, content_type="application/vnd.apple.mpegurl",

@@ -23,7 +23,7 @@ from aiohttp import web
 from gateway.accesslog import redact
 from gateway.clientside import player_api, playlist, portal
 from gateway.clientside.hosts import DISCOVER_TIMEOUT, REDISCOVER
-from gateway.clientside.relay import ClientSideRuntime, Refusal, check_client, relay, upstream_of
+from gateway.clientside.relay import Broken, ClientSideRuntime, Refusal, check_client, relay, upstream_of
 from gateway.clientside.rewrite import ORIGIN_PREFIX
 from gateway.config import Config
 from gateway.exchange import GatewayState, Live
@@ -60,9 +60,14 @@ def _wrap(live: Live, runtime: ClientSideRuntime, kind: str, fn: Handler) -> Cal
         except Refusal as refusal:
             state.metrics.client_requests.labels(kind, refusal.reason).inc()
             return web.Response(status=refusal.status, text="")
+        except Broken as broken:  # ended already, as it stood
+            state.metrics.client_requests.labels(kind, broken.reason).inc()
+            return broken.response
         except Exception:
             log.exception("client side: internal error on %s", redact(request.path, ""))
             state.metrics.client_requests.labels(kind, "internal").inc()
+            if request.writer.output_size > 0:
+                raise  # a response is under way: aiohttp closes the connection (a 500 would land inside the body)
             return web.Response(status=500, text="")
         state.metrics.client_requests.labels(kind, "ok").inc()
         return response

@@ -4,7 +4,10 @@ Wrap any simulator's app (`FaultInjector().wrap(sim.app())`) and choose, for eve
 
 - `slow`: sleep `delay` seconds before answering (past the gateway's timeout); released early by `release()`;
 - `drop`: read the request, then close the connection without a byte of answer (the panel got it, then died);
-- `reset`: send the headers and half the promised body, then reset the connection (mid-body);
+- `reset`: the panel's real answer, cut after half its body (`cut_after` bytes of a streamed one) by a TCP reset;
+- `die`: the same cut by a closed connection (FIN): the panel's process died mid-body;
+- `silence`: the same cut, then nothing: the connection stays open, no byte more, until `release()`;
+- `drip`: the whole real answer, `drip_piece` bytes every `drip_pause` seconds (a saturated link);
 - `truncated`: a complete HTTP answer whose JSON body stops half-way;
 - `html`: HTTP 200 with an HTML error page (a PHP fatal error behind a friendly nginx);
 - `http500`: HTTP 500 with an empty body;
@@ -19,7 +22,8 @@ Every request that reaches the middleware is counted by action (`hits`), faulted
 panel and that a write reached it exactly once. The action is the panel's own name: the Xtream-Masters
 `action`, XC v2 `action/sub`, or the MidnightStreamer `group/verb` path.
 
-Imports nothing from the gateway but its MAX_ANSWER_BYTES constant (the size a `huge` answer must pass).
+The cuts and the drip are the simulated network's (`gateway.sim.network`): they apply on top of its pieces.
+Imports nothing from the gateway (GATEWAY_MAX_ANSWER_BYTES is a copy, checked against the gateway's by a test).
 """
 
 from __future__ import annotations
@@ -32,8 +36,14 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-FAULTS = ("slow", "drop", "reset", "truncated", "html", "http500", "wrong_type", "huge")
+from gateway.sim.network import LOOPBACK, Cut, drip, wire_of
+
+FAULTS = ("slow", "drop", "reset", "die", "silence", "drip", "truncated", "html", "http500", "wrong_type", "huge")
+CUTS = ("reset", "die", "silence")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# gateway.upstream.MAX_ANSWER_BYTES, copied (tests/unit/test_sim_network.py keeps the two equal): a `huge`
+# answer must pass it
+GATEWAY_MAX_ANSWER_BYTES = 32 << 20
 
 _HTML = (
     b"<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Whoops, something went wrong.</h1>"
@@ -43,26 +53,23 @@ _TRUNCATED = b'{"status":"STATUS_SUCCESS","result":true,"data":[{"id":"1","usern
 _XML = b'<?xml version="1.0"?><error><code>500</code><message>backend down</message></error>'
 
 
-def _default_huge() -> int:
-    from gateway.upstream import MAX_ANSWER_BYTES
-
-    return MAX_ANSWER_BYTES + (1 << 20)
-
-
 @dataclass
 class FaultInjector:
     """Per-action (or global) faults in front of a simulated panel, and a count of what reached it."""
 
     default: str | None = None  # the fault for every request without a per-action rule; None = answer normally
     delay: float = 30.0  # seconds a `slow` answer waits (release() ends every wait at once)
-    huge_bytes: int = field(default_factory=_default_huge)
+    huge_bytes: int = GATEWAY_MAX_ANSWER_BYTES + (1 << 20)
     huge_length: bool = False  # send a Content-Length with a `huge` answer
+    cut_after: int = 64 * 1024  # where a cut stops a streamed answer (one of known length: half-way)
+    drip_piece: int = 4
+    drip_pause: float = 0.05
     rules: dict[str, str | None] = field(default_factory=dict)  # action -> fault (None: answer normally)
     hits: Counter[str] = field(default_factory=Counter)  # action -> requests that reached the panel
     faulted: Counter[str] = field(default_factory=Counter)  # fault -> requests it was applied to
     request_ids: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # raw request targets, as the panel saw them
-    _released: asyncio.Event | None = field(default=None, repr=False)
+    _released: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def set(self, action: str, fault: str | None) -> None:
         """Make `action` fail with `fault` (None: answer it normally even under a `default` fault)."""
@@ -75,9 +82,8 @@ class FaultInjector:
         self.rules.clear()
 
     def release(self) -> None:
-        """End every `slow` wait now (tests call it before closing the simulator)."""
-        if self._released is not None:
-            self._released.set()
+        """End every `slow` wait and every `silence` now (tests call it before closing the simulator)."""
+        self._released.set()
 
     def total(self) -> int:
         return sum(self.hits.values())
@@ -118,22 +124,17 @@ class FaultInjector:
 
     async def _fail(self, fault: str, request: web.Request, handler: Handler) -> web.StreamResponse:
         if fault == "slow":
-            if self._released is None:
-                self._released = asyncio.Event()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._released.wait(), self.delay)
             return await handler(request)
         if fault == "drop":
             _abort(request)
             raise asyncio.CancelledError  # nothing more is written on this connection
-        if fault == "reset":
-            response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-            response.content_length = 4096
-            await response.prepare(request)
-            await response.write(_TRUNCATED)
-            await asyncio.sleep(0.01)
-            _abort(request)
-            return response
+        if fault in CUTS:
+            return await self._cut(fault, request, handler)
+        if fault == "drip":
+            wire_of(request).shape = drip(self.drip_pause, self.drip_piece)
+            return await handler(request)
         if fault == "truncated":
             return web.Response(body=_TRUNCATED, content_type="application/json")
         if fault == "html":
@@ -146,7 +147,16 @@ class FaultInjector:
             return await self._huge(request)
         raise AssertionError(fault)
 
+    async def _cut(self, mode: str, request: web.Request, handler: Handler) -> web.StreamResponse:
+        wire = wire_of(request)
+        cut = wire.cut = Cut(self.cut_after, mode, self._released)
+        response = await handler(request)
+        if isinstance(response, web.Response) and not response.prepared and isinstance(response.body, bytes):
+            cut.after = min(cut.after, max(1, len(response.body) // 2))  # sent by aiohttp after this returns
+        return response
+
     async def _huge(self, request: web.Request) -> web.StreamResponse:
+        wire_of(request).shape = LOOPBACK  # as fast as the socket takes it: the size is the fault, not the pace
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         if self.huge_length:
             response.content_length = self.huge_bytes

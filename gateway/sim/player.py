@@ -93,6 +93,8 @@ class PlayerSim:
         self.redirect = redirect  # answer stream requests with a 302 to the load balancer path
         self.lb_host = lb_host  # the host name the 302 points to (e.g. "localhost" for a second origin)
         self.xmltv_repeat = xmltv_repeat
+        self.hls_segments = 3  # segments in a channel's .m3u8
+        self.hls_endlist = False  # end it with #EXT-X-ENDLIST (a finished event, as for VOD)
         self.open_streams = 0
         self.peak_streams = 0
         self.open_by_line: Counter[str] = Counter()
@@ -330,10 +332,12 @@ class PlayerSim:
         token = hashlib.sha256(f"{line['username']}:{sid}".encode()).hexdigest()[:16]
         origin = f"http://{request.host}"
         lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:10", "#EXT-X-MEDIA-SEQUENCE:100"]
-        for n in range(100, 103):
+        for n in range(100, 100 + self.hls_segments):
             # absolute URLs on the panel's host and root-relative ones: players meet both
             uri = f"{origin}/hls/{token}/{sid}_{n}.ts" if n % 2 == 0 else f"/hls/{token}/{sid}_{n}.ts"
             lines += ["#EXTINF:10.0,", uri]
+        if self.hls_endlist:
+            lines.append("#EXT-X-ENDLIST")
         return web.Response(text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl")
 
     def _encrypted_playlist(self, request: web.Request, line: data.Row, sid: int, media: Media) -> web.Response:

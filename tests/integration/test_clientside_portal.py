@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.sim.player import stream_bytes
 from tests.integration.player_fixtures import Setup, make_setup
+from tests.reliability import rawhttp
 
 __all__ = ["make_setup"]  # a fixture: pytest finds it by name in this module
 
@@ -120,3 +121,15 @@ async def test_what_an_unknown_or_unauthenticated_box_gets(make_setup: Any) -> N
     refused = await blocked.client.get("/portal.php", params={"type": "stb", "action": "handshake"},
                                        headers={"User-Agent": MAG_UA})  # fmt: skip
     assert refused.status == 403 and "/portal.php" not in blocked.sim.player.received
+
+
+async def test_a_box_form_in_two_tcp_segments_reaches_the_panel_whole(make_setup: Any) -> None:
+    """The form is read to its end before it is passed on (it was cut at what had arrived: here the action)."""
+    setup: Setup = await make_setup(health_interval=0)
+    form = b"type=stb&action=handshake&token=&JsHttpRequest=1-xml"
+    head = rawhttp.head("POST", "/portal.php", {"Content-Type": "application/x-www-form-urlencoded",
+                                                "Content-Length": str(len(form)), "User-Agent": MAG_UA,
+                                                "Cookie": f"mac={mac_of(setup)}; stb_lang=en"})  # fmt: skip
+    server = setup.client.server
+    reply = await rawhttp.send(str(server.host), int(server.port or 0), [head + form[:16], form[16:]], pause=0.2)
+    assert reply.status == 200 and json.loads(reply.body)["js"]["token"], reply.body[:200]

@@ -54,7 +54,7 @@ async def test_a_dead_redis_falls_back_to_memory(prefix: str) -> None:
         assert lease is not None and not lease.shared
         assert await counter.acquire("line", 1) is None
         await counter.release(lease)
-        assert counter.redis_errors >= 2
+        assert counter.redis_errors == 1  # then memory without trying, for the back-off
     finally:
         await counter.close()
 

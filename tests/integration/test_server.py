@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -13,101 +14,23 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from aiohttp import ClientSession, web
 
 from gateway.accesslog import redact
-from gateway.keys import digest_of
 from gateway.server import SHUTDOWN_GRACE
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, REPO, UPSTREAM_KEY, AiohttpServer
-
-KEY_A, KEY_B = "server-test-key-a-000000000000", "server-test-key-b-000000000000"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_port_pair() -> int:
-    """A port whose successor is free too: worker N listens on the operator port + N."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two consecutive free ports")
-
-
-def write_config(path: Path, upstream_url: str, port: int, admin_port: int, keys: list[str]) -> None:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "listen": {"host": "127.0.0.1", "port": port},
-                "admin_listen": {"host": "127.0.0.1", "port": admin_port},
-                "policies_dir": str(REPO / "policies"),
-                "access_log": "json",
-                "upstreams": {
-                    "main": {"dialect": "xtream_masters", "url": upstream_url, "access_code": ACCESS_CODE,
-                             "api_key": UPSTREAM_KEY}
-                },
-                "keys": [{"id": f"k{i}", "digest": digest_of(k), "policy": "admin"} for i, k in enumerate(keys)],
-            }
-        )
-    )
-
-
-class Server:
-    def __init__(self, proc: asyncio.subprocess.Process, port: int, admin_port: int, pid_file: Path) -> None:
-        self.proc, self.port, self.admin_port, self.pid_file = proc, port, admin_port, pid_file
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{ACCESS_CODE}/admin/index.php"
-
-    async def call(self, session: ClientSession, key: str, action: str = "user_info") -> Any:
-        async with session.post(self.url, data={"api_key": key, "action": action}) as resp:
-            return await resp.json(content_type=None)
-
-
-async def _wait_ready(port: int) -> None:
-    async with ClientSession() as session:
-        for _ in range(150):
-            with contextlib.suppress(OSError, asyncio.TimeoutError):
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"the server did not come up on admin port {port}")
-
-
-@contextlib.asynccontextmanager
-async def running(config: Path, tmp_path: Path, *extra: str) -> AsyncIterator[Server]:
-    data = yaml.safe_load(config.read_text())
-    pid_file = tmp_path / "panelgate.pid"
-    # A file, not a pipe: nobody drains a pipe during the test, and a full one would stall the server's logging.
-    with (tmp_path / "server.log").open("wb") as log_file:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "serve", "-c", str(config), "--pid-file", str(pid_file), *extra,
-            stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-        )
-    server = Server(proc, data["listen"]["port"], data["admin_listen"]["port"], pid_file)
-    try:
-        await _wait_ready(server.admin_port)
-        yield server
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+from tests.serving import (
+    KEY_A,
+    KEY_B,
+    Server,
+    free_port,
+    free_port_pair,
+    pid_listening_on,
+    running,
+    wait_ready,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -164,12 +87,19 @@ async def _eventually(call: Any, status: str) -> None:
     raise AssertionError(f"never reached {status}")
 
 
-async def test_two_workers_share_the_port(sim_url: str, tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _two_workers(sim_url: str, tmp_path: Path) -> AsyncIterator[tuple[Server, int]]:
+    """`serve --workers 2`, both workers ready; with the first worker's operator port."""
     config = tmp_path / "gateway.yaml"
     port, admin = free_port(), free_port_pair()
     write_config(config, sim_url, port, admin, [KEY_A])
-    async with running(config, tmp_path, "--workers", "2") as server, ClientSession() as session:
-        await _wait_ready(admin + 1)
+    async with running(config, tmp_path, "--workers", "2") as server:
+        await wait_ready(admin + 1)
+        yield server, admin
+
+
+async def test_two_workers_share_the_port(sim_url: str, tmp_path: Path) -> None:
+    async with _two_workers(sim_url, tmp_path) as (server, admin), ClientSession() as session:
         for _ in range(40):
             async with ClientSession() as fresh:  # new connections, so the kernel spreads them over workers
                 assert (await server.call(fresh, KEY_A))["status"] == "STATUS_SUCCESS"
@@ -181,6 +111,46 @@ async def test_two_workers_share_the_port(sim_url: str, tmp_path: Path) -> None:
                               if line.startswith("panelgate_requests_total{")))
         assert sum(served) == 40
         assert all(n > 0 for n in served), f"one worker served nothing: {served}"
+
+
+async def _worker_pid(port: int, other_than: int = 0) -> int:
+    for _ in range(200):
+        with contextlib.suppress(AssertionError):
+            pid = pid_listening_on(port)
+            if pid != other_than:
+                return pid
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no new worker on port {port}")
+
+
+async def test_a_killed_worker_is_replaced_logged_and_counted(sim_url: str, tmp_path: Path) -> None:
+    async with _two_workers(sim_url, tmp_path) as (server, admin), ClientSession() as session:
+        pid = await _worker_pid(admin + 1)
+        for replacement in (1, 2):
+            os.kill(pid, signal.SIGKILL)
+            pid = await _worker_pid(admin + 1, other_than=pid)
+            await wait_ready(admin + 1)
+            async with session.get(f"http://127.0.0.1:{admin + 1}/metrics") as resp:
+                assert f'panelgate_worker_restarts_total{{worker="1"}} {replacement:.1f}' in await resp.text()
+        assert (await server.call(session, KEY_A))["status"] == "STATUS_SUCCESS"
+    log = (tmp_path / "server.log").read_text()
+    assert "worker 1 (pid" in log and "died (signal SIGKILL); replacing it in 0.5s (replacement 1)" in log
+    assert "replacing it in 1.0s (replacement 2)" in log  # the back-off grows while the slot dies young
+    assert server.proc.returncode == 0  # SIGTERM afterwards still stops everything
+
+
+async def test_a_worker_that_keeps_crashing_is_replaced_with_a_back_off(tmp_path: Path) -> None:
+    """Without a back-off a worker that dies at start-up would be restarted in a tight loop."""
+    script = ("import logging; logging.basicConfig(level=logging.INFO); from gateway.workers import Supervisor; "
+              "from tests.serving import crash_at_once; Supervisor('unused.yaml', 1, False, crash_at_once).run()")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, cwd=REPO,
+                                                stderr=asyncio.subprocess.PIPE)  # fmt: skip
+    await asyncio.sleep(5)
+    proc.terminate()
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    replaced = err.decode().count("died (exit code 3)")
+    assert 2 <= replaced <= 5, err.decode()[-2000:]  # 0.5 s, 1 s, 2 s, 4 s apart
+    assert proc.returncode == 0
 
 
 async def test_sigterm_lets_an_in_flight_call_finish(aiohttp_server: AiohttpServer, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from tests.conftest import (
     xc_upstream,
     xm_upstream,
 )
+from tests.serving import free_port
 
 KEYS = {
     "xm": "pg_rel_xm_key_000000000000000000000000000001",
@@ -103,6 +104,27 @@ def gateway_config(panels: Panels, policies_dir: Path, tmp_path: Path, *, timeou
             for name, key in KEYS.items()]  # fmt: skip
     settings: dict[str, Any] = {"upstreams": upstreams, "keys": keys, **overrides}
     return make_config(panels.url("xm"), policies_dir, tmp_path, **settings)
+
+
+# MidnightStreamer's own words for the failures these tests meet (never a code name): "Sentence." or
+# "Sentence: detail"
+MS_SENTENCES = {"Service unavailable, try again later": "UPSTREAM_UNAVAILABLE", "Service error": "UPSTREAM_ERROR",
+                "Request too large": "PAYLOAD_TOO_LARGE"}  # fmt: skip
+
+
+def failure_code(dialect: str, body: bytes) -> str:
+    """The canonical code of a failure in `dialect`'s own shape (asserting that shape)."""
+    doc = json.loads(body)
+    assert isinstance(doc, dict), doc
+    if dialect == "xm":
+        assert set(doc) in ({"status", "error"}, {"status", "error", "data"}), doc  # a write echoes its input
+        return str(doc["status"]).removeprefix("STATUS_")
+    if dialect == "xc":
+        assert doc["result"] is False and set(doc) == {"result", "error", "message"}, doc
+        return str(doc["error"])
+    assert doc["result"] is False and set(doc) == {"result", "error"}, doc
+    said = str(doc["error"])
+    return next((code for sentence, code in MS_SENTENCES.items() if said.startswith(sentence)), said)
 
 
 @dataclass
@@ -186,13 +208,6 @@ async def gateway(make_gateway: MakeGateway) -> Gateway:
 
 
 # --- a redis-server of the test's own -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class RedisProcess:

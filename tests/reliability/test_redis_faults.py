@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from gateway import ratelimit
+from gateway import ratelimit, record_locks
 from gateway.app import LIVE, build_admin_app
+from gateway.clientside.limits import Lease, RedisCounter
 from gateway.keys import digest_of
+from gateway.ratelimit import Limiter, Rate
+from gateway.record_locks import RecordLocks
 from tests.conftest import AiohttpClient
 from tests.reliability import workload
 from tests.reliability.conftest import KEYS, Gateway, MakeGateway, RedisProcess
@@ -26,17 +29,18 @@ SLOWEST = 2.0
 
 
 async def _stack(make_gateway: MakeGateway, aiohttp_client: AiohttpClient, redis: RedisProcess,
-                 monkeypatch: pytest.MonkeyPatch) -> tuple[Gateway, Any]:  # fmt: skip
-    monkeypatch.setattr(ratelimit, "BACKOFF_SECONDS", RETRY_AFTER)
+                 monkeypatch: pytest.MonkeyPatch, *, timeout: float = REDIS_TIMEOUT,
+                 retry_after: float = RETRY_AFTER) -> tuple[Gateway, Any]:  # fmt: skip
+    monkeypatch.setattr(ratelimit, "BACKOFF_SECONDS", retry_after)
 
     keys = [{"id": f"{name}-admin", "digest": digest_of(key), "policy": "admin",
              "upstream": {"cross": "xm"}.get(name, name), "rate": {"per_second": 100_000, "burst": 100_000}}
             for name, key in KEYS.items()]  # fmt: skip
     gw = await make_gateway(
         timeout=5, keys=keys,
-        cache={"backend": "redis", "redis_url": redis.url, "ttl": 30, "timeout": REDIS_TIMEOUT,
-               "retry_after": RETRY_AFTER},
-        rate_limits={"redis_url": redis.url, "timeout": REDIS_TIMEOUT},
+        cache={"backend": "redis", "redis_url": redis.url, "ttl": 30, "timeout": timeout,
+               "retry_after": retry_after},
+        rate_limits={"redis_url": redis.url, "timeout": timeout},
     )  # fmt: skip
     admin = await aiohttp_client(build_admin_app(gw.client.app[LIVE]))
     return gw, admin
@@ -131,6 +135,88 @@ async def test_redis_frozen_costs_at_most_its_timeout(
     redis_process.cont()
     recovery = await _recovers(gw, admin, redis_process)
     workload.assert_writes_made_once(gw, warm, report, *recovery)
+
+
+async def test_a_frozen_redis_costs_a_request_one_timeout_not_one_per_client(
+    make_gateway: MakeGateway, aiohttp_client: AiohttpClient, redis_process: RedisProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The auth throttle, the rate limit and the cache each call Redis: the first to find it frozen sends the
+    others to their fallbacks at once (they waited one timeout each: 400 ms against a 200 ms timeout). A long
+    timeout makes one wait and two waits far apart; the back-off outlasts the test, so nothing probes meanwhile."""
+    redis_process.start()
+    timeout = 1.0
+    gw, _ = await _stack(make_gateway, aiohttp_client, redis_process, monkeypatch, timeout=timeout, retry_after=60)
+    assert not (await workload.run(gw, 32, 8, run_id="warm")).failures
+    redis_process.freeze()
+    report = await workload.run(gw, 120, 24, run_id="frozen")
+    assert not report.failures, report.failures[:5]
+    assert report.slowest < timeout + 0.6, f"a request waited {report.slowest:.2f}s on a {timeout}s timeout"
+
+
+async def test_every_client_of_a_frozen_redis_waits_one_timeout_in_all(redis_process: RedisProcess) -> None:
+    """Each call is bounded by its timeout in all, a fresh connection's connect and handshake included; after
+    one client's failure the other clients of the same server (the stream counter here) do not try."""
+    redis_process.start()
+    timeout = 0.5
+    limiter = Limiter(redis_process.url, timeout=timeout)
+    counter, fresh = (RedisCounter(redis_process.url, prefix="pg-test:", timeout=timeout) for _ in range(2))
+    try:
+        assert (await counter.acquire("warm", 5)) is not None  # connected before the freeze
+        redis_process.freeze()
+        started = time.monotonic()
+        lease = await counter.acquire("line", 5)
+        assert lease is not None and not lease.shared
+        assert time.monotonic() - started < timeout + 0.3
+        started = time.monotonic()
+        assert not (await fresh.acquire("line", 5) or Lease("x")).shared  # another client: memory at once
+        assert (await limiter.take("k", Rate(10, 10))).allowed
+        assert time.monotonic() - started < timeout / 2
+        assert limiter.redis_errors == 0 and fresh.redis_errors == 0 and counter.redis_errors == 1
+    finally:
+        redis_process.cont()
+        for client in (limiter, counter, fresh):
+            await client.close()
+
+
+async def test_a_fresh_connection_to_a_frozen_redis_is_bounded_in_all(redis_process: RedisProcess) -> None:
+    redis_process.start()
+    redis_process.freeze()  # the kernel accepts the connection; the handshake and the command get no answer
+    counter = RedisCounter(redis_process.url, prefix="pg-test:", timeout=0.5)
+    try:
+        started = time.monotonic()
+        assert not (await counter.acquire("line", 5) or Lease("x")).shared
+        assert time.monotonic() - started < 0.5 + 0.3
+    finally:
+        redis_process.cont()
+        await counter.close()
+
+
+async def test_a_record_lock_set_by_a_timed_out_call_is_released_when_redis_is_back(
+    redis_process: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SET NX that timed out on a frozen Redis runs when Redis resumes: the record would stay held (by no one)
+    for HOLD_MS, and every edit of it from any replica refused. The token is released once Redis answers."""
+    monkeypatch.setattr(record_locks, "BACKOFF", 0.2)
+    redis_process.start()
+    locks = RecordLocks()
+    locks.configure(redis_process.url, timeout=0.3)
+    peek = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
+    try:
+        async with locks.hold("xm:line:1", wait=2):
+            pass
+        redis_process.freeze()
+        async with locks.hold("xm:line:1", wait=2):  # the SET times out: held in this process only
+            pass
+        redis_process.cont()
+        await asyncio.sleep(0.3)  # past the back-off; the frozen SET has run by now
+        assert await peek.get("panelgate:lock:xm:line:1") is not None, "the scenario: a lock set by no holder"
+        async with locks.hold("xm:line:1", wait=1):  # refused with RecordBusy before
+            assert await peek.get("panelgate:lock:xm:line:1") is not None  # held in Redis again, by this one
+    finally:
+        redis_process.cont()
+        await peek.aclose()
+        await locks.close()
 
 
 async def test_no_redis_server_binary_is_a_skip_or_a_ci_failure() -> None:

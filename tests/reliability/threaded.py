@@ -26,7 +26,16 @@ from gateway.sim.faults import FaultInjector
 from gateway.sim.midnight import MidnightStreamerSim
 from gateway.sim.xtream_codes_v2 import XtreamCodesV2Sim
 from gateway.sim.xtream_masters import XtreamMastersSim
-from tests.conftest import ACCESS_CODE, REPO, UPSTREAM_KEY, XC_API_PASS, ms_upstream, xc_upstream, xm_upstream
+from tests.conftest import (
+    ACCESS_CODE,
+    REPO,
+    UPSTREAM_KEY,
+    XC_API_PASS,
+    ms_upstream,
+    simulated_network,
+    xc_upstream,
+    xm_upstream,
+)
 from tests.reliability.conftest import KEYS, UPSTREAM_OF
 
 T = TypeVar("T")
@@ -75,7 +84,8 @@ class ThreadedStack:
         }
         self.sims = sims
         for name, sim in sims.items():
-            self.ports[name] = await self._serve(self.faults[name].wrap(sim.app()))
+            app = simulated_network(self.faults[name].wrap(sim.app()), f"threaded:{name}:{self.dir.name}")
+            self.ports[name] = await self._serve(app)
         url = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         policies = self.dir / "policies"
         if not policies.exists():

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from gateway.cli import main
-from gateway.config import Config, ConfigError, load_config, parse_config
+from gateway.config import ClientTimeouts, Config, ConfigError, load_config, parse_config
 from gateway.keys import digest_of, is_digest
 
 DIGEST_A = digest_of("pg_key_a")
@@ -116,6 +116,13 @@ def _mutations(config: Config) -> list[Callable[[], None]]:
         lambda: setattr(config.keys[0], "policy", config.policies["admin"]),
         lambda: setattr(config.keys[0].policy, "allow", ("*",)),
     ]
+
+
+def test_client_timeouts(workdir: Path) -> None:
+    data = base_config()
+    assert load_config(write(workdir, data), env=ENV).client_timeouts == ClientTimeouts(10.0, 30.0, 75.0)
+    data["client_timeouts"] = {"header": 5, "keepalive": 30.5}
+    assert load_config(write(workdir, data), env=ENV).client_timeouts == ClientTimeouts(5.0, 30.0, 30.5)
 
 
 def test_config_is_frozen(workdir: Path) -> None:
@@ -239,6 +246,10 @@ ERRORS: list[tuple[str, Edit, str, str | None]] = [
     ("upstream not a mapping", _set("upstreams.main", "http://panel"), "upstreams.main", "http://panel"),
     ("missing policies dir", _set("policies_dir", "nowhere"), "policies_dir", "nowhere"),
     ("flag not a bool", _set("http_status_codes", "yes"), "http_status_codes", "yes"),
+    ("zero header timeout", _set("client_timeouts", {"header": 0}), "client_timeouts.header", "0"),
+    ("body timeout not a number", _set("client_timeouts", {"body": "1m"}), "client_timeouts.body", "1m"),
+    ("keepalive past an hour", _set("client_timeouts", {"keepalive": 7200}), "client_timeouts.keepalive", "7200"),
+    ("typo in client_timeouts", _set("client_timeouts", {"headers": 5}), "client_timeouts.headers", None),
 ]
 
 
