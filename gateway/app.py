@@ -27,6 +27,7 @@ from gateway.ingress import read_request
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Refused, Result
 from gateway.ratelimit import Limiter
+from gateway.redis.status import describe as redis_status
 from gateway.upstream import UpstreamClient
 
 log = logging.getLogger("panelgate")
@@ -168,23 +169,24 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
     On a reload, `previous` lends what must outlive a config: the upstream connection pools and the metrics
     registry always, the rate-limit buckets and the audit file when their settings did not change.
     """
-    limits = config.rate_limits
-    if previous is not None and previous.config.rate_limits == limits:
+    redis = config.redis
+    if previous is not None and previous.config.redis.endpoint("rate_limits") == redis.endpoint("rate_limits"):
         limiter = previous.limiter
     else:
-        limiter = Limiter(limits.redis_url, prefix=limits.prefix, timeout=limits.timeout)
+        limiter = Limiter(redis.endpoint("rate_limits"))
     if previous is not None and previous.config.audit_log == config.audit_log:
         audit = previous.audit
     else:
         audit = AuditLog(config.audit_log)
     metrics = previous.metrics if previous is not None else Metrics()
+    metrics.redis_settings = redis  # what /metrics reports on (gateway.redis.status)
     if previous is not None:
         client = previous.upstream_client  # pools and breakers outlive a reload
         client.health.configure(config.health)
     else:
         client = UpstreamClient(health=Health(config.health))
-    # record locks and request budgets are shared by replicas through the Redis their rate limits share
-    client.locks.configure(limits.redis_url, prefix=limits.prefix + "lock:", timeout=limits.timeout)
+    # request budgets are shared by replicas through the rate limiter; record locks have their own endpoint
+    client.locks.configure(redis.endpoint("locks"))
     client.budget.limiter, client.budget.metrics = limiter, metrics
     return GatewayState(
         config=config,
@@ -198,7 +200,8 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         cache=(
             previous.cache
             if previous is not None and previous.cache is not None and previous.config.cache == config.cache
-            else ResponseCache(config.cache, metrics)
+            and previous.cache.redis == redis.endpoint("cache")
+            else ResponseCache(config.cache, metrics, redis.endpoint("cache"))
         ),
     )
 
@@ -296,7 +299,7 @@ def build_admin_app(live: Live) -> web.Application:
         upstreams = {name: health.breaker(name).report() for name in config.upstreams}
         # Ready while at least one upstream can take calls; Redis trouble degrades, it does not stop serving.
         ready = any(u["state"] != "open" for u in upstreams.values())
-        limits = {"backend": "redis" if config.rate_limits.redis_url else "memory",
+        limits = {"backend": "redis" if config.redis.endpoint("rate_limits") else "memory",
                   "shared": state.limiter.shared, "redis_errors": state.limiter.redis_errors}
         body = {
             "status": "ok" if ready else "unavailable",
@@ -304,6 +307,7 @@ def build_admin_app(live: Live) -> web.Application:
             "upstreams": upstreams,
             "rate_limits": limits,
             "cache": cache,
+            "redis": redis_status(config.redis),  # each deployment: up or out, outages, the last one's span
         }
         return web.json_response(body, status=200 if ready else 503)
 

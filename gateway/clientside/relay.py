@@ -31,6 +31,7 @@ from gateway.clientside.rewrite import Origins, Rewriter
 from gateway.config import ClientSide, Config, Upstream
 from gateway.exchange import GatewayState
 from gateway.metrics import Metrics
+from gateway.redis.link import Link
 from gateway.security import request_client_ip
 
 log = logging.getLogger("panelgate.clientside")
@@ -71,7 +72,7 @@ class ClientSideRuntime:
     streaming: set[asyncio.Transport] = field(default_factory=set)  # players' connections relaying a body now
     _session: aiohttp.ClientSession | None = None
     _redis: RedisCounter | None = None
-    _redis_key: tuple[str, str] | None = None
+    _hosts_link: Link | None = None
     _origins: Origins | None = None
     _origins_secret: bytes = b""
     # read once: `serve --workers N` sets it before its workers start (request code does not read the environment)
@@ -95,32 +96,37 @@ class ClientSideRuntime:
             )
         return self._session
 
-    def counter(self, cs: ClientSide) -> StreamCounter:
-        if cs.redis_url is None:
+    def counter(self, config: Config) -> StreamCounter:
+        """The stream counts: shared through the `streams` Redis endpoint, or this process's. After a reload that
+        changes the endpoint, running streams release their leases through the counter they took them from."""
+        endpoint = config.redis.endpoint("streams")
+        if endpoint is None:
             return self.memory_counter
-        key = (cs.redis_url, cs.redis_prefix)
-        if self._redis is None or self._redis_key != key:
-            self._redis = RedisCounter(cs.redis_url, prefix=cs.redis_prefix)  # the old one is closed at cleanup
-            self._redis_key = key
+        if self._redis is None or self._redis.link is None or self._redis.link.endpoint != endpoint:
+            self._redis = RedisCounter(endpoint)
         return self._redis
 
-    def shared_hosts(self, cs: ClientSide) -> Shared | None:
-        """The Redis set of host names replicas share (beside the stream counts), None without `redis_url`."""
-        counter = self.counter(cs)
-        return Shared(counter.client, f"{cs.redis_prefix}_hosts") if isinstance(counter, RedisCounter) else None
+    def shared_hosts(self, config: Config) -> Shared | None:
+        """The Redis set of host names replicas share, None without a `hosts` Redis endpoint."""
+        endpoint = config.redis.endpoint("hosts")
+        if endpoint is None:
+            return None
+        if self._hosts_link is None or self._hosts_link.endpoint != endpoint:
+            self._hosts_link = Link(endpoint, "hosts")
+        return Shared(self._hosts_link, self._hosts_link.prefix + "names")
 
     def learn_host(self, host: str, config: Config) -> None:
-        self.hosts.learn([host], self.shared_hosts(config.client_side))
+        self.hosts.learn([host], self.shared_hosts(config))
 
     async def discover_hosts(self, state: GatewayState, *, ask_panel: bool) -> list[str]:
         """The names other replicas met, then (`ask_panel`) the panel's own list of its servers."""
-        shared = self.shared_hosts(state.config.client_side)
+        shared = self.shared_hosts(state.config)
         if shared is not None:
             await self.hosts.sync(shared)
         return await discover(state, upstream_of(state.config).name, self.hosts, shared) if ask_panel else []
 
     def rewriter(self, config: Config) -> Rewriter:
-        self.hosts.refresh(self.shared_hosts(config.client_side))
+        self.hosts.refresh(self.shared_hosts(config))
         names = self.hosts.names(config)
         known = self.origins(config).known()
         names.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
@@ -143,6 +149,8 @@ class ClientSideRuntime:
             await self._session.close()
         if self._redis is not None:
             await self._redis.close()
+        if self._hosts_link is not None:
+            await self._hosts_link.close()
 
 
 WORKERS_KEY_ENV = "PANELGATE_WORKERS_ORIGIN_KEY"  # set by `serve --workers N` for its workers (gateway.server)
@@ -341,7 +349,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
                 url: str, kind: str, line: str | None, rewrite_hls: bool = False) -> web.StreamResponse:  # fmt: skip
     """GET `url` upstream and send its answer to the player. `line` (a username) is counted against the cap."""
     cs = config.client_side
-    counter = runtime.counter(cs)
+    counter = runtime.counter(config)
     lease: Lease | None = None
     if line is not None and cs.max_streams_per_line > 0:
         lease = await counter.acquire(line_key(upstream_of(config).name, line), cs.max_streams_per_line)

@@ -64,9 +64,10 @@ async def _sim_url(aiohttp_server: AiohttpServer, sim: XtreamMastersSim) -> str:
 
 
 async def _gateway(
-    aiohttp_client: AiohttpClient, url: str, policies_dir: Path, tmp_path: Path, cache: dict[str, Any]
+    aiohttp_client: AiohttpClient, url: str, policies_dir: Path, tmp_path: Path, cache: dict[str, Any],
+    redis: dict[str, Any],
 ) -> TestClient[Any, Any]:
-    config = make_config(url, policies_dir, tmp_path, cache=cache, keys=cache_keys())
+    config = make_config(url, policies_dir, tmp_path, cache=cache, keys=cache_keys(), redis=redis)
     return await aiohttp_client(build_app(config))
 
 
@@ -79,9 +80,10 @@ async def test_two_replicas_share_entries_and_invalidations(
 ) -> None:
     sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
     url = await _sim_url(aiohttp_server, sim)
-    cache = {"backend": "redis", "redis_url": SHARED_REDIS, "prefix": prefix, "ttl": 60}
-    first = await _gateway(aiohttp_client, url, policies_dir, tmp_path, cache)
-    second = await _gateway(aiohttp_client, url, policies_dir, tmp_path, cache)
+    cache = {"backend": "redis", "ttl": 60}
+    redis = {"url": SHARED_REDIS, "prefixes": {"cache": prefix}}
+    first = await _gateway(aiohttp_client, url, policies_dir, tmp_path, cache, redis)
+    second = await _gateway(aiohttp_client, url, policies_dir, tmp_path, cache, redis)
 
     listing, status = await call(first, action="get_lines", limit="500")
     assert status == "MISS"
@@ -174,8 +176,8 @@ async def test_redis_killed_mid_test_falls_back_to_memory_and_recovers(
 ) -> None:
     sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
     url = await _sim_url(aiohttp_server, sim)
-    cache = {"backend": "redis", "redis_url": own_redis.url, "ttl": 60, "timeout": 0.25, "retry_after": 0.5}
-    gateway = await _gateway(aiohttp_client, url, policies_dir, tmp_path, cache)
+    redis = {"url": own_redis.url, "timeout": 0.25, "retry_after": 0.5}
+    gateway = await _gateway(aiohttp_client, url, policies_dir, tmp_path, {"ttl": 60}, redis)
     admin = await aiohttp_client(build_admin_app(gateway.server.app[LIVE]))
 
     assert (await call(gateway, action="get_lines"))[1] == "MISS"
@@ -187,12 +189,13 @@ async def test_redis_killed_mid_test_falls_back_to_memory_and_recovers(
     assert body["status"] == "STATUS_SUCCESS" and status == "MISS" and took < 2
     body, status, took = await _timed(gateway, action="get_lines")
     assert status == "HIT" and took < 1  # from memory now
-    ready = (await (await admin.get("/readyz")).json())["cache"]
+    readyz = await (await admin.get("/readyz")).json()
+    ready = readyz["cache"]
     assert ready["backend"] == "redis" and ready["state"] == "fallback" and ready["serving_from"] == "memory"
-    assert ready["errors"] >= 1
+    assert readyz["redis"][0]["state"] == "out" and readyz["redis"][0]["outages"] == 1  # whichever feature saw it
     text = await (await admin.get("/metrics")).text()
     assert "panelgate_cache_fallback 1.0" in text
-    assert 'panelgate_cache_backend_errors_total{action="' in text
+    assert 'panelgate_redis_up{feature="cache"} 0.0' in text
     # A write during the outage invalidates the memory entries.
     await call(gateway, action="edit_line", id="1", max_connections="3")
     assert (await call(gateway, action="get_lines"))[1] == "MISS"
@@ -201,9 +204,12 @@ async def test_redis_killed_mid_test_falls_back_to_memory_and_recovers(
     await asyncio.sleep(0.6)  # past retry_after: the next call probes Redis
     assert (await call(gateway, action="get_lines"))[1] == "MISS"  # the new Redis is empty
     assert (await call(gateway, action="get_lines"))[1] == "HIT"
-    ready = (await (await admin.get("/readyz")).json())["cache"]
-    assert ready["state"] == "ok"
-    assert "panelgate_cache_fallback 0.0" in await (await admin.get("/metrics")).text()
+    readyz = await (await admin.get("/readyz")).json()
+    assert readyz["cache"]["state"] == "ok" and readyz["redis"][0]["state"] == "ok"
+    assert readyz["redis"][0]["last_outage"]["seconds"] > 0
+    text = await (await admin.get("/metrics")).text()
+    assert "panelgate_cache_fallback 0.0" in text and 'panelgate_redis_up{feature="cache"} 1.0' in text
+    assert 'panelgate_redis_outages_total{feature="cache"} 1.0' in text
     probe = aioredis.Redis.from_url(own_redis.url)
     try:
         assert [k async for k in probe.scan_iter(match="panelgate:cache:e:*")], "entries are in Redis again"
@@ -217,8 +223,8 @@ async def test_a_hung_redis_costs_at_most_its_timeout(
 ) -> None:
     sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
     url = await _sim_url(aiohttp_server, sim)
-    cache = {"backend": "redis", "redis_url": own_redis.url, "ttl": 60, "timeout": 0.25, "retry_after": 30}
-    gateway = await _gateway(aiohttp_client, url, policies_dir, tmp_path, cache)
+    redis = {"url": own_redis.url, "timeout": 0.25, "retry_after": 30}
+    gateway = await _gateway(aiohttp_client, url, policies_dir, tmp_path, {"ttl": 60}, redis)
     assert (await call(gateway, action="get_lines"))[1] == "MISS"
     own_redis.signal(signal.SIGSTOP)  # accepts connections, answers nothing
     try:

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from gateway import ratelimit, record_locks
 from gateway.app import LIVE, build_admin_app
 from gateway.clientside.limits import Lease, RedisCounter
 from gateway.keys import digest_of
 from gateway.ratelimit import Limiter, Rate
 from gateway.record_locks import RecordLocks
+from gateway.redis.settings import Endpoint
+from gateway.redis.url import parse_url
 from tests.conftest import AiohttpClient
 from tests.reliability import workload
 from tests.reliability.conftest import KEYS, Gateway, MakeGateway, RedisProcess
@@ -31,19 +32,19 @@ SLOWEST = 2.0
 async def _stack(make_gateway: MakeGateway, aiohttp_client: AiohttpClient, redis: RedisProcess,
                  monkeypatch: pytest.MonkeyPatch, *, timeout: float = REDIS_TIMEOUT,
                  retry_after: float = RETRY_AFTER) -> tuple[Gateway, Any]:  # fmt: skip
-    monkeypatch.setattr(ratelimit, "BACKOFF_SECONDS", retry_after)
-
     keys = [{"id": f"{name}-admin", "digest": digest_of(key), "policy": "admin",
              "upstream": {"cross": "xm"}.get(name, name), "rate": {"per_second": 100_000, "burst": 100_000}}
             for name, key in KEYS.items()]  # fmt: skip
     gw = await make_gateway(
         timeout=5, keys=keys,
-        cache={"backend": "redis", "redis_url": redis.url, "ttl": 30, "timeout": timeout,
-               "retry_after": retry_after},
-        rate_limits={"redis_url": redis.url, "timeout": timeout},
+        cache={"ttl": 30}, redis={"url": redis.url, "timeout": timeout, "retry_after": retry_after},
     )  # fmt: skip
     admin = await aiohttp_client(build_admin_app(gw.client.app[LIVE]))
     return gw, admin
+
+
+def _endpoint(redis: RedisProcess, prefix: str, timeout: float, *, retry_after: float = 5.0) -> Endpoint:
+    return Endpoint(parse_url(redis.url), prefix, timeout, retry_after)
 
 
 async def _ready(admin: Any) -> dict[str, Any]:
@@ -89,7 +90,9 @@ async def test_redis_down_at_start(
     assert report.slowest < SLOWEST
     ready = await _ready(admin)
     assert ready["status"] == "ok" and ready["cache"]["state"] == "fallback"
-    assert ready["rate_limits"]["redis_errors"] >= 1
+    assert not ready["rate_limits"]["shared"]
+    (redis,) = ready["redis"]
+    assert redis["state"] == "out" and redis["outages"] == 1 and sum(redis["errors"].values()) >= 1
     redis_process.start()
     recovery = await _recovers(gw, admin, redis_process)
     workload.assert_writes_made_once(gw, report, *recovery)
@@ -159,8 +162,8 @@ async def test_every_client_of_a_frozen_redis_waits_one_timeout_in_all(redis_pro
     one client's failure the other clients of the same server (the stream counter here) do not try."""
     redis_process.start()
     timeout = 0.5
-    limiter = Limiter(redis_process.url, timeout=timeout)
-    counter, fresh = (RedisCounter(redis_process.url, prefix="pg-test:", timeout=timeout) for _ in range(2))
+    limiter = Limiter(_endpoint(redis_process, "panelgate:rl:", timeout))
+    counter, fresh = (RedisCounter(_endpoint(redis_process, "pg-test:", timeout)) for _ in range(2))
     try:
         assert (await counter.acquire("warm", 5)) is not None  # connected before the freeze
         redis_process.freeze()
@@ -182,7 +185,7 @@ async def test_every_client_of_a_frozen_redis_waits_one_timeout_in_all(redis_pro
 async def test_a_fresh_connection_to_a_frozen_redis_is_bounded_in_all(redis_process: RedisProcess) -> None:
     redis_process.start()
     redis_process.freeze()  # the kernel accepts the connection; the handshake and the command get no answer
-    counter = RedisCounter(redis_process.url, prefix="pg-test:", timeout=0.5)
+    counter = RedisCounter(_endpoint(redis_process, "pg-test:", 0.5))
     try:
         started = time.monotonic()
         assert not (await counter.acquire("line", 5) or Lease("x")).shared
@@ -197,10 +200,9 @@ async def test_a_record_lock_set_by_a_timed_out_call_is_released_when_redis_is_b
 ) -> None:
     """A SET NX that timed out on a frozen Redis runs when Redis resumes: the record would stay held (by no one)
     for HOLD_MS, and every edit of it from any replica refused. The token is released once Redis answers."""
-    monkeypatch.setattr(record_locks, "BACKOFF", 0.2)
     redis_process.start()
     locks = RecordLocks()
-    locks.configure(redis_process.url, timeout=0.3)
+    locks.configure(_endpoint(redis_process, "panelgate:lock:", 0.3, retry_after=0.2))
     peek = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
     try:
         async with locks.hold("xm:line:1", wait=2):
