@@ -27,6 +27,7 @@ from gateway.ingress import read_request
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Refused, Result
 from gateway.ratelimit import Limiter
+from gateway.redis.link import Link, warm
 from gateway.redis.status import describe as redis_status
 from gateway.upstream import UpstreamClient
 
@@ -206,10 +207,18 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
     )
 
 
+def redis_links(state: GatewayState) -> list[Link | None]:
+    """The admin side's Redis links (the client side's are its runtime's)."""
+    primary = state.cache.backend.primary if state.cache is not None else None
+    return [state.limiter.link, primary.link if primary is not None else None, state.upstream_client.locks.link]
+
+
 async def swap_state(live: Live, config: Config) -> None:
     """Put `config` in force. Requests already running finish with the state they started with."""
     old = live.state
-    live.state = build_state(config, previous=old)
+    new = build_state(config, previous=old)
+    await warm(redis_links(new))  # connected before it takes requests (bounded: gateway.redis.link)
+    live.state = new
     retired_limiter = old.limiter if live.state.limiter is not old.limiter else None
     retired_audit = old.audit if live.state.audit is not old.audit else None
     retired_cache = old.cache if live.state.cache is not old.cache else None
@@ -261,6 +270,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
         app.router.add_route("POST", path, xui)
 
     async def start_probes(_: web.Application) -> None:
+        await warm(redis_links(live.state))  # on_startup runs before the listener opens
         health = live.state.upstream_client.health
         health.tasks.append(asyncio.get_running_loop().create_task(routing.probe_forever(live)))
 

@@ -60,6 +60,10 @@ class RecordLocks:
                 _CLOSING.add(task)
                 task.add_done_callback(_CLOSING.discard)
 
+    @property
+    def link(self) -> Link | None:
+        return self._link
+
     @contextlib.asynccontextmanager
     async def hold(self, name: str, *, wait: float) -> AsyncIterator[None]:
         """Hold record `name`, waiting up to `wait` seconds for it (RecordBusy past that)."""

@@ -31,7 +31,7 @@ from gateway.clientside.rewrite import Origins, Rewriter
 from gateway.config import ClientSide, Config, Upstream
 from gateway.exchange import GatewayState
 from gateway.metrics import Metrics
-from gateway.redis.link import Link
+from gateway.redis.link import Link, warm
 from gateway.security import request_client_ip
 
 log = logging.getLogger("panelgate.clientside")
@@ -117,6 +117,12 @@ class ClientSideRuntime:
 
     def learn_host(self, host: str, config: Config) -> None:
         self.hosts.learn([host], self.shared_hosts(config))
+
+    async def warm(self, config: Config) -> None:
+        """Connect the client side's Redis links before the listener opens (gateway.redis.link.warm)."""
+        counter = self.counter(config)
+        shared = self.shared_hosts(config)
+        await warm([counter.link if isinstance(counter, RedisCounter) else None, shared.link if shared else None])
 
     async def discover_hosts(self, state: GatewayState, *, ask_panel: bool) -> list[str]:
         """The names other replicas met, then (`ask_panel`) the panel's own list of its servers."""

@@ -6,28 +6,25 @@ several; `bounded()` puts one deadline over the whole call.
 The rate limits, the cache, the record locks, the stream caps and the host names each hold a `Link`. Sharing a
 deployment, each used to find it frozen on its own: one request waited for the rate limit's call, then the
 cache's. An `Outage` is shared by every link to one deployment in this process: the first failure sends the
-others to their fallbacks at once; after `retry_after` seconds one call (the probe) tries again while the rest
-stay on their fallbacks, and its success ends the outage for all. Each outage is counted, with when it began and
-ended, for /readyz and /metrics (gateway.redis.status).
+others to their fallbacks at once, and no request waits on that deployment again until it answers. A background
+task pings it every PROBE_EVERY seconds (each ping bounded by the timeout; on a Cluster, every master), and the
+first answer ends the outage for every feature: the process is back on Redis at most PROBE_EVERY + timeout after
+a promoted master answers. Should that task not run, one request's call probes after `retry_after` seconds.
+Each outage is counted, with when it began and ended, for /readyz and /metrics (gateway.redis.status).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
-from redis.exceptions import (
-    ClusterDownError,
-    ReadOnlyError,
-    RedisClusterException,
-    RedisError,
-    ResponseError,
-    TryAgainError,
-)
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, ReadOnlyError, ResponseError, TryAgainError
 
 from gateway.redis.client import RedisClient, connect
 from gateway.redis.settings import Endpoint
@@ -35,8 +32,13 @@ from gateway.redis.url import RedisURL
 
 log = logging.getLogger("panelgate.redis")
 T = TypeVar("T")
-# What a failing or failing-over deployment raises (a Cluster's slot-map errors are not RedisErrors).
-FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError)
+PROBE_EVERY = 0.25  # seconds between background pings of a deployment that is out
+WARM_WITHIN = 2.0  # seconds a client may take to connect (a Cluster's slot map, a Sentinel's master) at start-up
+# What a failing or failing-over deployment raises: RedisErrors, a Cluster's slot-map errors (not RedisErrors),
+# socket errors, timeouts; and anything else the client lets out while a server dies under it (redis-py's cluster
+# client was seen raising AttributeError on a connection torn down mid-write). A Redis client's fault must become
+# the feature's fallback, never an error of the request: only cancellation passes.
+FAILURES = (Exception,)
 # Answers of a server that cannot take the command now: a cluster without a master for a slot, a demoted master.
 _UNAVAILABLE_ANSWERS = (ClusterDownError, ReadOnlyError, TryAgainError)
 
@@ -78,6 +80,7 @@ class Outage:
         self.last: tuple[float, float] | None = None  # (began, ended), wall clock, of the last outage that ended
         self.errors: Counter[str] = Counter()  # by feature
         self.last_error = ""
+        self.prober: asyncio.Task[None] | None = None  # the background pings while out (gateway.redis.link.Link)
 
     @property
     def up(self) -> bool:
@@ -100,12 +103,14 @@ class Outage:
     def end_probe(self) -> None:
         self.probing = False
 
-    def failed(self, feature: str, backoff: float, exc: BaseException) -> bool:
-        """Record a failure; False when it was the command's own error (the server answered)."""
+    def failed(self, feature: str | None, backoff: float, exc: BaseException) -> bool:
+        """Record a failure (a feature's, or a background ping's: None); False when it was the command's own
+        error (the server answered)."""
         if isinstance(exc, ResponseError) and not isinstance(exc, _UNAVAILABLE_ANSWERS):
             return False
-        self.errors[feature] += 1
-        self.last_error = f"{feature}: {type(exc).__name__}"  # exception texts may name hosts; never passwords
+        if feature is not None:
+            self.errors[feature] += 1
+            self.last_error = f"{feature}: {type(exc).__name__}"  # exception texts may name hosts; not passwords
         self.failed_at = time.monotonic()
         self.until = max(self.until, self.failed_at + backoff)
         if self.down_since is None:
@@ -131,6 +136,7 @@ class Outage:
 _OUTAGES: dict[RedisURL, Outage] = {}  # in memory only; never the URL's text (it may hold a password)
 
 
+
 def outage(url: RedisURL) -> Outage:
     found = _OUTAGES.get(url)
     if found is None:
@@ -150,6 +156,7 @@ class Link:
         self.client: RedisClient = connect(endpoint.url, endpoint.timeout)
         self.outage = outage(endpoint.url)
         self.errors = 0  # this link's failures (the outage counts every link's, by feature)
+        self._prober: asyncio.Task[None] | None = None
 
     @property
     def available(self) -> bool:
@@ -168,6 +175,7 @@ class Link:
         except FAILURES as exc:
             if self.outage.failed(self.feature, self.endpoint.retry_after, exc):
                 self.errors += 1
+                self._watch()
             raise Unavailable(f"redis {self.outage.label}: {type(exc).__name__}", asked=True) from exc
         finally:
             if admitted is None:
@@ -175,8 +183,52 @@ class Link:
         self.outage.answered(started)
         return value
 
-    async def close(self) -> None:
+    def _watch(self) -> None:
+        """Ping the deployment in the background until it answers, unless a task of this loop already does."""
+        running = self.outage.prober
+        loop = asyncio.get_running_loop()
+        if running is not None and not running.done() and running.get_loop() is loop:
+            return
+        self._prober = self.outage.prober = loop.create_task(self._ping_until_back())
+
+    async def _ping_until_back(self) -> None:
+        while not self.outage.up:
+            await asyncio.sleep(PROBE_EVERY)
+            started = time.monotonic()
+            try:
+                await bounded(self._ping(), self.timeout)
+            except FAILURES as exc:
+                self.outage.failed(None, self.endpoint.retry_after, exc)
+            else:
+                self.outage.answered(started)
+
+    async def warm(self) -> None:
+        """Connect before the first request needs it: a Cluster client reads the slot map, a Sentinel client asks
+        for the master, each opens its first connection, which a loaded machine may not do within one call's
+        timeout. Bounded by WARM_WITHIN; a failure starts the outage (and its background pings) at once."""
+        started = time.monotonic()
         try:
+            await bounded(self._ping(), WARM_WITHIN)
+        except FAILURES as exc:
+            if self.outage.failed(self.feature, self.endpoint.retry_after, exc):
+                self.errors += 1
+                self._watch()
+        else:
+            self.outage.answered(started)
+
+    async def _ping(self) -> None:
+        if isinstance(self.client, RedisCluster):
+            # every master: a promoted replica answers only once the client read the new slot map
+            await self.client.ping(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            await self.client.ping()
+
+    async def close(self) -> None:
+        if self._prober is not None and not self._prober.done():
+            self._prober.cancel()
+        with contextlib.suppress(*FAILURES):  # nothing to close cleanly on a dead server, or a loop that is gone
             await asyncio.wait_for(self.client.aclose(), self.timeout * 4)
-        except (*FAILURES, RuntimeError):
-            pass  # nothing to close cleanly on a dead server, or on a loop that is gone
+
+async def warm(links: Iterable[Link | None]) -> None:
+    """Warm these links together (at start-up and on a reload, before they take requests)."""
+    await asyncio.gather(*(link.warm() for link in {id(k): k for k in links if k is not None}.values()))
