@@ -1,23 +1,22 @@
 """Redis when it answers, memory when it does not, and invalidations that are not lost on the way.
 
 Every Redis call goes through the Redis layer (gateway.redis.link): bounded by the timeout in all, and answered
-from memory while the deployment is out, until one probe finds it back. The memory backend is emptied when a
-fallback starts, so it never answers with entries kept from an earlier outage that writes made through other
-replicas have since made stale.
+from memory while the deployment is out, until a background ping finds it back (at most PROBE_EVERY + timeout
+after it answers). The memory backend is emptied when a fallback starts, so it never answers with entries kept
+from an earlier outage that writes made through other replicas have since made stale.
 
 Read-your-write across replicas, when Redis fails or fails over (docs/deploy.md states the figures):
 - An invalidation Redis did not take is kept, and replayed by a background task every REPLAY_EVERY seconds until
-  Redis takes it, without waiting for the back-off; no read is answered from Redis by this process before its
-  own replay succeeded.
+  Redis takes it; no read is answered from Redis by this process before its own replay succeeded.
 - Replication is asynchronous: a failover may lose an invalidation the old master had acknowledged. Those
   acknowledged in the JOURNAL seconds before this process saw the outage are replayed too.
 - Generations are set to random values, not incremented: after a failover that lost a bump, a replayed or later
   bump can never bring back a value (and the entries cached under it) from before the edit.
 - While Redis is out each replica caches alone, and a write through one cannot reach another's memory: entries
   stored in memory during an outage are fresh for at most FALLBACK_TTL seconds (gateway.cache.store).
-So a read through any replica reflects a write made through any other at most max(FALLBACK_TTL, REPLAY_EVERY +
-timeout) after the new master answers (1 s with the default 0.25 s timeout), and at most FALLBACK_TTL old
-during the outage itself.
+So read-your-write holds again, through every replica, at most REPLAY_EVERY + timeout after the new master answers
+(0.5 s with the default 0.25 s timeout): by then every replica has replayed what Redis missed and reads from Redis
+again. During the outage itself a read is at most FALLBACK_TTL older than a write made through another replica.
 """
 
 from __future__ import annotations
@@ -104,6 +103,14 @@ class ResilientBackend:
         return await self._route("get", lambda b: b.get(key))
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
+        if self.primary is not None and self.up:
+            try:
+                await self._primary(lambda b: b.set(key, value, ttl))
+            except Unavailable as exc:
+                # Not kept in memory either: it was made fresh for Redis' TTL, and a fallback's entries must live
+                # FALLBACK_TTL at most (gateway.cache.store.fresh_for). The next read makes it again.
+                self._failed("set", exc)
+            return
         await self._route("set", lambda b: b.set(key, value, ttl))
 
     async def generations(self, names: Sequence[str]) -> tuple[str, list[int]]:
