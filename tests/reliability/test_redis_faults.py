@@ -221,11 +221,42 @@ async def test_a_record_lock_set_by_a_timed_out_call_is_released_when_redis_is_b
         await locks.close()
 
 
+async def test_a_stream_slot_taken_by_a_timed_out_call_is_released_when_redis_is_back(
+    redis_process: RedisProcess,
+) -> None:
+    """A lease script that timed out on a frozen Redis runs when Redis resumes: the slot would stay taken (by no
+    one) until its heartbeat expired, and a line with one slot refused. The token is removed once Redis answers."""
+    redis_process.start()
+    counter = RedisCounter(_endpoint(redis_process, "pg-test:", 0.3))
+    peek = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
+    try:
+        await counter.release(await counter.acquire("line", 1) or Lease("x"))  # connected
+        redis_process.freeze()
+        lease = await counter.acquire("line", 1)  # times out: a slot in this process's memory
+        assert lease is not None and not lease.shared
+        await counter.release(lease)
+        redis_process.cont()
+        deadline = time.monotonic() + 5
+        while not counter.link or not counter.link.available:  # the background pings find it back
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert await peek.zcard("pg-test:{line}") == 1, "the scenario: a slot held by no one"
+        again = await counter.acquire("line", 1)  # refused before: the line's one slot was taken
+        assert again is not None and again.shared
+        await counter.release(again)
+        assert await peek.zcard("pg-test:{line}") == 0
+    finally:
+        redis_process.cont()
+        await peek.aclose()
+        await counter.close()
+
+
 async def test_no_redis_server_binary_is_a_skip_or_a_ci_failure() -> None:
     """The fixture's contract, stated where it is used: CI=true never skips these tests (see conftest)."""
     import inspect
 
     from tests.reliability import conftest
 
-    source = inspect.getsource(conftest.redis_process)
+    source = inspect.getsource(conftest.need_redis_server)
     assert 'os.environ.get("CI") == "true"' in source and "pytest.fail" in source
+    assert "need_redis_server()" in inspect.getsource(conftest.redis_process)
