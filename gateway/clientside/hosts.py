@@ -63,6 +63,7 @@ class Shared:
 @dataclass
 class HostBook:
     learned: set[str] = field(default_factory=set)
+    unpublished: set[str] = field(default_factory=set)  # learned while Redis was out: published at the next sync
     redis_errors: int = 0
     _synced_at: float = float("-inf")
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -97,6 +98,9 @@ class HostBook:
             self._failed(exc)
             return
         self.learn((m.decode("utf-8", "replace") if isinstance(m, bytes) else str(m) for m in members), None)
+        if self.unpublished:
+            names, self.unpublished = sorted(self.unpublished), set()
+            await self._publish(shared, names)
 
     async def _publish(self, shared: Shared, names: list[str]) -> None:
         async def publish(client: RedisClient) -> None:
@@ -106,6 +110,7 @@ class HostBook:
         try:
             await shared.link.call(publish)
         except Unavailable as exc:
+            self.unpublished.update(names)
             self._failed(exc)
 
     def _failed(self, exc: Exception) -> None:

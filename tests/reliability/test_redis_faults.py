@@ -12,10 +12,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.app import LIVE, build_admin_app
+from gateway.clientside.hosts import HostBook, Shared
 from gateway.clientside.limits import Lease, RedisCounter
 from gateway.keys import digest_of
 from gateway.ratelimit import Limiter, Rate
 from gateway.record_locks import RecordLocks
+from gateway.redis.link import Link
 from gateway.redis.settings import Endpoint
 from gateway.redis.url import parse_url
 from tests.conftest import AiohttpClient
@@ -249,6 +251,32 @@ async def test_a_stream_slot_taken_by_a_timed_out_call_is_released_when_redis_is
         redis_process.cont()
         await peek.aclose()
         await counter.close()
+
+
+async def test_a_host_name_learned_while_redis_is_out_is_published_once_it_is_back(
+    redis_process: RedisProcess,
+) -> None:
+    link = Link(_endpoint(redis_process, "pg-test:hosts:", 0.3), "hosts")
+    shared, book = Shared(link, "pg-test:hosts:names"), HostBook()
+    try:
+        book.learn(["panel-lb.example.net"], shared)  # nothing listens yet: kept aside
+        await asyncio.gather(*book._tasks)
+        assert book.unpublished == {"panel-lb.example.net"}
+        redis_process.start()
+        deadline = time.monotonic() + 5
+        while not link.available:  # the background pings find it
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        await book.sync(shared)
+        peek = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
+        try:
+            assert await peek.smembers("pg-test:hosts:names") == {b"panel-lb.example.net"}  # type: ignore[misc]
+        finally:
+            await peek.aclose()
+        assert not book.unpublished
+    finally:
+        await book.close()
+        await link.close()
 
 
 async def test_no_redis_server_binary_is_a_skip_or_a_ci_failure() -> None:
