@@ -24,9 +24,13 @@ import aiohttp
 import pytest
 import yaml
 
+from gateway.cache.redis_backend import RedisBackend
 from gateway.cache.resilient import FALLBACK_TTL, REPLAY_EVERY
 from gateway.keys import digest_of
-from gateway.redis.link import PROBE_EVERY
+from gateway.redis.leases import Leases
+from gateway.redis.link import PROBE_EVERY, Link
+from gateway.redis.settings import Endpoint
+from gateway.redis.url import parse_url
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, REPO, UPSTREAM_KEY, AiohttpServer
 from tests.reliability.conftest import need_redis_server
@@ -331,3 +335,45 @@ def test_the_failover_fixtures_never_skip_in_ci() -> None:
     import inspect
 
     assert "need_redis_server()" in inspect.getsource(deployment)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    need_redis_server()
+    (tmp_path / "redis").mkdir()
+    farm = Cluster(tmp_path / "redis")
+    try:
+        farm.start()
+        yield farm
+    finally:
+        farm.stop()
+
+
+async def test_every_multi_key_operation_runs_on_a_cluster(cluster: Cluster) -> None:
+    """Each script and multi-key command in one slot (a cross-slot one is refused by a Cluster): the cache's
+    generations of an upstream, and a provider pool's leases over its lines (gateway.redis.leases), which takes
+    the first line with a free slot, across replicas, never more than each line's limit."""
+    endpoint = Endpoint(parse_url(cluster.url), "pg-test:slots:", timeout=2.0)
+    pools = [Leases(Link(endpoint, "slots"), ttl=30) for _ in range(2)]  # two replicas
+    cache = RedisBackend(Endpoint(parse_url(cluster.url), "pg-test:cache:", timeout=2.0))
+    try:
+        lines = [("line{a}", 2), ("line}b", 1), ("line c", 1)]
+        got = [await pools[i % 2].acquire_any("pool-1", lines) for i in range(5)]
+        assert [lease.name if lease else None for lease in got] == ["line{a}", "line{a}", "line}b", "line c", None]
+        assert all(lease is None or lease.shared for lease in got)
+        assert await pools[0].holders("line{a}", "pool-1") == 2
+        first = got[0]
+        assert first is not None
+        await pools[1].release(first)  # any replica may release it: the token names it
+        again = await pools[0].acquire_any("pool-1", lines)
+        assert again is not None and again.name == "line{a}"
+        assert await pools[1].refresh(again)
+        names = [f"main:{tag}" for tag in ("line", "*", "package", "bouquet")] + ["other:line", "other:*"]
+        before = await cache.generations(names)
+        await cache.bump(["main:line", "other:*"])
+        after = await cache.generations(names)
+        assert [b != a for b, a in zip(before, after, strict=True)] == [True, False, False, False, False, True]
+    finally:
+        for pool in pools:
+            await pool.close()
+        await cache.close()
