@@ -67,7 +67,7 @@ ADMIN_PIPELINE: tuple[Step, ...] = (
     tenancy.enforce_tenancy,  # reseller keys: forced owner on create, others' records are not found
     security.check_guards,  # the policy's limits on values (max_connections, exp_date, ...)
     cache_lookup,  # reads: a fresh entry answers (X-Cache HIT), concurrent misses share one upstream call
-    forward,  # planner: encode, send, decode; reads fail over within a pool
+    forward,  # the call's plan (gateway.plans), driven to its outcome; reads fail over within a pool
     cache_store,  # reads: store (or STALE on upstream failure); writes: invalidate their tags' cached reads
     tenancy.filter_tenant_list,  # reseller keys: own rows only, paged by the gateway
     paging.page_whole_list,  # a list the client's panel pages, from an upstream that answers it whole
@@ -100,6 +100,7 @@ def _record(ex: Exchange, latency: float) -> None:
                 outcome=label,
                 reason=outcome.reason if isinstance(outcome, Failure) else "",
                 latency_ms=latency * 1000,
+                upstream_calls=ex.upstream_calls,
             )
         )
 

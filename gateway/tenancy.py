@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from gateway import routing
 from gateway.catalogue import catalogue
 from gateway.exchange import Exchange
 from gateway.model import Call, Code, Failure, Page, Ref, Refused, Result
 from gateway.paging import PAGING_ARGS, cut
-from gateway.planner import Runner
 
 OWNED_RESOURCES = ("line", "mag", "enigma")
 LIST_FETCH_LIMIT = 10_000  # one reseller's records in one read; the gateway pages them itself
@@ -61,8 +61,7 @@ async def enforce_tenancy(ex: Exchange) -> None:
         return
     # An addressed record: look it up first and refuse unless it is the reseller's own.
     get = catalogue().operations[f"{op.resource}.get"]
-    runner = Runner(ex.upstream, ex.state.upstream_client, ex.state.metrics, request_id=ex.request_id)
-    found = await runner.run(Call(get.name, target=call.target), get)
+    found = await routing.run_with_failover(ex, Call(get.name, target=call.target), get)
     if isinstance(found, Failure):
         if found.code is Code.NOT_FOUND:
             raise _not_found(ex)

@@ -28,11 +28,13 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway import planner
 from gateway.catalogue import catalogue
 from gateway.config import Config, host_name
 from gateway.exchange import GatewayState
 from gateway.model import Call, Result
+from gateway.plans.commands import single
+from gateway.plans.driver import drive
+from gateway.plans.transport import UpstreamTransport
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -129,8 +131,8 @@ async def discover(state: GatewayState, upstream_name: str, book: HostBook, shar
     if op_name is None:
         return []
     op = catalogue().operations[op_name]
-    runner = planner.Runner(upstream, state.upstream_client, state.metrics, request_id="host-discovery")
-    outcome = await runner.send(Call(op.name), op)
+    sender = UpstreamTransport(upstream, state.upstream_client, state.metrics, request_id="host-discovery")
+    outcome, _ = await drive(single(Call(op.name), op), sender)
     if not isinstance(outcome, Result) or not isinstance(outcome.data, list):
         log.warning("upstream host names: %s did not list its servers", upstream.name)
         return []

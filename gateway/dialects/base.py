@@ -73,7 +73,7 @@ class UpstreamFace(Protocol):
     PAGES_LISTS: bool
     # True when the panel moves credits by whole numbers only (PHP intval): 2.5 would silently become 2.
     WHOLE_CREDITS: bool
-    # True when the panel's edits replace the record's row (gateway.whole_row): edits are sent whole.
+    # True when the panel's edits replace the record's row (gateway.plans.whole_row): edits are sent whole.
     WHOLE_ROW_EDITS: bool
 
     def native(self, op: Operation, ref_kind: str) -> bool:

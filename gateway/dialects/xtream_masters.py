@@ -24,7 +24,7 @@ NAME = "xtream_masters"
 CREDITS_BY_ADJUSTMENT = True
 PAGES_LISTS = True  # table.php: start, limit, recordsTotal
 WHOLE_CREDITS = True  # adjust_credits: intval()
-WHOLE_ROW_EDITS = True  # XUI.one rebuilds an edited row from the request (gateway.whole_row)
+WHOLE_ROW_EDITS = True  # XUI.one rebuilds an edited row from the request (gateway.plans.whole_row)
 
 # Parameters the panel reads for itself rather than passing to the action.
 _CONTROL = ("api_key", "action")
@@ -250,7 +250,7 @@ def panel_params(op: Operation, args: dict[str, Any], timezone: str = "UTC") -> 
                 out["server_id"] = str(value[0]) if len(value) == 1 else "-1"
         else:
             out[wire] = fields.wire(ftype, value)
-    if op.name.endswith(".create"):  # an edit is sent whole instead (gateway.whole_row): it has them
+    if op.name.endswith(".create"):  # an edit is sent whole instead (gateway.plans.whole_row): it has them
         for resource, name in _REQUIRED_LISTS:
             if resource == op.resource and name in op.fields:
                 out.setdefault(_wire_name(op, name), "[]")
