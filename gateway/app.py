@@ -14,18 +14,18 @@ from aiohttp import web
 from gateway import paging, routing, security, tenancy
 from gateway.audit import AuditEntry, AuditLog
 from gateway.cache import ResponseCache
-from gateway.cache.steps import cache_lookup, cache_store
+from gateway.cache.step import cache
 from gateway.catalogue import Kind, Operation, catalogue
 from gateway.clientside import routes as clientside_routes
 from gateway.config import Config
 from gateway.dialects.base import Rendered
 from gateway.dialects.registry import client_face
-from gateway.exchange import Exchange, GatewayState, Live, Step
+from gateway.exchange import Exchange, GatewayState, Live, Next, Step, check, compose
 from gateway.health import Health
 from gateway.httpserver import hide_server_banner
 from gateway.ingress import read_request
 from gateway.metrics import Metrics
-from gateway.model import Code, Failure, Refused, Result
+from gateway.model import Code, Failure, Outcome, Refused, Result
 from gateway.ratelimit import Limiter
 from gateway.upstream import UpstreamClient
 
@@ -46,32 +46,31 @@ async def route_upstream(ex: Exchange) -> None:
     routing.choose_upstream(ex)
 
 
-async def forward(ex: Exchange) -> None:
-    assert ex.call is not None and ex.op is not None and ex.upstream is not None
-    if ex.outcome is not None:  # answered from the cache
-        return
-    ex.outcome = await routing.run_with_failover(ex)
+async def forward(ex: Exchange, _: Next) -> Outcome:
+    return await routing.run_with_failover(ex)
 
 
-# The admin API pipeline, in order. Each step reads and fills the Exchange, or raises Refused to stop it.
+# The admin API pipeline, outermost first: each step gets the request and the rest of the pipeline (an onion:
+# it may act before, after or around the rest, or answer instead of it); `check` steps only look, and raise
+# Refused to stop the request.
 ADMIN_PIPELINE: tuple[Step, ...] = (
-    decode_request,  # bounded body, PHP-style params, ambiguity refused
-    security.resolve_client_ip,  # socket peer, or X-Forwarded-For behind trusted proxies
-    security.throttle_auth_failures,  # an address guessing keys is stopped before its next guess
-    security.authenticate,  # gateway key by digest (or an ip_only key by address)
-    security.check_ip_allowlist,  # the key's CIDR list
-    security.rate_limit,  # the key's token bucket
-    security.resolve_operation,  # dialect parse into a canonical Call; unknown actions stop here
-    security.check_scope,  # the key's policy: allow/deny globs, danger only by full name
-    route_upstream,  # the key's upstream or pool (an access code may select), healthy members first
-    tenancy.enforce_tenancy,  # reseller keys: forced owner on create, others' records are not found
-    security.check_guards,  # the policy's limits on values (max_connections, exp_date, ...)
-    cache_lookup,  # reads: a fresh entry answers (X-Cache HIT), concurrent misses share one upstream call
+    check(decode_request),  # bounded body, PHP-style params, ambiguity refused
+    check(security.resolve_client_ip),  # socket peer, or X-Forwarded-For behind trusted proxies
+    check(security.throttle_auth_failures),  # an address guessing keys is stopped before its next guess
+    check(security.authenticate),  # gateway key by digest (or an ip_only key by address)
+    check(security.check_ip_allowlist),  # the key's CIDR list
+    check(security.rate_limit),  # the key's token bucket
+    check(security.resolve_operation),  # dialect parse into a canonical Call; unknown actions stop here
+    check(security.check_scope),  # the key's policy: allow/deny globs, danger only by full name
+    check(route_upstream),  # the key's upstream or pool (an access code may select), healthy members first
+    tenancy.tenancy,  # reseller keys: forced owner, others' records not found; after: own rows, paged
+    check(security.check_guards),  # the policy's limits on values (max_connections, exp_date, ...)
+    paging.page_whole_list,  # after: a list the client's panel pages, from an upstream that answers it whole
+    cache,  # reads: a fresh entry answers (HIT), concurrent misses share one call, STALE on failure; writes:
+    #         invalidate their tags' cached reads
     forward,  # the call's plan (gateway.plans), driven to its outcome; reads fail over within a pool
-    cache_store,  # reads: store (or STALE on upstream failure); writes: invalidate their tags' cached reads
-    tenancy.filter_tenant_list,  # reseller keys: own rows only, paged by the gateway
-    paging.page_whole_list,  # a list the client's panel pages, from an upstream that answers it whole
 )
+RUN_PIPELINE = compose(ADMIN_PIPELINE)
 
 
 def _record(ex: Exchange, latency: float) -> None:
@@ -135,16 +134,13 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
         state = request.app[LIVE].state
         ex = Exchange(request=request, state=state, face=face, request_id=Exchange.request_id_of(request))
         try:
-            for step in ADMIN_PIPELINE:
-                await step(ex)
+            ex.outcome = await RUN_PIPELINE(ex)
         except Refused as refused:
             ex.outcome = refused.failure
         except Exception:
             # A bug must not become a traceback for the client; the log keeps it with the request id.
             log.exception("internal error handling request %s", ex.request_id)
             ex.outcome = Failure(Code.FAILURE, "internal gateway error", reason="internal")
-        if ex.outcome is None:
-            ex.outcome = Failure(Code.FAILURE, "no outcome", reason="internal")
         rendered = _render(ex, state.config.http_status_codes)
         if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
             ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
