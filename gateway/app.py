@@ -19,7 +19,7 @@ from gateway.catalogue import Kind, Operation, catalogue
 from gateway.clientside import routes as clientside_routes
 from gateway.config import Config
 from gateway.dialects.base import Rendered
-from gateway.dialects.registry import client_face
+from gateway.dialects.registry import BY_NAME, client_face
 from gateway.exchange import Exchange, GatewayState, Live, Next, Step, check, compose
 from gateway.health import Health
 from gateway.httpserver import hide_server_banner
@@ -32,10 +32,6 @@ from gateway.upstream import UpstreamClient
 log = logging.getLogger("panelgate")
 
 LIVE: web.AppKey[Live] = web.AppKey("live", Live)
-# Path names XUI.one refuses as access codes (admin_api.php processCode: STATUS_RESERVED_CODE): other routes'.
-XUI_RESERVED_CODES = ("admin", "stream", "images", "player_api", "player", "playlist", "epg", "live", "movie",
-                      "series", "status", "nginx_status", "get", "panel_api", "xmltv", "probe", "thumb", "timeshift",
-                      "auth", "vauth", "tsauth", "hls", "play", "key", "api", "c")  # fmt: skip
 
 
 async def decode_request(ex: Exchange) -> None:
@@ -232,27 +228,17 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
     hide_server_banner(app)
     live = live or Live(build_state(config))
     app[LIVE] = live
-    routes = {
-        "xtream_masters": ("/{code}/admin/index.php", "/{code}/admin/", "/{code}/admin"),
-        # XC v2 scripts cannot send a header: the key may ride in the path, so only the base URL changes.
-        "xtream_codes_v2": ("/api.php", "/k/{key}/api.php"),
-        # MidnightStreamer: the key may be the 4th URL segment.
-        "midnight": ("/api/{group}/{verb}", "/api/{group}/{verb}/{key}"),
-    }
-    for dialect, paths in routes.items():
-        handler = admin_handler(dialect)
-        for path in paths:
+    for dialect in BY_NAME.values():
+        handler = admin_handler(dialect.name)
+        for path in dialect.routes:
             app.router.add_route("GET", path, handler)
             app.router.add_route("POST", path, handler)
     clientside_routes.add_routes(app, live)  # players: player_api, playlists, EPG, streams (after the admin routes)
-    # XUI.one's own address for its admin API (the access code alone), after the players' routes: `/c/`, the MAG
-    # portal, is a code XUI.one reserves, and a player's path must never be read as an admin call.
-    xui = admin_handler("xtream_masters")
-    reserved = "|".join(XUI_RESERVED_CODES)
-    code = "{code:(?!(?:" + reserved + ")/)[A-Za-z0-9_-]+}"  # every such path goes on with a `/`
-    for path in (f"/{code}/", f"/{code}/index.php"):
-        app.router.add_route("GET", path, xui)
-        app.router.add_route("POST", path, xui)
+    for dialect in BY_NAME.values():  # paths that would shadow a player's, after them
+        handler = admin_handler(dialect.name)
+        for path in dialect.late_routes:
+            app.router.add_route("GET", path, handler)
+            app.router.add_route("POST", path, handler)
 
     async def start_probes(_: web.Application) -> None:
         health = live.state.upstream_client.health

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 
 from gateway.catalogue import catalogue
-from gateway.config import Upstream
-from gateway.dialects.registry import DIALECTS, client_face
+from gateway.dialects.registry import BY_NAME, DIALECTS, client_face
 from gateway.plans.rehearsal import calls_of
 from gateway.plans.shape import shape_of
+from gateway.upstream_settings import Upstream
 
-SHORT = {"xtream_masters": "XM", "xtream_codes_v2": "XC", "midnight": "MS"}
+SHORT = {name: d.short for name, d in BY_NAME.items()}
 
 
 def cells() -> list[tuple[str, str, str, str]]:

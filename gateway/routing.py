@@ -12,14 +12,14 @@ import logging
 from contextlib import suppress
 
 from gateway.catalogue import Kind, Operation, catalogue
-from gateway.config import Upstream
+from gateway.dialects.registry import dialect
 from gateway.exchange import Exchange, Live
-from gateway.health import PROBES
 from gateway.model import Call, Code, Failure, Outcome, Refused
 from gateway.plans.calls import plan
 from gateway.plans.commands import Toward, single
 from gateway.plans.driver import Trace, drive
 from gateway.plans.transport import UpstreamTransport
+from gateway.upstream_settings import Upstream
 
 log = logging.getLogger("panelgate.routing")
 FAILOVER_CODES = (Code.UPSTREAM_UNAVAILABLE, Code.UPSTREAM_ERROR)
@@ -79,7 +79,7 @@ async def run_with_failover(ex: Exchange, call: Call | None = None, op: Operatio
 async def probe(live: Live, upstream: Upstream) -> None:
     """One active health check: the dialect's cheapest read, through the breaker like any request."""
     state = live.state
-    op = catalogue().operations[PROBES[upstream.dialect]]
+    op = catalogue().operations[dialect(upstream.dialect).probe]
     sender = UpstreamTransport(upstream, state.upstream_client, state.metrics, request_id="health-probe")
     await drive(single(Call(op.name), op), sender)
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from gateway.catalogue import Operation, catalogue
+from gateway.dialects.registry import dialect
 from gateway.model import Call, Code, Failure, Outcome, Ref, Result
 from gateway.plans import credits, lineinfo, whole_row
 from gateway.plans.commands import Command, Hold, Plan, Send, SendAll, Toward
@@ -54,7 +55,7 @@ def plan(call: Call, op: Operation, toward: Toward) -> Plan:
         if isinstance(grouped, Failure):
             return grouped
         call = grouped
-        if call.dialect == "midnight":
+        if dialect(call.dialect).answers_reseller_password:
             call = _with_password(call)
             return _answer_password((yield from _planned(call, op, toward, shape)), call)
     return (yield from _planned(call, op, toward, shape))
@@ -155,8 +156,8 @@ def _complete_row(call: Call, op: Operation, toward: Toward, outcome: Outcome,
             return outcome
         row = yield Send(Call(get.name, target=Ref(mac=mac)), get)
         return row if isinstance(row, Result) and isinstance(row.data, dict) and row.data else outcome
-    # only an Xtream-Masters client is answered the created line's row; the others answer id and credentials
-    if op.name != "line.create" or not isinstance(outcome.data, dict) or call.dialect != "xtream_masters":
+    # only a client whose panel answers a created line's row gets it; the others answer id and credentials
+    if op.name != "line.create" or not isinstance(outcome.data, dict) or not dialect(call.dialect).answers_created_row:
         return outcome
     created: dict[str, Any] = outcome.data
     if set(created) - {"id", "username", "password"}:

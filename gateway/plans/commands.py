@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.catalogue import Operation
-from gateway.config import Upstream
 from gateway.dialects.base import UpstreamFace
 from gateway.dialects.registry import upstream_face
 from gateway.model import Call, Outcome
+from gateway.upstream_settings import Upstream
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Any
 
 from gateway.catalogue import catalogue
 from gateway.dialects.common import json_array
+from gateway.dialects.registry import dialect
 from gateway.model import Call, Outcome, Result
 from gateway.plans.commands import Plan, Send, Toward
 
-CLIENT = "xtream_codes_v2"
 STREAM_COLUMNS = ("bouquet_channels", "bouquet_movies", "bouquet_radios")
 
 
@@ -58,8 +58,8 @@ def complete(call: Call, toward: Toward, outcome: Outcome, listed: dict[str, Any
     """The line row of a `line.get` with what an XC v2 client's `user/info` answers beyond it. `listed` is the
     list row the line was found in, when it was looked up by username and password."""
     if (
-        call.dialect != CLIENT
-        or toward.dialect == CLIENT
+        not toward.foreign(call)  # (a call of the gateway's own has no client dialect)
+        or not dialect(call.dialect).answers_line_extras
         or not isinstance(outcome, Result)
         or not isinstance(outcome.data, dict)
     ):

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.catalogue import Operation
-from gateway.config import Upstream
 from gateway.model import NO_REF, Call, Outcome, Ref, Result
 from gateway.plans.calls import plan
 from gateway.plans.commands import Toward
 from gateway.plans.driver import drive
+from gateway.upstream_settings import Upstream
 
 REF_EXAMPLES: dict[str, Ref] = {
     "none": NO_REF,

@@ -6,11 +6,11 @@ import time
 
 from gateway import panel_secrets
 from gateway.catalogue import Kind, Operation
-from gateway.config import Upstream
 from gateway.dialects.registry import upstream_face
 from gateway.metrics import Metrics
 from gateway.model import Call, Code, Failure, Outcome, Result
 from gateway.upstream import UpstreamClient, UpstreamUnavailable
+from gateway.upstream_settings import Upstream
 
 
 class UpstreamTransport:

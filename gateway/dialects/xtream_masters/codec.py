@@ -12,12 +12,12 @@ from typing import Any
 
 from gateway import fields, jsonio
 from gateway.catalogue import Catalogue, FieldType, Operation, Target, catalogue
-from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
 from gateway.dialects.common import invalid, merged, presented_key
 from gateway.fields import FieldError, date_to_unix, to_int, unix_to_date
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
+from gateway.upstream_settings import Upstream
 
 NAME = "xtream_masters"
 # Credits move through adjust_credits, which the panel writes to its credit log; a create or edit never sets them.
@@ -25,6 +25,13 @@ CREDITS_BY_ADJUSTMENT = True
 PAGES_LISTS = True  # table.php: start, limit, recordsTotal
 WHOLE_CREDITS = True  # adjust_credits: intval()
 WHOLE_ROW_EDITS = True  # XUI.one rebuilds an edited row from the request (gateway.plans.whole_row)
+
+# Path names XUI.one refuses as access codes (admin_api.php processCode: STATUS_RESERVED_CODE): other routes'.
+XUI_RESERVED_CODES = ("admin", "stream", "images", "player_api", "player", "playlist", "epg", "live", "movie",
+                      "series", "status", "nginx_status", "get", "panel_api", "xmltv", "probe", "thumb", "timeshift",
+                      "auth", "vauth", "tsauth", "hls", "play", "key", "api", "c")  # fmt: skip
+# An access code as a route variable, never one of those (every such path goes on with a `/`).
+XUI_CODE = "{code:(?!(?:" + "|".join(XUI_RESERVED_CODES) + ")/)[A-Za-z0-9_-]+}"
 
 # Parameters the panel reads for itself rather than passing to the action.
 _CONTROL = ("api_key", "action")
