@@ -25,7 +25,7 @@ from gateway.health import Health
 from gateway.httpserver import hide_server_banner
 from gateway.ingress import read_request
 from gateway.metrics import Metrics
-from gateway.model import Code, Failure, Outcome, Refused, Result
+from gateway.model import Code, Failure, Outcome, Reason, Refused, Result
 from gateway.ratelimit import Limiter
 from gateway.upstream import UpstreamClient
 
@@ -136,7 +136,7 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
         except Exception:
             # A bug must not become a traceback for the client; the log keeps it with the request id.
             log.exception("internal error handling request %s", ex.request_id)
-            ex.outcome = Failure(Code.FAILURE, "internal gateway error", reason="internal")
+            ex.outcome = Failure(Code.FAILURE, "internal gateway error", reason=Reason.INTERNAL)
         rendered = _render(ex, state.config.http_status_codes)
         if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
             ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))

@@ -14,7 +14,7 @@ from contextlib import suppress
 from gateway.catalogue import Kind, Operation, catalogue
 from gateway.dialects.registry import dialect
 from gateway.exchange import Exchange, Live
-from gateway.model import Call, Code, Failure, Outcome, Refused
+from gateway.model import Call, Code, Failure, Outcome, Reason, Refused
 from gateway.plans.calls import plan
 from gateway.plans.commands import Toward, single
 from gateway.plans.driver import Trace, drive
@@ -33,7 +33,7 @@ def choose_upstream(ex: Exchange) -> None:
     selected = config.access_codes.get(ex.call.route) if ex.call.route else None
     if selected is not None:
         if selected not in ex.key.targets:
-            raise Refused(Failure(Code.FORBIDDEN, "this key may not use that access code", reason="route"))
+            raise Refused(Failure(Code.FORBIDDEN, "this key may not use that access code", reason=Reason.ROUTE))
         target = selected
     members = [config.upstreams[name] for name in config.members(target)]
     health = ex.state.upstream_client.health

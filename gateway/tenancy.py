@@ -14,7 +14,7 @@ from typing import Any
 from gateway import routing
 from gateway.catalogue import catalogue
 from gateway.exchange import Exchange, Next
-from gateway.model import Call, Code, Failure, Outcome, Page, Ref, Refused, Result
+from gateway.model import Call, Code, Failure, Outcome, Page, Reason, Ref, Refused, Result
 from gateway.paging import PAGING_ARGS, cut
 
 OWNED_RESOURCES = ("line", "mag", "enigma")
@@ -34,7 +34,7 @@ def owner_of(row: Any) -> str | None:
 def _not_found(ex: Exchange) -> Refused:
     assert ex.op is not None
     what = {"line": "line", "mag": "MAG device", "enigma": "Enigma2 device"}[ex.op.resource]
-    return Refused(Failure(Code.NOT_FOUND, f"no such {what}", reason="tenancy"))
+    return Refused(Failure(Code.NOT_FOUND, f"no such {what}", reason=Reason.TENANCY))
 
 
 async def tenancy(ex: Exchange, next: Next) -> Outcome:

@@ -20,7 +20,7 @@ from typing import Any
 
 from gateway.catalogue import Operation, catalogue
 from gateway.dialects.registry import dialect
-from gateway.model import Call, Code, Failure, Outcome, Ref, Result
+from gateway.model import Call, Code, Failure, Outcome, Reason, Ref, Result
 from gateway.plans import credits, lineinfo, whole_row
 from gateway.plans.commands import Command, Hold, Plan, Send, SendAll, Toward
 from gateway.plans.shape import LOOKUPS, Shape, shape_of
@@ -37,16 +37,16 @@ def plan(call: Call, op: Operation, toward: Toward) -> Plan:
     shape = shape_of(op, call.target.kind, toward.dialect)
     upstream = toward.upstream
     if shape.kind == "unsupported":
-        return Failure(Code.UNSUPPORTED, f"{op.name} addressed by {call.target.kind} is not supported by upstream "
-                                         f"{upstream.name} ({upstream.dialect})", reason="unsupported")  # fmt: skip
+        message = f"{op.name} addressed by {call.target.kind} is not supported by upstream {upstream.name} "
+        return Failure(Code.UNSUPPORTED, f"{message}({upstream.dialect})", reason=Reason.UNSUPPORTED)
     foreign = toward.face.foreign_fields(op, call.args, upstream)
     if foreign:
         return Failure(Code.UNSUPPORTED, f"{', '.join(foreign)}: upstream {upstream.name} ({upstream.dialect}) "
-                       "has no place for this value, nothing was sent", reason="unsupported")  # fmt: skip
+                       "has no place for this value, nothing was sent", reason=Reason.UNSUPPORTED)  # fmt: skip
     amount = call.args.get("credits")
     if op.name == "reseller.adjust_credits" and toward.face.WHOLE_CREDITS and isinstance(amount, float):
         return Failure(Code.UNSUPPORTED, f"credits {amount}: upstream {upstream.name} moves whole credits"
-                       " only, nothing was sent", reason="unsupported")  # fmt: skip
+                       " only, nothing was sent", reason=Reason.UNSUPPORTED)  # fmt: skip
     if shape.kind == "fan-out":
         return (yield from _fan_out(call, op))
     if op.name == "reseller.create" and toward.foreign(call):

@@ -35,7 +35,7 @@ from gateway.dialects.base import Dialect, RawRequest, Rendered
 from gateway.dialects.midnight.vocabulary import ENDPOINTS
 from gateway.dialects.registry import dialect
 from gateway.dialects.xtream_codes_v2.vocabulary import ACTIONS
-from gateway.model import Code, Failure, Outcome, Refused, Result
+from gateway.model import Code, Failure, Outcome, Reason, Refused, Result
 from gateway.phpform import parse_urlencoded
 from gateway.upstream_settings import Upstream
 
@@ -107,7 +107,10 @@ def plain(value: Any) -> Any:
 
 
 def failure_doc(f: Failure) -> dict[str, Any]:
-    return {"code": f.code.value, "message": f.message, "echo": f.echo, "reason": f.reason}
+    doc = {"code": f.code.value, "message": f.message, "echo": f.echo, "reason": str(f.reason)}
+    if f.subject:
+        doc["subject"] = f.subject
+    return doc
 
 
 def outcome_doc(o: Outcome) -> dict[str, Any]:
@@ -121,7 +124,8 @@ def from_outcome_doc(doc: dict[str, Any]) -> Outcome:
         r = doc["result"]
         return Result(data=r.get("data"), total=r.get("total"), filtered=r.get("filtered"), extra=r.get("extra", {}))
     f = doc["failure"]
-    return Failure(Code(f["code"]), f.get("message", ""), echo=f.get("echo"), reason=f.get("reason", ""))
+    return Failure(Code(f["code"]), f.get("message", ""), echo=f.get("echo"), reason=Reason(f.get("reason", "")),
+                   subject=f.get("subject", ""))
 
 
 def rendered(r: Rendered) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from typing import Any
 from gateway import jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.dialects.base import RawRequest, Rendered
-from gateway.dialects.common import invalid, merged, presented_key
+from gateway.dialects.common import invalid, merged, presented_key, unreadable
 from gateway.dialects.fieldmap import FieldMap
 from gateway.dialects.midnight.vocabulary import BY_OPERATION, ENDPOINTS, FIELDS, NAME
 from gateway.fields import FieldError, mac, to_int
-from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
+from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Reason, Ref, Refused, Result
 from gateway.phpform import Params
 
 
@@ -68,7 +68,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     entry = ENDPOINTS.get((group, verb))
     if entry is None:
         raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown endpoint {group[:30]}/{verb[:30]}",
-                              reason="unknown_action"))
+                              reason=Reason.UNKNOWN_ACTION))
     operation, ref_kind = entry
     op = cat.operations[operation]
     params = merged(request)
@@ -81,7 +81,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
         if operation == "reseller.adjust_credits":
             args["credits"] = to_int("credits", params.get("credits", ""), low=-(10**9), high=10**9)
     except FieldError as exc:
-        raise invalid(str(exc), exc.code) from None
+        raise unreadable(exc) from None
     if operation == "reseller.create" and not args.get("username"):
         raise invalid("Name is required.")  # the panel's own words, without a field prefix
     return Call(operation=operation, args=args, target=target, dialect=NAME, raw_action=f"{group}/{verb}")
@@ -141,7 +141,7 @@ def failure_text(failure: Failure, op: Operation | None) -> str:
     code = failure.code
     if code is Code.UNAUTHORIZED:
         return "Invalid API key."
-    if code is Code.FORBIDDEN and failure.reason == "ip":
+    if code is Code.FORBIDDEN and failure.reason is Reason.IP:
         return "IP not allowed."
     if code is Code.EXISTS_USERNAME:
         return "Username exists."

@@ -12,11 +12,11 @@ from typing import Any
 from gateway import fields, jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.dialects.base import RawRequest, Rendered
-from gateway.dialects.common import invalid, merged, presented_key
+from gateway.dialects.common import invalid, merged, presented_key, unreadable
 from gateway.dialects.xtream_codes_v2.rows import reg_user_row, user_info
 from gateway.dialects.xtream_codes_v2.vocabulary import ACTIONS, BY_OPERATION, NAME, columns
 from gateway.fields import FieldError, int_list, mac, to_int
-from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
+from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Reason, Ref, Refused, Result
 from gateway.phpform import Params
 
 # Top-level parameters api.php reads, per way of addressing the record (besides action, sub and the key).
@@ -105,12 +105,12 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     action, sub = params.get("action"), params.get("sub")
     if not isinstance(action, str) or not isinstance(sub, str | type(None)):
         if action is None:
-            raise Refused(Failure(Code.UNKNOWN_OPERATION, "action is required", reason="unknown_action"))
+            raise Refused(Failure(Code.UNKNOWN_OPERATION, "action is required", reason=Reason.UNKNOWN_ACTION))
         raise invalid("action and sub must be single values")
     entry = ACTIONS.get((action, sub or ""))
     if entry is None:
         raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:40]}/{(sub or '')[:40]}",
-                              reason="unknown_action"))
+                              reason=Reason.UNKNOWN_ACTION))
     operation, ref_kind = entry
     op = cat.operations[operation]
     try:
@@ -133,7 +133,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
             # canonically that is server_id -1, which an XC v2 upstream gets back as no servers[] at all.
             args["server_id"] = -1
     except FieldError as exc:
-        raise invalid(str(exc), exc.code) from None
+        raise unreadable(exc) from None
     return Call(operation=operation, args=args, target=target, dialect=NAME, raw_action=f"{action}/{sub}")
 
 
@@ -174,7 +174,7 @@ def failure_body(failure: Failure, op: Operation | None) -> dict[str, Any]:
     resource = op.resource if op else ""
     if code is Code.UNAUTHORIZED:
         return {"result": False, "0": "KEY WRONG"}
-    if code is Code.FORBIDDEN and failure.reason == "ip":
+    if code is Code.FORBIDDEN and failure.reason is Reason.IP:
         return {"result": False, "0": "IP FORBIDDEN"}
     if code is Code.INSUFFICIENT_CREDITS:
         # XC v2 answers result:true here and changes nothing; scripts written for it test the error key.
@@ -182,9 +182,9 @@ def failure_body(failure: Failure, op: Operation | None) -> dict[str, Any]:
     if code in (Code.EXISTS_USERNAME, Code.EXISTS_MAC):
         return {"result": False, "error": "EXISTS"}
     if code is Code.NOT_FOUND:
-        error = "PARAMETER ERROR (user/pass)" if failure.message.startswith("user/pass") else "NOT EXISTS"
+        error = "PARAMETER ERROR (user/pass)" if failure.subject == "user/pass" else "NOT EXISTS"
         return {"result": False, "error": error}
-    if code is Code.INVALID_MAC or (resource == "mag" and code is Code.INVALID_INPUT and "mac" in failure.message):
+    if code is Code.INVALID_MAC or (resource == "mag" and code is Code.INVALID_INPUT and _about_mac(failure)):
         return {"result": False, "error": "PARAMETER ERROR (mac)"}
     if code in (Code.INVALID_INPUT, Code.INVALID_DATE, Code.INVALID_PACKAGE, Code.INVALID_USERNAME):
         return {"result": False, "error": "PARAMETER ERROR", "message": failure.message}
@@ -192,6 +192,10 @@ def failure_body(failure: Failure, op: Operation | None) -> dict[str, Any]:
     if failure.message:
         body["message"] = failure.message
     return body
+
+
+def _about_mac(failure: Failure) -> bool:
+    return failure.subject.removeprefix("user_data[").removesuffix("]") == "mac"
 
 
 def _int(value: Any) -> Any:
