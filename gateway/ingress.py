@@ -10,16 +10,16 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.bodyread import TooLarge, read_body
-from gateway.dialects.base import RawRequest
-from gateway.model import Code, Failure, Refused
+from gateway.model import Code, Failure, Reason, Refused
 from gateway.phpform import FormError, Params, parse_pairs, parse_urlencoded
+from gateway.request import RawRequest
 
 _FORM = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
 
 
 def _refuse(message: str, code: Code = Code.INVALID_INPUT) -> Refused:
-    return Refused(Failure(code, message, reason="bad_input" if code is Code.INVALID_INPUT else "too_large"))
+    return Refused(Failure(code, message, reason=Reason.BAD_INPUT if code is Code.INVALID_INPUT else Reason.TOO_LARGE))
 
 
 def _too_large(limit: int) -> Refused:

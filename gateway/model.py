@@ -10,6 +10,40 @@ from typing import Any
 ArgValue = Any
 
 
+class Reason(enum.StrEnum):
+    """Why the gateway itself refused or failed a request, on the admin and the client side alike: the label of
+    refusal metrics, the audit's `reason`, and what renderers decide on (never the message's text). A failure the
+    panel reported has none."""
+
+    NONE = ""
+    # the request itself
+    BAD_INPUT = "bad_input"
+    TOO_LARGE = "too_large"
+    UNKNOWN_ACTION = "unknown_action"
+    UNSUPPORTED = "unsupported"  # no upstream can carry it as asked; nothing was sent
+    # who asks
+    MISSING_KEY = "missing_key"
+    BAD_KEY = "bad_key"
+    NO_CREDENTIALS = "no_credentials"  # a player's request without a line's username and password
+    AUTH_THROTTLE = "auth_throttle"
+    # what policy allows
+    IP = "ip"
+    SCOPE = "scope"
+    GUARD = "guard"
+    ROUTE = "route"
+    RATE = "rate"
+    TENANCY = "tenancy"
+    BLOCKED_IP = "blocked_ip"
+    BLOCKED_UA = "blocked_ua"
+    MAX_STREAMS = "max_streams"
+    UNKNOWN_ORIGIN = "unknown_origin"
+    # the upstream's trouble, and the gateway's own
+    UPSTREAM_ERROR = "upstream_error"  # unreachable, timed out, or broke off
+    UPSTREAM_STATUS = "upstream_status"  # answered an error status
+    BROKEN = "broken"  # failed in the middle of a body already under way
+    INTERNAL = "internal"
+
+
 class Code(enum.Enum):
     """Canonical failure codes. Dialects map their own error strings to and from these."""
 
@@ -127,7 +161,8 @@ class Failure:
     code: Code
     message: str = ""
     echo: Any = None
-    reason: str = ""  # machine-readable refusal reason for metrics/audit (e.g. "scope", "bad_key")
+    reason: Reason = Reason.NONE  # why the gateway refused it (none: the panel's own answer)
+    subject: str = ""  # the parameter or field it is about, as the client named it (`user_data[mac]`, `user/pass`)
     retryable: bool = False  # the upstream never received the request: another upstream may be tried
     retry_after: float = 0.0  # seconds after which the same call may succeed (a Retry-After header), 0: unknown
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from gateway.config import IPNetwork
 from gateway.exchange import Exchange, IPAddress
 from gateway.keys import digest_of
-from gateway.model import Code, Failure, Refused
+from gateway.model import Code, Failure, Reason, Refused
 
 _UNKNOWN = ipaddress.ip_address("0.0.0.0")
 
@@ -84,7 +84,7 @@ async def throttle_auth_failures(ex: Exchange) -> None:
     left = await ex.state.limiter.take(f"auth:{ex.client_ip}", rate, cost=0)
     if left.remaining < 1:
         _retry_after(ex, (1 - left.remaining) / rate.per_second)
-        raise Refused(Failure(Code.RATE_LIMITED, "too many failed authentications", reason="auth_throttle"))
+        raise Refused(Failure(Code.RATE_LIMITED, "too many failed authentications", reason=Reason.AUTH_THROTTLE))
 
 
 async def authenticate(ex: Exchange) -> None:
@@ -103,7 +103,7 @@ async def authenticate(ex: Exchange) -> None:
         rate = ex.state.config.auth_throttle
         if rate is not None:
             await ex.state.limiter.take(f"auth:{ex.client_ip}", rate)
-        reason = "missing_key" if not creds.api_key else "bad_key"
+        reason = Reason.MISSING_KEY if not creds.api_key else Reason.BAD_KEY
         raise Refused(Failure(Code.UNAUTHORIZED, "invalid API key", reason=reason))
     ex.key = key
 
@@ -119,13 +119,13 @@ async def rate_limit(ex: Exchange) -> None:
     ex.response_headers["RateLimit-Remaining"] = str(max(0, decision.remaining))
     if not decision.allowed:
         _retry_after(ex, decision.retry_after)
-        raise Refused(Failure(Code.RATE_LIMITED, f"rate limit of key {ex.key.id} exceeded", reason="rate"))
+        raise Refused(Failure(Code.RATE_LIMITED, f"rate limit of key {ex.key.id} exceeded", reason=Reason.RATE))
 
 
 async def check_ip_allowlist(ex: Exchange) -> None:
     assert ex.key is not None and ex.client_ip is not None
     if ex.key.allowed_ips and not _in(ex.client_ip, ex.key.allowed_ips):
-        raise Refused(Failure(Code.FORBIDDEN, "this key may not be used from this address", reason="ip"))
+        raise Refused(Failure(Code.FORBIDDEN, "this key may not be used from this address", reason=Reason.IP))
 
 
 async def resolve_operation(ex: Exchange) -> None:
@@ -142,7 +142,7 @@ async def resolve_operation(ex: Exchange) -> None:
     undeclared = sorted(set(ex.call.args) - set(ex.op.fields)) if ex.op is not None else []
     if undeclared:
         raise Refused(Failure(Code.INVALID_INPUT, f"{undeclared[0]}: is not a field of {ex.call.operation}",
-                              reason="bad_input"))  # fmt: skip
+                              reason=Reason.BAD_INPUT, subject=undeclared[0]))  # fmt: skip
 
 
 async def check_scope(ex: Exchange) -> None:
@@ -152,7 +152,7 @@ async def check_scope(ex: Exchange) -> None:
             Failure(
                 Code.FORBIDDEN,
                 f"operation {ex.op.name} is not allowed for this key (policy {ex.key.policy.name})",
-                reason="scope",
+                reason=Reason.SCOPE,
             )
         )
 
@@ -164,4 +164,4 @@ async def check_guards(ex: Exchange) -> None:
     for guard in ex.key.policy.guards:
         problem = guard.violation(ex.call.args, ex.call.operation, now)
         if problem:
-            raise Refused(Failure(Code.FORBIDDEN, f"{problem} (policy {ex.key.policy.name})", reason="guard"))
+            raise Refused(Failure(Code.FORBIDDEN, f"{problem} (policy {ex.key.policy.name})", reason=Reason.GUARD))

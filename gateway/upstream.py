@@ -10,10 +10,11 @@ import aiohttp
 
 from gateway.bodyread import TooLarge, read_body
 from gateway.budget import OutboundBudget, OverBudget
-from gateway.config import Upstream
 from gateway.dialects.base import UpstreamRequest
 from gateway.health import Health, HealthSettings
 from gateway.record_locks import RecordLocks
+from gateway.transport_errors import TRANSPORT_ERRORS, classify
+from gateway.upstream_settings import Upstream
 
 MAX_ANSWER_BYTES = 32 << 20  # a panel list page is kilobytes; anything past this is a broken upstream
 
@@ -135,12 +136,7 @@ class UpstreamClient:
                 req.method, url, data=body, timeout=timeout, headers=headers, allow_redirects=False
             ) as resp:
                 return Answer(resp.status, await _read_answer(resp), _retry_after(resp.headers.get("Retry-After")))
-        except (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError,
-                aiohttp.ConnectionTimeoutError) as exc:  # fmt: skip
-            # Nothing was sent: connection refused, or no connection within the connect timeout.
-            raise UpstreamUnavailable(f"cannot connect to upstream {upstream.name}", sent=False) from exc
-        except TimeoutError as exc:
-            message = f"upstream {upstream.name} timed out after {upstream.timeout:g}s"
-            raise UpstreamUnavailable(message, sent=True) from exc
-        except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
-            raise UpstreamUnavailable(f"upstream {upstream.name} failed: {type(exc).__name__}", sent=True) from exc
+        except TRANSPORT_ERRORS as exc:
+            meaning = classify(exc)
+            message = meaning.describe(upstream.name, exc, upstream.timeout)
+            raise UpstreamUnavailable(message, sent=meaning.sent) from exc

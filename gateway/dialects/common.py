@@ -6,13 +6,19 @@ from typing import Any
 
 from gateway import jsonio
 from gateway.dialects.base import RawRequest
-from gateway.model import Code, Credentials, Failure, Refused
+from gateway.fields import FieldError
+from gateway.model import Code, Credentials, Failure, Reason, Refused
 from gateway.phpform import FormError, Params, merge
 
 
-def invalid(message: str, code: Code = Code.INVALID_INPUT, echo: Any = None) -> Refused:
+def invalid(message: str, code: Code = Code.INVALID_INPUT, echo: Any = None, subject: str = "") -> Refused:
     """A refusal of unreadable client input (audited as `bad_input`)."""
-    return Refused(Failure(code, message, echo=echo, reason="bad_input"))
+    return Refused(Failure(code, message, echo=echo, reason=Reason.BAD_INPUT, subject=subject))
+
+
+def unreadable(error: FieldError, echo: Any = None) -> Refused:
+    """The refusal of a field the client gave and the gateway cannot read, naming it as the client did."""
+    return invalid(str(error), error.code, echo, subject=error.field)
 
 
 def merged(request: RawRequest, *, strict: tuple[str, ...] | None = None) -> Params:

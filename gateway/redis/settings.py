@@ -13,22 +13,19 @@ Before this section each feature had its own keys (`rate_limits.redis_url`, `.pr
 deprecation warning logged once per key, when there is no `redis:` section; beside one they are an error, since
 two answers to "which Redis" would be a guess.
 
-The config (gateway.config) calls `parse_section` and `legacy_endpoints`; this module imports nothing that
-loads a client.
+The config (gateway.config) calls `parse_section` and `legacy_endpoints` with its reader and its error type;
+this module is a leaf: it imports nothing of the gateway but the URL rules, and nothing that loads a client.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gateway.redis.url import RedisURL, RedisURLError, parse_url
-
-if TYPE_CHECKING:
-    from gateway.config import _Reader
 
 log = logging.getLogger("panelgate.config")
 
@@ -44,6 +41,23 @@ PREFIXES: Mapping[str, str] = MappingProxyType({
 DEFAULT_TIMEOUT = 0.25
 DEFAULT_RETRY_AFTER = 5.0
 _WARNED: set[str] = set()  # deprecated keys already warned about in this process
+Error = Callable[[str, str], Exception]  # (YAML path, message) -> the config's error (gateway.config.ConfigError)
+
+
+class Reader(Protocol):
+    """What a section's parser uses of the config's reader of one mapping (gateway.config._Reader)."""
+
+    data: dict[str, Any]
+
+    def at(self, key: str) -> str: ...
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def text(self, key: str, default: str | None = None) -> str: ...
+
+    def number(self, key: str, default: float) -> float: ...
+
+    def done(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -74,44 +88,43 @@ class RedisSettings:
         return {url: tuple(features) for url, features in found.items()}
 
 
-def checked_url(value: Any, path: str) -> RedisURL | None:
+def checked_url(value: Any, path: str, error: Error) -> RedisURL | None:
     """A URL from the config (None for an empty value: `${REDIS_URL:-}` left unset means no Redis)."""
-    from gateway.config import ConfigError  # the shared error type lives with the config reader
-
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ConfigError(path, f"expected a Redis URL, got a {type(value).__name__}")
+        raise error(path, f"expected a Redis URL, got a {type(value).__name__}")
     try:
         return parse_url(value)
     except RedisURLError as exc:
-        raise ConfigError(path, str(exc)) from None
+        raise error(path, str(exc)) from None
 
 
-def checked_prefix(r: _Reader, key: str, default: str) -> str:
-    from gateway.config import ConfigError
+def checked_prefix(value: Any, path: str, error: Error) -> str:
+    if not isinstance(value, str) or not value:
+        raise error(path, f"expected a key prefix such as 'panelgate:cache:', got {value!r:.60}")
+    if "{" in value or "}" in value:
+        raise error(path, "a prefix may not hold { or }: they would change which Cluster slot keys use")
+    return value
 
-    prefix = r.text(key, default)
-    if "{" in prefix or "}" in prefix:
-        raise ConfigError(r.at(key), "a prefix may not hold { or }: they would change which Cluster slot keys use")
-    return prefix
 
-
-def parse_section(r: _Reader) -> tuple[RedisURL | None, dict[str, Endpoint]]:
-    """The `redis:` section (its reader): the URL, and an endpoint per feature when there is one."""
-    from gateway.config import _Reader
-
-    url = checked_url(r.get("url"), r.at("url"))
+def parse_section(r: Reader, error: Error) -> dict[str, Endpoint]:
+    """The `redis:` section (its reader): an endpoint per feature, none without a URL."""
+    url = checked_url(r.get("url"), r.at("url"), error)
     timeout = r.number("timeout", DEFAULT_TIMEOUT)
     retry_after = r.number("retry_after", DEFAULT_RETRY_AFTER)
-    given = r.get("prefixes", {})
-    prefixes = _Reader({} if given is None else given, r.at("prefixes"))
-    chosen = {feature: checked_prefix(prefixes, feature, default) for feature, default in PREFIXES.items()}
-    prefixes.done()
+    given = r.get("prefixes") or {}
+    if not isinstance(given, dict):
+        raise error(r.at("prefixes"), f"expected a mapping of feature -> prefix ({', '.join(PREFIXES)})")
+    for feature in given:
+        if feature not in PREFIXES:
+            raise error(f"{r.at('prefixes')}.{feature}", f"unknown feature; use one of {', '.join(PREFIXES)}")
+    chosen = {f: checked_prefix(given.get(f, default), f"{r.at('prefixes')}.{f}", error)
+              for f, default in PREFIXES.items()}  # fmt: skip
     r.done()
     if url is None:
-        return None, {}
-    return url, {f: Endpoint(url, prefix, timeout, retry_after) for f, prefix in chosen.items()}
+        return {}
+    return {f: Endpoint(url, prefix, timeout, retry_after) for f, prefix in chosen.items()}
 
 
 # The deprecated keys: (section, key) -> what replaces it.
@@ -142,27 +155,34 @@ def warn_deprecated(path: str) -> None:
                     LEGACY[(section, key)])  # fmt: skip
 
 
-def legacy_endpoints(r: _Reader, section: str) -> dict[str, Endpoint]:
+def legacy_endpoints(r: Reader, section: str, error: Error) -> dict[str, Endpoint]:
     """The endpoints one section's deprecated keys give (read from its reader, so they are not unknown keys)."""
     present = [key for (s, key) in LEGACY if s == section and key in r.data]
     for key in present:
         warn_deprecated(f"{section}.{key}")
+
+    def url_of(key: str) -> RedisURL | None:
+        return checked_url(r.get(key), r.at(key), error)
+
+    def prefix_of(key: str, feature: str) -> str:
+        return checked_prefix(r.get(key, PREFIXES[feature]), r.at(key), error)
+
     if section == "rate_limits":
-        url = checked_url(r.get("redis_url"), r.at("redis_url"))
-        prefix = checked_prefix(r, "prefix", PREFIXES["rate_limits"])
+        url = url_of("redis_url")
+        prefix = prefix_of("prefix", "rate_limits")
         timeout = r.number("timeout", DEFAULT_TIMEOUT)
         if url is None:
             return {}
         # as before: the record locks and the upstreams' budgets shared the rate limits' Redis
         return {"rate_limits": Endpoint(url, prefix, timeout), "locks": Endpoint(url, prefix + "lock:", timeout)}
     if section == "cache":
-        url = checked_url(r.get("redis_url"), r.at("redis_url"))
-        prefix = checked_prefix(r, "prefix", PREFIXES["cache"])
+        url = url_of("redis_url")
+        prefix = prefix_of("prefix", "cache")
         timeout, retry_after = r.number("timeout", DEFAULT_TIMEOUT), r.number("retry_after", DEFAULT_RETRY_AFTER)
         return {} if url is None else {"cache": Endpoint(url, prefix, timeout, retry_after)}
     assert section == "client_side", section
-    url = checked_url(r.get("redis_url"), r.at("redis_url"))
-    prefix = checked_prefix(r, "redis_prefix", PREFIXES["streams"])
+    url = url_of("redis_url")
+    prefix = prefix_of("redis_prefix", "streams")
     if url is None:
         return {}
     # the old stream counter waited 0.5 s per call; the host names lived beside the stream counts
