@@ -54,6 +54,13 @@ def _info(port: int, section: str) -> dict[str, Any]:
         client.close()
 
 
+def _takes_a_write(client: redis.Redis | RedisCluster, key: str) -> bool:
+    try:
+        return bool(client.set(f"farm-probe:{key}", "1", px=1000))
+    finally:
+        client.close()
+
+
 def _ask(port: int, *command: Any) -> Any:
     client = _client(port)
     try:
@@ -106,11 +113,7 @@ class Cluster:
 
     def answers_writes(self, key: str) -> bool:
         """A write of `key`'s slot succeeds (through a fresh client that reads the slot map again)."""
-        client = self.client()
-        try:
-            return bool(client.set(f"farm-probe:{key}", "1", px=1000))
-        finally:
-            client.close()
+        return _takes_a_write(self.client(), key)
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -160,11 +163,7 @@ class SentinelSet:
 
     def answers_writes(self, key: str) -> bool:
         """The master the sentinels name takes a write."""
-        client = self.client()
-        try:
-            return bool(client.set(f"farm-probe:{key}", "1", px=1000))
-        finally:
-            client.close()
+        return _takes_a_write(self.client(), key)
 
     def stop(self) -> None:
         for server in (*self.sentinels, self.master, self.replica):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -47,6 +48,14 @@ async def _stack(make_gateway: MakeGateway, aiohttp_client: AiohttpClient, redis
 
 def _endpoint(redis: RedisProcess, prefix: str, timeout: float, *, retry_after: float = 5.0) -> Endpoint:
     return Endpoint(parse_url(redis.url), prefix, timeout, retry_after)
+
+
+async def _back(link: Link) -> None:
+    """Until the link's background pings find its Redis answering again (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while not link.available:
+        assert time.monotonic() < deadline, "the background pings did not find Redis back"
+        await asyncio.sleep(0.05)
 
 
 async def _ready(admin: Any) -> dict[str, Any]:
@@ -223,14 +232,22 @@ async def test_a_record_lock_set_by_a_timed_out_call_is_released_when_redis_is_b
         await locks.close()
 
 
+@pytest.fixture
+async def peek(redis_process: RedisProcess) -> AsyncIterator[aioredis.Redis]:
+    """A client of the test's redis-server, to look at what the gateway left there (the fixture thaws and kills
+    the server after the test)."""
+    client = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
+    yield client
+    await client.aclose()
+
+
 async def test_a_stream_slot_taken_by_a_timed_out_call_is_released_when_redis_is_back(
-    redis_process: RedisProcess,
+    redis_process: RedisProcess, peek: aioredis.Redis
 ) -> None:
     """A lease script that timed out on a frozen Redis runs when Redis resumes: the slot would stay taken (by no
     one) until its heartbeat expired, and a line with one slot refused. The token is removed once Redis answers."""
     redis_process.start()
     counter = RedisCounter(_endpoint(redis_process, "pg-test:", 0.3))
-    peek = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
     try:
         await counter.release(await counter.acquire("line", 1) or Lease("x"))  # connected
         redis_process.freeze()
@@ -238,23 +255,19 @@ async def test_a_stream_slot_taken_by_a_timed_out_call_is_released_when_redis_is
         assert lease is not None and not lease.shared
         await counter.release(lease)
         redis_process.cont()
-        deadline = time.monotonic() + 5
-        while not counter.link or not counter.link.available:  # the background pings find it back
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+        assert counter.link is not None
+        await _back(counter.link)
         assert await peek.zcard("pg-test:{line}") == 1, "the scenario: a slot held by no one"
         again = await counter.acquire("line", 1)  # refused before: the line's one slot was taken
         assert again is not None and again.shared
         await counter.release(again)
         assert await peek.zcard("pg-test:{line}") == 0
     finally:
-        redis_process.cont()
-        await peek.aclose()
         await counter.close()
 
 
 async def test_a_host_name_learned_while_redis_is_out_is_published_once_it_is_back(
-    redis_process: RedisProcess,
+    redis_process: RedisProcess, peek: aioredis.Redis
 ) -> None:
     link = Link(_endpoint(redis_process, "pg-test:hosts:", 0.3), "hosts")
     shared, book = Shared(link, "pg-test:hosts:names"), HostBook()
@@ -263,16 +276,9 @@ async def test_a_host_name_learned_while_redis_is_out_is_published_once_it_is_ba
         await asyncio.gather(*book._tasks)
         assert book.unpublished == {"panel-lb.example.net"}
         redis_process.start()
-        deadline = time.monotonic() + 5
-        while not link.available:  # the background pings find it
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+        await _back(link)
         await book.sync(shared)
-        peek = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
-        try:
-            assert await peek.smembers("pg-test:hosts:names") == {b"panel-lb.example.net"}  # type: ignore[misc]
-        finally:
-            await peek.aclose()
+        assert await peek.smembers("pg-test:hosts:names") == {b"panel-lb.example.net"}  # type: ignore[misc]
         assert not book.unpublished
     finally:
         await book.close()
