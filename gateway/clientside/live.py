@@ -75,7 +75,10 @@ def line_scope(request: web.Request) -> str | None:
 
 def wanted(request: web.Request, formats: tuple[str, ...] = ("ts",)) -> Wanted | None:
     """The shareable live request this is, or None (relayed per viewer)."""
-    if request.method != "GET" or "Range" in request.headers or "utc" in request.query:
+    # `Range: bytes=0-` is "all of it" (ffmpeg-based players send it on every first request); any other range is
+    # a seek, which only the panel's own connection can answer
+    ranged = request.headers.get("Range", "bytes=0-").replace(" ", "") != "bytes=0-"
+    if request.method != "GET" or ranged or "If-Range" in request.headers or "utc" in request.query:
         return None
     info = request.match_info
     stem, _, ext = info.get("file", "").partition(".")

@@ -133,6 +133,12 @@ class ClientSideRuntime:
         names.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
         return Rewriter(config.public_url, upstream_of(config).url, names)
 
+    def report(self, config: Config) -> dict[str, object]:
+        """/readyz: shared live channels, their viewers, the upstream connections saved, provider slots."""
+        cs = config.client_side
+        return {**self.live.report(), "enabled": cs.shared_live, "slots": "redis" if cs.redis_url else "memory",
+                "provider_lines": self.providers.report(cs)}  # fmt: skip
+
     async def stop_streams(self) -> None:
         """Shutdown: every running stream ends at its next chunk (or disconnect poll). A player that stopped
         reading (live TV on pause) keeps its stream waiting for its socket to drain, which no flag reaches: after

@@ -158,6 +158,7 @@ def add_routes(app: web.Application, live: Live) -> None:
     """Register the client side. Call after the admin routes: `/{user}/{pass}/{id}.ext` must not shadow them."""
     runtime = ClientSideRuntime()
     app[CLIENTSIDE] = runtime
+    live.readiness["shared_live"] = lambda: runtime.report(live.state.config)
 
     def route(method: str, path: str, kind: str, fn: Handler) -> None:
         app.router.add_route(method, path, _wrap(live, runtime, kind, fn))

@@ -195,20 +195,23 @@ class Channel:
     def _spread(self, piece: Piece) -> None:
         data = piece.data
         self.metrics.relayed_bytes.labels("live_upstream").inc(len(data))
+        start = piece.head + data if piece.head else data  # what a viewer starting here is sent
         if piece.join:
-            self.backlog, self.backlog_bytes, self.backlog_ok = [data], len(data), True
+            self.backlog, self.backlog_bytes, self.backlog_ok = [start], len(start), True
         elif self.backlog_ok:
             self.backlog.append(data)
             self.backlog_bytes += len(data)
             if self.backlog_bytes > JOIN_BACKLOG:  # too long since the last join point: joiners wait for the next
                 self.backlog, self.backlog_bytes, self.backlog_ok = [], 0, False
         for viewer in self.viewers:
-            if not viewer.joined:
-                if not piece.join:
-                    continue
-                viewer.joined = True
-            viewer.queue.append(data)
-            viewer.queued += len(data)
+            if viewer.joined:
+                sent = data
+            elif piece.join:
+                viewer.joined, sent = True, start
+            else:
+                continue
+            viewer.queue.append(sent)
+            viewer.queued += len(sent)
             if viewer.queued > self.viewer_buffer:
                 self._overflow(viewer)
             else:
