@@ -46,6 +46,7 @@ from gateway.metrics import Metrics
 log = logging.getLogger("panelgate.clientside")
 
 UNCAPPED = 1_000_000  # a lease is taken for every viewer, capped or not: a joiner's cap counts the others
+REFUSED_RETRY = 0.5  # seconds before a provider line the panel refused is asked once more
 UPSTREAM_READ = 64 * 1024  # a channel's reads: nothing waits on a viewer, so no reason to read small
 _NOT_FORWARDED = ("Range", "If-Range")
 
@@ -179,6 +180,7 @@ async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config
             raise Refusal(response.status if response.status < 500 else 502, "upstream_status")
         return Opened(response, None, release)
     skip: set[str] = set()
+    retried: set[str] = set()
     base = upstream_of(config).url
     while True:
         slot = await pool.take(cs, frozenset(skip))
@@ -200,9 +202,13 @@ async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config
         await release(slot)
         if response.status == 404 or response.status >= 500:
             raise Refusal(response.status if response.status < 500 else 502, "upstream_status")
-        log.warning("provider line %s refused by the panel (HTTP %d): trying the next", slot.line.name,
-                    response.status)  # fmt: skip
-        skip.add(slot.line.name)
+        name = slot.line.name
+        log.warning("provider line %s refused by the panel (HTTP %d)", name, response.status)
+        if name not in retried:  # once more after a moment: the panel may not have counted a closed one out yet
+            retried.add(name)
+            await asyncio.sleep(REFUSED_RETRY)
+        else:
+            skip.add(name)
 
 
 async def _get(runtime: ClientSideRuntime, config: Config, url: str, headers: dict[str, str]) -> aiohttp.ClientResponse:

@@ -38,6 +38,9 @@ log = logging.getLogger("panelgate.clientside")
 JOIN_BACKLOG = 2 << 20  # bytes since the latest join point kept per channel for joiners (a GOP of HD is ~1-2 MB)
 SWEEP = 1.0  # seconds between checks for vanished viewers and between heartbeats
 HEARTBEAT = 20.0  # seconds between refreshes of a channel's provider slot
+# A panel counts a connection until it notices it closed (at its next write, a few ms; a busy panel, longer): a slot
+# given back at once could be taken by a new channel that the panel then refuses as over the line's limit.
+RELEASE_GRACE = 0.25
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,10 @@ class Channel:
         if opened is not None:
             opened.response.close()  # at once: the panel's connection, and its slot on the panel, are freed
             if opened.slot is not None:
-                await opened.release(opened.slot)
+                try:
+                    await asyncio.sleep(RELEASE_GRACE)
+                finally:
+                    await opened.release(opened.slot)
         self.backlog = []
 
 
@@ -352,8 +358,7 @@ class SharedLive:
         await self.close()
 
     async def close(self) -> None:
-        for channel in list(self.channels.values()):
-            await channel.close()
+        await asyncio.gather(*(channel.close() for channel in list(self.channels.values())))
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._sweeper is not None:

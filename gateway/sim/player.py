@@ -17,6 +17,7 @@ VOD and episodes have a fixed size and honour `Range` (206 + Content-Range); liv
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import json
@@ -107,6 +108,7 @@ class PlayerSim:
         # refuse a line's stream past its `max_connections` open ones (403), as the panel's stream auth does
         self.enforce_max_connections = False
         self.refused_over_limit = 0
+        self.live_sending: set[asyncio.BaseTransport] = set()  # live channels being sent (`kill_live` resets them)
         # XUI's setting: lists, EPG and server_info name the server's `domain_name`, not the host the client used
         self.use_mdomain_in_lists = False
         self.portal = StalkerPortal(self)
@@ -423,10 +425,20 @@ class PlayerSim:
         resp = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Server": "nginx"})
         # with media, the clip over and over: a player sees a real channel
         source = player_live.looped(self.media.clip) if self.media is not None else partial(stream_bytes, sid)
+        transport = request.transport
         self._opened(who)
         try:
+            if transport is not None:
+                self.live_sending.add(transport)
             await resp.prepare(request)
             await player_live.send(resp, source, self.live_rate)  # ends when the viewer (the gateway) goes away
         finally:
+            self.live_sending.discard(transport)
             self._closed(who)
         return resp
+
+    def kill_live(self) -> None:
+        """The panel's streaming processes die: every live connection is reset mid-stream."""
+        for transport in list(self.live_sending):
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
