@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import LIVE, build_admin_app, build_app
 from gateway.config import Config
+from gateway.sim import player_data
 from gateway.sim.player_media import Media
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config
@@ -28,13 +29,7 @@ RATE = 256 * 1024  # bytes a second of a simulated channel: 2 Mbit/s, an SD chan
 
 
 def add_line(sim: XtreamMastersSim, username: str, password: str, max_connections: int) -> dict[str, Any]:
-    """A new active line on the panel (a copy of line 3: every bouquet, no expiry problems)."""
-    lines = sim.tables["lines"]
-    line_id = max(lines) + 1
-    row = {**lines[3], "id": str(line_id), "username": username, "password": password,
-           "max_connections": str(max_connections), "access_token": None}  # fmt: skip
-    lines[line_id] = row
-    return row
+    return player_data.add_line(sim.tables, username, password, max_connections)
 
 
 @dataclass
