@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from gateway.dialects.registry import BY_NAME
 from gateway.phpform import FormError, split_key
 
 # Names whose values are credentials, wherever PHP would read them: as a parameter (`api_key`, `api.key`,
@@ -28,9 +29,8 @@ _TOKEN_STREAM = re.compile(r"^/(?:(live|movie|series|thumb)/[^/]+(/[^/]+)|(times
 # the whole rest is a token: it seals the line's credentials (`/play/`, `/hls/`) or grants a key (`/key/`)
 _TOKEN_PATH = re.compile(r"^/(play|key|hls|auth|vauth|tsauth|thauth|subauth)/.+")
 _SHORT_STREAM = re.compile(r"^/([^/]+)/([^/]+)/(\d+)(\.\w+)?$")
-_KEY_PREFIX = re.compile(r"^/k/[^/]*(/|$)")
-# MidnightStreamer takes its key as the 4th segment; any segment past the verb may be one (a 404 path too).
-_MS_PATH_KEY = re.compile(r"^/api/([^/]+)/([^/]+)/.+$")
+# Paths that carry a gateway key, each dialect's own (XC v2's `/k/KEY/api.php`, MidnightStreamer's 4th segment).
+_PATH_KEYS = tuple(key for d in BY_NAME.values() for key in d.path_keys)
 # Anything that looks like a credential in free text (aiohttp's own error logs quote raw request lines).
 _SECRET_TEXT = re.compile(
     r"((?:api[ ._+\[]?key|api[ ._+\[]?pass|password|key|token|mac|cmd)(?:\]|%5D)?(?:=|%3D))[^&\s'\"]+", re.IGNORECASE
@@ -51,8 +51,8 @@ def secret_name(name: str) -> bool:
 @functools.lru_cache(maxsize=4096)  # clients poll the same few URLs; the regexes and query parsing add up
 def redact(path: str, query: str) -> str:
     """The request target with credentials and keys replaced by ***."""
-    path = _KEY_PREFIX.sub(lambda m: f"/k/{REDACTED}{m.group(1)}", path)
-    path = _MS_PATH_KEY.sub(lambda m: f"/api/{m.group(1)}/{m.group(2)}/{REDACTED}", path)
+    for key in _PATH_KEYS:
+        path = key.pattern.sub(key.replace, path)
     path = _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/{REDACTED}", path)
     path, tokens = _TOKEN_STREAM.subn(lambda m: f"/{m[1] or m[3]}/{REDACTED}{m[2] or m[4]}", path)
     if not tokens:

@@ -14,28 +14,24 @@ from aiohttp import web
 from gateway import paging, routing, security, tenancy
 from gateway.audit import AuditEntry, AuditLog
 from gateway.cache import ResponseCache
-from gateway.cache.steps import cache_lookup, cache_store
+from gateway.cache.step import cache
 from gateway.catalogue import Kind, Operation, catalogue
 from gateway.clientside import routes as clientside_routes
 from gateway.config import Config
 from gateway.dialects.base import Rendered
-from gateway.dialects.registry import client_face
-from gateway.exchange import Exchange, GatewayState, Live, Step
+from gateway.dialects.registry import BY_NAME, client_face
+from gateway.exchange import Exchange, GatewayState, Live, Next, Step, check, compose
 from gateway.health import Health
 from gateway.httpserver import hide_server_banner
 from gateway.ingress import read_request
 from gateway.metrics import Metrics
-from gateway.model import Code, Failure, Refused, Result
+from gateway.model import Code, Failure, Outcome, Refused, Result
 from gateway.ratelimit import Limiter
 from gateway.upstream import UpstreamClient
 
 log = logging.getLogger("panelgate")
 
 LIVE: web.AppKey[Live] = web.AppKey("live", Live)
-# Path names XUI.one refuses as access codes (admin_api.php processCode: STATUS_RESERVED_CODE): other routes'.
-XUI_RESERVED_CODES = ("admin", "stream", "images", "player_api", "player", "playlist", "epg", "live", "movie",
-                      "series", "status", "nginx_status", "get", "panel_api", "xmltv", "probe", "thumb", "timeshift",
-                      "auth", "vauth", "tsauth", "hls", "play", "key", "api", "c")  # fmt: skip
 
 
 async def decode_request(ex: Exchange) -> None:
@@ -46,32 +42,31 @@ async def route_upstream(ex: Exchange) -> None:
     routing.choose_upstream(ex)
 
 
-async def forward(ex: Exchange) -> None:
-    assert ex.call is not None and ex.op is not None and ex.upstream is not None
-    if ex.outcome is not None:  # answered from the cache
-        return
-    ex.outcome = await routing.run_with_failover(ex)
+async def forward(ex: Exchange, _: Next) -> Outcome:
+    return await routing.run_with_failover(ex)
 
 
-# The admin API pipeline, in order. Each step reads and fills the Exchange, or raises Refused to stop it.
+# The admin API pipeline, outermost first: each step gets the request and the rest of the pipeline (an onion:
+# it may act before, after or around the rest, or answer instead of it); `check` steps only look, and raise
+# Refused to stop the request.
 ADMIN_PIPELINE: tuple[Step, ...] = (
-    decode_request,  # bounded body, PHP-style params, ambiguity refused
-    security.resolve_client_ip,  # socket peer, or X-Forwarded-For behind trusted proxies
-    security.throttle_auth_failures,  # an address guessing keys is stopped before its next guess
-    security.authenticate,  # gateway key by digest (or an ip_only key by address)
-    security.check_ip_allowlist,  # the key's CIDR list
-    security.rate_limit,  # the key's token bucket
-    security.resolve_operation,  # dialect parse into a canonical Call; unknown actions stop here
-    security.check_scope,  # the key's policy: allow/deny globs, danger only by full name
-    route_upstream,  # the key's upstream or pool (an access code may select), healthy members first
-    tenancy.enforce_tenancy,  # reseller keys: forced owner on create, others' records are not found
-    security.check_guards,  # the policy's limits on values (max_connections, exp_date, ...)
-    cache_lookup,  # reads: a fresh entry answers (X-Cache HIT), concurrent misses share one upstream call
-    forward,  # planner: encode, send, decode; reads fail over within a pool
-    cache_store,  # reads: store (or STALE on upstream failure); writes: invalidate their tags' cached reads
-    tenancy.filter_tenant_list,  # reseller keys: own rows only, paged by the gateway
-    paging.page_whole_list,  # a list the client's panel pages, from an upstream that answers it whole
+    check(decode_request),  # bounded body, PHP-style params, ambiguity refused
+    check(security.resolve_client_ip),  # socket peer, or X-Forwarded-For behind trusted proxies
+    check(security.throttle_auth_failures),  # an address guessing keys is stopped before its next guess
+    check(security.authenticate),  # gateway key by digest (or an ip_only key by address)
+    check(security.check_ip_allowlist),  # the key's CIDR list
+    check(security.rate_limit),  # the key's token bucket
+    check(security.resolve_operation),  # dialect parse into a canonical Call; unknown actions stop here
+    check(security.check_scope),  # the key's policy: allow/deny globs, danger only by full name
+    check(route_upstream),  # the key's upstream or pool (an access code may select), healthy members first
+    tenancy.tenancy,  # reseller keys: forced owner, others' records not found; after: own rows, paged
+    check(security.check_guards),  # the policy's limits on values (max_connections, exp_date, ...)
+    paging.page_whole_list,  # after: a list the client's panel pages, from an upstream that answers it whole
+    cache,  # reads: a fresh entry answers (HIT), concurrent misses share one call, STALE on failure; writes:
+    #         invalidate their tags' cached reads
+    forward,  # the call's plan (gateway.plans), driven to its outcome; reads fail over within a pool
 )
+RUN_PIPELINE = compose(ADMIN_PIPELINE)
 
 
 def _record(ex: Exchange, latency: float) -> None:
@@ -100,6 +95,7 @@ def _record(ex: Exchange, latency: float) -> None:
                 outcome=label,
                 reason=outcome.reason if isinstance(outcome, Failure) else "",
                 latency_ms=latency * 1000,
+                upstream_calls=ex.upstream_calls,
             )
         )
 
@@ -134,16 +130,13 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
         state = request.app[LIVE].state
         ex = Exchange(request=request, state=state, face=face, request_id=Exchange.request_id_of(request))
         try:
-            for step in ADMIN_PIPELINE:
-                await step(ex)
+            ex.outcome = await RUN_PIPELINE(ex)
         except Refused as refused:
             ex.outcome = refused.failure
         except Exception:
             # A bug must not become a traceback for the client; the log keeps it with the request id.
             log.exception("internal error handling request %s", ex.request_id)
             ex.outcome = Failure(Code.FAILURE, "internal gateway error", reason="internal")
-        if ex.outcome is None:
-            ex.outcome = Failure(Code.FAILURE, "no outcome", reason="internal")
         rendered = _render(ex, state.config.http_status_codes)
         if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
             ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
@@ -235,27 +228,17 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
     hide_server_banner(app)
     live = live or Live(build_state(config))
     app[LIVE] = live
-    routes = {
-        "xtream_masters": ("/{code}/admin/index.php", "/{code}/admin/", "/{code}/admin"),
-        # XC v2 scripts cannot send a header: the key may ride in the path, so only the base URL changes.
-        "xtream_codes_v2": ("/api.php", "/k/{key}/api.php"),
-        # MidnightStreamer: the key may be the 4th URL segment.
-        "midnight": ("/api/{group}/{verb}", "/api/{group}/{verb}/{key}"),
-    }
-    for dialect, paths in routes.items():
-        handler = admin_handler(dialect)
-        for path in paths:
+    for dialect in BY_NAME.values():
+        handler = admin_handler(dialect.name)
+        for path in dialect.routes:
             app.router.add_route("GET", path, handler)
             app.router.add_route("POST", path, handler)
     clientside_routes.add_routes(app, live)  # players: player_api, playlists, EPG, streams (after the admin routes)
-    # XUI.one's own address for its admin API (the access code alone), after the players' routes: `/c/`, the MAG
-    # portal, is a code XUI.one reserves, and a player's path must never be read as an admin call.
-    xui = admin_handler("xtream_masters")
-    reserved = "|".join(XUI_RESERVED_CODES)
-    code = "{code:(?!(?:" + reserved + ")/)[A-Za-z0-9_-]+}"  # every such path goes on with a `/`
-    for path in (f"/{code}/", f"/{code}/index.php"):
-        app.router.add_route("GET", path, xui)
-        app.router.add_route("POST", path, xui)
+    for dialect in BY_NAME.values():  # paths that would shadow a player's, after them
+        handler = admin_handler(dialect.name)
+        for path in dialect.late_routes:
+            app.router.add_route("GET", path, handler)
+            app.router.add_route("POST", path, handler)
 
     async def start_probes(_: web.Application) -> None:
         health = live.state.upstream_client.health

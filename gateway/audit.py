@@ -24,6 +24,7 @@ class AuditEntry:
     outcome: str
     reason: str
     latency_ms: float
+    upstream_calls: int = 0  # calls the request's plan sent to panels (lookups and reads included)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +39,7 @@ class AuditEntry:
             "outcome": self.outcome,
             "reason": self.reason,
             "latency_ms": round(self.latency_ms, 2),
+            "upstream_calls": self.upstream_calls,
         }
 
 

@@ -14,9 +14,9 @@ import collections
 import random
 import time
 
-from gateway.config import Upstream
 from gateway.metrics import Metrics
 from gateway.ratelimit import Limiter, Rate
+from gateway.upstream_settings import Upstream
 
 
 class OverBudget(Exception):

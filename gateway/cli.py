@@ -93,8 +93,11 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_matrix(args: argparse.Namespace) -> int:
-    from gateway.matrix import cells, markdown
+    from gateway.matrix import call_lines, cells, markdown
 
+    if args.calls:
+        print("\n".join(call_lines()))
+        return 0
     if args.markdown:
         print(markdown(), end="")
         return 0
@@ -134,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("matrix", help="print the capability matrix (operation x client x upstream dialect)")
     p.add_argument("--markdown", action="store_true", help="as the Markdown of docs/matrix.md")
+    p.add_argument("--calls", action="store_true", help="each cell's exact sequence of upstream calls")
     p.set_defaults(func=_cmd_matrix)
 
     p = sub.add_parser("sim", help="run a simulated panel")

@@ -23,15 +23,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from gateway.catalogue import catalogue
+from gateway.dialects.registry import BY_NAME
 from gateway.guards import GUARD_KINDS, Guard
 from gateway.health import HealthSettings
 from gateway.keys import is_digest
 from gateway.policy import Policy
 from gateway.ratelimit import Rate
+from gateway.upstream_settings import ADMIN_PATHS, Budget, Upstream
 
 # Ten wrong keys from one address, then one more guess every six seconds.
 DEFAULT_AUTH_THROTTLE = Rate(per_second=10 / 60, burst=10)
-UPSTREAM_DIALECTS = ("xtream_masters", "xtream_codes_v2", "midnight")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -47,38 +48,6 @@ class ConfigError(ValueError):
 class Listen:
     host: str
     port: int
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How fast the gateway calls one panel: `per_second` with bursts of `burst`; a call past it waits up to
-    `max_wait` seconds (at most `queue` calls waiting), then fails with Retry-After."""
-
-    per_second: float = 20.0  # XUI.one's nginx: limit_req 20 r/s per client address, then 503
-    burst: int = 20
-    max_wait: float = 5.0
-    queue: int = 200
-
-
-# The admin API's address on a panel, by flavour: the Xtream-Masters documentation's, and XUI.one's as it runs.
-ADMIN_PATHS = {"xtream_masters": "/{code}/admin/index.php", "xui_one": "/{code}/"}
-
-
-@dataclass(frozen=True)
-class Upstream:
-    name: str
-    dialect: str
-    url: str
-    access_code: str = ""
-    api_key: str = field(default="", repr=False)  # Xtream-Masters admin key, or XC v2 api_pass
-    timeout: float = 10.0
-    flavour: str = "xtream_masters"  # xtream_masters upstreams: "xtream_masters" or "xui_one"
-    admin_path: str = ADMIN_PATHS["xtream_masters"]  # with {code} for the access code
-    timezone: str = "UTC"  # the panel's: it reads and writes dates in it
-    budget: Budget | None = field(default_factory=Budget)
-
-    def admin_url_path(self) -> str:
-        return self.admin_path.replace("{code}", self.access_code)
 
 
 @dataclass(frozen=True)
@@ -335,19 +304,22 @@ def _http_url(value: str, path: str) -> str:
 
 
 def _upstream(name: str, data: Any, path: str) -> Upstream:
+    """An upstream, under its dialect's own rules (gateway/dialects/<name>/: which key it takes, whether it has an
+    access code)."""
     r = _Reader(data, path)
-    dialect = r.text("dialect")
-    if dialect not in UPSTREAM_DIALECTS:
-        raise ConfigError(r.at("dialect"), f"{dialect!r} is not one of {', '.join(UPSTREAM_DIALECTS)}")
+    name_of_dialect = r.text("dialect")
+    if name_of_dialect not in BY_NAME:
+        raise ConfigError(r.at("dialect"), f"{name_of_dialect!r} is not one of {', '.join(BY_NAME)}")
+    dialect = BY_NAME[name_of_dialect]
     flavour = r.text("flavour", "xtream_masters")
     if flavour not in ADMIN_PATHS:
         raise ConfigError(r.at("flavour"), f"{flavour!r} is not one of {', '.join(ADMIN_PATHS)}")
     up = Upstream(
         name=name,
-        dialect=dialect,
+        dialect=dialect.name,
         url=_http_url(r.text("url"), r.at("url")),
         access_code=r.text("access_code", ""),
-        api_key=r.text("api_pass" if dialect == "xtream_codes_v2" else "api_key", ""),
+        api_key=r.text(dialect.upstream_key, ""),
         timeout=r.number("timeout", 10.0),
         flavour=flavour,
         admin_path=r.text("admin_path", ADMIN_PATHS[flavour]),
@@ -355,17 +327,14 @@ def _upstream(name: str, data: Any, path: str) -> Upstream:
         budget=_budget(r.get("budget", {}), r.at("budget")),
     )
     for key in ("access_code", "flavour", "admin_path"):
-        if dialect != "xtream_masters" and r.data.get(key) is not None:
-            raise ConfigError(r.at(key), f"only xtream_masters upstreams have an {key}, not {dialect}")
+        if not dialect.access_code and r.data.get(key) is not None:
+            raise ConfigError(r.at(key), f"{dialect.name} upstreams have no {key}: only xtream_masters ones do")
     if not up.admin_path.startswith("/") or "{code}" not in up.admin_path:
         raise ConfigError(r.at("admin_path"), f"expected a path with {{code}}, such as /{{code}}/: {up.admin_path!r}")
-    if dialect == "midnight" and not up.api_key:
-        raise ConfigError(r.at("api_key"), "is required for a midnight upstream")
-    if dialect == "xtream_masters":
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", up.access_code):
-            raise ConfigError(r.at("access_code"), f"{up.access_code!r} is not a valid access code")
-        if not up.api_key:
-            raise ConfigError(r.at("api_key"), "is required for an xtream_masters upstream")
+    if dialect.access_code and not re.fullmatch(r"[A-Za-z0-9_-]+", up.access_code):
+        raise ConfigError(r.at("access_code"), f"{up.access_code!r} is not a valid access code")
+    if dialect.requires_key and not up.api_key:
+        raise ConfigError(r.at(dialect.upstream_key), f"is required for a {dialect.name} upstream")
     r.done()
     return up
 

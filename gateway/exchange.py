@@ -15,7 +15,7 @@ from aiohttp import web
 
 from gateway.audit import AuditLog
 from gateway.cache.derived import DerivedMemo
-from gateway.cache.store import ResponseCache, Ticket
+from gateway.cache.store import ResponseCache
 from gateway.catalogue import Catalogue, Operation
 from gateway.config import Config, KeyConfig, Upstream
 from gateway.dialects.base import ClientFace, RawRequest
@@ -82,11 +82,10 @@ class Exchange:
     op: Operation | None = None
     upstream: Upstream | None = None
     candidates: tuple[Upstream, ...] = ()  # the upstreams that may serve this call, in the order to try
+    upstream_calls: int = 0  # calls sent to panels for this request (the plan's trace; in the audit line)
     outcome: Outcome | None = None
     page: Page | None = None  # a list page the gateway cuts (tenancy, or for an upstream that does not page)
     response_headers: dict[str, str] = field(default_factory=dict)
-    cache: Ticket | None = None  # a cacheable read that went upstream: its key, its waiters
-    cache_status: str = ""  # HIT | MISS | STALE | BYPASS (also the X-Cache header)
     shared: DerivedMemo | None = None  # set on a cache hit: the outcome is shared, derive from it through this
 
     @staticmethod
@@ -96,4 +95,37 @@ class Exchange:
         return given if given and _REQUEST_ID.match(given) else f"{_ID_PREFIX}{next(_ID_SEQUENCE):08x}"
 
 
-Step = Callable[[Exchange], Awaitable[None]]
+# The admin pipeline is an onion: each step gets the request and the rest of the pipeline, and may act before
+# it, after it, around it (a cache, a lock) or instead of it (a refusal, a hit).
+Next = Callable[[Exchange], Awaitable[Outcome]]
+Step = Callable[[Exchange, Next], Awaitable[Outcome]]
+
+
+def check(step: Callable[[Exchange], Awaitable[None]]) -> Step:
+    """A step that only looks (and raises Refused to stop the request): it runs, then the rest does."""
+
+    async def checked(ex: Exchange, next: Next) -> Outcome:
+        await step(ex)
+        return await next(ex)
+
+    checked.__name__ = checked.__qualname__ = step.__name__
+    return checked
+
+
+def compose(steps: tuple[Step, ...]) -> Next:
+    """The pipeline as one function, built once: `steps[0]` outermost, the last one innermost."""
+
+    async def end(_: Exchange) -> Outcome:
+        raise AssertionError("the innermost step must answer, not call on")
+
+    handler: Next = end
+    for step in reversed(steps):
+        handler = _bind(step, handler)
+    return handler
+
+
+def _bind(step: Step, rest: Next) -> Next:
+    async def bound(ex: Exchange) -> Outcome:
+        return await step(ex, rest)
+
+    return bound

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 log = logging.getLogger("panelgate.health")
 
 # The cheapest read each dialect offers, used by active probes.
-PROBES = {"xtream_masters": "account.info", "xtream_codes_v2": "server.list", "midnight": "reseller.list"}
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,19 @@
 """The capability matrix: for each operation, client dialect and upstream dialect, how a call runs.
 
-Computed from the planner's own `plan_for`, so the documentation cannot drift from behaviour.
+Computed from the plans' own `shape_of` (gateway.plans.shape), so the documentation cannot drift from behaviour.
 """
 
 from __future__ import annotations
 
-from gateway.catalogue import catalogue
-from gateway.dialects.registry import DIALECTS, client_face
-from gateway.planner import plan_for
+import asyncio
 
-SHORT = {"xtream_masters": "XM", "xtream_codes_v2": "XC", "midnight": "MS"}
+from gateway.catalogue import catalogue
+from gateway.dialects.registry import BY_NAME, DIALECTS, client_face
+from gateway.plans.rehearsal import calls_of
+from gateway.plans.shape import shape_of
+from gateway.upstream_settings import Upstream
+
+SHORT = {name: d.short for name, d in BY_NAME.items()}
 
 
 def cells() -> list[tuple[str, str, str, str]]:
@@ -20,7 +24,7 @@ def cells() -> list[tuple[str, str, str, str]]:
         for name, ref_kind in sorted(client_face(client).expresses().items()):
             op = cat.operations[name]
             for upstream in DIALECTS:
-                out.append((name, client, upstream, plan_for(op, ref_kind, upstream, client=client).kind))
+                out.append((name, client, upstream, shape_of(op, ref_kind, upstream, client=client).kind))
     return out
 
 
@@ -50,3 +54,24 @@ def markdown() -> str:
         row = " | ".join(table[op].get(pair, "-") for pair in pairs)
         lines.append(f"| `{op}` | {row} |")
     return "\n".join(lines) + "\n"
+
+
+def call_lines() -> list[str]:
+    """Every cell's exact call sequence, as its plan sends it to a panel that says yes to everything
+    (gateway.plans.rehearsal): `XC->XM line.edit by credentials: line.list, line.get, line.edit`."""
+    cat = catalogue()
+
+    async def gather() -> list[str]:
+        lines = []
+        for client in DIALECTS:
+            for name, ref_kind in sorted(client_face(client).expresses().items()):
+                op = cat.operations[name]
+                for dialect in DIALECTS:
+                    upstream = Upstream(name="main", dialect=dialect, url="http://panel.test", access_code="code",
+                                        api_key="key")  # fmt: skip
+                    sent = await calls_of(op, ref_kind, client, upstream)
+                    shown = ", ".join(sent) if sent else "(nothing: refused before sending)"
+                    lines.append(f"{SHORT[client]}->{SHORT[dialect]} {name} by {ref_kind}: {shown}")
+        return lines
+
+    return asyncio.run(gather())

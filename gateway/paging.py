@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gateway.dialects.registry import upstream_face
-from gateway.model import Page, Result
+from gateway.model import Outcome, Page, Result
 
 if TYPE_CHECKING:
-    from gateway.exchange import Exchange
+    from gateway.exchange import Exchange, Next
 
 PAGING_ARGS = ("start", "limit", "show_columns", "hide_columns")
 
@@ -47,19 +47,20 @@ def cut(rows: list[Any], page: Page, extra: dict[str, Any]) -> Result:
     return Result(data=shown, total=len(rows), filtered=min(len(rows), page.limit), extra=extra)
 
 
-async def page_whole_list(ex: Exchange) -> None:
-    """Pipeline step, last: a list the client's panel would have paged, answered whole by an upstream that does
-    not page, is cut to the client's page here (tenancy already paged a reseller's list: `ex.page`)."""
-    outcome, op, call, upstream = ex.outcome, ex.op, ex.call, ex.upstream
+async def page_whole_list(ex: Exchange, next: Next) -> Outcome:
+    """Pipeline step: a list the client's panel would have paged, answered whole by an upstream that does not
+    page, is cut to the client's page here (tenancy pages a reseller's list itself: `ex.page`)."""
+    outcome = await next(ex)
+    op, call, upstream = ex.op, ex.call, ex.upstream
     if ex.page is not None or op is None or call is None or upstream is None:
-        return
+        return outcome
     if not isinstance(outcome, Result) or not isinstance(outcome.data, list) or outcome.total is not None:
-        return
+        return outcome
     if upstream_face(upstream.dialect).PAGES_LISTS:
-        return
+        return outcome
     page = ex.face.list_page(op, call.args)
     if page is None:
-        return
+        return outcome
     rows = outcome.data
 
     def paged() -> Result:
@@ -67,4 +68,4 @@ async def page_whole_list(ex: Exchange) -> None:
         return cut(rows, page, outcome.extra)
 
     # a cache hit's list is shared by every request for it: its page is then the same each time
-    ex.outcome = paged() if ex.shared is None else ex.shared.page(outcome, ("page", page), paged)
+    return paged() if ex.shared is None else ex.shared.page(outcome, ("page", page), paged)

@@ -11,12 +11,15 @@ import asyncio
 import logging
 from contextlib import suppress
 
-from gateway import planner
-from gateway.catalogue import Kind, catalogue
-from gateway.config import Upstream
+from gateway.catalogue import Kind, Operation, catalogue
+from gateway.dialects.registry import dialect
 from gateway.exchange import Exchange, Live
-from gateway.health import PROBES
 from gateway.model import Call, Code, Failure, Outcome, Refused
+from gateway.plans.calls import plan
+from gateway.plans.commands import Toward, single
+from gateway.plans.driver import Trace, drive
+from gateway.plans.transport import UpstreamTransport
+from gateway.upstream_settings import Upstream
 
 log = logging.getLogger("panelgate.routing")
 FAILOVER_CODES = (Code.UPSTREAM_UNAVAILABLE, Code.UPSTREAM_ERROR)
@@ -39,27 +42,34 @@ def choose_upstream(ex: Exchange) -> None:
     ex.upstream = ex.candidates[0]
 
 
-def _may_try_next(ex: Exchange, outcome: Outcome) -> bool:
+def _may_try_next(ex: Exchange, outcome: Outcome, trace: Trace) -> bool:
     if not isinstance(outcome, Failure) or outcome.code not in FAILOVER_CODES:
         return False
-    assert ex.op is not None and ex.call is not None
+    assert ex.op is not None
     if ex.op.kind is Kind.READ:
         return True
-    # A write is tried elsewhere only when it was one call that never reached the panel.
-    assert ex.upstream is not None
-    plan = planner.plan_for(ex.op, ex.call.target.kind, ex.upstream.dialect, client=ex.call.dialect)
-    return outcome.retryable and plan.kind == "direct"
+    # A write is tried elsewhere only when none of its writes can have reached the panel (the plan says what it
+    # sent: a lookup that failed, or a write refused before it left, never one the panel may have applied).
+    writes = [o for send, o in trace.sent if send.op.kind is not Kind.READ]
+    return all(isinstance(o, Failure) and o.retryable for o in writes) and (bool(writes) or outcome.retryable)
 
 
-async def run_with_failover(ex: Exchange) -> Outcome:
-    assert ex.call is not None and ex.op is not None
+def transport(ex: Exchange, upstream: Upstream) -> UpstreamTransport:
+    state = ex.state
+    return UpstreamTransport(upstream, state.upstream_client, state.metrics, request_id=ex.request_id)
+
+
+async def run_with_failover(ex: Exchange, call: Call | None = None, op: Operation | None = None) -> Outcome:
+    """Run `call` (by default the request's own) on the request's upstreams, failing over within its pool."""
+    call, op = call or ex.call, op or ex.op
+    assert call is not None and op is not None
     outcome: Outcome = Failure(Code.UPSTREAM_UNAVAILABLE, "no upstream configured")
     for index, upstream in enumerate(ex.candidates):
         ex.upstream = upstream
-        outcome = await planner.execute(
-            ex.call, ex.op, upstream, ex.state.upstream_client, ex.state.metrics, request_id=ex.request_id
-        )
-        if index + 1 < len(ex.candidates) and _may_try_next(ex, outcome):
+        outcome, trace = await drive(plan(call, op, Toward(upstream)), transport(ex, upstream),
+                                     ex.state.upstream_client.locks)  # fmt: skip
+        ex.upstream_calls += len(trace.sent)
+        if index + 1 < len(ex.candidates) and _may_try_next(ex, outcome, trace):
             ex.state.metrics.failovers.labels(upstream.name).inc()
             continue
         break
@@ -69,9 +79,9 @@ async def run_with_failover(ex: Exchange) -> Outcome:
 async def probe(live: Live, upstream: Upstream) -> None:
     """One active health check: the dialect's cheapest read, through the breaker like any request."""
     state = live.state
-    op = catalogue().operations[PROBES[upstream.dialect]]
-    runner = planner.Runner(upstream, state.upstream_client, state.metrics, request_id="health-probe")
-    await runner.send(Call(op.name), op)
+    op = catalogue().operations[dialect(upstream.dialect).probe]
+    sender = UpstreamTransport(upstream, state.upstream_client, state.metrics, request_id="health-probe")
+    await drive(single(Call(op.name), op), sender)
 
 
 async def probe_forever(live: Live) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from gateway import routing
 from gateway.catalogue import catalogue
-from gateway.exchange import Exchange
-from gateway.model import Call, Code, Failure, Page, Ref, Refused, Result
+from gateway.exchange import Exchange, Next
+from gateway.model import Call, Code, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.paging import PAGING_ARGS, cut
-from gateway.planner import Runner
 
 OWNED_RESOURCES = ("line", "mag", "enigma")
 LIST_FETCH_LIMIT = 10_000  # one reseller's records in one read; the gateway pages them itself
@@ -37,8 +37,15 @@ def _not_found(ex: Exchange) -> Refused:
     return Refused(Failure(Code.NOT_FOUND, f"no such {what}", reason="tenancy"))
 
 
-async def enforce_tenancy(ex: Exchange) -> None:
-    """Pipeline step, before forwarding: rewrite or refuse the call for a reseller-bound key."""
+async def tenancy(ex: Exchange, next: Next) -> Outcome:
+    """Pipeline step around forwarding: the call rewritten or refused for a reseller-bound key, then the
+    reseller's own rows of a list kept and paged."""
+    await enforce(ex)
+    return filter_list(ex, await next(ex))
+
+
+async def enforce(ex: Exchange) -> None:
+    """Rewrite or refuse the call for a reseller-bound key."""
     assert ex.key is not None and ex.call is not None and ex.op is not None and ex.upstream is not None
     reseller = ex.key.reseller_id
     op, call = ex.op, ex.call
@@ -61,8 +68,7 @@ async def enforce_tenancy(ex: Exchange) -> None:
         return
     # An addressed record: look it up first and refuse unless it is the reseller's own.
     get = catalogue().operations[f"{op.resource}.get"]
-    runner = Runner(ex.upstream, ex.state.upstream_client, ex.state.metrics, request_id=ex.request_id)
-    found = await runner.run(Call(get.name, target=call.target), get)
+    found = await routing.run_with_failover(ex, Call(get.name, target=call.target), get)
     if isinstance(found, Failure):
         if found.code is Code.NOT_FOUND:
             raise _not_found(ex)
@@ -74,16 +80,17 @@ async def enforce_tenancy(ex: Exchange) -> None:
         ex.call = replace(call, args={**call.args, "member_id": reseller})
 
 
-async def filter_tenant_list(ex: Exchange) -> None:
-    """Pipeline step, after forwarding: keep the reseller's rows only, then page them as asked."""
-    page, outcome, key = ex.page, ex.outcome, ex.key
+def filter_list(ex: Exchange, outcome: Outcome) -> Outcome:
+    """Keep the reseller's rows only, then page them as asked."""
+    page, key = ex.page, ex.key
     if page is None or key is None or not isinstance(outcome, Result) or not isinstance(outcome.data, list):
-        return
+        return outcome
     reseller = str(key.reseller_id)
+    rows: list[Any] = outcome.data
 
     def paged() -> Result:
-        assert isinstance(outcome, Result) and isinstance(outcome.data, list) and page is not None
-        return cut([row for row in outcome.data if owner_of(row) == reseller], page, outcome.extra)
+        assert page is not None
+        return cut([row for row in rows if owner_of(row) == reseller], page, outcome.extra)
 
     # a cache hit's list is shared by every request for it: its page is then the same each time
-    ex.outcome = paged() if ex.shared is None else ex.shared.page(outcome, (reseller, page), paged)
+    return paged() if ex.shared is None else ex.shared.page(outcome, (reseller, page), paged)

@@ -10,10 +10,10 @@ import aiohttp
 
 from gateway.bodyread import TooLarge, read_body
 from gateway.budget import OutboundBudget, OverBudget
-from gateway.config import Upstream
 from gateway.dialects.base import UpstreamRequest
 from gateway.health import Health, HealthSettings
 from gateway.record_locks import RecordLocks
+from gateway.upstream_settings import Upstream
 
 MAX_ANSWER_BYTES = 32 << 20  # a panel list page is kilobytes; anything past this is a broken upstream
 

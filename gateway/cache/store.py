@@ -15,8 +15,8 @@ import hashlib
 import json
 import logging
 import time
-import weakref
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from cachetools import LRUCache
@@ -49,14 +49,10 @@ class Entry:
 
 
 @dataclass
-class Ticket:
-    """One request's part in the cache: its key, and what it owes the others when it is the flight leader."""
+class Lead:
+    """What the leader of a flight hands its waiters: its outcome and cache status (None: it had none)."""
 
-    key: str
-    ttl: float
-    stale: Result | None = None
-    flight: asyncio.Future[tuple[Outcome, str] | None] | None = None
-    finalizer: weakref.finalize[Any, Any] | None = field(default=None, repr=False)
+    result: tuple[Outcome, str] | None = None
 
 
 def _canonical(value: Any) -> Any:
@@ -171,21 +167,20 @@ class ResponseCache:
         for tag in tags:
             self.metrics.cache_invalidations.labels(tag).inc()
 
-    def lead(self, ticket: Ticket, anchor: object) -> None:
-        """Make `ticket` the flight for its key; if its request ends without finishing, the waiters go on."""
+    @contextlib.asynccontextmanager
+    async def leading(self, key: str) -> AsyncIterator[Lead]:
+        """Lead the flight for `key`: concurrent misses wait for what this one sets on the Lead. However the
+        leader ends (an answer, an exception, a cancellation), its waiters are released when it leaves."""
         future: asyncio.Future[tuple[Outcome, str] | None] = asyncio.get_running_loop().create_future()
-        ticket.flight = future
-        self.flights[ticket.key] = future
-        ticket.finalizer = weakref.finalize(anchor, _abandon, self.flights, ticket.key, future)
-
-    def finish(self, ticket: Ticket, outcome: Outcome, status: str) -> None:
-        if ticket.finalizer is not None:
-            ticket.finalizer.detach()
-        if ticket.flight is not None:
-            if self.flights.get(ticket.key) is ticket.flight:
-                del self.flights[ticket.key]
-            if not ticket.flight.done():
-                ticket.flight.set_result((outcome, status))
+        self.flights[key] = future
+        lead = Lead()
+        try:
+            yield lead
+        finally:
+            if self.flights.get(key) is future:
+                del self.flights[key]
+            if not future.done():
+                future.set_result(lead.result)
 
     async def describe(self) -> dict[str, Any]:
         if not self.enabled:
@@ -194,20 +189,3 @@ class ResponseCache:
 
     async def close(self) -> None:
         await self.backend.close()
-
-
-def _abandon(
-    flights: dict[str, asyncio.Future[tuple[Outcome, str] | None]],
-    key: str,
-    future: asyncio.Future[tuple[Outcome, str] | None],
-) -> None:
-    if flights.get(key) is future:
-        del flights[key]
-    if not future.done():
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            future.get_loop().call_soon_threadsafe(_release, future)
-
-
-def _release(future: asyncio.Future[tuple[Outcome, str] | None]) -> None:
-    if not future.done():
-        future.set_result(None)

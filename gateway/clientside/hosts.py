@@ -28,11 +28,14 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway import planner
 from gateway.catalogue import catalogue
 from gateway.config import Config, host_name
+from gateway.dialects.registry import dialect
 from gateway.exchange import GatewayState
 from gateway.model import Call, Result
+from gateway.plans.commands import single
+from gateway.plans.driver import drive
+from gateway.plans.transport import UpstreamTransport
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -41,7 +44,6 @@ REDISCOVER = 600.0  # seconds between asks for the panel's servers
 DISCOVER_TIMEOUT = 5.0  # at most this long before the listener opens
 MAX_LEARNED = 256  # learned names; a panel with more servers than this is not a panel we know
 SHARED_TTL = 30 * 86400  # a name nobody meets for a month leaves the shared set
-SERVER_LISTS = {"xtream_masters": "server.list"}  # dialects whose server list names hosts
 SERVER_FIELDS = ("domain_name", "server_ip", "private_ip")
 
 
@@ -125,12 +127,12 @@ class HostBook:
 async def discover(state: GatewayState, upstream_name: str, book: HostBook, shared: Shared | None) -> list[str]:
     """Ask the panel for its servers and learn their names and addresses; the new ones are returned."""
     upstream = state.config.upstreams[upstream_name]
-    op_name = SERVER_LISTS.get(upstream.dialect)
+    op_name = dialect(upstream.dialect).server_list  # a list whose rows name the panel's hosts, if it has one
     if op_name is None:
         return []
     op = catalogue().operations[op_name]
-    runner = planner.Runner(upstream, state.upstream_client, state.metrics, request_id="host-discovery")
-    outcome = await runner.send(Call(op.name), op)
+    sender = UpstreamTransport(upstream, state.upstream_client, state.metrics, request_id="host-discovery")
+    outcome, _ = await drive(single(Call(op.name), op), sender)
     if not isinstance(outcome, Result) or not isinstance(outcome.data, list):
         log.warning("upstream host names: %s did not list its servers", upstream.name)
         return []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.catalogue import Operation
-from gateway.config import Upstream
 from gateway.model import Call, Credentials, Outcome, Page
 from gateway.phpform import Params
+from gateway.upstream_settings import Upstream
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class UpstreamFace(Protocol):
     PAGES_LISTS: bool
     # True when the panel moves credits by whole numbers only (PHP intval): 2.5 would silently become 2.
     WHOLE_CREDITS: bool
-    # True when the panel's edits replace the record's row (gateway.whole_row): edits are sent whole.
+    # True when the panel's edits replace the record's row (gateway.plans.whole_row): edits are sent whole.
     WHOLE_ROW_EDITS: bool
 
     def native(self, op: Operation, ref_kind: str) -> bool:
@@ -92,3 +93,35 @@ class UpstreamFace(Protocol):
     def decode(self, op: Operation, status: int, body: bytes) -> Outcome:
         """Turn a panel answer into a canonical Result or Failure."""
         ...
+
+
+@dataclass(frozen=True)
+class PathKey:
+    """A path form that carries a secret (a key in the path): `pattern` with `replace` is its logged form."""
+
+    pattern: re.Pattern[str]
+    replace: str
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """Everything the gateway knows of one panel dialect, owned by its package (gateway/dialects/<name>/): its two
+    faces (the codec), where its clients reach the gateway, what its upstreams need in the config, how a panel of
+    it is probed and its hosts learned, which of its paths carry keys, and what its clients are answered beyond
+    their panel's bare answer. Nothing outside the package names a dialect to decide something."""
+
+    name: str
+    short: str  # XM, XC, MS: the matrix's column names
+    client: ClientFace
+    upstream: UpstreamFace
+    routes: tuple[str, ...]  # the gateway's paths for this dialect's clients (GET and POST), before the players'
+    late_routes: tuple[str, ...] = ()  # ...and after the players' routes (paths that would shadow them)
+    probe: str = "account.info"  # the cheapest read, for health probes
+    server_list: str | None = None  # an operation whose rows name the panel's hosts (hosts to hide from players)
+    upstream_key: str = "api_key"  # the upstream config key holding the panel's secret
+    requires_key: bool = True
+    access_code: bool = False  # its upstreams have an access code (and a flavour, an admin path)
+    path_keys: tuple[PathKey, ...] = ()
+    answers_created_row: bool = False  # a created line comes back as its full row (Xtream-Masters' create_line)
+    answers_line_extras: bool = False  # a line read carries active_cons, channel_ids, series_ids (XC v2 user/info)
+    answers_reseller_password: bool = False  # a created reseller's password is answered (MidnightStreamer)

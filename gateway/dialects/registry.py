@@ -1,19 +1,21 @@
-"""Dialect lookup by name: the one place that knows which modules implement which faces."""
+"""The dialects by name: the one place that knows which packages implement them."""
 
 from __future__ import annotations
 
 from gateway.dialects import midnight, xtream_codes_v2, xtream_masters
-from gateway.dialects.base import ClientFace, UpstreamFace
+from gateway.dialects.base import ClientFace, Dialect, UpstreamFace
 
-_MODULES = (xtream_masters, xtream_codes_v2, midnight)
-_CLIENT: dict[str, ClientFace] = {m.NAME: m for m in _MODULES}
-_UPSTREAM: dict[str, UpstreamFace] = {m.NAME: m for m in _MODULES}
-DIALECTS = tuple(_CLIENT)
+BY_NAME: dict[str, Dialect] = {d.DIALECT.name: d.DIALECT for d in (xtream_masters, xtream_codes_v2, midnight)}
+DIALECTS = tuple(BY_NAME)
+
+
+def dialect(name: str) -> Dialect:
+    return BY_NAME[name]
 
 
 def client_face(name: str) -> ClientFace:
-    return _CLIENT[name]
+    return BY_NAME[name].client
 
 
 def upstream_face(name: str) -> UpstreamFace:
-    return _UPSTREAM[name]
+    return BY_NAME[name].upstream

@@ -124,7 +124,7 @@ RESOURCES = [
     ("reseller", {"action": "get_users"}, {"action": "edit_user", "id": "88", "notes": "edited"}, True),
     ("package", {"action": "get_packages"}, {"action": "edit_package", "id": "1", "package_name": "renamed"}, True),
     ("bouquet", {"action": "get_bouquets"}, {"action": "edit_bouquet", "id": "1", "bouquet_name": "renamed"}, True),
-    # an XC user/info on this panel carries its bouquets' channel_ids (gateway.lineinfo)
+    # an XC user/info on this panel carries its bouquets' channel_ids (gateway.plans.lineinfo)
     ("bouquet->line", {"action": "get_line", "id": "1"}, {"action": "edit_bouquet", "id": "1", "bouquet_name": "b"},
      True),
     ("package-not-line", {"action": "get_lines"}, {"action": "edit_package", "id": "1", "package_name": "x"}, False),
@@ -143,7 +143,7 @@ async def test_invalidation_per_resource(
     assert (answer["status"] == "STATUS_SUCCESS") is (name != "failed-write"), answer
     _, status = await call(cstack.client, **read)
     assert status == ("MISS" if invalidates else "HIT")
-    # an edit the panel rebuilds whole is sent whole: it reads its record first (gateway.whole_row)
+    # an edit the panel rebuilds whole is sent whole: it reads its record first (gateway.plans.whole_row)
     reads_by_the_write = 1 if WHOLE_ROW_READS.get(write["action"]) == read["action"] else 0
     assert upstream_calls(cstack, read["action"]) == (2 if invalidates else 1) + reads_by_the_write
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from gateway import whole_row
 from gateway.catalogue import Kind, Operation, Target, catalogue
+from gateway.plans import whole_row
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpServer, Stack
 

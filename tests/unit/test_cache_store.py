@@ -14,7 +14,7 @@ from gateway.cache.backend import MemoryBackend
 from gateway.cache.derived import RENDERED_BYTES, DerivedMemo
 from gateway.cache.redis_backend import RedisBackend, redis_client
 from gateway.cache.resilient import ResilientBackend
-from gateway.cache.store import ResponseCache, Ticket, decode_entry, encode_entry
+from gateway.cache.store import ResponseCache, decode_entry, encode_entry
 from gateway.catalogue import catalogue
 from gateway.config import CacheConfig
 from gateway.dialects.base import Rendered
@@ -187,19 +187,25 @@ async def test_readiness_detail_while_down() -> None:
     assert "ConnectionError" in detail["last_error"]
 
 
-async def test_an_abandoned_flight_releases_its_waiters() -> None:
+@pytest.mark.parametrize("ending", ["answer", "exception", "cancellation"])
+async def test_a_flight_releases_its_waiters_however_its_leader_ends(ending: str) -> None:
     cache = memory_cache()
 
-    class Anchor:
-        pass
+    async def leader() -> None:
+        async with cache.leading("k") as lead:
+            await asyncio.sleep(0.05)
+            if ending == "exception":
+                raise RuntimeError("the panel call broke")
+            lead.result = (Result(data=[1]), "MISS")
 
-    anchor = Anchor()
-    ticket = Ticket(key="k", ttl=10)
-    cache.lead(ticket, anchor)
+    task = asyncio.create_task(leader())
+    await asyncio.sleep(0)
     flight = cache.flights["k"]
-    del anchor
-    gc.collect()
-    assert await asyncio.wait_for(flight, 1) is None
+    if ending == "cancellation":
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    shared = await asyncio.wait_for(flight, 1)
+    assert shared == ((Result(data=[1]), "MISS") if ending == "answer" else None)
     assert "k" not in cache.flights
 
 

@@ -32,8 +32,8 @@ import pytest
 
 from gateway.catalogue import Operation, catalogue
 from gateway.config import Upstream
-from gateway.dialects import midnight as ms
 from gateway.dialects.base import RawRequest, Rendered
+from gateway.dialects.midnight import codec as ms
 from gateway.model import Code, Failure, Outcome, Refused, Result
 from gateway.phpform import parse_urlencoded
 

@@ -31,8 +31,8 @@ import pytest
 
 from gateway.catalogue import Operation, catalogue
 from gateway.config import Upstream
-from gateway.dialects import xtream_masters as xm
 from gateway.dialects.base import RawRequest, Rendered
+from gateway.dialects.xtream_masters import codec as xm
 from gateway.model import Code, Failure, Outcome, Refused, Result
 from gateway.phpform import parse_urlencoded
 

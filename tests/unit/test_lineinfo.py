@@ -1,4 +1,4 @@
-"""gateway.lineinfo and the array columns it reads: XC v2's user/info extras computed from another panel's rows."""
+"""gateway.plans.lineinfo and the array columns it reads: XC v2's user/info extras from another panel's rows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gateway.dialects.common import json_array
-from gateway.lineinfo import bouquet_contents
+from gateway.plans.lineinfo import bouquet_contents
 
 
 @pytest.mark.parametrize(

@@ -10,16 +10,14 @@ the upstream's own dialect get the panel's answer unchanged.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.catalogue import catalogue
 from gateway.dialects.common import json_array
+from gateway.dialects.registry import dialect
 from gateway.model import Call, Outcome, Result
+from gateway.plans.commands import Plan, Send, Toward
 
-if TYPE_CHECKING:
-    from gateway.planner import Runner
-
-CLIENT = "xtream_codes_v2"
 STREAM_COLUMNS = ("bouquet_channels", "bouquet_movies", "bouquet_radios")
 
 
@@ -56,12 +54,12 @@ def _unique(values: list[Any]) -> list[Any]:
     return out
 
 
-async def complete(runner: Runner, call: Call, outcome: Outcome, listed: dict[str, Any] | None) -> Outcome:
+def complete(call: Call, toward: Toward, outcome: Outcome, listed: dict[str, Any] | None) -> Plan:
     """The line row of a `line.get` with what an XC v2 client's `user/info` answers beyond it. `listed` is the
     list row the line was found in, when it was looked up by username and password."""
     if (
-        call.dialect != CLIENT
-        or runner.upstream.dialect == CLIENT
+        not toward.foreign(call)  # (a call of the gateway's own has no client dialect)
+        or not dialect(call.dialect).answers_line_extras
         or not isinstance(outcome, Result)
         or not isinstance(outcome.data, dict)
     ):
@@ -72,8 +70,8 @@ async def complete(runner: Runner, call: Call, outcome: Outcome, listed: dict[st
         if active is not None:
             row["active_cons"] = str(active)
     listing = catalogue().get("bouquet.list")
-    if "channel_ids" not in row and listing is not None and runner.face.native(listing, "none"):
-        bouquets = await runner.send(Call(listing.name), listing)
+    if "channel_ids" not in row and listing is not None and toward.face.native(listing, "none"):
+        bouquets = yield Send(Call(listing.name), listing)
         if isinstance(bouquets, Result) and isinstance(bouquets.data, list):
             row.update(bouquet_contents(row.get("bouquet"), bouquets.data))
     return Result(data=row, total=outcome.total, filtered=outcome.filtered, extra=outcome.extra)

@@ -12,19 +12,26 @@ from typing import Any
 
 from gateway import fields, jsonio
 from gateway.catalogue import Catalogue, FieldType, Operation, Target, catalogue
-from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
 from gateway.dialects.common import invalid, merged, presented_key
 from gateway.fields import FieldError, date_to_unix, to_int, unix_to_date
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
+from gateway.upstream_settings import Upstream
 
 NAME = "xtream_masters"
 # Credits move through adjust_credits, which the panel writes to its credit log; a create or edit never sets them.
 CREDITS_BY_ADJUSTMENT = True
 PAGES_LISTS = True  # table.php: start, limit, recordsTotal
 WHOLE_CREDITS = True  # adjust_credits: intval()
-WHOLE_ROW_EDITS = True  # XUI.one rebuilds an edited row from the request (gateway.whole_row)
+WHOLE_ROW_EDITS = True  # XUI.one rebuilds an edited row from the request (gateway.plans.whole_row)
+
+# Path names XUI.one refuses as access codes (admin_api.php processCode: STATUS_RESERVED_CODE): other routes'.
+XUI_RESERVED_CODES = ("admin", "stream", "images", "player_api", "player", "playlist", "epg", "live", "movie",
+                      "series", "status", "nginx_status", "get", "panel_api", "xmltv", "probe", "thumb", "timeshift",
+                      "auth", "vauth", "tsauth", "hls", "play", "key", "api", "c")  # fmt: skip
+# An access code as a route variable, never one of those (every such path goes on with a `/`).
+XUI_CODE = "{code:(?!(?:" + "|".join(XUI_RESERVED_CODES) + ")/)[A-Za-z0-9_-]+}"
 
 # Parameters the panel reads for itself rather than passing to the action.
 _CONTROL = ("api_key", "action")
@@ -250,7 +257,7 @@ def panel_params(op: Operation, args: dict[str, Any], timezone: str = "UTC") -> 
                 out["server_id"] = str(value[0]) if len(value) == 1 else "-1"
         else:
             out[wire] = fields.wire(ftype, value)
-    if op.name.endswith(".create"):  # an edit is sent whole instead (gateway.whole_row): it has them
+    if op.name.endswith(".create"):  # an edit is sent whole instead (gateway.plans.whole_row): it has them
         for resource, name in _REQUIRED_LISTS:
             if resource == op.resource and name in op.fields:
                 out.setdefault(_wire_name(op, name), "[]")

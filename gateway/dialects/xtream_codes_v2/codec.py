@@ -13,12 +13,12 @@ from typing import Any
 
 from gateway import fields, jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
-from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
 from gateway.dialects.common import invalid, json_array, merged, presented_key
 from gateway.fields import FieldError, int_list, mac, scalar, to_int
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
+from gateway.upstream_settings import Upstream
 
 NAME = "xtream_codes_v2"
 CREDITS_BY_ADJUSTMENT = True  # reg_user/credits is the only way credits move

@@ -11,12 +11,12 @@ from typing import Any
 
 from gateway import jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
-from gateway.config import Upstream
 from gateway.dialects.base import RawRequest, Rendered, UpstreamRequest
 from gateway.dialects.common import invalid, merged, presented_key
 from gateway.fields import FieldError, mac, scalar, str_list, to_flag, to_int
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Refused, Result
 from gateway.phpform import Params, flatten
+from gateway.upstream_settings import Upstream
 
 NAME = "midnight"
 

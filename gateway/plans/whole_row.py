@@ -6,8 +6,8 @@ back to 1, every flag to 0 unless present, exp_date to "never" unless sent, the 
 agents to []; edit_mag / edit_enigma likewise for the device's line (and need the MAC re-sent); edit_user needs
 the group, regenerates an absent username and logs a credit change of -balance when credits are not sent. So a
 partial edit, which is all XC v2 `user/edit` and MidnightStreamer `line/update` send, would wipe a customer's
-line while the client is told it succeeded. The planner reads the record first and sends these values with the
-client's own on top (pure functions here; the reading and the lock are the planner's).
+line while the client is told it succeeded. The plan reads the record first and sends these values with the
+client's own on top (pure functions here; the plan reads and holds the record: gateway.plans.calls).
 """
 
 from __future__ import annotations

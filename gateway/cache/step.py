@@ -1,0 +1,80 @@
+"""The admin pipeline's cache step, around everything that goes upstream.
+
+- A read with a fresh entry is answered from it (`X-Cache: HIT`); nothing inside the step runs.
+- A read without one goes upstream (`MISS`). Concurrent misses for one key in this process wait for the first
+  one's answer (single-flight) instead of each calling the panel.
+- When that upstream call fails (UPSTREAM_UNAVAILABLE, UPSTREAM_ERROR) an entry up to `stale_if_error`
+  seconds past its TTL answers instead (`STALE`).
+- Anything else (writes, uncached reads) is `BYPASS`. A write that may have happened bumps the generation
+  of each of its tags, so every cached read sharing one of them is a miss from then on, on every replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from gateway.cache.store import MAYBE_APPLIED, STALE_ON, ResponseCache
+from gateway.catalogue import Kind
+from gateway.exchange import Exchange, Next
+from gateway.model import Failure, Outcome, Result
+
+WAIT_MARGIN = 1.0  # seconds a waiter allows past the upstream timeout before calling the panel itself
+
+
+def _mark(ex: Exchange, status: str) -> None:
+    ex.response_headers["X-Cache"] = status
+    operation = ex.op.name if ex.op is not None else "unknown"
+    ex.state.metrics.cache_lookups.labels(operation, status.lower()).inc()
+
+
+async def cache(ex: Exchange, next: Next) -> Outcome:
+    store = ex.state.cache
+    if store is None or not store.enabled or ex.op is None or ex.call is None or ex.upstream is None:
+        return await next(ex)
+    ttl = store.ttl_for(ex.op)
+    if ttl <= 0:
+        _mark(ex, "BYPASS")
+        outcome = await next(ex)
+        if ex.op.kind is not Kind.READ and (
+            isinstance(outcome, Result) or (isinstance(outcome, Failure) and outcome.code in MAYBE_APPLIED)
+        ):
+            await store.invalidate(ex.upstream.name, ex.op.tags)
+        return outcome
+    reseller = ex.key.reseller_id if ex.key is not None else None
+    key = await store.key_for(ex.upstream.name, ex.op, ex.call, "admin" if reseller is None else str(reseller))
+    entry = await store.get(key)
+    now = time.time()
+    if entry is not None and entry.fresh(now):
+        ex.shared = store.derived
+        _mark(ex, "HIT")
+        return entry.result
+    stale = entry.result if entry is not None and now < entry.fresh_until + store.config.stale_if_error else None
+    flight = store.flights.get(key)
+    if flight is None:
+        async with store.leading(key) as lead:
+            outcome, status = await _fetch(ex, next, store, key, ttl, stale)
+            lead.result = (outcome, status)
+            return outcome
+    try:
+        shared = await asyncio.wait_for(asyncio.shield(flight), ex.upstream.timeout + WAIT_MARGIN)
+    except TimeoutError:
+        shared = None
+    if shared is None:  # the leader gave up or took too long: ask the panel ourselves
+        outcome, _ = await _fetch(ex, next, store, key, ttl, stale)
+        return outcome
+    outcome, status = shared
+    _mark(ex, "STALE" if status == "STALE" else "HIT" if isinstance(outcome, Result) else "MISS")
+    return outcome
+
+
+async def _fetch(ex: Exchange, next: Next, store: ResponseCache, key: str, ttl: float,
+                 stale: Result | None) -> tuple[Outcome, str]:  # fmt: skip
+    outcome = await next(ex)
+    status = "MISS"
+    if isinstance(outcome, Result):
+        await store.put(key, outcome, ttl)
+    elif outcome.code in STALE_ON and stale is not None:
+        outcome, status = stale, "STALE"
+    _mark(ex, status)
+    return outcome, status

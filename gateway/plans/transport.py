@@ -1,0 +1,42 @@
+"""Calls to a real panel: encoded by its dialect, sent through the upstream client, decoded, its secrets removed."""
+
+from __future__ import annotations
+
+import time
+
+from gateway import panel_secrets
+from gateway.catalogue import Kind, Operation
+from gateway.dialects.registry import upstream_face
+from gateway.metrics import Metrics
+from gateway.model import Call, Code, Failure, Outcome, Result
+from gateway.upstream import UpstreamClient, UpstreamUnavailable
+from gateway.upstream_settings import Upstream
+
+
+class UpstreamTransport:
+    """Sends one plan's calls to `upstream`, with metrics, the request id passed on, and the breaker."""
+
+    def __init__(self, upstream: Upstream, client: UpstreamClient, metrics: Metrics, *, request_id: str = "") -> None:
+        self.upstream = upstream
+        self.client = client
+        self.metrics = metrics
+        self.request_id = request_id
+        self.face = upstream_face(upstream.dialect)
+
+    async def send(self, call: Call, op: Operation) -> Outcome:
+        request = self.face.encode(call, op, self.upstream)
+        started = time.perf_counter()
+        try:
+            answer = await self.client.send(self.upstream, request, request_id=self.request_id,
+                                            read=op.kind is Kind.READ)  # fmt: skip
+        except UpstreamUnavailable as exc:
+            self.metrics.upstream_requests.labels(self.upstream.name, "unavailable").inc()
+            # Not sent: the panel never saw the request, so another upstream may be tried, even for a write.
+            return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc), retryable=not exc.sent, retry_after=exc.retry_after)
+        finally:
+            self.metrics.upstream_latency.labels(self.upstream.name).observe(time.perf_counter() - started)
+        # the panel's keys and password hashes go before anything else sees the answer (gateway.panel_secrets)
+        outcome = panel_secrets.strip(op, self.face.decode(op, answer.status, answer.body))
+        label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
+        self.metrics.upstream_requests.labels(self.upstream.name, label).inc()
+        return outcome

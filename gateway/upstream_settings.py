@@ -1,0 +1,38 @@
+"""An upstream panel's settings: a leaf module (it imports nothing of the gateway), so the dialects that encode
+calls for an upstream, and the config that builds it, depend on it rather than on each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How fast the gateway calls one panel: `per_second` with bursts of `burst`; a call past it waits up to
+    `max_wait` seconds (at most `queue` calls waiting), then fails with Retry-After."""
+
+    per_second: float = 20.0  # XUI.one's nginx: limit_req 20 r/s per client address, then 503
+    burst: int = 20
+    max_wait: float = 5.0
+    queue: int = 200
+
+
+# The admin API's address on a panel, by flavour: the Xtream-Masters documentation's, and XUI.one's as it runs.
+ADMIN_PATHS = {"xtream_masters": "/{code}/admin/index.php", "xui_one": "/{code}/"}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str
+    dialect: str
+    url: str
+    access_code: str = ""
+    api_key: str = field(default="", repr=False)  # Xtream-Masters admin key, or XC v2 api_pass
+    timeout: float = 10.0
+    flavour: str = "xtream_masters"  # xtream_masters upstreams: "xtream_masters" or "xui_one"
+    admin_path: str = ADMIN_PATHS["xtream_masters"]  # with {code} for the access code
+    timezone: str = "UTC"  # the panel's: it reads and writes dates in it
+    budget: Budget | None = field(default_factory=Budget)
+
+    def admin_url_path(self) -> str:
+        return self.admin_path.replace("{code}", self.access_code)
