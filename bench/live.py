@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.loadgen import open_stream
 from bench.procs import HOST, free_port, python, rss_kib
 
 if TYPE_CHECKING:
@@ -39,17 +40,12 @@ class Viewers:
     failed: int = 0
 
     async def _one(self, path: str, stop: asyncio.Event) -> None:
-        try:
-            reader, writer = await asyncio.open_connection(HOST, self.port, limit=1 << 18)
-        except OSError:
+        opened = await open_stream(self.port, path, 1 << 18)
+        if opened is None:
             self.failed += 1
             return
+        reader, writer = opened
         try:
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            if not head.startswith(b"HTTP/1.1 200"):
-                self.failed += 1
-                return
             self.opened += 1
             while not stop.is_set():
                 chunk = await reader.read(1 << 18)
