@@ -1,8 +1,8 @@
 """A viewer of a live channel: which requests are shared, whose credentials open the channel, who may join it.
 
 Shared: `GET /live/{u}/{p}/{id}[.ts]`, `/live/{token}/{id}[.ts]` and `/{u}/{p}/{id}[.ts]` without `Range` or
-`utc` (catch-up), with `client_side.shared_live` on (the default). `.m3u8` is gateway.clientside.hls_share; VOD,
-series, catch-up and ranges are relayed per viewer (gateway.clientside.relay).
+`utc` (catch-up), with `client_side.shared_live` on (the default). HLS (`.m3u8` and its segments), VOD, series,
+catch-up and ranges are relayed per viewer (gateway.clientside.relay).
 
 Whose credentials the shared connection uses, and why:
 - With `provider_lines`: a provider line's (gateway.clientside.provider_lines). Every viewer is checked first
