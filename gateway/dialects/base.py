@@ -82,8 +82,8 @@ class UpstreamFace(Protocol):
         ...
 
     def foreign_fields(self, op: Operation, args: dict[str, Any], upstream: Upstream) -> tuple[str, ...]:
-        """The fields of a write, sent by a client of another dialect, that this panel has no place for (or
-        would silently overrule)."""
+        """The fields of a write that this panel has no place for, or would silently overrule: a call carrying
+        one is refused, never answered a success that did not happen."""
         ...
 
     def encode(self, call: Call, op: Operation, upstream: Upstream) -> UpstreamRequest:

@@ -39,11 +39,10 @@ def plan(call: Call, op: Operation, toward: Toward) -> Plan:
     if shape.kind == "unsupported":
         return Failure(Code.UNSUPPORTED, f"{op.name} addressed by {call.target.kind} is not supported by upstream "
                                          f"{upstream.name} ({upstream.dialect})", reason="unsupported")  # fmt: skip
-    if toward.foreign(call):
-        foreign = toward.face.foreign_fields(op, call.args, upstream)
-        if foreign:
-            return Failure(Code.UNSUPPORTED, f"{', '.join(foreign)}: upstream {upstream.name} ({upstream.dialect}) "
-                           "has no place for this value, nothing was sent", reason="unsupported")  # fmt: skip
+    foreign = toward.face.foreign_fields(op, call.args, upstream)
+    if foreign:
+        return Failure(Code.UNSUPPORTED, f"{', '.join(foreign)}: upstream {upstream.name} ({upstream.dialect}) "
+                       "has no place for this value, nothing was sent", reason="unsupported")  # fmt: skip
     amount = call.args.get("credits")
     if op.name == "reseller.adjust_credits" and toward.face.WHOLE_CREDITS and isinstance(amount, float):
         return Failure(Code.UNSUPPORTED, f"credits {amount}: upstream {upstream.name} moves whole credits"

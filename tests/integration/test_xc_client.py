@@ -511,6 +511,29 @@ async def test_xc_user_edit_and_info(to_xc: XCClientStack) -> None:
     _passed_through(sim)
 
 
+async def test_xc_user_edit_to_never_expire_is_refused_not_written_as_expired(to_xc: XCClientStack) -> None:
+    """api.php's user/edit writes exp_date as given, so the empty value (never expires, as user/create reads it)
+    would store 0, a line expired in 1970: toward an XC v2 panel the gateway refuses it, sending nothing."""
+    sim = xc_sim(to_xc)
+    before = dict(sim.tables["users"][1])
+    body = await to_xc.call("user", "edit", username=LINE1[0], password=LINE1[1],
+                            pairs=[("user_data[exp_date]", ""), ("user_data[max_connections]", "4")])  # fmt: skip
+    assert body["result"] is False and body["error"] == "UNSUPPORTED"
+    assert "exp_date" in body["message"] and "nothing was sent" in body["message"]
+    assert sim.received == [] and sim.tables["users"][1] == before
+
+
+async def test_xm_user_edit_to_never_expire_is_no_expire(to_xm: XCClientStack) -> None:
+    """Toward an Xtream-Masters panel the same edit means what it says: the line never expires."""
+    sim = xm_sim(to_xm)
+    body = await to_xm.call("user", "edit", username=LINE1[0], password=LINE1[1],
+                            pairs=[("user_data[exp_date]", "")])  # fmt: skip
+    assert body == {"result": True}
+    _, edit = sim.received[-1]
+    assert edit["no_expire"] == "1" and "exp_date" not in edit
+    assert sim.tables["lines"][1]["exp_date"] in (None, "", "0", 0)
+
+
 async def test_xc_stb_create_edit_info(to_xc: XCClientStack) -> None:
     sim = xc_sim(to_xc)
     mac = "00:1A:79:AA:BB:CC"

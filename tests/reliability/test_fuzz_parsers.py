@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from gateway.catalogue import catalogue
 from gateway.config import Config, ConfigError, load_config, parse_config
-from gateway.dialects.midnight import codec as midnight
-from gateway.dialects.xtream_codes_v2 import codec as xtream_codes_v2
+from gateway.dialects.midnight import vocabulary as midnight
+from gateway.dialects.xtream_codes_v2 import vocabulary as xtream_codes_v2
 from gateway.keys import digest_of
 from tests.conftest import ACCESS_CODE, REPO
 from tests.reliability.conftest import KEYS

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 from gateway.dialects.base import Dialect, PathKey
-from gateway.dialects.midnight import codec
+from gateway.dialects.midnight import client, upstream
 
 DIALECT = Dialect(
-    name=codec.NAME,
+    name=client.NAME,
     short="MS",
-    client=codec,
-    upstream=codec,
+    client=client,
+    upstream=upstream,
     routes=("/api/{group}/{verb}", "/api/{group}/{verb}/{key}"),  # the key may be the 4th URL segment
     probe="reseller.list",
     # any segment past the verb may be a key (a 404 path too)

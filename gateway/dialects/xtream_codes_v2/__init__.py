@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 from gateway.dialects.base import Dialect, PathKey
-from gateway.dialects.xtream_codes_v2 import codec
+from gateway.dialects.xtream_codes_v2 import client, upstream
 
 DIALECT = Dialect(
-    name=codec.NAME,
+    name=client.NAME,
     short="XC",
-    client=codec,
-    upstream=codec,
+    client=client,
+    upstream=upstream,
     # XC v2 scripts cannot send a header: the key may ride in the path, so only the base URL changes.
     routes=("/api.php", "/k/{key}/api.php"),
     probe="server.list",
