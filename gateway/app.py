@@ -302,6 +302,7 @@ def build_admin_app(live: Live) -> web.Application:
             "cache": cache,
             "redis": redis_status(config.redis),  # each deployment: up or out, outages, the last one's span
         }
+        body.update({name: report() for name, report in request.app[LIVE].readiness.items()})
         return web.json_response(body, status=200 if ready else 503)
 
     app.router.add_get("/metrics", metrics)

@@ -27,7 +27,10 @@ from gateway.accesslog import redact
 from gateway.bodyread import TooLarge, read_body
 from gateway.clientside.hosts import HostBook, Shared, discover
 from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, StreamCounter, line_key
+from gateway.clientside.provider_lines import ProviderPool
 from gateway.clientside.rewrite import Origins, Rewriter
+from gateway.clientside.shared_live import SharedLive
+from gateway.clientside.viewer_check import ViewerChecks
 from gateway.config import ClientSide, Config, Upstream
 from gateway.exchange import GatewayState
 from gateway.metrics import Metrics
@@ -56,10 +59,11 @@ _RETURN = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.headers = headers or {}  # e.g. Retry-After
 
 
 @dataclass
@@ -70,6 +74,9 @@ class ClientSideRuntime:
     memory_counter: MemoryCounter = field(default_factory=MemoryCounter)
     stopping: bool = False  # the server is shutting down: running streams end, at their next chunk or poll
     streaming: set[asyncio.Transport] = field(default_factory=set)  # players' connections relaying a body now
+    live: SharedLive = field(default_factory=SharedLive)  # shared live channels (gateway.clientside.live)
+    providers: ProviderPool = field(default_factory=ProviderPool)
+    checks: ViewerChecks = field(default_factory=ViewerChecks)
     _session: aiohttp.ClientSession | None = None
     _redis: RedisCounter | None = None
     _hosts_link: Link | None = None
@@ -138,11 +145,18 @@ class ClientSideRuntime:
         names.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
         return Rewriter(config.public_url, upstream_of(config).url, names)
 
+    def report(self, config: Config) -> dict[str, object]:
+        """/readyz: shared live channels, their viewers, the upstream connections saved, provider slots."""
+        cs = config.client_side
+        return {**self.live.report(), "enabled": cs.shared_live, "slots": "redis" if cs.redis_url else "memory",
+                "provider_lines": self.providers.report(cs)}  # fmt: skip
+
     async def stop_streams(self) -> None:
         """Shutdown: every running stream ends at its next chunk (or disconnect poll). A player that stopped
         reading (live TV on pause) keeps its stream waiting for its socket to drain, which no flag reaches: after
         STOP_GRACE its connection is aborted, which ends that wait."""
         self.stopping = True
+        await self.live.stop()  # every shared channel closed and its provider slot given back, now
         deadline = time.monotonic() + STOP_GRACE
         while self.streaming and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -151,6 +165,8 @@ class ClientSideRuntime:
 
     async def close(self) -> None:
         await self.hosts.close()
+        await self.live.close()
+        await self.providers.close()
         if self._session is not None:
             await self._session.close()
         if self._redis is not None:
