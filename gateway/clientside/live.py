@@ -123,7 +123,7 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
     runtime.live.refresh = runtime.providers.refresh
     joining = key in runtime.live.channels  # on a connection another viewer's request opened
     cap = await admit(request, runtime, config, want, checked=provider or joining)
-    counter = runtime.counter(cs)
+    counter = runtime.counter(config)
     lease = await counter.acquire(line_key(upstream.name, want.line), cap)
     if lease is None:
         raise Refusal(403, "max_streams")
@@ -183,10 +183,10 @@ async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config
     retried: set[str] = set()
     base = upstream_of(config).url
     while True:
-        slot = await pool.take(cs, frozenset(skip))
+        slot = await pool.take(config, frozenset(skip))
         while slot is None and (idle := runtime.live.idle()):
             await idle[0].close()  # a channel nobody watches gives its slot to one somebody wants
-            slot = await pool.take(cs, frozenset(skip))
+            slot = await pool.take(config, frozenset(skip))
         if slot is None:
             metrics.provider_busy.inc()
             raise Refusal(503, "provider_busy", {"Retry-After": str(RETRY_AFTER)})

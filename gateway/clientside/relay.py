@@ -129,7 +129,8 @@ class ClientSideRuntime:
         """Connect the client side's Redis links before the listener opens (gateway.redis.link.warm)."""
         counter = self.counter(config)
         shared = self.shared_hosts(config)
-        await warm([counter.link if isinstance(counter, RedisCounter) else None, shared.link if shared else None])
+        await warm([counter.link if isinstance(counter, RedisCounter) else None, shared.link if shared else None,
+                    self.providers.leases(config).link])  # fmt: skip
 
     async def discover_hosts(self, state: GatewayState, *, ask_panel: bool) -> list[str]:
         """The names other replicas met, then (`ask_panel`) the panel's own list of its servers."""
@@ -147,9 +148,9 @@ class ClientSideRuntime:
 
     def report(self, config: Config) -> dict[str, object]:
         """/readyz: shared live channels, their viewers, the upstream connections saved, provider slots."""
-        cs = config.client_side
-        return {**self.live.report(), "enabled": cs.shared_live, "slots": "redis" if cs.redis_url else "memory",
-                "provider_lines": self.providers.report(cs)}  # fmt: skip
+        shared = config.redis.endpoint("slots") is not None
+        return {**self.live.report(), "enabled": config.client_side.shared_live,
+                "slots": "redis" if shared else "memory", "provider_lines": self.providers.report(config)}  # fmt: skip
 
     async def stop_streams(self) -> None:
         """Shutdown: every running stream ends at its next chunk (or disconnect poll). A player that stopped

@@ -18,7 +18,7 @@ key makes Redis hash only the tag. Each feature's keys (under its prefix, which 
 | rate-limit buckets, budgets, auth throttle | `<bucket>` | none | none: one single-key script per take |
 | record locks | `<upstream>:<resource>:<id>` | none | none: SET NX, a single-key release script |
 | stream caps | `{<upstream>:<line>}` | per line | none: single-key lease scripts |
-| provider slots | `{<pool>}:<line>` (gateway.redis.leases) | per pool | one script over the pool's lines |
+| provider slots | `{provider}:<line name>` (gateway.clientside.provider_lines) | the pool | one script over its lines |
 | hosts to hide | `names` | none | none: SADD and EXPIRE of one key |
 
 A read needs the generations of its resource tags and of `*` together, so one upstream's generations share one

@@ -185,5 +185,6 @@ def legacy_endpoints(r: Reader, section: str, error: Error) -> dict[str, Endpoin
     prefix = prefix_of("redis_prefix", "streams")
     if url is None:
         return {}
-    # the old stream counter waited 0.5 s per call; the host names lived beside the stream counts
-    return {"streams": Endpoint(url, prefix, 0.5), "hosts": Endpoint(url, prefix + "hosts:", 0.5)}
+    # the old stream counter waited 0.5 s per call; the host names and provider slots lived beside the stream counts
+    return {"streams": Endpoint(url, prefix, 0.5), "hosts": Endpoint(url, prefix + "hosts:", 0.5),
+            "slots": Endpoint(url, prefix + "provider:", 0.5)}

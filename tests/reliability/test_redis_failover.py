@@ -31,6 +31,7 @@ from gateway.redis.leases import Leases
 from gateway.redis.link import PROBE_EVERY, Link
 from gateway.redis.settings import Endpoint
 from gateway.redis.url import parse_url
+from gateway.sim import player_data
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, REPO, UPSTREAM_KEY, AiohttpServer
 from tests.reliability.conftest import need_redis_server
@@ -51,6 +52,9 @@ PLAYED = (30, 31, 32)  # lines the players stream on (two slots each)
 GEN_KEY = "panelgate:cache:{g:main}:line"  # the cache's generations of upstream `main`: the master to kill
 
 
+PROVIDERS = (("provider-a", "secret-provider-a"), ("provider-b", "secret-provider-b"))  # 3 slots each
+
+
 def _config(path: Path, sim_url: str, redis_url: str) -> Path:
     upstream = {"dialect": "xtream_masters", "url": sim_url, "access_code": ACCESS_CODE, "api_key": UPSTREAM_KEY,
                 "timeout": 5, "budget": {"per_second": 2000, "burst": 2000}}  # fmt: skip
@@ -63,7 +67,10 @@ def _config(path: Path, sim_url: str, redis_url: str) -> Path:
         "keys": [{"id": "admin", "digest": digest_of(ADMIN), "policy": "admin"},
                  {"id": "rated", "digest": digest_of(RATED), "policy": "admin",
                   "rate": {"per_second": RATE, "burst": BURST}}],
-        "cache": {"ttl": 30}, "client_side": {"max_streams_per_line": 2},
+        "cache": {"ttl": 30},
+        "client_side": {"max_streams_per_line": 2, "live_linger": 0.2,  # shared live channels on provider lines
+                        "provider_lines": [{"name": user, "username": user, "password": password, "max_connections": 3}
+                                           for user, password in PROVIDERS]},
         "redis": {"url": redis_url, "timeout": TIMEOUT, "retry_after": RETRY_AFTER},
     }))  # fmt: skip
     return path / "gateway.yaml"
@@ -191,7 +198,7 @@ async def _stream(run: Run, replica: int, line: dict[str, Any]) -> None:
         if resp.status == 200:
             await resp.content.read(16384)
             run.streams += 1
-        elif resp.status != 403:
+        elif resp.status not in (403, 503):  # past the line's cap; every provider slot taken (with Retry-After)
             run.fail("stream", resp.status)
 
 
@@ -239,6 +246,8 @@ async def _replicas(tmp_path: Path, sim_url: str, redis_url: str) -> AsyncIterat
 async def test_a_master_killed_under_load(deployment: Cluster | SentinelSet, aiohttp_server: AiohttpServer,
                                           tmp_path: Path) -> None:  # fmt: skip
     sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    for user, password in PROVIDERS:
+        player_data.add_line(sim.tables, user, password, 3)
     sim_url = str((await aiohttp_server(sim.app())).make_url("")).rstrip("/")
     async with _replicas(tmp_path, sim_url, deployment.url) as replicas, aiohttp.ClientSession() as session:
         run = Run(sim, replicas, session)
@@ -275,15 +284,17 @@ async def test_a_master_killed_under_load(deployment: Cluster | SentinelSet, aio
             await asyncio.gather(*tasks)
         ended = time.monotonic()
 
-        # every stream slot released in Redis: the leases a failed call may have left are swept once it answers
+        # every stream and provider slot released in Redis: the leases a failed call may have left are swept once
+        # it answers, and a channel's slot once its linger is over
         for i, line_no in itertools.product(range(2), PLAYED):
             await _stream(run, i, sim.tables["lines"][line_no])
         client = deployment.client()
         try:
             def slots() -> int:
-                return sum(int(client.zcard(k)) for k in client.scan_iter(match="panelgate:streams:*"))
+                return sum(int(client.zcard(k)) for prefix in ("panelgate:streams:*", "panelgate:slots:*")
+                           for k in client.scan_iter(match=prefix))  # fmt: skip
 
-            await asyncio.to_thread(wait_for, "no stream slot held once every stream ended", lambda: slots() == 0, 10)
+            await asyncio.to_thread(wait_for, "no slot held once every stream ended", lambda: slots() == 0, 10)
         finally:
             client.close()
 
@@ -329,6 +340,8 @@ async def test_a_master_killed_under_load(deployment: Cluster | SentinelSet, aio
         assert ready["redis"][0]["state"] == "ok" and ready["redis"][0]["last_outage"]["seconds"] > 0
         assert _metric(metrics, "panelgate_redis_up") == 1 and _metric(metrics, "panelgate_redis_outages_total") >= 1
         assert _metric(metrics, "panelgate_cache_fallback", "") == 0
+        assert ready["shared_live"]["slots"] == "redis"
+        assert any(sum(p["held_here"] for p in ready["shared_live"]["provider_lines"].values()) for ready, _ in mine)
 
 
 def test_the_failover_fixtures_never_skip_in_ci() -> None:

@@ -81,7 +81,7 @@ def test_every_section_accepts_every_form(text: str, where: str) -> None:
     section, key = where.split(".")
     config = parse(**{section: {key: text}})
     features = {"redis": set(PREFIXES) - {"cache"}, "rate_limits": {"rate_limits", "locks"}, "cache": {"cache"},
-                "client_side": {"streams", "hosts"}}[section]  # fmt: skip
+                "client_side": {"streams", "hosts", "slots"}}[section]  # fmt: skip
     assert set(config.redis.endpoints) == features
     assert {e.url for e in config.redis.endpoints.values()} == {parse_url(text)}
 
