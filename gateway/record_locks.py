@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from gateway.redis.client import RedisClient
-from gateway.redis.link import Link, Unavailable
+from gateway.redis.link import Backlog, Link, Unavailable
 from gateway.redis.settings import Endpoint
 
 log = logging.getLogger("panelgate.locks")
@@ -47,6 +47,7 @@ class RecordLocks:
         # Redis runs it when it resumes) or a release that failed. Released (only if still theirs) once Redis
         # answers again, rather than leaving the record busy for every replica for HOLD_MS.
         self._stray: dict[str, str] = {}  # token -> record name
+        self._releaser = Backlog(self._release_strays)  # as soon as Redis answers, with or without traffic
 
     def configure(self, endpoint: Endpoint | None) -> None:
         """Share the locks through Redis (None: this process only). While the Redis is out (for this client or
@@ -94,14 +95,14 @@ class RecordLocks:
         token = secrets.token_hex(8)
         while True:
             try:
-                for stray_token, stray in list(self._stray.items()):
-                    await link.call(_release(link.prefix + stray, stray_token))
-                    del self._stray[stray_token]
+                await self._release_strays()
                 if await link.call(lambda c: c.set(link.prefix + name, token, nx=True, px=HOLD_MS)):
                     return token
-            except Unavailable as exc:
-                if exc.asked:
-                    self._stray[token] = name
+            except (Unavailable, asyncio.CancelledError) as exc:
+                if not isinstance(exc, Unavailable) or exc.asked:  # a SET that was sent may still take the lock
+                    self._set_aside(token, name)
+                if not isinstance(exc, Unavailable):
+                    raise
                 return None
             if time.monotonic() + POLL > deadline:
                 raise RecordBusy(f"record {name} is being changed by another replica")
@@ -114,9 +115,23 @@ class RecordLocks:
         try:
             await self._link.call(_release(key, token), force=True)
         except Unavailable:
-            self._stray[token] = name
+            self._set_aside(token, name)
+
+    def _set_aside(self, token: str, name: str) -> None:
+        self._stray[token] = name
+        self._releaser.soon()
+
+    async def _release_strays(self) -> None:
+        """Release (compare-and-delete) the tokens kept aside; Unavailable if Redis still fails."""
+        link = self._link
+        while self._stray:  # those set aside while this ran too
+            token, name = next(iter(self._stray.items()))
+            if link is not None:
+                await link.call(_release(link.prefix + name, token))
+            self._stray.pop(token, None)
 
     async def close(self) -> None:
+        await self._releaser.close()
         if self._link is not None:
             await self._link.close()
 

@@ -6,23 +6,22 @@ after it answers). The memory backend is emptied when a fallback starts, so it n
 from an earlier outage that writes made through other replicas have since made stale.
 
 Read-your-write across replicas, when Redis fails or fails over (docs/deploy.md states the figures):
-- An invalidation Redis did not take is kept, and replayed by a background task every REPLAY_EVERY seconds until
-  Redis takes it; no read is answered from Redis by this process before its own replay succeeded.
+- An invalidation Redis did not take is kept, and replayed in the background every RETRY_EVERY seconds until Redis
+  takes it (gateway.redis.link.Backlog); no read is answered from Redis by this process before its own replay
+  succeeded.
 - Replication is asynchronous: a failover may lose an invalidation the old master had acknowledged. Those
   acknowledged in the JOURNAL seconds before this process saw the outage are replayed too.
 - Generations are set to random values, not incremented: after a failover that lost a bump, a replayed or later
   bump can never bring back a value (and the entries cached under it) from before the edit.
 - While Redis is out each replica caches alone, and a write through one cannot reach another's memory: entries
   stored in memory during an outage are fresh for at most FALLBACK_TTL seconds (gateway.cache.store).
-So read-your-write holds again, through every replica, at most REPLAY_EVERY + timeout after the new master answers
+So read-your-write holds again, through every replica, at most RETRY_EVERY + timeout after the new master answers
 (0.5 s with the default 0.25 s timeout): by then every replica has replayed what Redis missed and reads from Redis
 again. During the outage itself a read is at most FALLBACK_TTL older than a write made through another replica.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,12 +29,11 @@ from typing import Any, TypeVar
 
 from gateway.cache.backend import MemoryBackend
 from gateway.cache.redis_backend import RedisBackend
-from gateway.redis.link import Unavailable
+from gateway.redis.link import Backlog, Unavailable
 
 log = logging.getLogger("panelgate.cache")
 T = TypeVar("T")
 ErrorHook = Callable[[str, str], None]  # (backend, action)
-REPLAY_EVERY = 0.25  # seconds between tries of invalidations Redis has not taken yet
 JOURNAL = 10.0  # seconds an acknowledged invalidation is kept to replay after a failover
 FALLBACK_TTL = 1.0  # seconds an entry cached in memory during an outage stays fresh
 
@@ -54,7 +52,7 @@ class ResilientBackend:
         self.down_since: float | None = None
         self.pending: set[str] = set()  # generations bumped while Redis did not take them
         self._recent: dict[str, float] = {}  # generation -> when Redis acknowledged its last bump (monotonic)
-        self._replayer: asyncio.Task[None] | None = None
+        self._replayer = Backlog(self._replay)
 
     @property
     def name(self) -> str:
@@ -68,10 +66,13 @@ class ResilientBackend:
         """`call` on Redis (Unavailable when it is out or fails). Coming back, the outage's invalidations are
         replayed before anything is read from Redis again."""
         assert self.primary is not None
-        if not self.up and self.pending:
+        was_up = self.up
+        if not was_up and self.pending:
             await self._flush(force=False)
         value = await call(self.primary)
-        if not self.up:
+        # Only a call begun during the fallback ends it: on a Cluster a call begun before the failure may still
+        # succeed after it (its key on another master), and must not bring back a Redis that just failed.
+        if not was_up and not self.up:
             self.up, self.down_since = True, None
             log.warning("cache: %s answers again; memory fallback ends", self.primary.name)
         return value
@@ -88,7 +89,8 @@ class ResilientBackend:
             self.memory.clear()
             now = time.monotonic()
             self.pending.update(n for n, at in self._recent.items() if now - at <= JOURNAL)
-            self._replay_soon()
+            if self.pending:
+                self._replayer.soon()
             log.warning("cache: %s is out (%s); serving from memory", self.primary.name, self.last_error or exc)
 
     async def _route(self, action: str, call: Callable[[Any], Awaitable[T]]) -> T:
@@ -132,7 +134,7 @@ class ResilientBackend:
         except Unavailable as exc:
             self.pending.update(names)
             self._failed("bump", exc)
-            self._replay_soon()
+            self._replayer.soon()
         else:
             now = time.monotonic()
             for old in [n for n, at in self._recent.items() if now - at > JOURNAL]:
@@ -148,18 +150,12 @@ class ResilientBackend:
         now = time.monotonic()
         self._recent.update(dict.fromkeys(names, now))
 
-    def _replay_soon(self) -> None:
-        if self.pending and (self._replayer is None or self._replayer.done()):
-            self._replayer = asyncio.get_running_loop().create_task(self._replay())
-
     async def _replay(self) -> None:
-        """Until Redis takes them, every REPLAY_EVERY seconds (the back-off does not apply: a replica that reads
-        the promoted master must find these bumps there as soon as it can)."""
-        while self.pending:
-            await asyncio.sleep(REPLAY_EVERY)
-            with contextlib.suppress(Unavailable):
-                await self._flush(force=True)
-                log.warning("cache: invalidations replayed into %s", self.name)
+        """The background replay (Unavailable until Redis takes them). Forced: a replica that reads the promoted
+        master must find these bumps there as soon as it answers, whatever this process's back-off."""
+        while self.pending:  # bumps that failed while this ran are in it too
+            await self._flush(force=True)
+            log.warning("cache: invalidations replayed into %s", self.name)
 
     async def check(self) -> dict[str, Any]:
         """The state for /readyz; probes Redis (bounded) when it is due."""
@@ -180,10 +176,7 @@ class ResilientBackend:
         return detail
 
     async def close(self) -> None:
-        if self._replayer is not None:
-            self._replayer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._replayer
+        await self._replayer.close()
         await self.memory.close()
         if self.primary is not None:
             await self.primary.close()

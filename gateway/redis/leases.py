@@ -8,7 +8,8 @@ In Redis each name is a sorted set of lease tokens scored by their last heartbea
 clocks may differ). A holder refreshes its lease at least every `ttl` seconds; a holder that dies (a replica
 killed) stops refreshing, and its token is swept by the next acquire after `ttl`: a crash never locks a slot
 for longer than that. A token Redis may hold without anyone here holding it (an acquire that timed out, which a
-frozen server may still run, or a release that failed) is kept aside and removed as soon as Redis answers again.
+frozen server may still run, or a release that failed) is kept aside and removed, in the background, at most
+RETRY_EVERY + timeout after Redis answers again.
 
 While Redis is out the leases are this process's (`MemoryLeases`), so every replica grants up to `limit` on its
 own until Redis answers again; leases taken then are released in memory.
@@ -16,13 +17,14 @@ own until Redis answers again; leases taken then are released in memory.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from gateway.redis.client import RedisClient
-from gateway.redis.link import Link, Unavailable, tagged
+from gateway.redis.link import Backlog, Link, Unavailable, tagged
 
 MAX_STRAY = 10_000  # tokens kept aside during a long outage; older ones are left to the `ttl` sweep
 # KEYS: the candidates' sorted sets, in order of preference; ARGV: ttl (s), token, then each candidate's limit.
@@ -96,6 +98,7 @@ class Leases:
         self.local = MemoryLeases()
         # (token, group, name) Redis may hold for nobody, oldest first; bounded (`ttl` sweeps what is dropped)
         self._stray: dict[tuple[str, str, str], None] = {}
+        self._sweeper = Backlog(self._sweep)  # removes them as soon as Redis answers, with or without traffic
 
     def _key(self, group: str, name: str) -> str:
         assert self.link is not None
@@ -118,10 +121,14 @@ class Leases:
                 if self._stray:
                     await self._sweep()
                 index = int(await self.link.call(lambda c: c.eval(_ACQUIRE, len(keys), *keys, *args)))
-            except Unavailable as exc:
-                if exc.asked:  # a script that timed out may still run on a server that resumes
+            except (Unavailable, asyncio.CancelledError) as exc:
+                # a script that was sent may have run (a frozen server runs it when it resumes), even for a
+                # request cancelled while it waited
+                if not isinstance(exc, Unavailable) or exc.asked:
                     for name, _ in candidates:
                         self._set_aside(lease.token, group, name)
+                if not isinstance(exc, Unavailable):
+                    raise
             else:
                 return Lease(candidates[index - 1][0], lease.token, True, group) if index else None
         return self.local.acquire_any(group, candidates)
@@ -142,8 +149,8 @@ class Leases:
             self.local.release(lease)
             return
         self._set_aside(lease.token, lease.group or lease.name, lease.name)
-        # this lease's token with any kept aside before; if Redis fails, removed when it answers this process
-        # again, or swept after `ttl` by any replica
+        # this lease's token with any kept aside before; if Redis fails, in the background once it answers
+        # (and by any replica's acquire after `ttl` anyway)
         with contextlib.suppress(Unavailable):
             await self._sweep()
 
@@ -160,7 +167,8 @@ class Leases:
     async def _sweep(self) -> None:
         """Remove the tokens kept aside (Unavailable, at once while the deployment is out, if Redis fails)."""
         assert self.link is not None
-        for stray in list(self._stray):
+        while self._stray:  # those set aside while this ran too
+            stray = next(iter(self._stray))
             token, group, name = stray
             await self.link.call(_zrem(self._key(group, name), token))
             self._stray.pop(stray, None)
@@ -169,8 +177,10 @@ class Leases:
         self._stray[(token, group, name)] = None
         if len(self._stray) > MAX_STRAY:
             del self._stray[next(iter(self._stray))]
+        self._sweeper.soon()
 
     async def close(self) -> None:
+        await self._sweeper.close()
         if self.link is not None:
             await self.link.close()
 

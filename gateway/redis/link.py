@@ -33,6 +33,7 @@ from gateway.redis.url import RedisURL
 log = logging.getLogger("panelgate.redis")
 T = TypeVar("T")
 PROBE_EVERY = 0.25  # seconds between background pings of a deployment that is out
+RETRY_EVERY = 0.25  # seconds between background tries of work that must reach Redis (gateway.redis.link.Backlog)
 WARM_WITHIN = 2.0  # seconds a client may take to connect (a Cluster's slot map, a Sentinel's master) at start-up
 # What a failing or failing-over deployment raises: RedisErrors, a Cluster's slot-map errors (not RedisErrors),
 # socket errors, timeouts; and anything else the client lets out while a server dies under it (redis-py's cluster
@@ -228,6 +229,36 @@ class Link:
             self._prober.cancel()
         with contextlib.suppress(*FAILURES):  # nothing to close cleanly on a dead server, or a loop that is gone
             await asyncio.wait_for(self.client.aclose(), self.timeout * 4)
+
+class Backlog:
+    """Work that must reach Redis eventually, without a request waiting for it: a slot's release, a lock's, an
+    invalidation. `soon()` runs `work` in the background every RETRY_EVERY seconds until it no longer raises
+    Unavailable, so it is done at most RETRY_EVERY + timeout after the deployment answers again."""
+
+    def __init__(self, work: Callable[[], Awaitable[object]]) -> None:
+        self.work = work
+        self.task: asyncio.Task[None] | None = None
+
+    def soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            self.task = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(RETRY_EVERY)
+            try:
+                await self.work()
+            except Unavailable:
+                continue
+            return
+
+    async def close(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):  # RuntimeError: its loop is gone
+                await self.task
+
 
 async def warm(links: Iterable[Link | None]) -> None:
     """Warm these links together (at start-up and on a reload, before they take requests)."""

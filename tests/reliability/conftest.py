@@ -215,8 +215,8 @@ class RedisProcess:
     arguments follow the defaults (a cluster node's, a replica's); with `config` (a file of its own, which
     Sentinel rewrites) and `--sentinel` in `extra` it is a sentinel."""
 
-    def __init__(self, directory: Path, *extra: str, config: Path | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, directory: Path, *extra: str, config: Path | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.dir = directory
         self.extra = extra
         self.config = config
@@ -236,12 +236,12 @@ class RedisProcess:
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return
             time.sleep(0.02)
-        raise AssertionError(f"redis-server did not start (see {self.dir})")
+        raise AssertionError(f"redis-server on port {self.port} did not start (see {self.dir})")
 
     def kill(self) -> None:
         if self.proc is not None:

@@ -8,6 +8,8 @@ milliseconds. The timings that decide how fast a failover is are the servers' ow
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,12 +21,21 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from tests.reliability.conftest import RedisProcess
-from tests.serving import free_port
 
 SYNC_AT_ONCE = ("--repl-diskless-sync-delay", "0")  # not the default 5 s wait for more replicas to share a sync
 NODE_TIMEOUT_MS = 2000  # a cluster master is failed (and a replica promoted) about this long after it dies
 DOWN_AFTER_MS = 1000  # a sentinel's: the master is down this long after its last answer
 READY_WITHIN = 60.0  # seconds for a deployment to form, generous for a loaded machine
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: held open together, so that none is handed out twice (a node's port and
+    another's cluster bus port once were the same, and that node never started)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 def wait_for(what: str, check: Callable[[], bool], within: float = READY_WITHIN) -> float:
@@ -74,12 +85,14 @@ class Cluster:
 
     def __init__(self, directory: Path) -> None:
         self.nodes: list[RedisProcess] = []
+        ports = free_ports(12)  # each node's, and its cluster bus port
         for i in range(6):
             node_dir = directory / f"node{i}"
             node_dir.mkdir()
-            self.nodes.append(RedisProcess(node_dir, "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+            self.nodes.append(RedisProcess(node_dir, "--cluster-enabled", "yes", "--cluster-port", str(ports[6 + i]),
                                            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-                                           "--cluster-config-file", "nodes.conf", *SYNC_AT_ONCE))  # fmt: skip
+                                           "--cluster-config-file", "nodes.conf", *SYNC_AT_ONCE,
+                                           port=ports[i]))  # fmt: skip
 
     @property
     def url(self) -> str:
@@ -127,15 +140,16 @@ class SentinelSet:
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.master = RedisProcess(directory, *SYNC_AT_ONCE)
-        self.replica = RedisProcess(directory, "--replicaof", "127.0.0.1", str(self.master.port), *SYNC_AT_ONCE)
+        ports = free_ports(5)
+        self.master = RedisProcess(directory, *SYNC_AT_ONCE, port=ports[0])
+        self.replica = RedisProcess(directory, "--replicaof", "127.0.0.1", str(ports[0]), *SYNC_AT_ONCE, port=ports[1])
         self.sentinels: list[RedisProcess] = []
         for i in range(3):
             conf = directory / f"sentinel{i}.conf"  # Sentinel rewrites its file: one each
             conf.write_text(f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.master.port} 2\n"
                             f"sentinel down-after-milliseconds {self.SERVICE} {DOWN_AFTER_MS}\n"
                             f"sentinel failover-timeout {self.SERVICE} 10000\n")  # fmt: skip
-            self.sentinels.append(RedisProcess(directory, "--sentinel", config=conf))
+            self.sentinels.append(RedisProcess(directory, "--sentinel", config=conf, port=ports[2 + i]))
 
     @property
     def url(self) -> str:

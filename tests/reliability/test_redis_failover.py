@@ -25,10 +25,10 @@ import pytest
 import yaml
 
 from gateway.cache.redis_backend import RedisBackend
-from gateway.cache.resilient import FALLBACK_TTL, REPLAY_EVERY
+from gateway.cache.resilient import FALLBACK_TTL
 from gateway.keys import digest_of
 from gateway.redis.leases import Leases
-from gateway.redis.link import PROBE_EVERY, Link
+from gateway.redis.link import PROBE_EVERY, RETRY_EVERY, Link
 from gateway.redis.settings import Endpoint
 from gateway.redis.url import parse_url
 from gateway.sim import player_data
@@ -45,7 +45,7 @@ TIMEOUT = 0.5  # redis.timeout: twice the default, so that a loaded machine does
 # and replays, not by a request's probe after the back-off
 RETRY_AFTER = 10.0
 # Read-your-write holds again this long after the new master answers (gateway.cache.resilient states it) ...
-STATED = max(REPLAY_EVERY, PROBE_EVERY) + TIMEOUT
+STATED = max(RETRY_EVERY, PROBE_EVERY) + TIMEOUT
 SLACK = 1.5  # ... plus this for a loaded two-core machine and the client finding the new master
 EDITED = ("1", "2", "3")  # lines the editor rewrites
 PLAYED = (30, 31, 32)  # lines the players stream on (two slots each)
@@ -294,7 +294,12 @@ async def test_a_master_killed_under_load(deployment: Cluster | SentinelSet, aio
                 return sum(int(client.zcard(k)) for prefix in ("panelgate:streams:*", "panelgate:slots:*")
                            for k in client.scan_iter(match=prefix))  # fmt: skip
 
-            await asyncio.to_thread(wait_for, "no slot held once every stream ended", lambda: slots() == 0, 10)
+            try:
+                await asyncio.to_thread(wait_for, "no slot held once every stream ended", lambda: slots() == 0, 10)
+            except AssertionError:
+                held = {k: client.zrange(k, 0, -1, withscores=True) for prefix in ("panelgate:streams:*",
+                        "panelgate:slots:*") for k in client.scan_iter(match=prefix)}  # fmt: skip
+                raise AssertionError(f"slots held: {held} at {client.time()}") from None
         finally:
             client.close()
 
