@@ -29,19 +29,14 @@ from aiohttp import web
 
 from gateway.clientside.limits import line_key
 from gateway.clientside.provider_lines import RETRY_AFTER, Slot
-from gateway.clientside.relay import (
-    WRITE_HIGH,
-    Broken,
-    ClientSideRuntime,
-    Refusal,
-    end_broken,
-    forward_headers,
-    stream_timeout,
-    upstream_of,
-)
-from gateway.clientside.shared_live import Channel, ChannelKey, End, Opened, Viewer
+from gateway.clientside.refusal import Refusal
+from gateway.clientside.relay import WRITE_HIGH, Broken, end_broken, forward_headers, stream_timeout
+from gateway.clientside.runtime import ClientSideRuntime, upstream_of
+from gateway.clientside.shared_live import RELEASE_GRACE, Channel, ChannelKey, End, Opened, Viewer
 from gateway.config import Config
 from gateway.metrics import Metrics
+from gateway.model import Reason
+from gateway.transport_errors import TRANSPORT_ERRORS
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -103,13 +98,12 @@ async def admit(request: web.Request, runtime: ClientSideRuntime, config: Config
     try:
         standing = await runtime.checks.standing(runtime.session(), upstream_of(config).url, want.creds,
                                                  cs.viewer_check_ttl, cs.api_timeout)  # fmt: skip
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("viewer check failed: %s", type(exc).__name__)
-        raise Refusal(502, "upstream_error") from None
+    except TRANSPORT_ERRORS as exc:
+        raise Refusal.upstream_failed(exc, "viewer check") from None
     if not standing.allowed:
-        raise Refusal(403, "line_refused")
+        raise Refusal(403, Reason.LINE_REFUSED)
     if standing.formats and want.ext not in standing.formats:
-        raise Refusal(403, "format_refused")
+        raise Refusal(403, Reason.FORMAT_REFUSED)
     caps = [c for c in (cap, standing.max_connections) if c > 0]
     return min(caps) if caps else UNCAPPED
 
@@ -126,7 +120,7 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
     counter = runtime.counter(config)
     lease = await counter.acquire(line_key(upstream.name, want.line), cap)
     if lease is None:
-        raise Refusal(403, "max_streams")
+        raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels("live").inc()
     try:
         channel, viewer = await _join(request, runtime, config, metrics, url, want, key)
@@ -148,7 +142,7 @@ async def _join(request: web.Request, runtime: ClientSideRuntime, config: Config
             try:
                 opened = await _open(request, runtime, config, metrics, url, want)
             except BaseException as exc:  # the viewers waiting for it get the same answer (a copy: see below)
-                runtime.live.fail(channel, exc if isinstance(exc, Refusal) else Refusal(502, "upstream_error"))
+                runtime.live.fail(channel, exc if isinstance(exc, Refusal) else Refusal(502, Reason.UPSTREAM_ERROR))
                 raise
             channel.start(opened, {"Content-Type": opened.response.headers.get("Content-Type", "video/mp2t")})
             return channel, channel.attach(request.transport, first=True)
@@ -158,7 +152,7 @@ async def _join(request: web.Request, runtime: ClientSideRuntime, config: Config
             raise Refusal(refused.status, refused.reason, refused.headers) from None
         if not channel.closed:
             return channel, channel.attach(request.transport, first=False)
-    raise Refusal(502, "upstream_error")
+    raise Refusal(502, Reason.UPSTREAM_ERROR)
 
 
 async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config, metrics: Metrics, url: str,
@@ -177,7 +171,7 @@ async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config
         response = await _get(runtime, config, url, headers)
         if response.status != 200:
             response.close()
-            raise Refusal(response.status if response.status < 500 else 502, "upstream_status")
+            raise Refusal.upstream_status(response.status)
         return Opened(response, None, release)
     skip: set[str] = set()
     retried: set[str] = set()
@@ -187,9 +181,15 @@ async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config
         while slot is None and (idle := runtime.live.idle()):
             await idle[0].close()  # a channel nobody watches gives its slot to one somebody wants
             slot = await pool.take(config, frozenset(skip))
+        deadline = asyncio.get_running_loop().time() + 2 * RELEASE_GRACE
+        while slot is None and runtime.live.releasing and asyncio.get_running_loop().time() < deadline:
+            # a channel just closed gives its slot back after the grace: a viewer zapping to it again waits for
+            # that rather than being told every slot is busy
+            await asyncio.sleep(RELEASE_GRACE / 5)
+            slot = await pool.take(config, frozenset(skip))
         if slot is None:
             metrics.provider_busy.inc()
-            raise Refusal(503, "provider_busy", {"Retry-After": str(RETRY_AFTER)})
+            raise Refusal(503, Reason.PROVIDER_BUSY, {"Retry-After": str(RETRY_AFTER)})
         metrics.provider_slots.labels(slot.line.name).set(pool.held[slot.line.name])
         try:
             response = await _get(runtime, config, base + slot.path("live", want.stream, want.ext), headers)
@@ -201,7 +201,7 @@ async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config
         response.close()
         await release(slot)
         if response.status == 404 or response.status >= 500:
-            raise Refusal(response.status if response.status < 500 else 502, "upstream_status")
+            raise Refusal.upstream_status(response.status)
         name = slot.line.name
         log.warning("provider line %s refused by the panel (HTTP %d)", name, response.status)
         if name not in retried:  # once more after a moment: the panel may not have counted a closed one out yet
@@ -221,9 +221,8 @@ async def _get(runtime: ClientSideRuntime, config: Config, url: str, headers: di
             max_redirects=5,
             read_bufsize=UPSTREAM_READ,
         )
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("shared live upstream failed: %s", type(exc).__name__)  # never the URL: it holds credentials
-        raise Refusal(502, "upstream_error") from None
+    except TRANSPORT_ERRORS as exc:
+        raise Refusal.upstream_failed(exc, "shared live") from None
 
 
 async def _watch(request: web.Request, runtime: ClientSideRuntime, metrics: Metrics, channel: Channel,
@@ -250,9 +249,9 @@ async def _watch(request: web.Request, runtime: ClientSideRuntime, metrics: Metr
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await resp.write_eof()
         elif viewer.end == End.BROKEN:
-            raise await end_broken(resp, "upstream_broken")
+            raise await end_broken(resp, Reason.UPSTREAM_BROKEN)
         elif viewer.end == End.DROPPED:
-            raise Broken(resp, "viewer_dropped")
+            raise Broken(resp, Reason.VIEWER_DROPPED)
         return resp
     finally:
         if transport is not None:

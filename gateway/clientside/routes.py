@@ -24,10 +24,13 @@ from gateway.accesslog import redact
 from gateway.clientside import live as live_channels
 from gateway.clientside import player_api, playlist, portal
 from gateway.clientside.hosts import DISCOVER_TIMEOUT, REDISCOVER
-from gateway.clientside.relay import Broken, ClientSideRuntime, Refusal, check_client, relay, upstream_of
+from gateway.clientside.refusal import Refusal
+from gateway.clientside.relay import Broken, check_client, relay
 from gateway.clientside.rewrite import ORIGIN_PREFIX
+from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
 from gateway.exchange import GatewayState, Live
+from gateway.model import Reason
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -133,7 +136,7 @@ async def _origin(request: web.Request, runtime: ClientSideRuntime, state: Gatew
     upstream URL; the name and any query the player adds change nothing."""
     url = runtime.origins(state.config).url(request.match_info["oid"])
     if url is None:
-        raise Refusal(404, "unknown_origin")
+        raise Refusal(404, Reason.UNKNOWN_ORIGIN)
     return await relay(request, runtime=runtime, config=state.config, metrics=state.metrics, url=url, kind="hls",
                        line=None, rewrite_hls=urlsplit(url).path.endswith(".m3u8"))  # fmt: skip
 

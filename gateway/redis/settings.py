@@ -13,19 +13,21 @@ Before this section each feature had its own keys (`rate_limits.redis_url`, `.pr
 deprecation warning logged once per key, when there is no `redis:` section; beside one they are an error, since
 two answers to "which Redis" would be a guess.
 
-The config (gateway.config) calls `parse_section` and `legacy_endpoints` with its reader and its error type;
-this module is a leaf: it imports nothing of the gateway but the URL rules, and nothing that loads a client.
+The config (gateway.config) calls `parse_redis` with its reader; the cache and client-side sections call
+`legacy_seen`. A leaf: it imports the config machinery (gateway.settings) and the URL rules, nothing that loads a
+client.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 from gateway.redis.url import RedisURL, RedisURLError, parse_url
+from gateway.settings import ConfigError, Reader
 
 log = logging.getLogger("panelgate.config")
 
@@ -41,23 +43,6 @@ PREFIXES: Mapping[str, str] = MappingProxyType({
 DEFAULT_TIMEOUT = 0.25
 DEFAULT_RETRY_AFTER = 5.0
 _WARNED: set[str] = set()  # deprecated keys already warned about in this process
-Error = Callable[[str, str], Exception]  # (YAML path, message) -> the config's error (gateway.config.ConfigError)
-
-
-class Reader(Protocol):
-    """What a section's parser uses of the config's reader of one mapping (gateway.config._Reader)."""
-
-    data: dict[str, Any]
-
-    def at(self, key: str) -> str: ...
-
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def text(self, key: str, default: str | None = None) -> str: ...
-
-    def number(self, key: str, default: float) -> float: ...
-
-    def done(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -88,38 +73,38 @@ class RedisSettings:
         return {url: tuple(features) for url, features in found.items()}
 
 
-def checked_url(value: Any, path: str, error: Error) -> RedisURL | None:
+def checked_url(value: Any, path: str) -> RedisURL | None:
     """A URL from the config (None for an empty value: `${REDIS_URL:-}` left unset means no Redis)."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise error(path, f"expected a Redis URL, got a {type(value).__name__}")
+        raise ConfigError(path, f"expected a Redis URL, got a {type(value).__name__}")
     try:
         return parse_url(value)
     except RedisURLError as exc:
-        raise error(path, str(exc)) from None
+        raise ConfigError(path, str(exc)) from None
 
 
-def checked_prefix(value: Any, path: str, error: Error) -> str:
+def checked_prefix(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value:
-        raise error(path, f"expected a key prefix such as 'panelgate:cache:', got {value!r:.60}")
+        raise ConfigError(path, f"expected a key prefix such as 'panelgate:cache:', got {value!r:.60}")
     if "{" in value or "}" in value:
-        raise error(path, "a prefix may not hold { or }: they would change which Cluster slot keys use")
+        raise ConfigError(path, "a prefix may not hold { or }: they would change which Cluster slot keys use")
     return value
 
 
-def parse_section(r: Reader, error: Error) -> dict[str, Endpoint]:
+def parse_section(r: Reader) -> dict[str, Endpoint]:
     """The `redis:` section (its reader): an endpoint per feature, none without a URL."""
-    url = checked_url(r.get("url"), r.at("url"), error)
+    url = checked_url(r.get("url"), r.at("url"))
     timeout = r.number("timeout", DEFAULT_TIMEOUT)
     retry_after = r.number("retry_after", DEFAULT_RETRY_AFTER)
     given = r.get("prefixes") or {}
     if not isinstance(given, dict):
-        raise error(r.at("prefixes"), f"expected a mapping of feature -> prefix ({', '.join(PREFIXES)})")
+        raise ConfigError(r.at("prefixes"), f"expected a mapping of feature -> prefix ({', '.join(PREFIXES)})")
     for feature in given:
         if feature not in PREFIXES:
-            raise error(f"{r.at('prefixes')}.{feature}", f"unknown feature; use one of {', '.join(PREFIXES)}")
-    chosen = {f: checked_prefix(given.get(f, default), f"{r.at('prefixes')}.{f}", error)
+            raise ConfigError(f"{r.at('prefixes')}.{feature}", f"unknown feature; use one of {', '.join(PREFIXES)}")
+    chosen = {f: checked_prefix(given.get(f, default), f"{r.at('prefixes')}.{f}")
               for f, default in PREFIXES.items()}  # fmt: skip
     r.done()
     if url is None:
@@ -155,17 +140,17 @@ def warn_deprecated(path: str) -> None:
                     LEGACY[(section, key)])  # fmt: skip
 
 
-def legacy_endpoints(r: Reader, section: str, error: Error) -> dict[str, Endpoint]:
+def legacy_endpoints(r: Reader, section: str) -> dict[str, Endpoint]:
     """The endpoints one section's deprecated keys give (read from its reader, so they are not unknown keys)."""
     present = [key for (s, key) in LEGACY if s == section and key in r.data]
     for key in present:
         warn_deprecated(f"{section}.{key}")
 
     def url_of(key: str) -> RedisURL | None:
-        return checked_url(r.get(key), r.at(key), error)
+        return checked_url(r.get(key), r.at(key))
 
     def prefix_of(key: str, feature: str) -> str:
-        return checked_prefix(r.get(key, PREFIXES[feature]), r.at(key), error)
+        return checked_prefix(r.get(key, PREFIXES[feature]), r.at(key))
 
     if section == "rate_limits":
         url = url_of("redis_url")
@@ -188,3 +173,37 @@ def legacy_endpoints(r: Reader, section: str, error: Error) -> dict[str, Endpoin
     # the old stream counter waited 0.5 s per call; the host names and provider slots lived beside the stream counts
     return {"streams": Endpoint(url, prefix, 0.5), "hosts": Endpoint(url, prefix + "hosts:", 0.5),
             "slots": Endpoint(url, prefix + "provider:", 0.5)}
+
+
+def parse_redis(r: Reader) -> RedisSettings:
+    """From the config's top-level reader: the `redis:` section, or else the deprecated keys of rate_limits, cache
+    and client_side, each feature on the Redis its own section named. (A cache that is not `backend: redis`
+    drops its endpoint afterwards: `without`.)"""
+    legacy = legacy_keys(r.data)
+    section = r.get("redis")
+    if section is not None:
+        if legacy:
+            name, key = legacy[0].split(".", 1)
+            raise ConfigError(legacy[0], f"is replaced by {LEGACY[(name, key)]}: with a redis: section, remove it")
+        return RedisSettings(MappingProxyType(parse_section(Reader(section, "redis"))))
+    found: dict[str, Endpoint] = {}
+    limits = r.get("rate_limits")  # nothing but deprecated keys are left in this section
+    if limits is not None:
+        reader = Reader(limits, "rate_limits")
+        found.update(legacy_endpoints(reader, "rate_limits"))
+        reader.done()
+    for name in ("cache", "client_side"):  # the rest of these sections is read by their own parsers
+        if isinstance(r.data.get(name), dict):
+            found.update(legacy_endpoints(Reader(r.data[name], name), name))
+    return RedisSettings(MappingProxyType(found))
+
+
+def legacy_seen(r: Reader, section: str) -> None:
+    """The deprecated keys of `section` (its reader) were read by parse_redis: not unknown settings there."""
+    for name, key in LEGACY:
+        if name == section:
+            r.get(key)
+
+
+def without(settings: RedisSettings, feature: str) -> RedisSettings:
+    return RedisSettings(MappingProxyType({f: e for f, e in settings.endpoints.items() if f != feature}))
