@@ -147,6 +147,8 @@ class Config:
     cache: CacheConfig = CacheConfig()
     pools: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     access_codes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # access code -> the client dialect answering at it, where several share its path (XUI.one's `/{code}/`)
+    code_dialects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     health: HealthSettings = field(default_factory=HealthSettings)
     access_log: str = "text"  # text | json | off
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
@@ -393,6 +395,11 @@ def _guards(data: Any, path: str) -> tuple[Guard, ...]:
                 raise ConfigError(at, f"expected a number, got {_show(limit)}")
             if kind == "max_days_ahead" and (not number or limit <= 0):
                 raise ConfigError(at, f"expected a positive number of days, got {_show(limit)}")
+            if kind == "one_of" and not (isinstance(limit, list) and limit and all(
+                    isinstance(i, int | str) and not isinstance(i, bool) for i in limit)):
+                raise ConfigError(at, f"expected a list of values, got {_show(limit)}")
+            if kind == "trials" and not isinstance(limit, bool):
+                raise ConfigError(at, f"expected true or false, got {_show(limit)}")
             if kind == "subset_of" and not (
                 isinstance(limit, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in limit)
             ):
@@ -401,7 +408,7 @@ def _guards(data: Any, path: str) -> tuple[Guard, ...]:
                 raise ConfigError(at, f"expected true, got {_show(limit)}")
             if kind == "equals" and not isinstance(limit, bool | int | str):
                 raise ConfigError(at, f"expected a single value, got {_show(limit)}")
-            guards.append(Guard(str(field_name), kind, tuple(limit) if kind == "subset_of" else limit))
+            guards.append(Guard(str(field_name), kind, tuple(limit) if kind in ("subset_of", "one_of") else limit))
     return tuple(guards)
 
 
@@ -478,16 +485,29 @@ def _pools(data: Any, upstreams: Mapping[str, Upstream]) -> dict[str, tuple[str,
     return pools
 
 
-def _access_codes(data: Any, targets: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    """`access_codes: {code: upstream-or-pool}`: the Xtream-Masters path code a client uses selects it."""
+def _access_codes(data: Any, targets: Mapping[str, tuple[str, ...]]) -> tuple[dict[str, str], dict[str, str]]:
+    """`access_codes: {code: upstream-or-pool}`: the Xtream-Masters path code a client uses selects it; or
+    `{code: {upstream: .., dialect: xui_reseller}}`: the code also says which API answers at it, as an XUI.one
+    access code's type does (the admin API unless it says otherwise). Returns (code -> target, code -> dialect)."""
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         raise ConfigError("access_codes", f"expected a mapping of code -> upstream or pool, got {_show(data)}")
-    for code, target in data.items():
+    codes: dict[str, str] = {}
+    faces: dict[str, str] = {}
+    for code, entry in data.items():
+        target = entry
+        if isinstance(entry, dict):
+            r = _Reader(entry, f"access_codes.{code}")
+            target = r.text("upstream")
+            faces[str(code)] = r.text("dialect")
+            if faces[str(code)] not in BY_NAME:
+                raise ConfigError(r.at("dialect"), f"{faces[str(code)]!r} is not one of {', '.join(BY_NAME)}")
+            r.done()
         if not isinstance(target, str) or target not in targets:
             raise ConfigError(f"access_codes.{code}", f"no upstream or pool named {target!r}")
-    return {str(c): str(t) for c, t in data.items()}
+        codes[str(code)] = target
+    return codes, faces
 
 
 def _health(data: Any, path: str) -> HealthSettings:
@@ -695,6 +715,7 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
                 raise ConfigError(f"keys[{i}].{attr}", f"{shown}duplicates {seen[tag]}")
             seen[tag] = f"keys[{i}]"
     public_url = _http_url(r.text("public_url", "http://127.0.0.1:8080"), "public_url")
+    codes, code_dialects = _access_codes(r.get("access_codes"), targets)
     config = Config(
         listen=_listen(r, "listen", "0.0.0.0", 8080),
         admin_listen=_listen(r, "admin_listen", "127.0.0.1", 9090),
@@ -709,7 +730,8 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         rate_limits=_rate_limits(r.get("rate_limits"), "rate_limits"),
         cache=_cache(r.get("cache"), "cache"),
         pools=MappingProxyType(pools),
-        access_codes=MappingProxyType(_access_codes(r.get("access_codes"), targets)),
+        access_codes=MappingProxyType(codes),
+        code_dialects=MappingProxyType(code_dialects),
         health=_health(r.get("health"), "health"),
         access_log=_choice(r, "access_log", ("text", "json", "off"), "text"),
         auth_throttle=(

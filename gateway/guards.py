@@ -1,6 +1,7 @@
 """Parameter guards: limits a policy puts on the values a key may send (`max_connections <= 2`, ...).
 
-Guards read canonical args, so one rule holds whatever dialect the client speaks.
+Guards read canonical args, so one rule holds whatever dialect the client speaks: `package: {one_of: [3, 7],
+trials: false}` holds for a Reseller API sale, its renewal and a MidnightStreamer subscription plan alike.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-GUARD_KINDS = ("max", "min", "equals", "max_days_ahead", "subset_of", "forbidden")
+GUARD_KINDS = ("max", "min", "equals", "max_days_ahead", "subset_of", "forbidden", "one_of", "trials")
 DAY = 86_400
 
 
@@ -25,6 +26,10 @@ class Guard:
         value = args.get(self.field)
         if self.kind == "forbidden":
             return f"{self.field} may not be sent" if present else None
+        if self.kind == "trials":
+            # `package: {one_of: [3, 7], trials: false}`: what a key may sell, in one guard of its package
+            return f"{self.field} may not be sold as a trial" if present and args.get("is_trial") and not self.limit \
+                else None  # fmt: skip
         if self.kind == "max_days_ahead":
             if self.field == "exp_date" and args.get("no_expire"):
                 return f"{self.field} may be at most {self.limit} days ahead: no_expire may not be sent"
@@ -43,6 +48,8 @@ class Guard:
             return f"{self.field} {value} is below the limit {self.limit}"
         if self.kind == "equals" and (type(value) is not type(self.limit) or value != self.limit):
             return f"{self.field} must be {self.limit!r}"
+        if self.kind == "one_of" and value not in self.limit:
+            return f"{self.field} may only be one of {list(self.limit)}, not {value!r}"
         if self.kind == "subset_of":
             if not isinstance(value, list | tuple) or not all(_number(item) for item in value):
                 return f"{self.field} must be a list of ids"
