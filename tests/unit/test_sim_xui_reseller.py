@@ -41,7 +41,7 @@ def test_a_sale_costs_the_packages_price_or_the_resellers_override() -> None:
      ({"package": "3", "username": "ahmed01xx", "max_connections": "9"}, "STATUS_SUCCESS")],
 )  # fmt: skip
 def test_the_panels_refusals_of_a_sale(params: dict[str, str], status: str) -> None:
-    sim, call = _sim()
+    _, call = _sim()
     answer = call(action="create_line", **params)
     assert answer["status"] == status
     if status == "STATUS_SUCCESS":
@@ -57,7 +57,7 @@ def test_trials_stop_at_the_groups_quota_and_cost_the_trial_price() -> None:
 
 
 def test_a_renewal_extends_a_compatible_package_and_restarts_another() -> None:
-    sim, call = _sim()
+    _, call = _sim()
     line = call(action="create_line", package="1", username="renewal01")["data"]
     same = call(action="edit_line", id=line["id"], package="1")["data"]
     assert int(same["exp_date"]) > int(line["exp_date"]) + 27 * 86400
