@@ -88,6 +88,24 @@ def curl_stream(url: str, limit_seconds: float = 120.0) -> tuple[int, float]:
     return int(float(out[0])), float(out[1])
 
 
+async def open_stream(port: int, path: str, limit: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    """A GET of `path` on its own connection, past a `200` status line and the header; None when it cannot
+    connect or is refused (the connection is closed then)."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=limit)
+    except OSError:
+        return None
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+        head = b""
+    if head.startswith(b"HTTP/1.1 200"):
+        return reader, writer
+    writer.close()
+    return None
+
+
 @dataclass
 class SlowClients:
     """`count` streams, each read at `rate` bytes/s in small reads: players on slow links."""
@@ -101,17 +119,12 @@ class SlowClients:
     received: int = 0
 
     async def _one(self, n: int, stop: asyncio.Event) -> None:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 16)
-        except OSError:
+        opened = await open_stream(self.port, self.path_fmt.format(n=n), 1 << 16)
+        if opened is None:
             self.failed += 1
             return
+        reader, writer = opened
         try:
-            writer.write(f"GET {self.path_fmt.format(n=n)} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            if not head.startswith(b"HTTP/1.1 200"):
-                self.failed += 1
-                return
             self.opened += 1
             step = 0.25
             while not stop.is_set():

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import loadgen, profile, report
+from bench import live, loadgen, profile, report
 from bench.loadgen import WrkResult
 from bench.procs import HOST, children, rss_kib
 from bench.targets import REPO, ROWS, STREAM_SIZE, Stack, fetch
 
 T = TypeVar("T")
-SECTIONS = ("cached", "pass", "write", "stream", "slow", "workers", "profile")
+SECTIONS = ("cached", "pass", "write", "stream", "slow", "workers", "slots", "profile")
 
 
 @dataclass
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start_gateway(stack.gateway_config("stream", cache=False, stream_origin=True))
         steps: dict[str, Callable[[Stack, Settings], Section]] = {
             "cached": bench_cached, "pass": bench_pass, "write": bench_write, "stream": bench_stream,
-            "slow": bench_slow, "workers": bench_workers,
+            "slow": bench_slow, "workers": bench_workers, "slots": live.bench_slots,
         }  # fmt: skip
         for name in only:
             if name == "profile":

@@ -14,17 +14,30 @@ import signal
 
 from aiohttp import web
 
+from gateway.sim.player_data import add_line
 from gateway.sim.xtream_masters import XtreamMastersSim
 
 
-async def serve(port: int, access_code: str, api_key: str, reseller_lines: int) -> None:
+async def serve(port: int, access_code: str, api_key: str, reseller_lines: int, live_rate: float | None = None,
+                viewer_lines: int = 0) -> None:  # fmt: skip
     sim = XtreamMastersSim(access_code=access_code, api_key=api_key)
+    sim.player.live_rate = live_rate
+    for n in range(viewer_lines):  # the live benchmark's viewers (benchv{n}/pw{n}) and its provider line (provider)
+        add_line(sim.tables, f"benchv{n}", f"pw{n}", 1)
+    if viewer_lines:
+        add_line(sim.tables, "provider", "provider-secret", 100)
     for n in range(reseller_lines):
         answer = sim.answer({"api_key": api_key, "action": "create_line", "username": f"bench_r88_{n}",
                              "password": f"pw{n}", "member_id": "88", "exp_date": "2031-01-01"})  # fmt: skip
         assert answer.get("status") == "STATUS_SUCCESS", answer
     sim.received = _Discard()  # nothing reads it here: do not let it grow for the length of the run
-    runner = web.AppRunner(sim.app(), access_log=None)
+    app = sim.app()
+
+    async def open_streams(_: web.Request) -> web.Response:  # what the live benchmark counts
+        return web.json_response({"open": sim.player.open_streams, "by_line": dict(sim.player.open_by_line)})
+
+    app.router.add_get("/_bench/open_streams", open_streams)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
     stop = asyncio.Event()
@@ -47,9 +60,12 @@ def main() -> None:
     parser.add_argument("--access-code", default="admin")
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--reseller-lines", type=int, default=0)
+    parser.add_argument("--live-rate", type=float, default=None, help="bytes a second of each live channel")
+    parser.add_argument("--viewer-lines", type=int, default=0)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port, args.access_code, args.api_key, args.reseller_lines))
+        asyncio.run(serve(args.port, args.access_code, args.api_key, args.reseller_lines, args.live_rate,
+                          args.viewer_lines))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -311,6 +311,7 @@ def build_admin_app(live: Live) -> web.Application:
             "rate_limits": limits,
             "cache": cache,
         }
+        body.update({name: report() for name, report in request.app[LIVE].readiness.items()})
         return web.json_response(body, status=200 if ready else 503)
 
     app.router.add_get("/metrics", metrics)

@@ -103,6 +103,17 @@ class CacheConfig:
 
 
 @dataclass(frozen=True)
+class ProviderLine:
+    """A line of the provider's panel that the gateway streams live channels with (gateway.clientside.provider_lines):
+    `name` labels it in metrics, logs and Redis keys; the credentials never leave the upstream request."""
+
+    name: str
+    username: str = field(repr=False)
+    password: str = field(repr=False)
+    max_connections: int = 1
+
+
+@dataclass(frozen=True)
 class ClientSide:
     """The client side (players): player_api.php, get.php, xmltv.php and the stream relay (gateway.clientside)."""
 
@@ -119,6 +130,12 @@ class ClientSide:
     origin_secret: bytes = field(default=b"", repr=False)
     # more of the panel's host names to hide in what players get (gateway.clientside.hosts), lower-cased
     upstream_hosts: tuple[str, ...] = ()
+    # live channels: one upstream connection per channel for all its viewers (gateway.clientside.shared_live)
+    shared_live: bool = True
+    live_linger: float = 5.0  # seconds a channel's upstream connection outlives its last viewer
+    viewer_buffer: int = 1 << 20  # bytes a viewer may fall behind live before it is skipped forward
+    viewer_check_ttl: float = 60.0  # seconds a viewer's standing on the panel (login check) is remembered
+    provider_lines: tuple[ProviderLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -640,9 +657,30 @@ def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> Cli
         redis_prefix=r.text("redis_prefix", "panelgate:streams:"),
         origin_secret=_origin_secret(given),
         upstream_hosts=_hosts(r, "upstream_hosts"),
+        shared_live=r.flag("shared_live", True),
+        live_linger=_seconds(r, "live_linger", 5.0),
+        viewer_buffer=r.integer("viewer_buffer_kib", 1024, low=64, high=1 << 20) * 1024,
+        viewer_check_ttl=_seconds(r, "viewer_check_ttl", 60.0),
+        provider_lines=_provider_lines(r, "provider_lines"),
     )
     r.done()
     return side
+
+
+def _provider_lines(r: _Reader, key: str) -> tuple[ProviderLine, ...]:
+    """`provider_lines: [{name: p1, username: ${P1_USER}, password: ${P1_PASS}, max_connections: 2}]`"""
+    lines: list[ProviderLine] = []
+    for i, item in enumerate(r.items(key)):
+        sub = _Reader(item, f"{r.at(key)}[{i}]")
+        name = sub.text("name", f"line{i + 1}")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", name) or name in {line.name for line in lines}:
+            raise ConfigError(sub.at("name"), f"{_show(name)} must be unique, 1-40 of A-Z a-z 0-9 _ . -")
+        username, password = sub.text("username"), sub.text("password")
+        if not username or not password or "/" in username + password:
+            raise ConfigError(sub.at("username"), "username and password must be non-empty, without `/`")
+        lines.append(ProviderLine(name, username, password, sub.integer("max_connections", 1, low=1, high=10_000)))
+        sub.done()
+    return tuple(lines)
 
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"

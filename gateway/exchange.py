@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -64,6 +64,8 @@ class Live:
     """The state in force. A reload replaces `state` whole; a request keeps the one it started with."""
 
     state: GatewayState
+    # sections /readyz adds beside its own, by name: what parts of the app that hold runtime state report
+    readiness: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass

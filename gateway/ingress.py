@@ -10,9 +10,9 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.bodyread import TooLarge, read_body
-from gateway.dialects.base import RawRequest
 from gateway.model import Code, Failure, Reason, Refused
 from gateway.phpform import FormError, Params, parse_pairs, parse_urlencoded
+from gateway.request import RawRequest
 
 _FORM = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"

@@ -114,6 +114,37 @@ class Metrics:
             registry=self.registry,
         )
 
+        # gateway.clientside.shared_live / provider_lines: live channels shared by their viewers
+        self.shared_channels = Gauge(
+            "panelgate_shared_channels", "Live channels with an upstream connection shared by their viewers",
+            registry=self.registry,
+        )  # fmt: skip
+        self.shared_viewers = Gauge(
+            "panelgate_shared_viewers", "Viewers of shared live channels", registry=self.registry
+        )
+        self.upstream_saved = Gauge(
+            "panelgate_upstream_connections_saved",
+            "Upstream connections a relay per viewer would hold beyond the shared ones (viewers - channels)",
+            registry=self.registry,
+        )
+        self.shared_viewer_skips = Counter(
+            "panelgate_shared_viewer_skips_total",
+            "Viewers that fell behind a shared channel: skipped forward to the next join point, or dropped",
+            ["action"],
+            registry=self.registry,
+        )
+        self.provider_slots = Gauge(
+            "panelgate_provider_slots_held",
+            "Slots of each provider line held by this process (by the line's configured name)",
+            ["line"],
+            registry=self.registry,
+        )
+        self.provider_busy = Counter(
+            "panelgate_provider_busy_total",
+            "Viewers answered 503 because every provider line's slots were taken",
+            registry=self.registry,
+        )
+
         # gateway.clienttimeouts: slow clients (slowloris) closed, and kept-alive connections idle too long
         self.client_timeouts = Counter(
             "panelgate_client_timeouts_total",

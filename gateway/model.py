@@ -37,10 +37,15 @@ class Reason(enum.StrEnum):
     BLOCKED_UA = "blocked_ua"
     MAX_STREAMS = "max_streams"
     UNKNOWN_ORIGIN = "unknown_origin"
+    LINE_REFUSED = "line_refused"  # the panel does not let this line watch (checked before sharing a channel)
+    FORMAT_REFUSED = "format_refused"  # ...or not in this format
+    PROVIDER_BUSY = "provider_busy"  # every provider line's slots are taken
+    BAD_REQUEST = "bad_request"  # a player's request the gateway cannot read
+    VIEWER_DROPPED = "viewer_dropped"  # a shared channel's viewer too far behind to keep
     # the upstream's trouble, and the gateway's own
-    UPSTREAM_ERROR = "upstream_error"  # unreachable, timed out, or broke off
+    UPSTREAM_ERROR = "upstream_error"  # unreachable, timed out, or broke off before answering
     UPSTREAM_STATUS = "upstream_status"  # answered an error status
-    BROKEN = "broken"  # failed in the middle of a body already under way
+    UPSTREAM_BROKEN = "upstream_broken"  # failed in the middle of a body already under way
     INTERNAL = "internal"
 
 

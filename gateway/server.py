@@ -14,7 +14,7 @@ from aiohttp import web
 
 from gateway.accesslog import access_logger, configure_logging, install_log_scrubbing
 from gateway.app import build_admin_app, build_app, build_state, swap_state
-from gateway.clientside.relay import WORKERS_KEY_ENV
+from gateway.clientside.runtime import WORKERS_KEY_ENV
 from gateway.clienttimeouts import GuardedRunner
 from gateway.config import Config, ConfigError, load_config
 from gateway.exchange import Live

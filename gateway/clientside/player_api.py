@@ -22,9 +22,13 @@ from gateway import jsonio
 from gateway.bodyread import TooLarge, read_body
 from gateway.cache import ResponseCache
 from gateway.clientside import cached
-from gateway.clientside.relay import ClientSideRuntime, Refusal, forward_headers, upstream_of
+from gateway.clientside.refusal import Refusal
+from gateway.clientside.relay import forward_headers
 from gateway.clientside.rewrite import public_parts
+from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
+from gateway.model import Reason
+from gateway.transport_errors import TRANSPORT_ERRORS
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -44,9 +48,9 @@ async def params_of(request: web.Request) -> dict[str, str]:
         try:
             form = await request.post()  # the whole body (aiohttp reads it to its end, up to client_max_size)
         except web.HTTPRequestEntityTooLarge:
-            raise Refusal(413, "too_large") from None
+            raise Refusal(413, Reason.TOO_LARGE) from None
         except (web.RequestPayloadError, ConnectionResetError, ValueError):  # cut short, or malformed
-            raise Refusal(400, "bad_request") from None
+            raise Refusal(400, Reason.BAD_REQUEST) from None
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
     return params
 
@@ -92,18 +96,17 @@ async def fetch(runtime: ClientSideRuntime, config: Config, request: web.Request
             if upstream.status in (401, 403):
                 return AUTH_FAILED
             if upstream.status >= 400:
-                raise Refusal(502, "upstream_status")
+                raise Refusal(502, Reason.UPSTREAM_STATUS)
             body = await read_body(upstream.content, MAX_ANSWER_BYTES, length=upstream.content_length)
     except TooLarge:
         log.warning("player_api upstream answer is larger than %d bytes", MAX_ANSWER_BYTES)
-        raise Refusal(502, "upstream_error") from None
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("player_api upstream failed: %s", type(exc).__name__)
-        raise Refusal(502, "upstream_error") from None
+        raise Refusal(502, Reason.UPSTREAM_ERROR) from None
+    except TRANSPORT_ERRORS as exc:
+        raise Refusal.upstream_failed(exc, "player_api") from None
     try:
         return jsonio.loads(body)
     except ValueError:
-        raise Refusal(502, "upstream_error") from None
+        raise Refusal(502, Reason.UPSTREAM_ERROR) from None
 
 
 async def answer(request: web.Request, runtime: ClientSideRuntime, config: Config,

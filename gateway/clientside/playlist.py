@@ -22,18 +22,13 @@ from aiohttp import web
 
 from gateway.cache import ResponseCache
 from gateway.clientside import cached
-from gateway.clientside.relay import (
-    CHUNK,
-    ClientSideRuntime,
-    Refusal,
-    end_broken,
-    forward_headers,
-    response_headers,
-    stream_timeout,
-    upstream_of,
-)
+from gateway.clientside.refusal import Refusal
+from gateway.clientside.relay import CHUNK, end_broken, forward_headers, response_headers, stream_timeout
 from gateway.clientside.rewrite import Rewriter, split_complete
+from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
+from gateway.model import Reason
+from gateway.transport_errors import TRANSPORT_ERRORS
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -105,7 +100,7 @@ async def stream_document(request: web.Request, runtime: ClientSideRuntime, conf
                           marks: tuple[bytes, ...], cache: ResponseCache | None = None,
                           ) -> web.StreamResponse:  # fmt: skip
     if not _names_a_line(query):
-        raise Refusal(401, "no_credentials")
+        raise Refusal(401, Reason.NO_CREDENTIALS)
     name = None if query.get("nocache") else cached.name_for(script.removesuffix(".php"), query)
     found = await cached.lookup(cache, config, upstream_of(config).name, name, query)
     if found is not None and found.status == "HIT" and found.entry is not None:
@@ -130,12 +125,11 @@ async def _relay_document(request: web.Request, runtime: ClientSideRuntime, conf
             f"{upstream_of(config).url}/{script}", params=query, headers=headers,
             timeout=stream_timeout(config.client_side),
         )  # fmt: skip
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("%s upstream failed: %s", script, type(exc).__name__)
-        raise Refusal(502, "upstream_error") from None
+    except TRANSPORT_ERRORS as exc:
+        raise Refusal.upstream_failed(exc, script) from None
     try:
         if upstream.status >= 400:
-            raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
+            raise Refusal.upstream_status(upstream.status)
         out_headers = response_headers(upstream)
         out_headers.pop("Content-Length", None)  # rewriting changes it
         if isinstance(rewrite, _Gzip):
@@ -175,7 +169,7 @@ async def _piece(upstream: aiohttp.ClientResponse, resp: web.StreamResponse, scr
         return await upstream.content.read(CHUNK)
     except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
         log.warning("%s upstream failed mid-body: %s", script, type(exc).__name__)
-        raise await end_broken(resp, "upstream_broken") from None
+        raise await end_broken(resp, Reason.UPSTREAM_BROKEN) from None
 
 
 async def get_php(request: web.Request, runtime: ClientSideRuntime, config: Config,

@@ -24,9 +24,13 @@ from aiohttp import web
 
 from gateway import jsonio
 from gateway.bodyread import TooLarge, read_body
-from gateway.clientside.relay import ClientSideRuntime, Refusal, forward_headers, upstream_of
+from gateway.clientside.refusal import Refusal
+from gateway.clientside.relay import forward_headers
 from gateway.clientside.rewrite import Rewriter
+from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
+from gateway.model import Reason
+from gateway.transport_errors import TRANSPORT_ERRORS
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -64,22 +68,24 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
         try:
             form = await read_body(request.content, MAX_FORM_BYTES, length=request.content_length)
         except TooLarge:
-            raise Refusal(413, "too_large") from None
+            raise Refusal(413, Reason.TOO_LARGE) from None
         except (web.RequestPayloadError, ConnectionResetError):  # cut short by the box
-            raise Refusal(400, "bad_request") from None
+            raise Refusal(400, Reason.BAD_REQUEST) from None
     cs = config.client_side
     timeout = aiohttp.ClientTimeout(total=cs.api_timeout, sock_connect=cs.connect_timeout)
     try:
         async with runtime.session().request(request.method, target, headers=headers, data=form, timeout=timeout,
                                              allow_redirects=True, max_redirects=5) as upstream:  # fmt: skip
             if upstream.status >= 400:
-                raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
+                raise Refusal.upstream_status(upstream.status)
             body = await read_body(upstream.content, MAX_ANSWER_BYTES, length=upstream.content_length)
             out_headers = {name: upstream.headers[name] for name in RETURN if name in upstream.headers}
             status = upstream.status
-    except (aiohttp.ClientError, TimeoutError, TooLarge) as exc:
-        log.warning("portal upstream failed: %s", type(exc).__name__)
-        raise Refusal(502, "upstream_error") from None
+    except TooLarge:
+        log.warning("portal upstream answer is too large")
+        raise Refusal(502, Reason.UPSTREAM_ERROR) from None
+    except TRANSPORT_ERRORS as exc:
+        raise Refusal.upstream_failed(exc, "portal") from None
     rewriter = runtime.rewriter(config)
     try:
         decoded = jsonio.loads(body) if body.strip() else None

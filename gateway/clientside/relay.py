@@ -4,7 +4,7 @@
 - No total timeout: a live channel runs for hours. sock_connect and sock_read bound a dead upstream instead.
 - Redirects (panels send players to load-balancer servers) are followed here: the player never sees them.
 - Each write awaited until the player's socket takes it: a player slower than the panel holds tens of KiB here,
-  not the ~1 MiB of aiohttp's and asyncio's defaults (see READ_BUFSIZE, SLOW_RECV, WRITE_HIGH, `_RecvSize`).
+  not the ~1 MiB of aiohttp's and asyncio's defaults (see runtime.READ_BUFSIZE, SLOW_RECV, WRITE_HIGH, `_RecvSize`).
 - A player that goes away closes the upstream response at once: its connection slot on the panel is freed.
 - A panel that fails mid-body (reset, closed early, silent past sock_read) ends the player's response as it
   stands and closes it (`end_broken`): nothing else is ever written on a connection whose response has begun.
@@ -16,147 +16,38 @@ import asyncio
 import contextlib
 import enum
 import logging
-import os
 import time
-from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 
 from gateway.accesslog import redact
 from gateway.bodyread import TooLarge, read_body
-from gateway.clientside.hosts import HostBook, Shared, discover
-from gateway.clientside.limits import Lease, MemoryCounter, RedisCounter, StreamCounter, line_key
-from gateway.clientside.rewrite import Origins, Rewriter
-from gateway.config import ClientSide, Config, Upstream
-from gateway.exchange import GatewayState
+from gateway.clientside.limits import Lease, StreamCounter, line_key
+from gateway.clientside.refusal import Refusal
+from gateway.clientside.runtime import DISCONNECT_POLL, ClientSideRuntime, upstream_of
+from gateway.config import ClientSide, Config
 from gateway.metrics import Metrics
+from gateway.model import Reason
 from gateway.security import request_client_ip
+from gateway.transport_errors import TRANSPORT_ERRORS
 
 log = logging.getLogger("panelgate.clientside")
 
 CHUNK = 64 * 1024  # read size of the documents rewritten on the way (playlist.py)
-# Memory per player slower than the panel (bench section 5: ~1 MiB each before these). aiohttp 3.14's default
-# read_bufsize is 256 KiB, so reading the panel paused only above 512 KiB, each resume landed one more recv() of
-# up to 256 KiB, and the player's write buffer held up to 64 KiB + a chunk more.
-READ_BUFSIZE = 4 * 1024  # stream session: pause reading above 2x this, i.e. after one recv() of SLOW_RECV
+# Memory per player slower than the panel (bench section 5: ~1 MiB each before these, with the session's
+# READ_BUFSIZE in gateway.clientside.runtime): each resume of reading landed one more recv() of up to 256 KiB,
+# and the player's write buffer held up to 64 KiB + a chunk more.
 SLOW_RECV = 16 * 1024  # the most one recv() from the panel takes until the player has shown it keeps up
 FAST_AFTER = 8 << 20  # bytes taken without a backlog that show it: more than the kernel's socket buffers absorb
 WRITE_HIGH = 16 * 1024  # the player's write buffer: each write waits until it has drained below this
 MAX_PLAYLIST_BYTES = 4 << 20  # an HLS playlist is kilobytes
-DISCONNECT_POLL = 1.0  # seconds between checks for a vanished player while the upstream is silent
 HEARTBEAT = 20.0  # seconds between refreshes of a shared stream slot
-STOP_GRACE = 2 * DISCONNECT_POLL  # at shutdown, how long streams get to end by themselves before being cut
 # a playlist whatever its URL says (`/play/{token}`, `/auth/{token}`): rewritten like any `.m3u8`
 HLS_TYPES = frozenset({"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/x-mpegurl", "audio/mpegurl"})
 _FORWARD = ("Range", "If-Range", "User-Agent", "Accept")
 _RETURN = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
            "Cache-Control", "Content-Disposition")  # fmt: skip
-
-
-class Refusal(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-@dataclass
-class ClientSideRuntime:
-    """What outlives requests and reloads: the session, the stream counter, origin ids, the hosts to hide."""
-
-    hosts: HostBook = field(default_factory=HostBook)
-    memory_counter: MemoryCounter = field(default_factory=MemoryCounter)
-    stopping: bool = False  # the server is shutting down: running streams end, at their next chunk or poll
-    streaming: set[asyncio.Transport] = field(default_factory=set)  # players' connections relaying a body now
-    _session: aiohttp.ClientSession | None = None
-    _redis: RedisCounter | None = None
-    _redis_key: tuple[str, str] | None = None
-    _origins: Origins | None = None
-    _origins_secret: bytes = b""
-    # read once: `serve --workers N` sets it before its workers start (request code does not read the environment)
-    _workers_secret: bytes = field(default_factory=lambda: _workers_key())
-
-    def origins(self, config: Config) -> Origins:
-        """The `/_o/` ids under `client_side.origin_secret`; without one, under the key `serve --workers N` made
-        for its workers, or a random one for this process. A reload that changes the secret starts a new set."""
-        secret = config.client_side.origin_secret or self._workers_secret
-        if self._origins is None or secret != self._origins_secret:
-            self._origins, self._origins_secret = Origins(secret or None), secret
-        return self._origins
-
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=60),
-                auto_decompress=True,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                read_bufsize=READ_BUFSIZE,
-            )
-        return self._session
-
-    def counter(self, cs: ClientSide) -> StreamCounter:
-        if cs.redis_url is None:
-            return self.memory_counter
-        key = (cs.redis_url, cs.redis_prefix)
-        if self._redis is None or self._redis_key != key:
-            self._redis = RedisCounter(cs.redis_url, prefix=cs.redis_prefix)  # the old one is closed at cleanup
-            self._redis_key = key
-        return self._redis
-
-    def shared_hosts(self, cs: ClientSide) -> Shared | None:
-        """The Redis set of host names replicas share (beside the stream counts), None without `redis_url`."""
-        counter = self.counter(cs)
-        return Shared(counter.client, f"{cs.redis_prefix}_hosts") if isinstance(counter, RedisCounter) else None
-
-    def learn_host(self, host: str, config: Config) -> None:
-        self.hosts.learn([host], self.shared_hosts(config.client_side))
-
-    async def discover_hosts(self, state: GatewayState, *, ask_panel: bool) -> list[str]:
-        """The names other replicas met, then (`ask_panel`) the panel's own list of its servers."""
-        shared = self.shared_hosts(state.config.client_side)
-        if shared is not None:
-            await self.hosts.sync(shared)
-        return await discover(state, upstream_of(state.config).name, self.hosts, shared) if ask_panel else []
-
-    def rewriter(self, config: Config) -> Rewriter:
-        self.hosts.refresh(self.shared_hosts(config.client_side))
-        names = self.hosts.names(config)
-        known = self.origins(config).known()
-        names.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
-        return Rewriter(config.public_url, upstream_of(config).url, names)
-
-    async def stop_streams(self) -> None:
-        """Shutdown: every running stream ends at its next chunk (or disconnect poll). A player that stopped
-        reading (live TV on pause) keeps its stream waiting for its socket to drain, which no flag reaches: after
-        STOP_GRACE its connection is aborted, which ends that wait."""
-        self.stopping = True
-        deadline = time.monotonic() + STOP_GRACE
-        while self.streaming and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        for transport in list(self.streaming):
-            transport.abort()
-
-    async def close(self) -> None:
-        await self.hosts.close()
-        if self._session is not None:
-            await self._session.close()
-        if self._redis is not None:
-            await self._redis.close()
-
-
-WORKERS_KEY_ENV = "PANELGATE_WORKERS_ORIGIN_KEY"  # set by `serve --workers N` for its workers (gateway.server)
-
-
-def _workers_key() -> bytes:
-    try:
-        return bytes.fromhex(os.environ.get(WORKERS_KEY_ENV, ""))
-    except ValueError:
-        return b""
-
-
-def upstream_of(config: Config) -> Upstream:
-    return config.upstreams[config.client_side.upstream or config.default_upstream]
 
 
 def check_client(request: web.Request, config: Config) -> None:
@@ -165,11 +56,11 @@ def check_client(request: web.Request, config: Config) -> None:
     if cs.blocked_ips:
         address = request_client_ip(request, config.trusted_proxies)
         if any(address.version == net.version and address in net for net in cs.blocked_ips):
-            raise Refusal(403, "blocked_ip")
+            raise Refusal(403, Reason.BLOCKED_IP)
     if cs.blocked_user_agents:
         agent = request.headers.get("User-Agent", "").lower()
         if any(pattern.lower() in agent for pattern in cs.blocked_user_agents):
-            raise Refusal(403, "blocked_ua")
+            raise Refusal(403, Reason.BLOCKED_UA)
 
 
 def stream_timeout(cs: ClientSide) -> aiohttp.ClientTimeout:
@@ -254,13 +145,13 @@ class Broken(Exception):
     """A response already under way ended early. It is ended as it stands and its connection closed: nothing else
     may be written on that connection (an error response would land inside the body the player is reading)."""
 
-    def __init__(self, response: web.StreamResponse, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, response: web.StreamResponse, reason: Reason) -> None:
+        super().__init__(reason.value)
         self.response = response
         self.reason = reason
 
 
-async def end_broken(resp: web.StreamResponse, reason: str) -> Broken:
+async def end_broken(resp: web.StreamResponse, reason: Reason) -> Broken:
     """End a response the upstream left unfinished: a chunked one with its last chunk (the player sees the stream
     end and reconnects), one with a Content-Length short of it (the player sees it cut); then close."""
     resp.force_close()
@@ -346,7 +237,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
     if line is not None and cs.max_streams_per_line > 0:
         lease = await counter.acquire(line_key(upstream_of(config).name, line), cs.max_streams_per_line)
         if lease is None:
-            raise Refusal(403, "max_streams")
+            raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels(kind).inc()
     sent = [0]
     try:
@@ -355,13 +246,12 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
                 url, headers=forward_headers(request), timeout=stream_timeout(cs), allow_redirects=True,
                 max_redirects=5,
             )  # fmt: skip
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("stream upstream failed for %s: %s", redact(request.path, ""), type(exc).__name__)
-            raise Refusal(502, "upstream_error") from None
+        except TRANSPORT_ERRORS as exc:
+            raise Refusal.upstream_failed(exc, "stream") from None
         player: asyncio.Transport | None = None
         try:
             if upstream.status >= 400:
-                raise Refusal(upstream.status if upstream.status < 500 else 502, "upstream_status")
+                raise Refusal.upstream_status(upstream.status)
             if upstream.status == 200 and (rewrite_hls or upstream.content_type.lower() in HLS_TYPES):
                 return await _playlist(upstream, runtime, config)
             resp = web.StreamResponse(status=upstream.status, headers=response_headers(upstream))
@@ -381,7 +271,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await resp.write_eof()
             elif copied is Copied.BROKEN:
-                raise await end_broken(resp, "upstream_broken")
+                raise await end_broken(resp, Reason.UPSTREAM_BROKEN)
             return resp
         finally:
             if player is not None:
@@ -397,9 +287,11 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
 async def _playlist(upstream: aiohttp.ClientResponse, runtime: ClientSideRuntime, config: Config) -> web.Response:
     try:
         body = await read_body(upstream.content, MAX_PLAYLIST_BYTES, length=upstream.content_length)
-    except (TooLarge, aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("HLS playlist upstream failed: %s", type(exc).__name__)
-        raise Refusal(502, "upstream_error") from None
+    except TooLarge:
+        log.warning("HLS playlist upstream answer is larger than %d bytes", MAX_PLAYLIST_BYTES)
+        raise Refusal(502, Reason.UPSTREAM_ERROR) from None
+    except TRANSPORT_ERRORS as exc:
+        raise Refusal.upstream_failed(exc, "HLS playlist") from None
     text = body.decode("utf-8", errors="replace")
     rewritten = runtime.rewriter(config).hls(text, str(upstream.url), runtime.origins(config))
     return web.Response(text=rewritten, content_type="application/vnd.apple.mpegurl",

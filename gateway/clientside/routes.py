@@ -21,12 +21,16 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import web
 
 from gateway.accesslog import redact
+from gateway.clientside import live as live_channels
 from gateway.clientside import player_api, playlist, portal
 from gateway.clientside.hosts import DISCOVER_TIMEOUT, REDISCOVER
-from gateway.clientside.relay import Broken, ClientSideRuntime, Refusal, check_client, relay, upstream_of
+from gateway.clientside.refusal import Refusal
+from gateway.clientside.relay import Broken, check_client, relay
 from gateway.clientside.rewrite import ORIGIN_PREFIX
+from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
 from gateway.exchange import GatewayState, Live
+from gateway.model import Reason
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -59,7 +63,7 @@ def _wrap(live: Live, runtime: ClientSideRuntime, kind: str, fn: Handler) -> Cal
             response = await fn(request, runtime, state)
         except Refusal as refusal:
             state.metrics.client_requests.labels(kind, refusal.reason).inc()
-            return web.Response(status=refusal.status, text="")
+            return web.Response(status=refusal.status, text="", headers=refusal.headers)
         except Broken as broken:  # ended already, as it stood
             state.metrics.client_requests.labels(kind, broken.reason).inc()
             return broken.response
@@ -85,6 +89,13 @@ def _stream(kind: str) -> Handler:
 
     async def handle(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
         info = request.match_info
+        want = live_channels.wanted(request) if kind == "live" and state.config.client_side.shared_live else None
+        if want is not None:  # one upstream connection per channel for all its viewers
+            url = _target(state.config, request)
+            return await live_channels.serve(request, runtime, state.config, state.metrics, url, want)
+        scope = live_channels.line_scope(request) if runtime.live.channels else None
+        if scope is not None:
+            await runtime.live.close_idle(scope)  # this line's lingering channels would hold its panel slots
         return await relay(
             request, runtime=runtime, config=state.config, metrics=state.metrics, url=_target(state.config, request),
             kind=kind, line=info.get("u") or info["token"], rewrite_hls=request.path.endswith(".m3u8"),
@@ -125,7 +136,7 @@ async def _origin(request: web.Request, runtime: ClientSideRuntime, state: Gatew
     upstream URL; the name and any query the player adds change nothing."""
     url = runtime.origins(state.config).url(request.match_info["oid"])
     if url is None:
-        raise Refusal(404, "unknown_origin")
+        raise Refusal(404, Reason.UNKNOWN_ORIGIN)
     return await relay(request, runtime=runtime, config=state.config, metrics=state.metrics, url=url, kind="hls",
                        line=None, rewrite_hls=urlsplit(url).path.endswith(".m3u8"))  # fmt: skip
 
@@ -150,6 +161,7 @@ def add_routes(app: web.Application, live: Live) -> None:
     """Register the client side. Call after the admin routes: `/{user}/{pass}/{id}.ext` must not shadow them."""
     runtime = ClientSideRuntime()
     app[CLIENTSIDE] = runtime
+    live.readiness["shared_live"] = lambda: runtime.report(live.state.config)
 
     def route(method: str, path: str, kind: str, fn: Handler) -> None:
         app.router.add_route(method, path, _wrap(live, runtime, kind, fn))

@@ -9,21 +9,8 @@ from typing import Any, Protocol
 
 from gateway.catalogue import Operation
 from gateway.model import Call, Credentials, Outcome, Page
-from gateway.phpform import Params
+from gateway.request import RawRequest
 from gateway.upstream_settings import Upstream
-
-
-@dataclass(frozen=True)
-class RawRequest:
-    """A client request after transport decoding: PHP-style query and body params, path variables."""
-
-    method: str
-    path: str
-    query: Params
-    body: Params
-    match: dict[str, str] = field(default_factory=dict)
-    api_key_header: str | None = None
-    timezone: str = "UTC"  # the time zone of the panel the call is for: dates without one are read in it
 
 
 @dataclass(frozen=True)

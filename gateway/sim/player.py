@@ -17,17 +17,18 @@ VOD and episodes have a fixed size and honour `Range` (206 + Content-Range); liv
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import json
 from collections import Counter
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from aiohttp import web
 
 from gateway.sim import player_data as data
-from gateway.sim import xui_tokens
+from gateway.sim import player_live, xui_tokens
 from gateway.sim.player_aliases import add_alias_routes
 from gateway.sim.player_media import Media
 from gateway.sim.stalker import StalkerPortal
@@ -103,6 +104,11 @@ class PlayerSim:
         self.user_agents: list[str] = []
         self.queries: list[dict[str, str]] = []  # beside `received`: each request's query
         self.media: Media | None = None  # real media (ffmpeg-made): live loops it, HLS is AES-128 encrypted
+        self.live_rate: float | None = None  # bytes a second of a live channel (None: as fast as it is read)
+        # refuse a line's stream past its `max_connections` open ones (403), as the panel's stream auth does
+        self.enforce_max_connections = False
+        self.refused_over_limit = 0
+        self.live_sending: set[asyncio.BaseTransport] = set()  # live channels being sent (`kill_live` resets them)
         # XUI's setting: lists, EPG and server_info name the server's `domain_name`, not the host the client used
         self.use_mdomain_in_lists = False
         self.portal = StalkerPortal(self)
@@ -278,6 +284,8 @@ class PlayerSim:
         if kind == "subtitle":
             return web.Response(text=f"WEBVTT\n\n00:00.000 --> 00:02.000\nSubtitle of {sid}\n",
                                 content_type="text/vtt")  # fmt: skip
+        if ext != "m3u8" and kind in ("live", "movie", "series", "timeshift") and self.over_limit(line):
+            return web.Response(status=403, text="")
         if ext == "m3u8" and kind == "live" and self.media is not None:
             # auth.php sends HLS players to the streaming server's live.php, under a token of its own
             token = xui_tokens.encrypt(f"live/{line['username']}/{line['password']}/{sid}/m3u8")
@@ -324,6 +332,8 @@ class PlayerSim:
             return web.Response(status=403, text="")
         if fields[4:5] == ["m3u8"]:
             return self._playlist(request, line, int(fields[3]))
+        if self.over_limit(line):
+            return web.Response(status=403, text="")
         return await self._endless(request, int(fields[3]), line["username"])
 
     def _playlist(self, request: web.Request, line: data.Row, sid: int) -> web.Response:
@@ -373,6 +383,12 @@ class PlayerSim:
             return await self._ranged(request, 0, len(chunk), "hls", "video/mp2t", chunk)
         return await self._ranged(request, int(sid_text) * 1000 + int(n_text), SEGMENT_SIZE, "hls", "video/mp2t")
 
+    def over_limit(self, line: data.Row) -> bool:
+        limit = int(line.get("max_connections") or 0)
+        over = self.enforce_max_connections and limit > 0 and self.open_by_line[line["username"]] >= limit
+        self.refused_over_limit += over
+        return over
+
     def _opened(self, who: str) -> None:
         self.open_streams += 1
         self.open_by_line[who] += 1
@@ -407,15 +423,22 @@ class PlayerSim:
 
     async def _endless(self, request: web.Request, sid: int, who: str) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Server": "nginx"})
+        # with media, the clip over and over: a player sees a real channel
+        source = player_live.looped(self.media.clip) if self.media is not None else partial(stream_bytes, sid)
+        transport = request.transport
         self._opened(who)
         try:
+            if transport is not None:
+                self.live_sending.add(transport)
             await resp.prepare(request)
-            pos = 0
-            while True:  # a live channel: ends when the viewer (the gateway) goes away
-                if self.media is not None:  # the clip over and over: a player sees a real channel
-                    await resp.write(self.media.clip)
-                    continue
-                await resp.write(stream_bytes(sid, pos, pos + CHUNK))
-                pos += CHUNK
+            await player_live.send(resp, source, self.live_rate)  # ends when the viewer (the gateway) goes away
         finally:
+            self.live_sending.discard(transport)
             self._closed(who)
+        return resp
+
+    def kill_live(self) -> None:
+        """The panel's streaming processes die: every live connection is reset mid-stream."""
+        for transport in list(self.live_sending):
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()

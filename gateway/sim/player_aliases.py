@@ -10,19 +10,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
 from gateway.sim import xui_tokens
-
-if TYPE_CHECKING:
-    from gateway.sim.player import PlayerSim
+from gateway.sim.player_host import PlayerHost
 
 STREAMING_TYPES = {"live": "live", "timeshift": "timeshift", "vod": "movie"}
 
 
-def add_alias_routes(player: PlayerSim, app: web.Application) -> None:
+def add_alias_routes(player: PlayerHost, app: web.Application) -> None:
     def path_params(request: web.Request) -> dict[str, str]:
         info = request.match_info
         return {"username": info["u"], "password": info["p"]}
@@ -66,7 +62,7 @@ def add_alias_routes(player: PlayerSim, app: web.Application) -> None:
     app.router.add_get("/stream/auth.php", stream_auth)
 
 
-async def auth(player: PlayerSim, request: web.Request) -> web.StreamResponse:
+async def auth(player: PlayerHost, request: web.Request) -> web.StreamResponse:
     """stream/auth.php: who (username + password, or a token) and what (type, stream, extension)."""
     player.note(request)
     params = dict(request.query)

@@ -286,3 +286,13 @@ def xmltv_chunks(tables: Tables, origin: str, repeat: int) -> Iterator[str]:
                              '  </programme>\n')  # fmt: skip
             yield "".join(parts)
     yield "</tv>\n"
+
+
+def add_line(tables: Tables, username: str, password: str, max_connections: int) -> Row:
+    """A new active line (a copy of line 3: every bouquet, no expiry): a viewer or provider line of a test or bench."""
+    lines = tables["lines"]
+    line_id = max(lines) + 1
+    row = {**lines[3], "id": str(line_id), "username": username, "password": password,
+           "max_connections": str(max_connections), "access_token": None}  # fmt: skip
+    lines[line_id] = row
+    return row

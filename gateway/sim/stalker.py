@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from gateway.sim import player_data as data
 from gateway.sim import xui_tokens
-
-if TYPE_CHECKING:
-    from gateway.sim.player import PlayerSim
+from gateway.sim.player_host import PlayerHost
 
 PAGE_ITEMS = 14
 PLACEHOLDER = "http://localhost/ch/"
@@ -41,7 +39,7 @@ def _js(value: Any, **extra: Any) -> web.Response:
 
 
 class StalkerPortal:
-    def __init__(self, player: PlayerSim) -> None:
+    def __init__(self, player: PlayerHost) -> None:
         self.player = player
         self.mag_security = False
         self.sessions: dict[str, str] = {}  # mag_id -> the device's current session token

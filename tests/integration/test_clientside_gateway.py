@@ -277,7 +277,8 @@ async def test_blocked_ip_and_user_agent_reach_nothing(make_side: Any) -> None:
 
 @pytest.mark.parametrize("by_token", [False, True])
 async def test_per_line_stream_cap(make_side: Any, by_token: bool) -> None:
-    side = await make_side({"max_streams_per_line": 1})
+    # no linger: the live channel's panel connection closes with its last viewer (shared_live's own tests linger)
+    side = await make_side({"max_streams_per_line": 1, "live_linger": 0})
     user, password = side.line
     creds = f"{user}/{password}"
     if by_token:  # the line named by its access token (`/live/{token}/1.ts`): its streams count the same way

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.clientside.relay import WORKERS_KEY_ENV, ClientSideRuntime
+from gateway.clientside.runtime import WORKERS_KEY_ENV, ClientSideRuntime
 from gateway.config import ClientSide, ConfigError, parse_config
 from tests.conftest import UPSTREAM_KEY, xm_upstream
 

@@ -1,0 +1,136 @@
+"""What the client side keeps across requests and reloads: the stream session, the stream counters, the `/_o/`
+origin ids, the hosts to hide, the shared live channels and provider slots; and the upstream players are sent
+to."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from gateway.clientside.hosts import HostBook, Shared, discover
+from gateway.clientside.limits import MemoryCounter, RedisCounter, StreamCounter
+from gateway.clientside.provider_lines import ProviderPool
+from gateway.clientside.rewrite import Origins, Rewriter
+from gateway.clientside.shared_live import SharedLive
+from gateway.clientside.viewer_check import ViewerChecks
+from gateway.config import ClientSide, Config, Upstream
+from gateway.exchange import GatewayState
+
+# Memory per player slower than the panel (bench section 5: ~1 MiB each before this and gateway.clientside.relay's
+# limits): aiohttp 3.14's default read_bufsize is 256 KiB, so reading the panel paused only above 512 KiB.
+READ_BUFSIZE = 4 * 1024  # stream session: pause reading above 2x this, i.e. after one recv() of relay.SLOW_RECV
+DISCONNECT_POLL = 1.0  # seconds between checks for a vanished player while the upstream is silent
+STOP_GRACE = 2 * DISCONNECT_POLL  # at shutdown, how long streams get to end by themselves before being cut
+WORKERS_KEY_ENV = "PANELGATE_WORKERS_ORIGIN_KEY"  # set by `serve --workers N` for its workers (gateway.server)
+
+
+@dataclass
+class ClientSideRuntime:
+    """What outlives requests and reloads: the session, the stream counter, origin ids, the hosts to hide."""
+
+    hosts: HostBook = field(default_factory=HostBook)
+    memory_counter: MemoryCounter = field(default_factory=MemoryCounter)
+    stopping: bool = False  # the server is shutting down: running streams end, at their next chunk or poll
+    streaming: set[asyncio.Transport] = field(default_factory=set)  # players' connections relaying a body now
+    live: SharedLive = field(default_factory=SharedLive)  # shared live channels (gateway.clientside.live)
+    providers: ProviderPool = field(default_factory=ProviderPool)
+    checks: ViewerChecks = field(default_factory=ViewerChecks)
+    _session: aiohttp.ClientSession | None = None
+    _redis: RedisCounter | None = None
+    _redis_key: tuple[str, str] | None = None
+    _origins: Origins | None = None
+    _origins_secret: bytes = b""
+    # read once: `serve --workers N` sets it before its workers start (request code does not read the environment)
+    _workers_secret: bytes = field(default_factory=lambda: _workers_key())
+
+    def origins(self, config: Config) -> Origins:
+        """The `/_o/` ids under `client_side.origin_secret`; without one, under the key `serve --workers N` made
+        for its workers, or a random one for this process. A reload that changes the secret starts a new set."""
+        secret = config.client_side.origin_secret or self._workers_secret
+        if self._origins is None or secret != self._origins_secret:
+            self._origins, self._origins_secret = Origins(secret or None), secret
+        return self._origins
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=60),
+                auto_decompress=True,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                read_bufsize=READ_BUFSIZE,
+            )
+        return self._session
+
+    def counter(self, cs: ClientSide) -> StreamCounter:
+        if cs.redis_url is None:
+            return self.memory_counter
+        key = (cs.redis_url, cs.redis_prefix)
+        if self._redis is None or self._redis_key != key:
+            self._redis = RedisCounter(cs.redis_url, prefix=cs.redis_prefix)  # the old one is closed at cleanup
+            self._redis_key = key
+        return self._redis
+
+    def shared_hosts(self, cs: ClientSide) -> Shared | None:
+        """The Redis set of host names replicas share (beside the stream counts), None without `redis_url`."""
+        counter = self.counter(cs)
+        return Shared(counter.client, f"{cs.redis_prefix}_hosts") if isinstance(counter, RedisCounter) else None
+
+    def learn_host(self, host: str, config: Config) -> None:
+        self.hosts.learn([host], self.shared_hosts(config.client_side))
+
+    async def discover_hosts(self, state: GatewayState, *, ask_panel: bool) -> list[str]:
+        """The names other replicas met, then (`ask_panel`) the panel's own list of its servers."""
+        shared = self.shared_hosts(state.config.client_side)
+        if shared is not None:
+            await self.hosts.sync(shared)
+        return await discover(state, upstream_of(state.config).name, self.hosts, shared) if ask_panel else []
+
+    def rewriter(self, config: Config) -> Rewriter:
+        self.hosts.refresh(self.shared_hosts(config.client_side))
+        names = self.hosts.names(config)
+        known = self.origins(config).known()
+        names.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
+        return Rewriter(config.public_url, upstream_of(config).url, names)
+
+    def report(self, config: Config) -> dict[str, object]:
+        """/readyz: shared live channels, their viewers, the upstream connections saved, provider slots."""
+        cs = config.client_side
+        return {**self.live.report(), "enabled": cs.shared_live, "slots": "redis" if cs.redis_url else "memory",
+                "provider_lines": self.providers.report(cs)}  # fmt: skip
+
+    async def stop_streams(self) -> None:
+        """Shutdown: every running stream ends at its next chunk (or disconnect poll). A player that stopped
+        reading (live TV on pause) keeps its stream waiting for its socket to drain, which no flag reaches: after
+        STOP_GRACE its connection is aborted, which ends that wait."""
+        self.stopping = True
+        await self.live.stop()  # every shared channel closed and its provider slot given back, now
+        deadline = time.monotonic() + STOP_GRACE
+        while self.streaming and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for transport in list(self.streaming):
+            transport.abort()
+
+    async def close(self) -> None:
+        await self.hosts.close()
+        await self.live.close()
+        await self.providers.close()
+        if self._session is not None:
+            await self._session.close()
+        if self._redis is not None:
+            await self._redis.close()
+
+
+
+def _workers_key() -> bytes:
+    try:
+        return bytes.fromhex(os.environ.get(WORKERS_KEY_ENV, ""))
+    except ValueError:
+        return b""
+
+
+def upstream_of(config: Config) -> Upstream:
+    return config.upstreams[config.client_side.upstream or config.default_upstream]
