@@ -18,12 +18,14 @@ Imports nothing from the gateway: it must not share the gateway's mistakes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from gateway.sim import seed as seed_data
+from gateway.sim.network import Network
 from gateway.sim.xm_params import merge_request, parse_pairs
 from gateway.sim.xm_state import Answer, Params, XMState, filter_answer, php_int
 from gateway.sim.xr_process import process_line, process_user, transfer
@@ -283,3 +285,25 @@ def _user_op(sim: XuiResellerSim, me: Reseller, data: Params, status: str | None
     else:
         users[php_int(found["id"])]["status"] = status
     return {"status": "STATUS_SUCCESS"}
+
+
+
+def panel_app(admin: XtreamMastersSim, reseller: XuiResellerSim, *, network_seed: str | None = "panelgate-sim"
+              ) -> web.Application:  # fmt: skip
+    """One XUI.one panel on one port: its Reseller API at `/{reseller code}/`, then its admin API and players,
+    over the realistic network (gateway.sim.network) unless `network_seed` is None."""
+    app = admin.app(reseller.app())
+    return Network(network_seed).install(app) if network_seed is not None else app
+
+
+async def run_sim(host: str, port: int, access_code: str, api_key: str, reseller_code: str) -> None:
+    """Serve a seeded panel, both APIs, until cancelled."""
+    admin = XtreamMastersSim(access_code=access_code, api_key=api_key)
+    reseller = XuiResellerSim(panel=admin, access_code=reseller_code)
+    runner = web.AppRunner(panel_app(admin, reseller))
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

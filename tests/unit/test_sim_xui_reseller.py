@@ -85,3 +85,20 @@ def test_a_transfer_moves_credits_within_the_tree_only() -> None:
     assert (credits(sim), credits(sim, 90)) == (485, 30)
     assert call(action="adjust_credits", id="90", credits="-31")["status"] == "STATUS_FAILURE"
     assert call(action="adjust_credits", id="89", credits="1")["status"] == "STATUS_FAILURE"  # not its own
+
+
+async def test_one_panel_serves_both_apis_over_the_realistic_network(aiohttp_client: Any) -> None:
+    from gateway.sim.network import NETWORK
+    from gateway.sim.xtream_masters import XtreamMastersSim
+    from gateway.sim.xui_reseller import panel_app
+
+    admin = XtreamMastersSim(access_code="adm", api_key="admin-key")
+    reseller = XuiResellerSim(panel=admin, access_code="res")
+    app = panel_app(admin, reseller)
+    assert NETWORK in app  # answers in pieces, with pauses, as the other simulators' in the tests
+    client = await aiohttp_client(app)
+    sold = await (await client.post("/res/", data={"api_key": reseller.key_of(88), "action": "create_line",
+                                                   "package": "1", "username": "both_apis1"})).json()  # fmt: skip
+    seen = await (await client.post("/adm/admin/index.php", data={"api_key": "admin-key", "action": "get_line",
+                                                                  "id": sold["data"]["id"]})).json()  # fmt: skip
+    assert seen["data"]["username"] == "both_apis1" and seen["data"]["package_id"] == "1"
