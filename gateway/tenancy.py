@@ -59,6 +59,9 @@ async def enforce(ex: Exchange) -> None:
         # XC_VM's adjust_credits to the caller itself writes its balance twice, adding the amount: credits made
         # out of nothing (measured). Never passed on.
         raise Refused(Failure(Code.FORBIDDEN, "credits cannot be transferred to oneself", reason=Reason.TENANCY))
+    if reseller is not None and op.name == "reseller.transfer_credits":
+        ex.call = replace(call, args={**call.args, "owner": reseller})  # the giver is the key's reseller
+        return
     if reseller is None or op.resource not in OWNED_RESOURCES:
         return
     verb = op.name.split(".", 1)[1]

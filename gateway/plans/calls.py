@@ -21,7 +21,7 @@ from typing import Any
 from gateway.catalogue import Operation, catalogue
 from gateway.dialects.registry import dialect
 from gateway.model import Call, Code, Failure, Outcome, Reason, Ref, Result
-from gateway.plans import credits, lineinfo, purchase, whole_row
+from gateway.plans import credits, lineinfo, purchase, transfer, whole_row
 from gateway.plans.commands import Command, Hold, Plan, Send, SendAll, Toward
 from gateway.plans.shape import LOOKUPS, Shape, shape_of
 
@@ -50,6 +50,8 @@ def plan(call: Call, op: Operation, toward: Toward) -> Plan:
                        "has no place for this value, nothing was sent", reason=Reason.UNSUPPORTED)  # fmt: skip
     if purchase.emulable(op, toward.face):
         return (yield from purchase.sell(plan, call, op, toward))
+    if transfer.emulable(op, toward.face):
+        return (yield from transfer.transfer(call, toward))
     amount = call.args.get("credits")
     if op.name == "reseller.adjust_credits" and toward.face.WHOLE_CREDITS and isinstance(amount, float):
         return Failure(Code.UNSUPPORTED, f"credits {amount}: upstream {upstream.name} moves whole credits"

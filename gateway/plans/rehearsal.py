@@ -73,6 +73,8 @@ def example_call(op: Operation, ref_kind: str, client: str) -> Call:
         args["credits"] = 5
     if op.name in ("mag.create", "mag.create_from_package", "enigma.create_from_package"):
         args["mac"] = "00:1A:79:00:00:09"
+    if op.name == "reseller.transfer_credits":
+        args["owner"] = 88  # a reseller key's transfer: tenancy names the giver
     if op.name.endswith((".create_from_package", ".renew")):
         args.update(package=3, member_id=88)  # a reseller key's sale: tenancy names the buyer
     return Call(op.name, args, target=REF_EXAMPLES[ref_kind], dialect=client)

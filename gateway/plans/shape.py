@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.dialects.registry import dialect as dialect_of
 from gateway.dialects.registry import upstream_face
-from gateway.plans import purchase
+from gateway.plans import purchase, transfer
 
 # How a record addressed by something other than its id is found: (resource, ref kind) -> list operation.
 LOOKUPS: dict[tuple[str, str], str] = {
@@ -46,6 +46,8 @@ def shape_of(
         return Shape("direct")
     if ref_kind == op.target.value and purchase.emulable(op, face, cat):
         return Shape("compound", "read the buyer, its group and the package, charge the price, then write")
+    if ref_kind == op.target.value and transfer.emulable(op, face):
+        return Shape("compound", "read both resellers and the tree between them, debit one, credit the other")
     if ref_kind == "id" and face.native(op, "ids"):
         return Shape("direct", "as a batch of one")
     if ref_kind == "ids" and face.native(op, "id"):

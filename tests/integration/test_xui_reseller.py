@@ -194,3 +194,42 @@ async def test_a_transfer_to_oneself_is_refused_and_to_a_sub_reseller_moves_cred
     moved = await _call(gateway, SELLER_KEY, action="adjust_credits", id="90", credits="10", note="gift")
     assert moved == {"status": "STATUS_SUCCESS"}
     assert (panel.credits(88), panel.credits(90)) == (mine - 10, theirs + 10)
+
+
+async def test_a_reseller_api_client_manages_sub_resellers_on_midnightstreamer(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    from tests.integration.ms_fixtures import ms_stack
+
+    stack = await ms_stack("ms", aiohttp_server, aiohttp_client, policies_dir, tmp_path,
+                           access_codes={SHOP_CODE: {"upstream": "main", "dialect": "xui_reseller"}})  # fmt: skip
+    key = "pg_test_admin_key_0000000000000000000000000"  # tests.conftest.KEYS["admin"]
+    made = await _call(stack.client, key, action="create_user", username="xr_sub_001", password="xr_pass_01",
+                       email="sub@x.test")  # fmt: skip
+    assert made["status"] == "STATUS_SUCCESS", made
+    stored = next(r for r in stack.sim.tables["resellers"].values() if r["username"] == "xr_sub_001")
+    edited = await _call(stack.client, key, action="edit_user", id=stored["id"], notes="moved")
+    assert edited["status"] == "STATUS_SUCCESS", edited
+    assert stack.sim.tables["resellers"][int(stored["id"])]["notes"] == "moved"
+    listed = await _call(stack.client, key, action="get_users")
+    assert "xr_sub_001" in [r["username"] for r in listed["data"]]
+    sold = await _call(stack.client, key, action="create_line", package="3", member_id="88")
+    assert sold["status"] == "STATUS_UNSUPPORTED" and "(midnight)" in sold["error"], sold  # it has no packages
+
+
+async def test_a_transfer_through_an_admin_api_moves_credits_within_the_tree_only(
+    panel: Panel, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    (policies_dir / "seller.yaml").write_text("allow: ['*']\n")
+    config = make_config(panel.admin_url, policies_dir, tmp_path, upstream=xm_upstream(panel.admin_url),
+                         keys=[{"id": "boss", "digest": digest_of(SELLER_KEY), "policy": "seller", "reseller_id": 88}],
+                         access_codes={SHOP_CODE: {"upstream": "main", "dialect": "xui_reseller"}})  # fmt: skip
+    gateway = await aiohttp_client(build_app(config))
+    mine, theirs = panel.credits(88), panel.credits(90)
+    moved = await _call(gateway, SELLER_KEY, action="adjust_credits", id="90", credits="10", note="gift")
+    assert moved == {"status": "STATUS_SUCCESS"}, moved
+    assert (panel.credits(88), panel.credits(90)) == (mine - 10, theirs + 10)
+    stranger = await _call(gateway, SELLER_KEY, action="adjust_credits", id="89", credits="1")  # not in 88's tree
+    too_much = await _call(gateway, SELLER_KEY, action="adjust_credits", id="90", credits=str(mine))
+    assert stranger["status"] == too_much["status"] == "STATUS_FAILURE"
+    assert (panel.credits(88), panel.credits(90), panel.credits(89)) == (mine - 10, theirs + 10, 120)

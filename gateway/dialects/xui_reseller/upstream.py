@@ -85,8 +85,8 @@ def _params(op: Operation, args: dict[str, Any]) -> Params:
     out: Params = {}
     for name, value in args.items():
         ftype = op.fields.get(name)
-        if value is None or ftype is None or name not in allowed:
-            continue
+        if value is None or ftype is None or name not in allowed or (name == "owner" and op.kind is not Kind.READ):
+            continue  # (a transfer's giver is the key the panel is called with)
         wire = table.wire_of(name)
         if ftype is FieldType.FLAG:
             if value:
