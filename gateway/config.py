@@ -28,7 +28,7 @@ from gateway.policy import Policy, load_policies, load_policy
 from gateway.ratelimit import Rate
 from gateway.redis.settings import RedisSettings, legacy_seen, parse_redis, without
 from gateway.settings import ConfigError, IPNetwork, Reader, http_url, interpolate, show
-from gateway.upstream_config import parse_access_codes, parse_pools, parse_upstreams
+from gateway.upstream_config import parse_access_codes, parse_code_dialects, parse_pools, parse_upstreams
 from gateway.upstream_settings import Upstream
 
 __all__ = ["ClientTimeouts", "Config", "ConfigError", "KeyConfig", "Listen", "Upstream", "load_config",
@@ -115,6 +115,8 @@ class Config:
     cache: CacheConfig = CacheConfig()
     pools: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     access_codes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # access code -> the client dialect answering at it, where several share its path (XUI.one's `/{code}/`)
+    code_dialects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     health: HealthSettings = field(default_factory=HealthSettings)
     access_log: str = "text"  # text | json | off
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
@@ -297,6 +299,7 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         cache=cache,
         pools=MappingProxyType(pools),
         access_codes=MappingProxyType(parse_access_codes(r.get("access_codes"), targets)),
+        code_dialects=MappingProxyType(parse_code_dialects(r.get("access_codes"))),
         health=parse_health(r.get("health"), "health"),
         access_log=r.choice("access_log", ("text", "json", "off"), "text"),
         auth_throttle=(

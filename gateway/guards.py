@@ -1,7 +1,8 @@
 """Parameter guards: limits a policy puts on the values a key may send (`max_connections <= 2`, ...).
 
-Guards read canonical args, so one rule holds whatever dialect the client speaks. Each kind is one entry of KINDS:
-what its limit must be in the config, and what breaks it, side by side.
+Guards read canonical args, so one rule holds whatever dialect the client speaks: `package: {one_of: [3, 7],
+trials: false}` holds for a Reseller API sale, its renewal and a MidnightStreamer subscription plan alike. Each kind
+is one entry of KINDS: what its limit must be in the config, and what breaks it, side by side.
 """
 
 from __future__ import annotations
@@ -85,6 +86,16 @@ def _max_days_ahead(g: Guard, args: dict[str, Any], operation: str, now: float) 
     return None
 
 
+def _one_of(g: Guard, value: Any) -> str | None:
+    return f"{g.field} may only be one of {list(g.limit)}, not {value!r}" if value not in g.limit else None
+
+
+def _trials(g: Guard, args: dict[str, Any], operation: str, now: float) -> str | None:
+    """`package: {trials: false}`: what the key sells is never sold as a trial (`is_trial` beside the package)."""
+    sold_as_trial = g.field in args and bool(args.get("is_trial"))
+    return f"{g.field} may not be sold as a trial" if sold_as_trial and not g.limit else None
+
+
 def _needs_number(limit: Any) -> str | None:
     return None if _number(limit) else f"expected a number, got {show(limit)}"
 
@@ -102,6 +113,16 @@ def _needs_true(limit: Any) -> str | None:
     return None if limit is True else f"expected true, got {show(limit)}"
 
 
+def _needs_values(limit: Any) -> str | None:
+    values = isinstance(limit, list) and bool(limit) and all(
+        isinstance(i, int | str) and not isinstance(i, bool) for i in limit)  # fmt: skip
+    return None if values else f"expected a list of values, got {show(limit)}"
+
+
+def _needs_flag(limit: Any) -> str | None:
+    return None if isinstance(limit, bool) else f"expected true or false, got {show(limit)}"
+
+
 def _needs_scalar(limit: Any) -> str | None:
     return None if isinstance(limit, bool | int | str) else f"expected a single value, got {show(limit)}"
 
@@ -113,6 +134,8 @@ KINDS: dict[str, GuardKind] = {
     "max_days_ahead": GuardKind(_needs_days, _max_days_ahead),
     "subset_of": GuardKind(_needs_ids, _given(_subset_of)),
     "forbidden": GuardKind(_needs_true, _forbidden),
+    "one_of": GuardKind(_needs_values, _given(_one_of)),
+    "trials": GuardKind(_needs_flag, _trials),
 }
 GUARD_KINDS = tuple(KINDS)
 
@@ -134,5 +157,5 @@ def parse_guards(data: Any, path: str) -> tuple[Guard, ...]:
             problem = KINDS[kind].limit_error(limit)
             if problem:
                 raise ConfigError(f"{where}.{kind}", problem)
-            guards.append(Guard(str(field_name), kind, tuple(limit) if kind == "subset_of" else limit))
+            guards.append(Guard(str(field_name), kind, tuple(limit) if kind in ("subset_of", "one_of") else limit))
     return tuple(guards)

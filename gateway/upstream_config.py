@@ -107,12 +107,33 @@ def parse_pools(data: Any, upstreams: Mapping[str, Upstream]) -> dict[str, tuple
 
 
 def parse_access_codes(data: Any, targets: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    """`access_codes: {code: upstream-or-pool}`: the Xtream-Masters path code a client uses selects it."""
+    """`access_codes: {code: upstream-or-pool}`: the Xtream-Masters path code a client uses selects it; or
+    `{code: {upstream: .., dialect: xui_reseller}}`: the code also says which API answers at it (parse_code_dialects),
+    as an XUI.one access code's type does."""
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError("access_codes", f"expected a mapping of code -> upstream or pool, got {show(data)}")
-    for code, target in data.items():
+    codes: dict[str, str] = {}
+    for code, entry in data.items():
+        target = entry.get("upstream") if isinstance(entry, dict) else entry
         if not isinstance(target, str) or target not in targets:
             raise ConfigError(f"access_codes.{code}", f"no upstream or pool named {target!r}")
-    return {str(c): str(t) for c, t in data.items()}
+        codes[str(code)] = target
+    return codes
+
+
+def parse_code_dialects(data: Any) -> dict[str, str]:
+    """The client dialect answering at each access code that names one (the admin API's unless it does)."""
+    faces: dict[str, str] = {}
+    for code, entry in (data or {}).items() if isinstance(data, dict) else ():
+        if not isinstance(entry, dict):
+            continue
+        r = Reader(entry, f"access_codes.{code}")
+        r.text("upstream")
+        name = r.text("dialect")
+        if name not in BY_NAME:
+            raise ConfigError(r.at("dialect"), f"{name!r} is not one of {', '.join(BY_NAME)}")
+        r.done()
+        faces[str(code)] = name
+    return faces
