@@ -98,9 +98,7 @@ class Limiter:
         if self.link is not None:
             bucket = self.link.prefix + key
             try:
-                allowed, tokens = await self.link.call(
-                    lambda c: c.eval(_TAKE, 1, bucket, rate.per_second, rate.burst, cost)
-                )
+                allowed, tokens = await self.link.run("EVAL", _TAKE, 1, bucket, rate.per_second, rate.burst, cost)
             except Unavailable:
                 pass
             else:

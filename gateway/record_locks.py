@@ -18,10 +18,8 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
-from gateway.redis.client import RedisClient
 from gateway.redis.link import Backlog, Link, Unavailable
 from gateway.redis.settings import Endpoint
 
@@ -96,7 +94,7 @@ class RecordLocks:
         while True:
             try:
                 await self._release_strays()
-                if await link.call(lambda c: c.set(link.prefix + name, token, nx=True, px=HOLD_MS)):
+                if await link.run("SET", link.prefix + name, token, "NX", "PX", HOLD_MS):
                     return token
             except (Unavailable, asyncio.CancelledError) as exc:
                 if not isinstance(exc, Unavailable) or exc.asked:  # a SET that was sent may still take the lock
@@ -113,7 +111,7 @@ class RecordLocks:
         assert self._link is not None
         key = self._link.prefix + name
         try:
-            await self._link.call(_release(key, token), force=True)
+            await self._link.run("EVAL", _RELEASE, 1, key, token, force=True)
         except Unavailable:
             self._set_aside(token, name)
 
@@ -127,17 +125,10 @@ class RecordLocks:
         while self._stray:  # those set aside while this ran too
             token, name = next(iter(self._stray.items()))
             if link is not None:
-                await link.call(_release(link.prefix + name, token))
+                await link.run("EVAL", _RELEASE, 1, link.prefix + name, token)
             self._stray.pop(token, None)
 
     async def close(self) -> None:
         await self._releaser.close()
         if self._link is not None:
             await self._link.close()
-
-
-def _release(key: str, token: str) -> Callable[[RedisClient], Awaitable[Any]]:
-    def call(client: RedisClient) -> Awaitable[Any]:
-        return client.eval(_RELEASE, 1, key, token)
-
-    return call

@@ -9,27 +9,12 @@ Every call raises gateway.redis.link.Unavailable when Redis is out or fails; the
 
 from __future__ import annotations
 
+import itertools
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from gateway.redis.client import RedisClient
 from gateway.redis.link import Link, tagged
 from gateway.redis.settings import Endpoint
-
-
-def _mget(keys: list[str]) -> Callable[[RedisClient], Awaitable[list[Any]]]:
-    def call(client: RedisClient) -> Awaitable[list[Any]]:
-        return client.mget(keys)
-
-    return call
-
-
-def _mset(values: dict[str, int]) -> Callable[[RedisClient], Awaitable[bool]]:
-    def call(client: RedisClient) -> Awaitable[bool]:
-        return client.mset(values)
-
-    return call
 
 
 def _upstream(name: str) -> str:
@@ -55,22 +40,23 @@ class RedisBackend:
         return groups
 
     async def get(self, key: str) -> bytes | None:
-        value = await self.link.call(lambda c: c.get(self.link.prefix + key))
+        value = await self.link.run("GET", self.link.prefix + key)
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        await self.link.call(lambda c: c.set(self.link.prefix + key, value, px=max(1, int(ttl * 1000))))
+        await self.link.run("SET", self.link.prefix + key, value, "PX", max(1, int(ttl * 1000)))
 
     async def generations(self, names: Sequence[str]) -> list[int]:
         found: dict[str, int] = {}
         for group in self._by_upstream(names).values():
-            values = await self.link.call(_mget([self._gen_key(n) for n in group]))
+            values = await self.link.run("MGET", *(self._gen_key(n) for n in group))
             found.update((n, int(v) if v is not None else 0) for n, v in zip(group, values, strict=True))
         return [found[n] for n in names]
 
     async def bump(self, names: Sequence[str], *, force: bool = False) -> None:
         for group in self._by_upstream(names).values():
-            await self.link.call(_mset({self._gen_key(n): secrets.randbits(62) for n in group}), force=force)
+            pairs = itertools.chain.from_iterable((self._gen_key(n), secrets.randbits(62)) for n in group)
+            await self.link.run("MSET", *pairs, force=force)
 
     async def ping(self) -> None:
         await self.link.call(lambda c: c.ping())

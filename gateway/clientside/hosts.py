@@ -95,7 +95,7 @@ class HostBook:
     async def sync(self, shared: Shared) -> None:
         self._synced_at = time.monotonic()
         try:
-            members = await shared.link.call(lambda c: c.smembers(shared.key))
+            members = await shared.link.run("SMEMBERS", shared.key)
         except Unavailable as exc:
             self._failed(exc)
             return

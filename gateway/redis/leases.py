@@ -20,10 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from gateway.redis.client import RedisClient
 from gateway.redis.link import Backlog, Link, Unavailable, tagged
 
 MAX_STRAY = 10_000  # tokens kept aside during a long outage; older ones are left to the `ttl` sweep
@@ -120,7 +119,7 @@ class Leases:
             try:
                 if self._stray:
                     await self._sweep()
-                index = int(await self.link.call(lambda c: c.eval(_ACQUIRE, len(keys), *keys, *args)))
+                index = int(await self.link.run("EVAL", _ACQUIRE, len(keys), *keys, *args))
             except (Unavailable, asyncio.CancelledError) as exc:
                 # a script that was sent may have run (a frozen server runs it when it resumes), even for a
                 # request cancelled while it waited
@@ -140,7 +139,7 @@ class Leases:
             return True
         key = self._key(lease.group or lease.name, lease.name)
         try:
-            return bool(await self.link.call(lambda c: c.eval(_REFRESH, 1, key, self.ttl, lease.token)))
+            return bool(await self.link.run("EVAL", _REFRESH, 1, key, self.ttl, lease.token))
         except Unavailable:
             return True  # kept until Redis answers; a heartbeat missed for less than `ttl` costs nothing
 
@@ -159,7 +158,7 @@ class Leases:
         if self.link is not None:
             key = self._key(group or name, name)
             try:
-                return int(await self.link.call(lambda c: c.eval(_COUNT, 1, key, self.ttl)))
+                return int(await self.link.run("EVAL", _COUNT, 1, key, self.ttl))
             except Unavailable:
                 pass
         return self.local.held.get(name, 0)
@@ -170,7 +169,7 @@ class Leases:
         while self._stray:  # those set aside while this ran too
             stray = next(iter(self._stray))
             token, group, name = stray
-            await self.link.call(_zrem(self._key(group, name), token))
+            await self.link.run("ZREM", self._key(group, name), token)
             self._stray.pop(stray, None)
 
     def _set_aside(self, token: str, group: str, name: str) -> None:
@@ -183,10 +182,3 @@ class Leases:
         await self._sweeper.close()
         if self.link is not None:
             await self.link.close()
-
-
-def _zrem(key: str, token: str) -> Callable[[RedisClient], Awaitable[int]]:
-    def call(client: RedisClient) -> Awaitable[int]:
-        return client.zrem(key, token)
-
-    return call

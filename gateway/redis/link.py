@@ -21,7 +21,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ClusterDownError, ReadOnlyError, ResponseError, TryAgainError
@@ -146,8 +146,9 @@ def outage(url: RedisURL) -> Outage:
 
 
 class Link:
-    """One feature's client of a deployment. `await link.call(lambda c: c.get(k))` returns Redis' answer or
-    raises Unavailable, at most `timeout` seconds later; the caller then uses its fallback."""
+    """One feature's client of a deployment. `await link.run("GET", key)` (or `link.call(fn)` for more than one
+    command) returns Redis' answer or raises Unavailable, at most `timeout` seconds later; the caller then uses
+    its fallback."""
 
     def __init__(self, endpoint: Endpoint, feature: str) -> None:
         self.endpoint = endpoint
@@ -183,6 +184,11 @@ class Link:
                 self.outage.end_probe()
         self.outage.answered(started)
         return value
+
+    async def run(self, *command: Any, force: bool = False) -> Any:
+        """One command, as `call` runs it: `await link.run("ZREM", key, token)` (a Cluster routes it by its keys,
+        which must share one slot)."""
+        return await self.call(lambda c: c.execute_command(*command), force=force)
 
     def _watch(self) -> None:
         """Ping the deployment in the background until it answers, unless a task of this loop already does."""
