@@ -137,7 +137,6 @@ class Outage:
 _OUTAGES: dict[RedisURL, Outage] = {}  # in memory only; never the URL's text (it may hold a password)
 
 
-
 def outage(url: RedisURL) -> Outage:
     found = _OUTAGES.get(url)
     if found is None:
@@ -167,7 +166,8 @@ class Link:
 
     async def call(self, fn: Callable[[RedisClient], Awaitable[T]], *, force: bool = False) -> T:
         """`fn(client)`, bounded. `force` calls even during an outage (a release or a replay that must not wait
-        for the back-off; still bounded, and its success ends the outage)."""
+        for the back-off; still bounded). Its success ends the outage, except on a Cluster: there it shows only
+        that one master answers, and the background pings ask every master."""
         admitted = True if force else self.outage.admit()
         if admitted is False:
             raise Unavailable(f"redis {self.outage.label} is out", asked=False)
@@ -182,7 +182,8 @@ class Link:
         finally:
             if admitted is None:
                 self.outage.end_probe()
-        self.outage.answered(started)
+        if not force or self.endpoint.url.kind != "cluster":
+            self.outage.answered(started)
         return value
 
     async def run(self, *command: Any, force: bool = False) -> Any:

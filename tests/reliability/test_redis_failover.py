@@ -309,7 +309,8 @@ async def test_a_master_killed_under_load(deployment: Cluster | SentinelSet, aio
               f"{len(run.stale)} read back stale (longest {longest:.2f}s, the last fresh {last:.2f}s after the new "
               f"master answered); master answered {answered - killed:.2f}s after the kill, replicas back "
               f"{recovered - answered:.2f}s after that; rated key granted {sum(ok for _, ok in run.rated)} of "
-              f"{len(run.rated)}")  # fmt: skip
+              f"{len(run.rated)}; outages seen by each replica "
+              f"{[s[2]['redis'][0]['outages'] for s in run.samples[-2:]]}")  # fmt: skip
     print(report)
     assert not run.failures, run.failures[:5]
     assert run.sent > 300 and run.edits > 20 and run.streams > 10, report
