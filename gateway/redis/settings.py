@@ -181,17 +181,17 @@ def parse_redis(r: Reader) -> RedisSettings:
     drops its endpoint afterwards: `without`.)"""
     legacy = legacy_keys(r.data)
     section = r.get("redis")
-    if section is not None:
-        if legacy:
-            name, key = legacy[0].split(".", 1)
-            raise ConfigError(legacy[0], f"is replaced by {LEGACY[(name, key)]}: with a redis: section, remove it")
-        return RedisSettings(MappingProxyType(parse_section(Reader(section, "redis"))))
+    if section is not None and legacy:
+        name, key = legacy[0].split(".", 1)
+        raise ConfigError(legacy[0], f"is replaced by {LEGACY[(name, key)]}: with a redis: section, remove it")
     found: dict[str, Endpoint] = {}
     limits = r.get("rate_limits")  # nothing but deprecated keys are left in this section
     if limits is not None:
         reader = Reader(limits, "rate_limits")
         found.update(legacy_endpoints(reader, "rate_limits"))
         reader.done()
+    if section is not None:
+        return RedisSettings(MappingProxyType(parse_section(Reader(section, "redis"))))
     for name in ("cache", "client_side"):  # the rest of these sections is read by their own parsers
         if isinstance(r.data.get(name), dict):
             found.update(legacy_endpoints(Reader(r.data[name], name), name))

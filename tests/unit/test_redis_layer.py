@@ -106,6 +106,7 @@ def test_the_section_gives_every_feature_its_prefix() -> None:
     local = parse(redis={"url": "redis://r"}, cache={"backend": "memory"})
     assert local.cache.backend == "memory" and local.redis.endpoint("cache") is None
     assert parse(redis={"url": ""}).redis.endpoints == {}  # `${PANELGATE_REDIS_URL:-}` unset
+    assert parse(redis={"url": "redis://r"}, rate_limits={}).redis.endpoint("rate_limits") is not None
 
 
 @pytest.mark.parametrize(("sections", "path"), [
@@ -120,6 +121,7 @@ def test_the_section_gives_every_feature_its_prefix() -> None:
     ({"cache": {"backend": "redis"}}, "cache.backend"),
     ({"rate_limits": {"redis_url": "redis://r", "prefix": "a{b}"}}, "rate_limits.prefix"),
     ({"rate_limits": {"burst": 3}}, "rate_limits.burst"),
+    ({"redis": {"url": "redis://r"}, "rate_limits": {"burst": 3}}, "rate_limits.burst"),
 ])  # fmt: skip
 def test_errors_name_the_yaml_path(sections: dict[str, Any], path: str) -> None:
     with pytest.raises(ConfigError) as err:
