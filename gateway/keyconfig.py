@@ -1,5 +1,5 @@
 """The `keys` section: the gateway's own API keys (stored as digests), each with its policy, its upstreams, its
-addresses and its rate; and the rate form they share with the auth throttle."""
+addresses and its rate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.keys import is_digest
 from gateway.policy import Policy
-from gateway.ratelimit import Rate
+from gateway.rate import Rate, parse_rate
 from gateway.settings import ConfigError, IPNetwork, Reader, show
 
 
@@ -24,22 +24,6 @@ class KeyConfig:
     rate: Rate | None = None
     ip_only: bool = False  # no secret: a legacy XC v2 script is identified by its source address alone
     targets: tuple[str, ...] = ()  # every upstream or pool this key may use (the default first)
-
-
-def parse_rate(data: Any, path: str) -> Rate | None:
-    """`{per_second: 20, burst: 40}` or `{per_minute: 10, burst: 10}`."""
-    if data is None:
-        return None
-    r = Reader(data, path)
-    per_second = r.get("per_second")
-    per_minute = r.get("per_minute")
-    if (per_second is None) == (per_minute is None):
-        raise ConfigError(path, "give exactly one of per_second or per_minute")
-    value = r.number("per_second" if per_second is not None else "per_minute", 1.0)
-    rate = value if per_second is not None else value / 60
-    burst = r.integer("burst", max(1, int(value)), low=1, high=1_000_000)
-    r.done()
-    return Rate(per_second=rate, burst=burst)
 
 
 def parse_key(data: Any, path: str, targets: Mapping[str, Any], policies: Mapping[str, Policy]) -> KeyConfig:

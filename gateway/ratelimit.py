@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
+from gateway.rate import Rate
 from gateway.redis.link import Link, Unavailable
 from gateway.redis.settings import Endpoint
 
@@ -37,12 +38,6 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, tostring(tokens)}
 """
-
-
-@dataclass(frozen=True)
-class Rate:
-    per_second: float
-    burst: int
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from gateway.cache.backend import MemoryBackend
 from gateway.cache.derived import DerivedMemo
 from gateway.cache.redis_backend import RedisBackend
 from gateway.cache.resilient import FALLBACK_TTL, ResilientBackend
+from gateway.cache.settings import CacheConfig
 from gateway.catalogue import Kind, Operation
-from gateway.config import CacheConfig
 from gateway.metrics import Metrics
 from gateway.model import Call, Code, Outcome, Ref, Result
 from gateway.redis.settings import Endpoint

@@ -28,15 +28,11 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.cache import ResponseCache
+from gateway.cache.settings import PLAYER_ACTIONS, PLAYLIST_TYPES
 from gateway.config import Config
 
 # every write that can change what a line is offered: its own record, and the content its bouquets hold
 TAGS = ("line", "bouquet", "stream", "movie", "series", "episode", "channel", "station", "category", "epg", "system")
-PLAYER_ACTIONS = frozenset({
-    "get_live_categories", "get_vod_categories", "get_series_categories", "get_live_streams", "get_vod_streams",
-    "get_series",
-})  # fmt: skip
-PLAYLIST_TYPES = frozenset({"m3u", "m3u_plus"})
 # Playlists larger than this are streamed through (as without a cache) and not stored: an entry is held whole in
 # memory (or sent to Redis in one value), and a panel's full m3u_plus can run to tens of megabytes.
 MAX_CACHED_BODY = 8 << 20

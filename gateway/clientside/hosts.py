@@ -27,7 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.catalogue import catalogue
-from gateway.config import Config, host_name
+from gateway.clientside.settings import host_name
+from gateway.config import Config
 from gateway.dialects.registry import dialect
 from gateway.exchange import GatewayState
 from gateway.model import Call, Result

@@ -20,7 +20,8 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from gateway.config import Config, ProviderLine
+from gateway.clientside.settings import ProviderLine
+from gateway.config import Config
 from gateway.redis.leases import Lease, Leases
 from gateway.redis.link import Link
 from gateway.redis.settings import Endpoint

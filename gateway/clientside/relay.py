@@ -26,7 +26,8 @@ from gateway.bodyread import TooLarge, read_body
 from gateway.clientside.limits import Lease, StreamCounter, line_key
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.runtime import DISCONNECT_POLL, ClientSideRuntime, upstream_of
-from gateway.config import ClientSide, Config
+from gateway.clientside.settings import ClientSide
+from gateway.config import Config
 from gateway.metrics import Metrics
 from gateway.model import Reason
 from gateway.security import request_client_ip

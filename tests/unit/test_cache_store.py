@@ -11,9 +11,9 @@ import pytest
 
 from gateway.cache.backend import MemoryBackend
 from gateway.cache.derived import RENDERED_BYTES, DerivedMemo
+from gateway.cache.settings import CacheConfig
 from gateway.cache.store import ResponseCache, decode_entry, encode_entry
 from gateway.catalogue import catalogue
-from gateway.config import CacheConfig
 from gateway.dialects.base import Rendered
 from gateway.metrics import Metrics
 from gateway.model import Call, Ref, Result
