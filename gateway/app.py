@@ -23,6 +23,8 @@ from gateway.dialects.registry import BY_NAME, client_face
 from gateway.exchange import Exchange, GatewayState, Live, Next, Step, check, compose
 from gateway.health import Health
 from gateway.httpserver import hide_server_banner
+from gateway.idempotency import step as idempotency
+from gateway.idempotency.store import IdempotencyStore
 from gateway.ingress import read_request
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Outcome, Reason, Refused, Result
@@ -56,11 +58,13 @@ ADMIN_PIPELINE: tuple[Step, ...] = (
     check(security.authenticate),  # gateway key by digest (or an ip_only key by address)
     check(security.check_ip_allowlist),  # the key's CIDR list
     check(security.rate_limit),  # the key's token bucket
+    check(idempotency.take_key),  # an Idempotency-Key header or idempotency_key param: out before any dialect reads
     check(security.resolve_operation),  # dialect parse into a canonical Call; unknown actions stop here
     check(security.check_scope),  # the key's policy: allow/deny globs, danger only by full name
     check(route_upstream),  # the key's upstream or pool (an access code may select), healthy members first
     tenancy.tenancy,  # reseller keys: forced owner, others' records not found; after: own rows, paged
     check(security.check_guards),  # the policy's limits on values (max_connections, exp_date, ...)
+    idempotency.idempotent,  # writes with an Idempotency-Key: a duplicate answered the first's outcome (or waits)
     paging.page_whole_list,  # after: a list the client's panel pages, from an upstream that answers it whole
     cache,  # reads: a fresh entry answers (HIT), concurrent misses share one call, STALE on failure; writes:
     #         invalidate their tags' cached reads
@@ -96,6 +100,8 @@ def _record(ex: Exchange, latency: float) -> None:
                 reason=outcome.reason if isinstance(outcome, Failure) else "",
                 latency_ms=latency * 1000,
                 upstream_calls=ex.upstream_calls,
+                idempotency_key=ex.raw.idempotency_key if ex.raw is not None else None,
+                idempotency=ex.idempotency,
             )
         )
 
@@ -171,6 +177,7 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
     else:
         audit = AuditLog(config.audit_log)
     metrics = previous.metrics if previous is not None else Metrics()
+    idempotent = _idempotency_store(config, previous)
     if previous is not None:
         client = previous.upstream_client  # pools and breakers outlive a reload
         client.health.configure(config.health)
@@ -188,12 +195,23 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         upstream_client=client,
         metrics=metrics,
         audit=audit,
+        idempotency=idempotent,
         cache=(
             previous.cache
             if previous is not None and previous.cache is not None and previous.config.cache == config.cache
             else ResponseCache(config.cache, metrics)
         ),
     )
+
+
+def _idempotency_store(config: Config, previous: GatewayState | None) -> IdempotencyStore:
+    """Records of idempotent writes, in the rate limits' Redis (else memory); a reload keeps them unless their
+    settings changed (a duplicate after a reload is still a duplicate)."""
+    limits, settings = config.rate_limits, config.idempotency
+    if previous is not None and (previous.config.rate_limits, previous.config.idempotency) == (limits, settings):
+        return previous.idempotency
+    return IdempotencyStore(limits.redis_url, prefix=limits.prefix + "idem:", timeout=limits.timeout,
+                            ttl=settings.ttl, pending_ttl=settings.pending_ttl, max_entries=settings.max_entries)
 
 
 async def swap_state(live: Live, config: Config) -> None:
@@ -203,7 +221,8 @@ async def swap_state(live: Live, config: Config) -> None:
     retired_limiter = old.limiter if live.state.limiter is not old.limiter else None
     retired_audit = old.audit if live.state.audit is not old.audit else None
     retired_cache = old.cache if live.state.cache is not old.cache else None
-    if retired_limiter is None and retired_audit is None and retired_cache is None:
+    retired_idempotency = old.idempotency if live.state.idempotency is not old.idempotency else None
+    if retired_limiter is None and retired_audit is None and retired_cache is None and retired_idempotency is None:
         return
 
     async def retire() -> None:
@@ -213,6 +232,8 @@ async def swap_state(live: Live, config: Config) -> None:
             await retired_limiter.close()
         if retired_cache is not None:
             await retired_cache.close()
+        if retired_idempotency is not None:
+            await retired_idempotency.close()
         if retired_audit is not None:
             retired_audit.close()
 
@@ -249,6 +270,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
         await state.upstream_client.health.stop()
         await state.upstream_client.close()
         await state.limiter.close()
+        await state.idempotency.close()
         state.audit.close()
         if state.cache is not None:
             await state.cache.close()
@@ -286,6 +308,8 @@ def build_admin_app(live: Live) -> web.Application:
             "config": {"source": config.source or "inline", "loaded_at": state.loaded_at},
             "upstreams": upstreams,
             "rate_limits": limits,
+            "idempotency": {"backend": limits["backend"], "shared": state.idempotency.shared,
+                            "redis_errors": state.idempotency.link.errors},
             "cache": cache,
         }
         body.update({name: report() for name, report in request.app[LIVE].readiness.items()})

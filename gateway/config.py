@@ -26,9 +26,11 @@ from gateway.catalogue import catalogue
 from gateway.dialects.registry import BY_NAME
 from gateway.guards import GUARD_KINDS, Guard
 from gateway.health import HealthSettings
+from gateway.idempotency import settings as idempotency
 from gateway.keys import is_digest
 from gateway.policy import Policy
 from gateway.ratelimit import Rate
+from gateway.section import Parsing
 from gateway.upstream_settings import ADMIN_PATHS, Budget, Upstream
 
 # Ten wrong keys from one address, then one more guess every six seconds.
@@ -169,6 +171,7 @@ class Config:
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
     client_side: ClientSide = ClientSide()
     client_timeouts: ClientTimeouts = ClientTimeouts()
+    idempotency: idempotency.IdempotencySettings = field(default_factory=idempotency.IdempotencySettings)
     source: str = ""
 
     @property
@@ -272,6 +275,10 @@ class _Reader:
         unknown = sorted(str(k) for k in set(self.data) - self._seen)
         if unknown:
             raise ConfigError(self.at(str(unknown[0])), "unknown setting")
+
+
+# What the parsers of sections kept beside their owners (gateway.section) get from here.
+_PARSING = Parsing(open=_Reader, error=ConfigError)
 
 
 def _show(value: Any) -> str:
@@ -757,6 +764,7 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         ),
         client_side=_client_side(r.get("client_side"), "client_side", upstreams),
         client_timeouts=_client_timeouts(r.get("client_timeouts"), "client_timeouts"),
+        idempotency=idempotency.parse(r.get("idempotency"), "idempotency", _PARSING),
         source=source,
     )
     if config.audit_log is not None and not isinstance(config.audit_log, str):

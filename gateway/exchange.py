@@ -19,6 +19,7 @@ from gateway.cache.store import ResponseCache
 from gateway.catalogue import Catalogue, Operation
 from gateway.config import Config, KeyConfig, Upstream
 from gateway.dialects.base import ClientFace, RawRequest
+from gateway.idempotency.store import IdempotencyStore
 from gateway.metrics import Metrics
 from gateway.model import Call, Outcome
 from gateway.ratelimit import Limiter
@@ -55,6 +56,7 @@ class GatewayState:
     upstream_client: UpstreamClient
     metrics: Metrics
     audit: AuditLog
+    idempotency: IdempotencyStore  # records of writes sent with an Idempotency-Key (gateway.idempotency)
     cache: ResponseCache | None = None  # reads answered from cache (gateway.cache)
     loaded_at: int = field(default_factory=lambda: int(time.time()))
 
@@ -87,6 +89,7 @@ class Exchange:
     page: Page | None = None  # a list page the gateway cuts (tenancy, or for an upstream that does not page)
     response_headers: dict[str, str] = field(default_factory=dict)
     shared: DerivedMemo | None = None  # set on a cache hit: the outcome is shared, derive from it through this
+    idempotency: str = ""  # what an Idempotency-Key did: stored, replayed, released, mismatch, busy (audited)
 
     @staticmethod
     def request_id_of(request: web.Request) -> str:

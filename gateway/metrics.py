@@ -94,6 +94,15 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.idempotent_requests = Counter(
+            "panelgate_idempotent_requests_total",
+            "Writes with an Idempotency-Key by what happened: stored (ran, outcome kept), replayed (answered the "
+            "kept outcome), released (wrote nothing, not kept), mismatch (key reused for another request), busy "
+            "(the first still ran past the wait)",
+            ["result"],
+            registry=self.registry,
+        )
+
         # The client side (gateway.clientside): `kind` is a fixed set (player_api, get, xmltv, live, movie, ...)
         self.client_requests = Counter(
             "panelgate_client_requests_total",
