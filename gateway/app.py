@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Protocol
 
 from aiohttp import web
 
@@ -26,8 +27,11 @@ from gateway.httpserver import hide_server_banner
 from gateway.idempotency import step as idempotency
 from gateway.idempotency.store import IdempotencyStore
 from gateway.ingress import read_request
+from gateway.keyuse import KeyUse
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Outcome, Reason, Refused, Result
+from gateway.quotas import step as quotas
+from gateway.quotas.counter import QuotaCounter
 from gateway.ratelimit import Limiter
 from gateway.upstream import UpstreamClient
 
@@ -56,6 +60,7 @@ ADMIN_PIPELINE: tuple[Step, ...] = (
     check(security.resolve_client_ip),  # socket peer, or X-Forwarded-For behind trusted proxies
     check(security.throttle_auth_failures),  # an address guessing keys is stopped before its next guess
     check(security.authenticate),  # gateway key by digest (or an ip_only key by address)
+    check(security.check_key_dates),  # the key's not_before and expires_at, to the second; its last use noted
     check(security.check_ip_allowlist),  # the key's CIDR list
     check(security.rate_limit),  # the key's token bucket
     check(idempotency.take_key),  # an Idempotency-Key header or idempotency_key param: out before any dialect reads
@@ -65,6 +70,7 @@ ADMIN_PIPELINE: tuple[Step, ...] = (
     tenancy.tenancy,  # reseller keys: forced owner, others' records not found; after: own rows, paged
     check(security.check_guards),  # the policy's limits on values (max_connections, exp_date, ...)
     idempotency.idempotent,  # writes with an Idempotency-Key: a duplicate answered the first's outcome (or waits)
+    check(quotas.take),  # the key's quotas (calls a day or a window by operation glob); a replay never counts
     paging.page_whole_list,  # after: a list the client's panel pages, from an upstream that answers it whole
     cache,  # reads: a fresh entry answers (HIT), concurrent misses share one call, STALE on failure; writes:
     #         invalidate their tags' cached reads
@@ -157,6 +163,10 @@ def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamR
     return handle
 
 
+class Closeable(Protocol):
+    async def close(self) -> None: ...
+
+
 RETIRE_AFTER = 120.0  # seconds a replaced state's resources stay open for requests still using them
 _RETIRING: set[asyncio.Task[None]] = set()
 
@@ -178,6 +188,7 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         audit = AuditLog(config.audit_log)
     metrics = previous.metrics if previous is not None else Metrics()
     idempotent = _idempotency_store(config, previous)
+    quotas, keyuse = _key_counters(config, previous)
     if previous is not None:
         client = previous.upstream_client  # pools and breakers outlive a reload
         client.health.configure(config.health)
@@ -191,11 +202,14 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         catalogue=catalogue(),
         keys_by_digest={k.digest: k for k in config.keys if not k.ip_only},
         ip_only_keys=tuple(k for k in config.keys if k.ip_only),
+        previous_digests={p.digest: (k, p.until) for k in config.keys for p in k.lifecycle.previous},
         limiter=limiter,
         upstream_client=client,
         metrics=metrics,
         audit=audit,
         idempotency=idempotent,
+        quotas=quotas,
+        keyuse=keyuse,
         cache=(
             previous.cache
             if previous is not None and previous.cache is not None and previous.config.cache == config.cache
@@ -214,26 +228,34 @@ def _idempotency_store(config: Config, previous: GatewayState | None) -> Idempot
                             ttl=settings.ttl, pending_ttl=settings.pending_ttl, max_entries=settings.max_entries)
 
 
+def _key_counters(config: Config, previous: GatewayState | None) -> tuple[QuotaCounter, KeyUse]:
+    """Keys' quota counts and last uses, in the rate limits' Redis (else memory); kept across reloads."""
+    limits = config.rate_limits
+    if previous is not None and previous.config.rate_limits == limits:
+        return previous.quotas, previous.keyuse
+    return (QuotaCounter(limits.redis_url, prefix=limits.prefix + "quota:", timeout=limits.timeout),
+            KeyUse(limits.redis_url, prefix=limits.prefix + "keys:", timeout=limits.timeout))  # fmt: skip
+
+
 async def swap_state(live: Live, config: Config) -> None:
     """Put `config` in force. Requests already running finish with the state they started with."""
     old = live.state
     live.state = build_state(config, previous=old)
-    retired_limiter = old.limiter if live.state.limiter is not old.limiter else None
-    retired_audit = old.audit if live.state.audit is not old.audit else None
-    retired_cache = old.cache if live.state.cache is not old.cache else None
-    retired_idempotency = old.idempotency if live.state.idempotency is not old.idempotency else None
-    if retired_limiter is None and retired_audit is None and retired_cache is None and retired_idempotency is None:
+    new = live.state
+    retired: list[Closeable] = [
+        was for was, now in ((old.limiter, new.limiter), (old.cache, new.cache), (old.idempotency, new.idempotency),
+                             (old.quotas, new.quotas), (old.keyuse, new.keyuse))
+        if was is not None and was is not now
+    ]  # fmt: skip
+    retired_audit = old.audit if new.audit is not old.audit else None
+    if not retired and retired_audit is None:
         return
 
     async def retire() -> None:
         # Requests that started before the swap still hold the old state: give them time to finish.
         await asyncio.sleep(RETIRE_AFTER)
-        if retired_limiter is not None:
-            await retired_limiter.close()
-        if retired_cache is not None:
-            await retired_cache.close()
-        if retired_idempotency is not None:
-            await retired_idempotency.close()
+        for resource in retired:
+            await resource.close()
         if retired_audit is not None:
             retired_audit.close()
 
@@ -271,6 +293,8 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
         await state.upstream_client.close()
         await state.limiter.close()
         await state.idempotency.close()
+        await state.quotas.close()
+        await state.keyuse.close()
         state.audit.close()
         if state.cache is not None:
             await state.cache.close()

@@ -27,8 +27,13 @@ from gateway.dialects.registry import BY_NAME
 from gateway.guards import GUARD_KINDS, Guard
 from gateway.health import HealthSettings
 from gateway.idempotency import settings as idempotency
+from gateway.key_files import files_of, read_key_files
+from gateway.key_lifecycle import Lifecycle
+from gateway.key_lifecycle import parse as parse_lifecycle
 from gateway.keys import is_digest
 from gateway.policy import Policy
+from gateway.quotas.settings import Quota
+from gateway.quotas.settings import parse as parse_quotas
 from gateway.ratelimit import Rate
 from gateway.section import Parsing
 from gateway.upstream_settings import ADMIN_PATHS, Budget, Upstream
@@ -63,6 +68,9 @@ class KeyConfig:
     rate: Rate | None = None
     ip_only: bool = False  # no secret: a legacy XC v2 script is identified by its source address alone
     targets: tuple[str, ...] = ()  # every upstream or pool this key may use (the default first)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)  # not_before, expires_at, rotated secrets
+    quotas: tuple[Quota, ...] = ()  # calls per day or window by operation glob (gateway.quotas)
+    source: str = ""  # the keys_from file the key is in ("": the main config)
 
 
 @dataclass(frozen=True)
@@ -172,7 +180,16 @@ class Config:
     client_side: ClientSide = ClientSide()
     client_timeouts: ClientTimeouts = ClientTimeouts()
     idempotency: idempotency.IdempotencySettings = field(default_factory=idempotency.IdempotencySettings)
+    keys_from: str = ""  # a file or directory of more keys (gateway.key_files), as an absolute path
     source: str = ""
+
+    @property
+    def watched(self) -> tuple[str, ...]:
+        """What a reload reads beside the config itself (`serve --watch` watches them too): `keys_from` (a
+        directory's time changes when a file is added or removed) and its files."""
+        if not self.keys_from:
+            return ()
+        return tuple(dict.fromkeys((self.keys_from, *(str(f) for f in files_of(Path(self.keys_from))))))
 
     @property
     def default_upstream(self) -> str:
@@ -435,7 +452,8 @@ def _policies(directory: Path, path: str) -> dict[str, Policy]:
     return {p.stem: load_policy(p) for p in sorted(directory.glob("*.yaml"))}
 
 
-def _key(data: Any, path: str, upstreams: Mapping[str, Any], policies: Mapping[str, Policy]) -> KeyConfig:
+def _key(data: Any, path: str, upstreams: Mapping[str, Any], policies: Mapping[str, Policy],
+         source: str = "") -> KeyConfig:  # fmt: skip
     r = _Reader(data, path)
     key_id = r.text("id")
     ip_only = r.flag("ip_only", False)
@@ -474,6 +492,9 @@ def _key(data: Any, path: str, upstreams: Mapping[str, Any], policies: Mapping[s
         rate=_rate(r.get("rate"), r.at("rate")),
         ip_only=ip_only,
         targets=tuple(names),
+        lifecycle=parse_lifecycle(r, _PARSING, is_digest),
+        quotas=parse_quotas(r, "quotas", _PARSING, catalogue().operations),
+        source=source,
     )
     r.done()
     return key
@@ -729,16 +750,21 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
     targets = {**{n: (n,) for n in upstreams}, **pools}
     policies_dir = base_dir / r.text("policies_dir", "policies")
     policies = _policies(policies_dir, "policies_dir")
-    keys_raw = r.items("keys")
-    keys = tuple(_key(k, f"keys[{i}]", targets, policies) for i, k in enumerate(keys_raw))
+    entries = [(k, f"keys[{i}]", "") for i, k in enumerate(r.items("keys"))]
+    keys_from = r.text("keys_from", "")
+    if keys_from:
+        keys_from = str((base_dir / keys_from).resolve())
+        entries += read_key_files(Path(keys_from), ConfigError)
+    keys = tuple(_key(data, where, targets, policies, source) for data, where, source in entries)
     seen: dict[str, str] = {}
-    for i, k in enumerate(keys):
-        for attr, value in (("id", k.id), ("digest", k.digest)):
-            tag = f"{attr}:{value}"
+    for (_, where, _), k in zip(entries, keys, strict=True):
+        secrets = [("digest", k.digest), *(("previous_secrets", p.digest) for p in k.lifecycle.previous)]
+        for attr, value in (("id", k.id), *secrets):
+            tag = f"{'id' if attr == 'id' else 'digest'}:{value}"
             if tag in seen:
                 shown = f"{value!r} " if attr == "id" else ""  # a digest is not echoed: it may be a pasted key
-                raise ConfigError(f"keys[{i}].{attr}", f"{shown}duplicates {seen[tag]}")
-            seen[tag] = f"keys[{i}]"
+                raise ConfigError(f"{where}.{attr}", f"{shown}duplicates {seen[tag]}")
+            seen[tag] = where
     public_url = _http_url(r.text("public_url", "http://127.0.0.1:8080"), "public_url")
     config = Config(
         listen=_listen(r, "listen", "0.0.0.0", 8080),
@@ -765,6 +791,7 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         client_side=_client_side(r.get("client_side"), "client_side", upstreams),
         client_timeouts=_client_timeouts(r.get("client_timeouts"), "client_timeouts"),
         idempotency=idempotency.parse(r.get("idempotency"), "idempotency", _PARSING),
+        keys_from=keys_from,
         source=source,
     )
     if config.audit_log is not None and not isinstance(config.audit_log, str):

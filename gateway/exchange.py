@@ -20,8 +20,10 @@ from gateway.catalogue import Catalogue, Operation
 from gateway.config import Config, KeyConfig, Upstream
 from gateway.dialects.base import ClientFace, RawRequest
 from gateway.idempotency.store import IdempotencyStore
+from gateway.keyuse import KeyUse
 from gateway.metrics import Metrics
 from gateway.model import Call, Outcome
+from gateway.quotas.counter import QuotaCounter
 from gateway.ratelimit import Limiter
 from gateway.upstream import UpstreamClient
 
@@ -52,11 +54,14 @@ class GatewayState:
     catalogue: Catalogue
     keys_by_digest: dict[str, KeyConfig]
     ip_only_keys: tuple[KeyConfig, ...]
+    previous_digests: dict[str, tuple[KeyConfig, float]]  # secrets replaced by `key rotate` -> key, valid until
     limiter: Limiter
     upstream_client: UpstreamClient
     metrics: Metrics
     audit: AuditLog
     idempotency: IdempotencyStore  # records of writes sent with an Idempotency-Key (gateway.idempotency)
+    quotas: QuotaCounter  # keys' calls per day or window (gateway.quotas)
+    keyuse: KeyUse  # when each key was last used (gateway.keyuse)
     cache: ResponseCache | None = None  # reads answered from cache (gateway.cache)
     loaded_at: int = field(default_factory=lambda: int(time.time()))
 

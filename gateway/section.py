@@ -8,9 +8,13 @@ those owners can import it without importing the config.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Reader(Protocol):
@@ -46,3 +50,11 @@ def show(value: Any) -> str:
     """A value as an error message quotes it: its repr, cut to 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `24h`, `7d` in seconds (ValueError otherwise)."""
+    found = _DURATION.match(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration such as 3600, 15m, 24h or 7d")
+    return float(found.group(1)) * _UNIT[found.group(2)]
