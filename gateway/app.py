@@ -33,6 +33,7 @@ from gateway.model import Code, Failure, Outcome, Reason, Refused, Result
 from gateway.quotas import step as quotas
 from gateway.quotas.counter import QuotaCounter
 from gateway.ratelimit import Limiter
+from gateway.status import routes as status_routes
 from gateway.upstream import UpstreamClient
 
 log = logging.getLogger("panelgate")
@@ -305,7 +306,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
 
 
 def build_admin_app(live: Live) -> web.Application:
-    """The operator listener: metrics and health, never exposed with the public API."""
+    """The operator listener: metrics, health and the status page, never exposed with the public API."""
     app = web.Application()
     hide_server_banner(app)
     app[LIVE] = live
@@ -342,4 +343,5 @@ def build_admin_app(live: Live) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    status_routes.add_routes(app, live)  # /status: the page operators look at (gateway.status)
     return app

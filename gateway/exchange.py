@@ -73,6 +73,8 @@ class Live:
     state: GatewayState
     # sections /readyz adds beside its own, by name: what parts of the app that hold runtime state report
     readiness: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    # sections the status page (gateway.status) adds, by name: the same for what it shows
+    status: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient
 
 from gateway.app import LIVE, build_admin_app, build_app
@@ -24,6 +25,7 @@ from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config, xm_upstream
 from tests.integration.shared_redis import SharedRedis, shared_redis
 from tests.integration.xc_fixtures import xc_client_stack
+from tests.serving import KEY_A, free_port, running, write_config
 
 __all__ = ["shared_redis"]  # a fixture: pytest finds it by name in this module
 XM_PATH = f"/{ACCESS_CODE}/admin/index.php"
@@ -212,3 +214,28 @@ async def test_quotas_and_last_use_are_shared_by_replicas_through_redis(
     assert re.search(r"^billing\s+admin\s+-\s+active\s+-\s+3 line.get per day \(UTC\)\s+\S+Z \(\d+ s ago\)", listing,
                      re.M), listing  # fmt: skip
     assert re.search(r"^admin\s.*never$", listing, re.M) and "(last use from redis)" in listing
+
+
+async def test_a_served_gateway_watches_its_key_files_and_key_list_asks_it(
+    aiohttp_server: AiohttpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve --watch`: a key written by `key new -c` works within a watch interval, with no reload command; and
+    `key list` without Redis reads last use from the running gateway's operator listener."""
+    _, url = await _sim_url(aiohttp_server)
+    config = tmp_path / "gateway.yaml"
+    (tmp_path / "keys.d").mkdir()
+    write_config(config, url, free_port(), free_port(), [KEY_A], keys_from="keys.d")
+    async with running(config, tmp_path, "--watch") as server, ClientSession() as session:
+        assert (await server.call(session, KEY_A))["status"] == "STATUS_SUCCESS"
+        assert await asyncio.to_thread(main, ["key", "new", "-c", str(config), "--id", "watched",
+                                              "--policy", "admin"]) == 0  # fmt: skip
+        added = _printed_key(capsys.readouterr().out)
+        deadline = time.monotonic() + 10
+        while (await server.call(session, added))["status"] != "STATUS_SUCCESS":
+            assert time.monotonic() < deadline, "the watcher never loaded the new key file"
+            await asyncio.sleep(0.2)
+        assert await asyncio.to_thread(main, ["key", "list", "-c", str(config)]) == 0
+        listing = capsys.readouterr().out
+    assert "(last use from the running gateway)" in listing
+    assert re.search(r"^k0\s+admin\s.*\(\d+ s ago\)$", listing, re.M), listing
+    assert re.search(r"^watched\s+admin\s.*\(\d+ s ago\)$", listing, re.M), listing
