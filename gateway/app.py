@@ -312,7 +312,11 @@ def build_admin_app(live: Live) -> web.Application:
     app[LIVE] = live
 
     async def metrics(request: web.Request) -> web.Response:
-        body = request.app[LIVE].state.metrics.render()
+        state = request.app[LIVE].state
+        health = state.upstream_client.health
+        for name in state.config.upstreams:  # read from the breakers as they are now
+            state.metrics.breaker_open.labels(name).set(0 if health.breaker(name).state == "closed" else 1)
+        body = state.metrics.render()
         return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def healthz(_: web.Request) -> web.Response:

@@ -37,6 +37,13 @@ class Metrics:
             ["upstream", "outcome"],
             registry=self.registry,
         )
+        self.breaker_open = Gauge(
+            "panelgate_upstream_breaker_open",
+            "1 while the upstream's circuit breaker is open or half-open (calls fail fast, or one probe passes); "
+            "set when /metrics is read",
+            ["upstream"],
+            registry=self.registry,
+        )
         self.failovers = Counter(
             "panelgate_failovers_total",
             "Calls moved to the next upstream of a pool, by the upstream that failed",

@@ -84,6 +84,7 @@ async def test_the_status_page_shows_the_gateway_and_a_breaker_opening_within_on
             assert took <= REFRESH + 0.5, f"the page showed the open breaker after {took:.2f} s"
             upstreams = await _table(page, "upstreams")
             assert re.search(r"main\s+xtream_masters\s+open\s+2\s+HTTP 500", upstreams), upstreams
+            assert 'panelgate_upstream_breaker_open{upstream="main"} 1.0' in await (await admin.get("/metrics")).text()
             record_property("screenshot_open", str(await page.screenshot("status-page-breaker-open.png")))
     finally:
         for w in watchers:
