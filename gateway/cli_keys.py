@@ -19,10 +19,9 @@ from typing import Any
 
 from gateway.config import Config, ConfigError, KeyConfig, load_config
 from gateway.key_files import add_entry, replace_entry
-from gateway.key_lifecycle import iso
+from gateway.key_lifecycle import duration, iso
 from gateway.keys import digest_of, new_key
 from gateway.keyuse import KeyUse
-from gateway.section import duration
 
 
 def _config(path: str) -> Config | None:

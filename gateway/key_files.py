@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
+from gateway.settings import ConfigError
+
 HEADER = "# Gateway keys (gateway.key_files), written by `panelgate key new -c` and `key rotate`: comments are lost.\n"
-Error = Callable[[str, str], Exception]
 
 
 def files_of(location: Path) -> tuple[Path, ...]:
@@ -32,18 +33,18 @@ def _entries(data: Any) -> list[Any]:
     return data if isinstance(data, list) else [data]
 
 
-def read_key_files(location: Path, error: Error) -> list[tuple[Any, str, str]]:
+def read_key_files(location: Path) -> list[tuple[Any, str, str]]:
     """Every entry: (its data, the path errors name it by, the file it is in)."""
     if not location.exists():
-        raise error("keys_from", f"{str(location)!r} is neither a file nor a directory")
+        raise ConfigError("keys_from", f"{str(location)!r} is neither a file nor a directory")
     found: list[tuple[Any, str, str]] = []
     for file in files_of(location):
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
-            raise error(f"keys_from: {file}", f"cannot read keys: {exc}") from None
+            raise ConfigError(f"keys_from: {file}", f"cannot read keys: {exc}") from None
         if data is not None and not isinstance(data, list | dict):
-            raise error(f"keys_from: {file}", "expected a list of keys or one key")
+            raise ConfigError(f"keys_from: {file}", "expected a list of keys or one key")
         found.extend((entry, f"keys_from: {file}[{i}]", str(file)) for i, entry in enumerate(_entries(data)))
     return found
 

@@ -13,17 +13,22 @@ Beside each key in the config (gateway.config calls `parse` with the key's reade
 
 A key refused for its dates is answered UNAUTHORIZED in the client's dialect, with the reason (`key_expired`,
 `key_not_yet_valid`, `key_rotated`) in the audit log and the refusal metrics. This module is a leaf: it imports
-only the model and gateway.section.
+only the model, the key digests' form and gateway.settings.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.keys import is_digest
 from gateway.model import Code, Failure, Reason
-from gateway.section import Parsing, Reader, show
+from gateway.settings import ConfigError, Reader, show
+
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,10 @@ def iso(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def moment(value: Any, path: str, p: Parsing) -> float:
+def moment(value: Any, path: str) -> float:
     """A point in time from the config: UNIX seconds, or ISO 8601 text or a YAML timestamp (UTC without a zone)."""
     if isinstance(value, bool):
-        raise p.error(path, f"expected a time such as 2027-01-01T00:00:00Z, got {show(value)}")
+        raise ConfigError(path, f"expected a time such as 2027-01-01T00:00:00Z, got {show(value)}")
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
@@ -82,24 +87,32 @@ def moment(value: Any, path: str, p: Parsing) -> float:
         try:
             value = dt.datetime.fromisoformat(value.strip())
         except ValueError:
-            raise p.error(path, f"expected a time such as 2027-01-01T00:00:00Z, got {show(value)}") from None
+            raise ConfigError(path, f"expected a time such as 2027-01-01T00:00:00Z, got {show(value)}") from None
     if not isinstance(value, dt.datetime):
-        raise p.error(path, f"expected a time such as 2027-01-01T00:00:00Z, got {show(value)}")
+        raise ConfigError(path, f"expected a time such as 2027-01-01T00:00:00Z, got {show(value)}")
     return (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).timestamp()
 
 
-def parse(r: Reader, p: Parsing, is_digest: Any) -> Lifecycle:
-    """The lifecycle settings of one key entry (its reader); `is_digest` checks a digest's form."""
+def duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `24h`, `7d` in seconds (ValueError otherwise)."""
+    found = _DURATION.match(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration such as 3600, 15m, 24h or 7d")
+    return float(found.group(1)) * _UNIT[found.group(2)]
+
+
+def parse(r: Reader) -> Lifecycle:
+    """The lifecycle settings of one key entry (its reader)."""
     given = {name: r.get(name) for name in ("not_before", "expires_at")}
-    times = {name: moment(value, r.at(name), p) for name, value in given.items() if value is not None}
+    times = {name: moment(value, r.at(name)) for name, value in given.items() if value is not None}
     if "not_before" in times and "expires_at" in times and times["expires_at"] <= times["not_before"]:
-        raise p.error(r.at("expires_at"), "must be later than not_before")
+        raise ConfigError(r.at("expires_at"), "must be later than not_before")
     previous: list[PreviousSecret] = []
     for i, item in enumerate(r.items("previous_secrets")):
-        sub = p.open(item, f"{r.at('previous_secrets')}[{i}]")
+        sub = Reader(item, f"{r.at('previous_secrets')}[{i}]")
         digest = sub.text("digest")
         if not is_digest(digest):
-            raise p.error(sub.at("digest"), "expected 'sha256:' and 64 hex digits")
-        previous.append(PreviousSecret(digest, moment(sub.get("until"), sub.at("until"), p)))
+            raise ConfigError(sub.at("digest"), "expected 'sha256:' and 64 hex digits")
+        previous.append(PreviousSecret(digest, moment(sub.get("until"), sub.at("until"))))
         sub.done()
     return Lifecycle(times.get("not_before"), times.get("expires_at"), tuple(previous))

@@ -1,11 +1,11 @@
-"""The `idempotency:` config section (gateway.idempotency): parsed by gateway.config through gateway.section."""
+"""The `idempotency:` config section (gateway.idempotency), beside its owner; gateway.config only calls `parse`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.section import Parsing
+from gateway.settings import Reader
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,11 @@ class IdempotencySettings:
     max_entries: int = 100_000  # records kept in memory (without Redis, or while it is down)
 
 
-def parse(data: Any, path: str, p: Parsing) -> IdempotencySettings:
+def parse(data: Any, path: str) -> IdempotencySettings:
     """`idempotency: {ttl: 86400, wait: 30, pending_ttl: 30, max_entries: 100000}` (every key optional)."""
     if data is None:
         return IdempotencySettings()
-    r = p.open(data, path)
+    r = Reader(data, path)
     default = IdempotencySettings()
     settings = IdempotencySettings(
         ttl=r.number("ttl", default.ttl),

@@ -1,4 +1,4 @@
-"""A key's quotas as the config gives them (gateway.quotas): parsed by gateway.config through gateway.section."""
+"""A key's quotas as the config gives them (gateway.quotas), parsed with the key's entry (gateway.keyconfig)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gateway.section import Parsing, Reader, duration, show
+from gateway.key_lifecycle import duration
+from gateway.settings import ConfigError, Reader, show
 
 DAY = 86400.0
 
@@ -41,43 +42,43 @@ class Quota:
         return f"{self.limit} {what} {per}"
 
 
-def parse(r: Reader, key: str, p: Parsing, operations: Iterable[str]) -> tuple[Quota, ...]:
+def parse(r: Reader, key: str, operations: Iterable[str]) -> tuple[Quota, ...]:
     """The `quotas` list of one key entry (its reader `r`); globs must match some operation of `operations`."""
     names = tuple(operations)
     quotas: list[Quota] = []
     for i, item in enumerate(r.items(key)):
-        sub = p.open(item, f"{r.at(key)}[{i}]")
+        sub = Reader(item, f"{r.at(key)}[{i}]")
         globs = sub.get("operations")
         globs = [globs] if isinstance(globs, str) else globs
         if not isinstance(globs, list) or not globs or not all(isinstance(g, str) for g in globs):
-            raise p.error(sub.at("operations"), f"expected an operation glob or a list of them, got {show(globs)}")
+            raise ConfigError(sub.at("operations"), f"expected an operation glob or a list of them, got {show(globs)}")
         for glob in globs:
             if not any(fnmatch.fnmatchcase(name, glob) for name in names):
-                raise p.error(sub.at("operations"), f"{glob!r} matches no operation")
+                raise ConfigError(sub.at("operations"), f"{glob!r} matches no operation")
         per, window = sub.get("per"), sub.get("window")
         if (per is None) == (window is None):
-            raise p.error(sub.path, "give exactly one of `per: day` or `window: SECONDS` (such as 3600 or 1h)")
+            raise ConfigError(sub.path, "give exactly one of `per: day` or `window: SECONDS` (such as 3600 or 1h)")
         if per is not None and per != "day":
-            raise p.error(sub.at("per"), f"expected day, got {show(per)}")
-        seconds = _window(window, sub.at("window"), p) if window is not None else 0.0
+            raise ConfigError(sub.at("per"), f"expected day, got {show(per)}")
+        seconds = _window(window, sub.at("window")) if window is not None else 0.0
         zone = sub.text("timezone", "UTC")
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise p.error(sub.at("timezone"), f"{zone!r} is not a time zone") from None
+            raise ConfigError(sub.at("timezone"), f"{zone!r} is not a time zone") from None
         if window is not None and sub.get("timezone") is not None:
-            raise p.error(sub.at("timezone"), "only a calendar day (`per: day`) has a time zone")
+            raise ConfigError(sub.at("timezone"), "only a calendar day (`per: day`) has a time zone")
         quotas.append(Quota(tuple(globs), sub.integer("limit", low=1, high=100_000_000), seconds, zone))
         sub.done()
     return tuple(quotas)
 
 
-def _window(value: object, path: str, p: Parsing) -> float:
+def _window(value: object, path: str) -> float:
     try:
         seconds = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else duration(
             str(value))
     except ValueError as exc:
-        raise p.error(path, str(exc)) from None
+        raise ConfigError(path, str(exc)) from None
     if not 1 <= seconds <= 366 * DAY:
-        raise p.error(path, f"{seconds:g} seconds is not between 1 s and 366 days")
+        raise ConfigError(path, f"{seconds:g} seconds is not between 1 s and 366 days")
     return seconds
