@@ -102,6 +102,7 @@ async def authenticate(ex: Exchange) -> None:
         if key is None and digest in ex.state.previous_digests:
             key, until = ex.state.previous_digests[digest]  # a secret replaced by `key rotate`, in its grace
             if time.time() >= until:
+                ex.key = key  # the audit names the key whose old secret it was
                 raise Refused(rotated_out(key.id, until))
     else:
         key = next((k for k in ex.state.ip_only_keys if _in(ex.client_ip, k.allowed_ips)), None)

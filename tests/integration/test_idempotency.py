@@ -102,6 +102,17 @@ async def test_a_client_that_timed_out_gets_the_first_outcome_on_retry(
     assert faults.hits["create_line"] == 1 and _lines_named(sim, "slow1") == 1
 
 
+async def test_a_retry_with_a_relative_date_is_still_the_same_request(stack: Stack) -> None:
+    """`exp_date=+1 month` is read as a date when it arrives, a second later on the retry: the parameters as sent
+    are the same, so it is a duplicate, not a different request."""
+    line = {"action": "create_line", "username": "rel1", "password": "pw123456", "exp_date": "+1 month"}
+    first, _ = await _post(stack.client, "rel-1", **line)
+    await asyncio.sleep(1.1)
+    again, headers = await _post(stack.client, "rel-1", **line)
+    assert first["status"] == "STATUS_SUCCESS" and again == first and headers["Idempotent-Replayed"] == "true"
+    assert _creates(stack.sim) == 1
+
+
 async def test_concurrent_duplicates_wait_for_the_first(
     aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
 ) -> None:

@@ -138,7 +138,7 @@ async def test_keys_in_their_own_files_are_made_rotated_and_reloaded(
     old, _ = await _xm(client, first, action="get_line", id="1")
     assert old["status"] == "STATUS_FAILURE" and "was replaced; it stopped working at" in old["error"]
     assert (await _xm(client, second, action="get_line", id="1"))[0]["status"] == "STATUS_SUCCESS"
-    assert _audit(tmp_path)[-1]["reason"] == "key_rotated"
+    assert (_audit(tmp_path)[-1]["reason"], _audit(tmp_path)[-1]["key_id"]) == ("key_rotated", "shop")
 
     # a key added to the directory is in force at the next reload, and `key list` shows them
     assert main(["key", "new", "-c", str(path), "--id", "bot", "--policy", "readonly", "--expires-at",
