@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Protocol
 
 from aiohttp import web
 
@@ -23,12 +24,18 @@ from gateway.dialects.registry import BY_NAME, client_face
 from gateway.exchange import Exchange, GatewayState, Live, Next, Step, check, compose
 from gateway.health import Health
 from gateway.httpserver import hide_server_banner
+from gateway.idempotency import step as idempotency
+from gateway.idempotency.store import IdempotencyStore
 from gateway.ingress import read_request
+from gateway.keyuse import KeyUse
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Outcome, Reason, Refused, Result
+from gateway.quotas import step as quotas
+from gateway.quotas.counter import QuotaCounter
 from gateway.ratelimit import Limiter
 from gateway.redis.link import Link, warm
 from gateway.redis.status import describe as redis_status
+from gateway.status import routes as status_routes
 from gateway.upstream import UpstreamClient
 
 log = logging.getLogger("panelgate")
@@ -56,13 +63,17 @@ ADMIN_PIPELINE: tuple[Step, ...] = (
     check(security.resolve_client_ip),  # socket peer, or X-Forwarded-For behind trusted proxies
     check(security.throttle_auth_failures),  # an address guessing keys is stopped before its next guess
     check(security.authenticate),  # gateway key by digest (or an ip_only key by address)
+    check(security.check_key_dates),  # the key's not_before and expires_at, to the second; its last use noted
     check(security.check_ip_allowlist),  # the key's CIDR list
     check(security.rate_limit),  # the key's token bucket
+    check(idempotency.take_key),  # an Idempotency-Key header or idempotency_key param: out before any dialect reads
     check(security.resolve_operation),  # dialect parse into a canonical Call; unknown actions stop here
     check(security.check_scope),  # the key's policy: allow/deny globs, danger only by full name
     check(route_upstream),  # the key's upstream or pool (an access code may select), healthy members first
     tenancy.tenancy,  # reseller keys: forced owner, others' records not found; after: own rows, paged
     check(security.check_guards),  # the policy's limits on values (max_connections, exp_date, ...)
+    idempotency.idempotent,  # writes with an Idempotency-Key: a duplicate answered the first's outcome (or waits)
+    check(quotas.take),  # the key's quotas (calls a day or a window by operation glob); a replay never counts
     paging.page_whole_list,  # after: a list the client's panel pages, from an upstream that answers it whole
     cache,  # reads: a fresh entry answers (HIT), concurrent misses share one call, STALE on failure; writes:
     #         invalidate their tags' cached reads
@@ -98,6 +109,8 @@ def _record(ex: Exchange, latency: float) -> None:
                 reason=outcome.reason if isinstance(outcome, Failure) else "",
                 latency_ms=latency * 1000,
                 upstream_calls=ex.upstream_calls,
+                idempotency_key=ex.raw.idempotency_key if ex.raw is not None else None,
+                idempotency=ex.idempotency,
             )
         )
 
@@ -172,6 +185,10 @@ async def _handle(request: web.Request, face: ClientFace) -> web.StreamResponse:
     )
 
 
+class Closeable(Protocol):
+    async def close(self) -> None: ...
+
+
 RETIRE_AFTER = 120.0  # seconds a replaced state's resources stay open for requests still using them
 _RETIRING: set[asyncio.Task[None]] = set()
 
@@ -193,6 +210,8 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         audit = AuditLog(config.audit_log)
     metrics = previous.metrics if previous is not None else Metrics()
     metrics.redis_settings = redis  # what /metrics reports on (gateway.redis.status)
+    idempotent = _idempotency_store(config, previous)
+    quotas, keyuse = _key_counters(config, previous)
     if previous is not None:
         client = previous.upstream_client  # pools and breakers outlive a reload
         client.health.configure(config.health)
@@ -206,10 +225,14 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         catalogue=catalogue(),
         keys_by_digest={k.digest: k for k in config.keys if not k.ip_only},
         ip_only_keys=tuple(k for k in config.keys if k.ip_only),
+        previous_digests={p.digest: (k, p.until) for k in config.keys for p in k.lifecycle.previous},
         limiter=limiter,
         upstream_client=client,
         metrics=metrics,
         audit=audit,
+        idempotency=idempotent,
+        quotas=quotas,
+        keyuse=keyuse,
         cache=(
             previous.cache
             if previous is not None and previous.cache is not None and previous.config.cache == config.cache
@@ -222,7 +245,29 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
 def redis_links(state: GatewayState) -> list[Link | None]:
     """The admin side's Redis links (the client side's are its runtime's)."""
     primary = state.cache.backend.primary if state.cache is not None else None
-    return [state.limiter.link, primary.link if primary is not None else None, state.upstream_client.locks.link]
+    return [state.limiter.link, primary.link if primary is not None else None, state.upstream_client.locks.link,
+            state.idempotency.link.link, state.quotas.link.link, state.keyuse.link.link]  # fmt: skip
+
+
+def _idempotency_store(config: Config, previous: GatewayState | None) -> IdempotencyStore:
+    """Records of idempotent writes, in the `idempotency` Redis endpoint (else memory); a reload keeps them unless
+    their settings changed (a duplicate after a reload is still a duplicate)."""
+    endpoint, settings = config.redis.endpoint("idempotency"), config.idempotency
+    if previous is not None and (previous.config.redis.endpoint("idempotency"), previous.config.idempotency) == (
+        endpoint, settings
+    ):
+        return previous.idempotency
+    return IdempotencyStore(endpoint, ttl=settings.ttl, pending_ttl=settings.pending_ttl,
+                            max_entries=settings.max_entries)  # fmt: skip
+
+
+def _key_counters(config: Config, previous: GatewayState | None) -> tuple[QuotaCounter, KeyUse]:
+    """Keys' quota counts and last uses, in their Redis endpoints (else memory); kept across reloads."""
+    endpoints = (config.redis.endpoint("quotas"), config.redis.endpoint("keyuse"))
+    if previous is not None and (previous.config.redis.endpoint("quotas"),
+                                 previous.config.redis.endpoint("keyuse")) == endpoints:  # fmt: skip
+        return previous.quotas, previous.keyuse
+    return QuotaCounter(endpoints[0]), KeyUse(endpoints[1])
 
 
 async def swap_state(live: Live, config: Config) -> None:
@@ -231,19 +276,20 @@ async def swap_state(live: Live, config: Config) -> None:
     new = build_state(config, previous=old)
     await warm(redis_links(new))  # connected before it takes requests (bounded: gateway.redis.link)
     live.state = new
-    retired_limiter = old.limiter if live.state.limiter is not old.limiter else None
-    retired_audit = old.audit if live.state.audit is not old.audit else None
-    retired_cache = old.cache if live.state.cache is not old.cache else None
-    if retired_limiter is None and retired_audit is None and retired_cache is None:
+    retired: list[Closeable] = [
+        was for was, now in ((old.limiter, new.limiter), (old.cache, new.cache), (old.idempotency, new.idempotency),
+                             (old.quotas, new.quotas), (old.keyuse, new.keyuse))
+        if was is not None and was is not now
+    ]  # fmt: skip
+    retired_audit = old.audit if new.audit is not old.audit else None
+    if not retired and retired_audit is None:
         return
 
     async def retire() -> None:
         # Requests that started before the swap still hold the old state: give them time to finish.
         await asyncio.sleep(RETIRE_AFTER)
-        if retired_limiter is not None:
-            await retired_limiter.close()
-        if retired_cache is not None:
-            await retired_cache.close()
+        for resource in retired:
+            await resource.close()
         if retired_audit is not None:
             retired_audit.close()
 
@@ -285,6 +331,9 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
         await state.upstream_client.health.stop()
         await state.upstream_client.close()
         await state.limiter.close()
+        await state.idempotency.close()
+        await state.quotas.close()
+        await state.keyuse.close()
         state.audit.close()
         if state.cache is not None:
             await state.cache.close()
@@ -295,13 +344,17 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
 
 
 def build_admin_app(live: Live) -> web.Application:
-    """The operator listener: metrics and health, never exposed with the public API."""
+    """The operator listener: metrics, health and the status page, never exposed with the public API."""
     app = web.Application()
     hide_server_banner(app)
     app[LIVE] = live
 
     async def metrics(request: web.Request) -> web.Response:
-        body = request.app[LIVE].state.metrics.render()
+        state = request.app[LIVE].state
+        health = state.upstream_client.health
+        for name in state.config.upstreams:  # read from the breakers as they are now
+            state.metrics.breaker_open.labels(name).set(0 if health.breaker(name).state == "closed" else 1)
+        body = state.metrics.render()
         return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def healthz(_: web.Request) -> web.Response:
@@ -322,6 +375,8 @@ def build_admin_app(live: Live) -> web.Application:
             "config": {"source": config.source or "inline", "loaded_at": state.loaded_at},
             "upstreams": upstreams,
             "rate_limits": limits,
+            "idempotency": {"backend": limits["backend"], "shared": state.idempotency.shared,
+                            "redis_errors": state.idempotency.link.link.errors if state.idempotency.link.link else 0},
             "cache": cache,
             "redis": redis_status(config.redis),  # each deployment: up or out, outages, the last one's span
         }
@@ -331,4 +386,5 @@ def build_admin_app(live: Live) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    status_routes.add_routes(app, live)  # /status: the page operators look at (gateway.status)
     return app

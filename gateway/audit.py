@@ -25,6 +25,8 @@ class AuditEntry:
     reason: str
     latency_ms: float
     upstream_calls: int = 0  # calls the request's plan sent to panels (lookups and reads included)
+    idempotency_key: str | None = None  # the client's Idempotency-Key, when it sent one (gateway.idempotency)
+    idempotency: str = ""  # what the key did: stored, replayed, released, mismatch, busy
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +42,9 @@ class AuditEntry:
             "reason": self.reason,
             "latency_ms": round(self.latency_ms, 2),
             "upstream_calls": self.upstream_calls,
+            # only with a key, so lines of requests without one are as they were
+            **({"idempotency_key": self.idempotency_key, "idempotency": self.idempotency}
+               if self.idempotency_key is not None else {}),
         }
 
 

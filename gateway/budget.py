@@ -68,6 +68,10 @@ class OutboundBudget:
         if self.metrics is not None:
             self.metrics.upstream_budget_wait.labels(upstream.name).observe(time.monotonic() - started)
 
+    def waiting(self, upstream: str) -> int:
+        """Calls waiting for a token of `upstream` in this process now (the status page)."""
+        return self._waiting[upstream]
+
     def _refused(self, upstream: Upstream) -> None:
         if self.metrics is not None:
             self.metrics.upstream_over_budget.labels(upstream.name).inc()

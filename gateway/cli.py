@@ -1,4 +1,4 @@
-"""The `panelgate` command: serve, check, key new, sim."""
+"""The `panelgate` command: serve, reload, check, key new|rotate|list (gateway.cli_keys), matrix, sim."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway import cli_keys
 from gateway.accesslog import configure_logging
 from gateway.config import Config, ConfigError, load_config
-from gateway.keys import digest_of, new_key
 
 SIM_DIALECTS = ("xtream_masters", "xui_reseller")
 
@@ -65,20 +65,6 @@ def _cmd_reload(args: argparse.Namespace) -> int:
         print(f"panelgate: cannot signal the server from {args.pid_file}: {exc}", file=sys.stderr)
         return 1
     print(f"sent SIGHUP to {pid}")
-    return 0
-
-
-def _cmd_key_new(args: argparse.Namespace) -> int:
-    key = new_key()
-    print("New key (shown once; give it to the client, it is not stored anywhere):")
-    print(f"  {key}")
-    print("Add this entry under `keys:` in the gateway config:")
-    line = f"  - {{id: {args.id}, digest: \"{digest_of(key)}\", policy: {args.policy}"
-    if args.reseller_id is not None:
-        line += f", reseller_id: {args.reseller_id}"
-    if args.upstream:
-        line += f", upstream: {args.upstream}"
-    print(line + "}")
     return 0
 
 
@@ -137,12 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("key", help="manage client keys")
     key_sub = p.add_subparsers(dest="key_command", required=True)
-    k = key_sub.add_parser("new", help="generate a client key and its config digest")
-    k.add_argument("--id", required=True, help="a name for the key, shown in logs and the audit trail")
-    k.add_argument("--policy", default="reseller")
-    k.add_argument("--reseller-id", type=int)
-    k.add_argument("--upstream")
-    k.set_defaults(func=_cmd_key_new)
+    cli_keys.add_parsers(key_sub)
 
     p = sub.add_parser("matrix", help="print the capability matrix (operation x client x upstream dialect)")
     p.add_argument("--markdown", action="store_true", help="as the Markdown of docs/matrix.md")

@@ -18,6 +18,8 @@ import yaml
 from gateway.cache.settings import CacheConfig, parse_cache
 from gateway.clientside.settings import ClientSide, parse_client_side
 from gateway.health import HealthSettings, parse_health
+from gateway.idempotency import settings as idempotency
+from gateway.key_files import files_of, read_key_files
 from gateway.keyconfig import KeyConfig, parse_keys
 from gateway.listeners import ClientTimeouts, Listen, parse_client_timeouts, parse_listen
 from gateway.policy import Policy, load_policies, load_policy
@@ -57,7 +59,17 @@ class Config:
     auth_throttle: Rate | None = DEFAULT_AUTH_THROTTLE
     client_side: ClientSide = field(default_factory=ClientSide)
     client_timeouts: ClientTimeouts = field(default_factory=ClientTimeouts)
+    idempotency: idempotency.IdempotencySettings = field(default_factory=idempotency.IdempotencySettings)
+    keys_from: str = ""  # a file or directory of more keys (gateway.key_files), as an absolute path
     source: str = ""
+
+    @property
+    def watched(self) -> tuple[str, ...]:
+        """What a reload reads beside the config itself (`serve --watch` watches them too): `keys_from` (a
+        directory's time changes when a file is added or removed) and its files."""
+        if not self.keys_from:
+            return ()
+        return tuple(dict.fromkeys((self.keys_from, *(str(f) for f in files_of(Path(self.keys_from))))))
 
     @property
     def default_upstream(self) -> str:
@@ -81,7 +93,12 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
     pools = parse_pools(r.get("pools"), upstreams)
     targets = {**{n: (n,) for n in upstreams}, **pools}
     policies = load_policies(base_dir / r.text("policies_dir", "policies"), "policies_dir")
-    keys = parse_keys(r.items("keys"), targets, policies)
+    entries = [(k, f"keys[{i}]", "") for i, k in enumerate(r.items("keys"))]
+    keys_from = r.text("keys_from", "")
+    if keys_from:
+        keys_from = str((base_dir / keys_from).resolve())
+        entries += read_key_files(Path(keys_from))
+    keys = parse_keys(entries, targets, policies)
     redis = parse_redis(r)
     cache = parse_cache(r.get("cache"), "cache", redis)
     if cache.backend != "redis":  # `backend: memory` (or off) keeps the cache out of Redis
@@ -111,6 +128,8 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         ),
         client_side=parse_client_side(r.get("client_side"), "client_side", upstreams),
         client_timeouts=parse_client_timeouts(r.get("client_timeouts"), "client_timeouts"),
+        idempotency=idempotency.parse(r.get("idempotency"), "idempotency"),
+        keys_from=keys_from,
         source=source,
     )
     if config.audit_log is not None and not isinstance(config.audit_log, str):

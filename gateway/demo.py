@@ -29,9 +29,12 @@ def _examples(base: str, admin_key: str, reseller_key: str, metrics: str) -> str
     return f"""
 panelgate demo is running.
   gateway:   {base}  (Xtream-Masters admin API at /{{code}}/admin/index.php)
-  metrics:   {metrics}/metrics   health: {metrics}/healthz
+  metrics:   {metrics}/metrics   health: {metrics}/healthz   status page: {metrics}/status
   admin key:    {admin_key}
   reseller key: {reseller_key}   (policy `reseller`, bound to reseller 88)
+
+For the README's examples (`Moving off mysql_query`, `Idempotent writes`), in your shell:
+  export API={api} ADMIN_KEY={admin_key} RESELLER_KEY={reseller_key}
 
 Try:
   # create a line (note the panel's own quirks: bouquets as a JSON string, exp_date as a date)

@@ -19,8 +19,11 @@ from gateway.cache.store import ResponseCache
 from gateway.catalogue import Catalogue, Operation
 from gateway.config import Config, KeyConfig, Upstream
 from gateway.dialects.base import ClientFace, RawRequest
+from gateway.idempotency.store import IdempotencyStore
+from gateway.keyuse import KeyUse
 from gateway.metrics import Metrics
 from gateway.model import Call, Outcome
+from gateway.quotas.counter import QuotaCounter
 from gateway.ratelimit import Limiter
 from gateway.upstream import UpstreamClient
 
@@ -51,10 +54,14 @@ class GatewayState:
     catalogue: Catalogue
     keys_by_digest: dict[str, KeyConfig]
     ip_only_keys: tuple[KeyConfig, ...]
+    previous_digests: dict[str, tuple[KeyConfig, float]]  # secrets replaced by `key rotate` -> key, valid until
     limiter: Limiter
     upstream_client: UpstreamClient
     metrics: Metrics
     audit: AuditLog
+    idempotency: IdempotencyStore  # records of writes sent with an Idempotency-Key (gateway.idempotency)
+    quotas: QuotaCounter  # keys' calls per day or window (gateway.quotas)
+    keyuse: KeyUse  # when each key was last used (gateway.keyuse)
     cache: ResponseCache | None = None  # reads answered from cache (gateway.cache)
     loaded_at: int = field(default_factory=lambda: int(time.time()))
 
@@ -66,6 +73,8 @@ class Live:
     state: GatewayState
     # sections /readyz adds beside its own, by name: what parts of the app that hold runtime state report
     readiness: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    # sections the status page (gateway.status) adds, by name: the same for what it shows
+    status: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +96,7 @@ class Exchange:
     page: Page | None = None  # a list page the gateway cuts (tenancy, or for an upstream that does not page)
     response_headers: dict[str, str] = field(default_factory=dict)
     shared: DerivedMemo | None = None  # set on a cache hit: the outcome is shared, derive from it through this
+    idempotency: str = ""  # what an Idempotency-Key did: stored, replayed, released, mismatch, busy (audited)
 
     @staticmethod
     def request_id_of(request: web.Request) -> str:

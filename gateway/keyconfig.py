@@ -7,8 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.catalogue import catalogue
+from gateway.key_lifecycle import Lifecycle
+from gateway.key_lifecycle import parse as parse_lifecycle
 from gateway.keys import is_digest
 from gateway.policy import Policy
+from gateway.quotas.settings import Quota
+from gateway.quotas.settings import parse as parse_quotas
 from gateway.rate import Rate, parse_rate
 from gateway.settings import ConfigError, IPNetwork, Reader, show
 
@@ -24,9 +29,13 @@ class KeyConfig:
     rate: Rate | None = None
     ip_only: bool = False  # no secret: a legacy XC v2 script is identified by its source address alone
     targets: tuple[str, ...] = ()  # every upstream or pool this key may use (the default first)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)  # not_before, expires_at, rotated secrets
+    quotas: tuple[Quota, ...] = ()  # calls per day or window by operation glob (gateway.quotas)
+    source: str = ""  # the keys_from file the key is in ("": the main config)
 
 
-def parse_key(data: Any, path: str, targets: Mapping[str, Any], policies: Mapping[str, Policy]) -> KeyConfig:
+def parse_key(data: Any, path: str, targets: Mapping[str, Any], policies: Mapping[str, Policy],
+              source: str = "") -> KeyConfig:  # fmt: skip
     """One key: a digest (or `ip_only` with the addresses that identify it), a policy, its upstreams or pools."""
     r = Reader(data, path)
     key_id = r.text("id")
@@ -65,21 +74,27 @@ def parse_key(data: Any, path: str, targets: Mapping[str, Any], policies: Mappin
         rate=parse_rate(r.get("rate"), r.at("rate")),
         ip_only=ip_only,
         targets=tuple(names),
+        lifecycle=parse_lifecycle(r),
+        quotas=parse_quotas(r, "quotas", catalogue().operations),
+        source=source,
     )
     r.done()
     return key
 
 
-def parse_keys(items: list[Any], targets: Mapping[str, Any], policies: Mapping[str, Policy]) -> tuple[KeyConfig, ...]:
-    """Every key; two with the same id or the same digest are refused (the digest is not echoed: it may be a
-    pasted key)."""
-    keys = tuple(parse_key(k, f"keys[{i}]", targets, policies) for i, k in enumerate(items))
+def parse_keys(entries: list[tuple[Any, str, str]], targets: Mapping[str, Any],
+               policies: Mapping[str, Policy]) -> tuple[KeyConfig, ...]:  # fmt: skip
+    """Every key, from its (data, YAML path, file: "" for the main config); two with the same id or the same
+    secret (a digest, or a rotated-out one still in `previous_secrets`) are refused (a digest is not echoed: it
+    may be a pasted key)."""
+    keys = tuple(parse_key(data, where, targets, policies, source) for data, where, source in entries)
     seen: dict[str, str] = {}
-    for i, k in enumerate(keys):
-        for attr, value in (("id", k.id), ("digest", k.digest)):
-            tag = f"{attr}:{value}"
+    for (_, where, _), k in zip(entries, keys, strict=True):
+        secrets = [("digest", k.digest), *(("previous_secrets", p.digest) for p in k.lifecycle.previous)]
+        for attr, value in (("id", k.id), *secrets):
+            tag = f"{'id' if attr == 'id' else 'digest'}:{value}"
             if tag in seen:
                 shown = f"{value!r} " if attr == "id" else ""
-                raise ConfigError(f"keys[{i}].{attr}", f"{shown}duplicates {seen[tag]}")
-            seen[tag] = f"keys[{i}]"
+                raise ConfigError(f"{where}.{attr}", f"{shown}duplicates {seen[tag]}")
+            seen[tag] = where
     return keys

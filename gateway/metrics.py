@@ -43,6 +43,13 @@ class Metrics:
             ["upstream", "outcome"],
             registry=self.registry,
         )
+        self.breaker_open = Gauge(
+            "panelgate_upstream_breaker_open",
+            "1 while the upstream's circuit breaker is open or half-open (calls fail fast, or one probe passes); "
+            "set when /metrics is read",
+            ["upstream"],
+            registry=self.registry,
+        )
         self.failovers = Counter(
             "panelgate_failovers_total",
             "Calls moved to the next upstream of a pool, by the upstream that failed",
@@ -102,6 +109,15 @@ class Metrics:
         self.cache_pending_invalidations = Gauge(
             "panelgate_cache_pending_invalidations",
             "Invalidations Redis has not taken yet (replayed until it does)",
+            registry=self.registry,
+        )
+
+        self.idempotent_requests = Counter(
+            "panelgate_idempotent_requests_total",
+            "Writes with an Idempotency-Key by what happened: stored (ran, outcome kept), replayed (answered the "
+            "kept outcome), released (wrote nothing, not kept), mismatch (key reused for another request), busy "
+            "(the first still ran past the wait)",
+            ["result"],
             registry=self.registry,
         )
 

@@ -42,11 +42,22 @@ class Reason(enum.StrEnum):
     PROVIDER_BUSY = "provider_busy"  # every provider line's slots are taken
     BAD_REQUEST = "bad_request"  # a player's request the gateway cannot read
     VIEWER_DROPPED = "viewer_dropped"  # a shared channel's viewer too far behind to keep
+    IDEMPOTENCY_MISMATCH = "idempotency_mismatch"  # an Idempotency-Key reused for another request
+    IDEMPOTENCY_BUSY = "idempotency_busy"  # the first request with that key still runs past the wait
+    KEY_EXPIRED = "key_expired"  # a key past its expires_at
+    KEY_NOT_YET_VALID = "key_not_yet_valid"  # a key before its not_before
+    KEY_ROTATED = "key_rotated"  # a secret replaced by `key rotate`, past its grace period
+    QUOTA = "quota"  # a key's quota of calls a day or a window used up
     # the upstream's trouble, and the gateway's own
     UPSTREAM_ERROR = "upstream_error"  # unreachable, timed out, or broke off before answering
     UPSTREAM_STATUS = "upstream_status"  # answered an error status
     UPSTREAM_BROKEN = "upstream_broken"  # failed in the middle of a body already under way
     INTERNAL = "internal"
+
+    @property
+    def about_key_dates(self) -> bool:
+        """A real key refused for its dates: renderers tell the client why (a wrong key is told nothing)."""
+        return self in (Reason.KEY_EXPIRED, Reason.KEY_NOT_YET_VALID, Reason.KEY_ROTATED)
 
 
 class Code(enum.Enum):

@@ -19,3 +19,4 @@ class RawRequest:
     match: dict[str, str] = field(default_factory=dict)
     api_key_header: str | None = None
     timezone: str = "UTC"  # the time zone of the panel the call is for: dates without one are read in it
+    idempotency_key: str | None = None  # taken out of the params before a dialect reads them (gateway.idempotency)

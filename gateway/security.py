@@ -12,6 +12,7 @@ from aiohttp import web
 
 from gateway.config import IPNetwork
 from gateway.exchange import Exchange, IPAddress
+from gateway.key_lifecycle import rotated_out
 from gateway.keys import digest_of
 from gateway.model import Code, Failure, Reason, Refused
 
@@ -96,7 +97,13 @@ async def authenticate(ex: Exchange) -> None:
     assert ex.raw is not None and ex.client_ip is not None
     creds = ex.face.credentials(ex.raw)
     if creds.api_key:
-        key = ex.state.keys_by_digest.get(digest_of(creds.api_key))
+        digest = digest_of(creds.api_key)
+        key = ex.state.keys_by_digest.get(digest)
+        if key is None and digest in ex.state.previous_digests:
+            key, until = ex.state.previous_digests[digest]  # a secret replaced by `key rotate`, in its grace
+            if time.time() >= until:
+                ex.key = key  # the audit names the key whose old secret it was
+                raise Refused(rotated_out(key.id, until))
     else:
         key = next((k for k in ex.state.ip_only_keys if _in(ex.client_ip, k.allowed_ips)), None)
     if key is None:
@@ -106,6 +113,16 @@ async def authenticate(ex: Exchange) -> None:
         reason = Reason.MISSING_KEY if not creds.api_key else Reason.BAD_KEY
         raise Refused(Failure(Code.UNAUTHORIZED, "invalid API key", reason=reason))
     ex.key = key
+
+
+async def check_key_dates(ex: Exchange) -> None:
+    """Refuse a key before its `not_before` or from its `expires_at` on (to the second); note its use."""
+    assert ex.key is not None
+    now = time.time()
+    refusal = ex.key.lifecycle.refusal(ex.key.id, now)
+    if refusal is not None:
+        raise Refused(refusal)
+    await ex.state.keyuse.used(ex.key.id, now)
 
 
 async def rate_limit(ex: Exchange) -> None:

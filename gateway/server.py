@@ -74,15 +74,22 @@ async def reload_config(path: str, live: Live) -> bool:
     return True
 
 
+def _stamp(path: str, live: Live) -> tuple[tuple[str, int], ...]:
+    """The config file's and its key files' (keys_from) modification times: any change, a file added or gone
+    included, means a reload."""
+    files = (path, *live.state.config.watched)
+    return tuple((f, Path(f).stat().st_mtime_ns if Path(f).exists() else 0) for f in files)
+
+
 async def _watch(path: str, live: Live) -> None:
-    last = Path(path).stat().st_mtime_ns
+    last = _stamp(path, live)
     while True:
         await asyncio.sleep(WATCH_INTERVAL)
         with contextlib.suppress(OSError):
-            mtime = Path(path).stat().st_mtime_ns
-            if mtime != last:
-                last = mtime
+            stamp = _stamp(path, live)
+            if stamp != last:
                 await reload_config(path, live)
+                last = _stamp(path, live)
 
 
 async def serve_one(path: str, *, worker: int = 0, reuse_port: bool = False, watch: bool = False,

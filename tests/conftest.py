@@ -37,7 +37,7 @@ KEYS = {
 }
 
 # Tests that need these skip locally when they are missing; in CI a skip would hide a gap, so CI stops instead.
-CI_REQUIRED_TOOLS = ("php", "redis-server", "ffmpeg", "ffprobe")
+CI_REQUIRED_TOOLS = ("php", "redis-server", "ffmpeg", "ffprobe", "chromium")
 
 
 # Every simulated panel a test starts answers over a realistic network (gateway.sim.network): bodies in random

@@ -122,6 +122,7 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
     if lease is None:
         raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels("live").inc()
+    runtime.watching.opened(want.line, "live")
     try:
         channel, viewer = await _join(request, runtime, config, metrics, url, want, key)
         try:
@@ -130,6 +131,7 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
             channel.leave(viewer)
     finally:
         metrics.active_streams.labels("live").dec()
+        runtime.watching.closed(want.line, "live")
         await counter.release(lease)
 
 

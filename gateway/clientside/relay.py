@@ -240,6 +240,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
         if lease is None:
             raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels(kind).inc()
+    runtime.watching.opened(line, kind)
     sent = [0]
     try:
         try:
@@ -280,6 +281,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
             upstream.close()  # at once: a half-read stream must not linger in a pool or hold a panel slot
     finally:
         metrics.active_streams.labels(kind).dec()
+        runtime.watching.closed(line, kind)
         metrics.relayed_bytes.labels(kind).inc(sent[0])
         if lease is not None:
             await counter.release(lease)

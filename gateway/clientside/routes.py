@@ -162,6 +162,7 @@ def add_routes(app: web.Application, live: Live) -> None:
     runtime = ClientSideRuntime()
     app[CLIENTSIDE] = runtime
     live.readiness["shared_live"] = lambda: runtime.report(live.state.config)
+    live.status["streams"] = runtime.status
 
     def route(method: str, path: str, kind: str, fn: Handler) -> None:
         app.router.add_route(method, path, _wrap(live, runtime, kind, fn))

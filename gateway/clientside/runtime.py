@@ -17,6 +17,7 @@ from gateway.clientside.provider_lines import ProviderPool
 from gateway.clientside.rewrite import Origins, Rewriter
 from gateway.clientside.shared_live import SharedLive
 from gateway.clientside.viewer_check import ViewerChecks
+from gateway.clientside.watching import Watching
 from gateway.config import Config, Upstream
 from gateway.exchange import GatewayState
 from gateway.redis.link import Link, warm
@@ -40,6 +41,7 @@ class ClientSideRuntime:
     live: SharedLive = field(default_factory=SharedLive)  # shared live channels (gateway.clientside.live)
     providers: ProviderPool = field(default_factory=ProviderPool)
     checks: ViewerChecks = field(default_factory=ViewerChecks)
+    watching: Watching = field(default_factory=Watching)  # streams per line, for the status page
     _session: aiohttp.ClientSession | None = None
     _redis: RedisCounter | None = None
     _hosts_link: Link | None = None
@@ -114,6 +116,16 @@ class ClientSideRuntime:
         shared = config.redis.endpoint("slots") is not None
         return {**self.live.report(), "enabled": config.client_side.shared_live,
                 "slots": "redis" if shared else "memory", "provider_lines": self.providers.report(config)}  # fmt: skip
+
+    def status(self) -> dict[str, object]:
+        """The status page's streams: per line, and the shared live channels with their viewers (a channel's
+        scope is said, never the digest of its line's credentials)."""
+        channels = [{"stream": key.stream, "format": key.ext, "viewers": len(channel.viewers),
+                     "shared_by": "provider lines" if key.scope == "provider" else "one line",
+                     "lingering": channel.idle}
+                    for key, channel in self.live.channels.items()]  # fmt: skip
+        channels.sort(key=lambda c: (-int(str(c["viewers"])), str(c["stream"])))
+        return {"lines": self.watching.report(), "channels": channels}
 
     async def stop_streams(self) -> None:
         """Shutdown: every running stream ends at its next chunk (or disconnect poll). A player that stopped

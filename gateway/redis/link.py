@@ -270,3 +270,26 @@ class Backlog:
 async def warm(links: Iterable[Link | None]) -> None:
     """Warm these links together (at start-up and on a reload, before they take requests)."""
     await asyncio.gather(*(link.warm() for link in {id(k): k for k in links if k is not None}.values()))
+
+
+class MaybeLink:
+    """A feature's Link when the config gives it a Redis, else none: then every call is Unavailable and the
+    feature keeps its state in process memory, as it does during an outage."""
+
+    def __init__(self, endpoint: Endpoint | None, feature: str) -> None:
+        self.link = Link(endpoint, feature) if endpoint is not None else None
+        self.prefix = endpoint.prefix if endpoint is not None else ""
+
+    @property
+    def shared(self) -> bool:
+        """True while state is shared through Redis (False: none configured, or it is out)."""
+        return self.link is not None and self.link.available
+
+    async def run(self, fn: Callable[[RedisClient], Awaitable[T]]) -> T:
+        if self.link is None:
+            raise Unavailable("no redis configured", asked=False)
+        return await self.link.call(fn)
+
+    async def close(self) -> None:
+        if self.link is not None:
+            await self.link.close()

@@ -39,6 +39,9 @@ PREFIXES: Mapping[str, str] = MappingProxyType({
     "streams": "panelgate:streams:",  # concurrent streams per line
     "hosts": "panelgate:hosts:",  # the panel's host names to hide
     "slots": "panelgate:slots:",  # provider slot pools (gateway.redis.leases)
+    "idempotency": "panelgate:idem:",  # records of idempotent writes (gateway.idempotency)
+    "quotas": "panelgate:quota:",  # keys' quota counts (gateway.quotas)
+    "keyuse": "panelgate:keys:",  # keys' last use (gateway.keyuse)
 })  # fmt: skip
 DEFAULT_TIMEOUT = 0.25
 DEFAULT_RETRY_AFTER = 5.0
@@ -158,8 +161,12 @@ def legacy_endpoints(r: Reader, section: str) -> dict[str, Endpoint]:
         timeout = r.number("timeout", DEFAULT_TIMEOUT)
         if url is None:
             return {}
-        # as before: the record locks and the upstreams' budgets shared the rate limits' Redis
-        return {"rate_limits": Endpoint(url, prefix, timeout), "locks": Endpoint(url, prefix + "lock:", timeout)}
+        # as before: the record locks, the upstreams' budgets, idempotency records, quotas and keys' last use
+        # shared the rate limits' Redis, under its prefix
+        return {"rate_limits": Endpoint(url, prefix, timeout), "locks": Endpoint(url, prefix + "lock:", timeout),
+                "idempotency": Endpoint(url, prefix + "idem:", timeout),
+                "quotas": Endpoint(url, prefix + "quota:", timeout),
+                "keyuse": Endpoint(url, prefix + "keys:", timeout)}  # fmt: skip
     if section == "cache":
         url = url_of("redis_url")
         prefix = prefix_of("prefix", "cache")

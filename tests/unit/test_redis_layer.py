@@ -80,7 +80,8 @@ def test_bad_urls_are_refused(text: str) -> None:
 def test_every_section_accepts_every_form(text: str, where: str) -> None:
     section, key = where.split(".")
     config = parse(**{section: {key: text}})
-    features = {"redis": set(PREFIXES) - {"cache"}, "rate_limits": {"rate_limits", "locks"}, "cache": {"cache"},
+    limits = {"rate_limits", "locks", "idempotency", "quotas", "keyuse"}  # what shared the rate limits' Redis before
+    features = {"redis": set(PREFIXES) - {"cache"}, "rate_limits": limits, "cache": {"cache"},
                 "client_side": {"streams", "hosts", "slots"}}[section]  # fmt: skip
     assert set(config.redis.endpoints) == features
     assert {e.url for e in config.redis.endpoints.values()} == {parse_url(text)}

@@ -18,7 +18,8 @@ def test_reference_config_loads() -> None:
     assert {k.id for k in config.keys} == {"ops-admin", "reseller-88", "legacy-billing-script"}
     assert config.redis.endpoints == {}  # PANELGATE_REDIS_URL unset: every state per process
     shared = load_config(CONFIG / "gateway.yaml", env={"MAIN_PANEL_KEY": "k", "PANELGATE_REDIS_URL": "redis://r:6379/0"})
-    assert set(shared.redis.endpoints) == {"cache", "rate_limits", "locks", "streams", "hosts", "slots"}
+    assert set(shared.redis.endpoints) == {"cache", "rate_limits", "locks", "streams", "hosts", "slots", "idempotency",
+                                           "quotas", "keyuse"}  # fmt: skip
     assert shared.cache.backend == "redis"
     reseller = next(k for k in config.keys if k.id == "reseller-88")
     assert reseller.reseller_id == 88 and reseller.rate is not None and reseller.rate.burst == 20

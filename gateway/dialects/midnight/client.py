@@ -140,7 +140,7 @@ def failure_text(failure: Failure, op: Operation | None) -> str:
     resource = op.resource if op else ""
     code = failure.code
     if code is Code.UNAUTHORIZED:
-        return "Invalid API key."
+        return failure.message if failure.reason.about_key_dates else "Invalid API key."
     if code is Code.FORBIDDEN and failure.reason is Reason.IP:
         return "IP not allowed."
     if code is Code.EXISTS_USERNAME:

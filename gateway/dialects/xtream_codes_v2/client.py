@@ -173,7 +173,8 @@ def failure_body(failure: Failure, op: Operation | None) -> dict[str, Any]:
     code = failure.code
     resource = op.resource if op else ""
     if code is Code.UNAUTHORIZED:
-        return {"result": False, "0": "KEY WRONG"}
+        return {"result": False, "0": "KEY WRONG", **({"message": failure.message} if failure.reason.about_key_dates
+                                                      else {})}  # fmt: skip
     if code is Code.FORBIDDEN and failure.reason is Reason.IP:
         return {"result": False, "0": "IP FORBIDDEN"}
     if code is Code.INSUFFICIENT_CREDITS:

@@ -125,7 +125,8 @@ def failure_body(failure: Failure) -> dict[str, Any]:
     """The panel's failure shape: its status word, the client's own input echoed where the panel echoes it."""
     code = failure.code
     if code is Code.UNAUTHORIZED:
-        return {"status": "STATUS_FAILURE", "error": "Invalid API key."}
+        return {"status": "STATUS_FAILURE", "error": failure.message if failure.reason.about_key_dates else
+                "Invalid API key."}  # fmt: skip
     if code is Code.UNKNOWN_OPERATION:
         return {"status": "STATUS_FAILURE", "error": "Invalid action."}
     name = "FAILURE" if code in (Code.FAILURE, Code.NOT_FOUND) else code.value

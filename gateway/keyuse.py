@@ -1,0 +1,51 @@
+"""When each gateway key was last used: in this process always, and in Redis (the `keyuse` endpoint) for every
+replica.
+
+`panelgate key list` and the status page read it. A key's time is written to Redis at most once per WRITE_EVERY
+seconds per process (one HSET to a single hash), so a busy key costs nothing per request; the time shown is
+exact to those seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from gateway.redis.link import MaybeLink, Unavailable
+from gateway.redis.settings import Endpoint
+
+WRITE_EVERY = 10.0  # seconds between writes of one key's last use to Redis, per process
+HASH = "last_used"  # after the prefix: key id -> UNIX time
+
+
+class KeyUse:
+    def __init__(self, endpoint: Endpoint | None) -> None:
+        self.link = MaybeLink(endpoint, "keyuse")
+        self.name = self.link.prefix + HASH
+        self.here: dict[str, float] = {}  # key id -> last use in this process
+        self._written: dict[str, float] = {}
+
+    async def used(self, key_id: str, now: float | None = None) -> None:
+        """Note a use of key `key_id` (authenticated, within its dates)."""
+        now = time.time() if now is None else now
+        self.here[key_id] = now
+        if now - self._written.get(key_id, 0.0) < WRITE_EVERY:
+            return
+        self._written[key_id] = now
+        with contextlib.suppress(Unavailable):  # this process still knows; Redis learns at the next write
+            await self.link.run(lambda r: r.hset(self.name, key_id, f"{now:.0f}"))
+
+    async def last_used(self) -> dict[str, float]:
+        """Key id -> the last use any replica reported (Redis), or this process saw, whichever is later."""
+        seen = dict(self.here)
+        try:
+            stored = await self.link.run(lambda r: r.hgetall(self.name))
+        except Unavailable:
+            return seen
+        for key, value in stored.items():
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            seen[name] = max(seen.get(name, 0.0), float(value))
+        return seen
+
+    async def close(self) -> None:
+        await self.link.close()

@@ -1,0 +1,45 @@
+"""The pipeline step of key quotas (gateway.quotas): count the call, say how much is left, refuse past the limit."""
+
+from __future__ import annotations
+
+import math
+
+from gateway.exchange import Exchange
+from gateway.model import Code, Failure, Reason, Refused
+from gateway.quotas.counter import Taken
+from gateway.quotas.settings import Quota
+
+
+def _headers(ex: Exchange, counted: list[tuple[Quota, Taken]]) -> None:
+    """`RateLimit-Policy` names every quota the call counted against; `RateLimit-Limit`, `-Remaining` and `-Reset`
+    speak of the one closest to its limit (or of the key's token bucket, when that has less left)."""
+    policy = ", ".join(f'{q.limit};w={q.span:g};comment="{", ".join(q.operations)}"' for q, _ in counted)
+    ex.response_headers["RateLimit-Policy"] = policy
+    quota, tightest = min(counted, key=lambda c: c[1].remaining)
+    bucket_left = ex.response_headers.get("RateLimit-Remaining")
+    if bucket_left is not None and int(bucket_left) < tightest.remaining:
+        return
+    ex.response_headers["RateLimit-Limit"] = str(quota.limit)
+    ex.response_headers["RateLimit-Remaining"] = str(tightest.remaining)
+    ex.response_headers["RateLimit-Reset"] = str(max(1, math.ceil(tightest.reset)))
+
+
+async def take(ex: Exchange) -> None:
+    """Count this call against each of its key's quotas that matches its operation; refuse it past any limit."""
+    assert ex.key is not None and ex.op is not None
+    quotas = [q for q in ex.key.quotas if q.matches(ex.op.name)]
+    counted: list[tuple[Quota, Taken]] = []
+    for quota in quotas:
+        taken = await ex.state.quotas.take(ex.key.id, quota)
+        counted.append((quota, taken))
+        if taken.allowed:
+            continue
+        for _, earlier in counted[:-1]:
+            await ex.state.quotas.give_back(earlier)
+        _headers(ex, counted)
+        minutes = math.ceil(taken.reset / 60)
+        raise Refused(Failure(Code.RATE_LIMITED, f"quota of key {ex.key.id} used up: at most {quota.describe()}; "
+                              f"{ex.op.name} may be called again in {minutes // 60} h {minutes % 60} min",
+                              reason=Reason.QUOTA, retry_after=taken.reset))  # fmt: skip
+    if counted:
+        _headers(ex, counted)
