@@ -42,6 +42,7 @@ class Reason(enum.StrEnum):
     PROVIDER_BUSY = "provider_busy"  # every provider line's slots are taken
     BAD_REQUEST = "bad_request"  # a player's request the gateway cannot read
     VIEWER_DROPPED = "viewer_dropped"  # a shared channel's viewer too far behind to keep
+    UNKNOWN_SEGMENT = "unknown_segment"  # a shared HLS URL forged, expired, of another address, or long gone
     # the upstream's trouble, and the gateway's own
     UPSTREAM_ERROR = "upstream_error"  # unreachable, timed out, or broke off before answering
     UPSTREAM_STATUS = "upstream_status"  # answered an error status

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from gateway.clientside.hls_share import SharedHls
 from gateway.clientside.hosts import HostBook, Shared, discover
 from gateway.clientside.limits import MemoryCounter, RedisCounter, StreamCounter
 from gateway.clientside.provider_lines import ProviderPool
 from gateway.clientside.rewrite import Origins, Rewriter
-from gateway.clientside.shared_live import SharedLive
+from gateway.clientside.shared_live import Closable, SharedLive
 from gateway.clientside.viewer_check import ViewerChecks
 from gateway.config import ClientSide, Config, Upstream
 from gateway.exchange import GatewayState
@@ -37,6 +38,7 @@ class ClientSideRuntime:
     stopping: bool = False  # the server is shutting down: running streams end, at their next chunk or poll
     streaming: set[asyncio.Transport] = field(default_factory=set)  # players' connections relaying a body now
     live: SharedLive = field(default_factory=SharedLive)  # shared live channels (gateway.clientside.live)
+    hls: SharedHls = field(default_factory=SharedHls)  # shared live HLS channels (gateway.clientside.hls_live)
     providers: ProviderPool = field(default_factory=ProviderPool)
     checks: ViewerChecks = field(default_factory=ViewerChecks)
     _session: aiohttp.ClientSession | None = None
@@ -46,6 +48,22 @@ class ClientSideRuntime:
     _origins_secret: bytes = b""
     # read once: `serve --workers N` sets it before its workers start (request code does not read the environment)
     _workers_secret: bytes = field(default_factory=lambda: _workers_key())
+
+    def __post_init__(self) -> None:
+        self.live.more = self.hls.counts  # one set of gauges and one /readyz count for every shared channel
+        self.hls.on_count = self.live.counted
+
+    def idle_channels(self) -> list[Closable]:
+        """Shared channels nobody watches (lingering), MPEG-TS and HLS: each gives its provider slot up at once
+        when another channel wants one."""
+        return [*self.live.idle(), *self.hls.idle()]
+
+    async def close_idle(self, scope: str) -> None:
+        """A line about to open another stream: its lingering channels close first, or the panel would count
+        them against its `max_connections` until their linger ends."""
+        lingering: list[Closable] = [*self.live.idle(scope), *self.hls.idle(scope)]
+        for channel in lingering:
+            await channel.close()
 
     def origins(self, config: Config) -> Origins:
         """The `/_o/` ids under `client_side.origin_secret`; without one, under the key `serve --workers N` made
@@ -99,7 +117,8 @@ class ClientSideRuntime:
     def report(self, config: Config) -> dict[str, object]:
         """/readyz: shared live channels, their viewers, the upstream connections saved, provider slots."""
         cs = config.client_side
-        return {**self.live.report(), "enabled": cs.shared_live, "slots": "redis" if cs.redis_url else "memory",
+        slots = "redis" if cs.redis_url else "memory"
+        return {**self.live.report(), "hls": self.hls.report(), "enabled": cs.shared_live, "slots": slots,
                 "provider_lines": self.providers.report(cs)}  # fmt: skip
 
     async def stop_streams(self) -> None:
@@ -108,6 +127,7 @@ class ClientSideRuntime:
         STOP_GRACE its connection is aborted, which ends that wait."""
         self.stopping = True
         await self.live.stop()  # every shared channel closed and its provider slot given back, now
+        await self.hls.close()
         deadline = time.monotonic() + STOP_GRACE
         while self.streaming and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -117,6 +137,7 @@ class ClientSideRuntime:
     async def close(self) -> None:
         await self.hosts.close()
         await self.live.close()
+        await self.hls.close()
         await self.providers.close()
         if self._session is not None:
             await self._session.close()

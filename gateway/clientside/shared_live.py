@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 
@@ -58,6 +59,12 @@ class Opened:
     response: aiohttp.ClientResponse
     slot: Slot | None
     release: Callable[[Slot], Awaitable[None]]
+
+
+class Closable(Protocol):
+    """A shared channel of any kind, as a slot that can be taken back (runtime.idle_channels)."""
+
+    async def close(self) -> None: ...
 
 
 class End:
@@ -279,6 +286,7 @@ class SharedLive:
         self.channels: dict[ChannelKey, Channel] = {}
         self.metrics: Metrics | None = None
         self.refresh: Callable[[Slot], Awaitable[None]] = _no_refresh
+        self.more: Callable[[], tuple[int, int]] = _none  # (channels, viewers) shared elsewhere: live HLS
         self.stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -312,24 +320,22 @@ class SharedLive:
         """Channels nobody watches (lingering): all of them, or those of one scope."""
         return [c for c in self.channels.values() if c.idle and (scope is None or c.key.scope == scope)]
 
-    async def close_idle(self, scope: str) -> None:
-        """A line about to open another stream: its lingering channels close first, or the panel would count
-        them against its `max_connections` until their linger ends."""
-        for channel in self.idle(scope):
-            await channel.close()
-
-    def counted(self) -> None:
+    def counted(self, metrics: Metrics | None = None) -> None:
+        """The gauges of every shared channel, MPEG-TS and HLS (`more`) alike."""
+        self.metrics = self.metrics or metrics
         if self.metrics is None:
             return
-        viewers = sum(len(c.viewers) for c in self.channels.values())
-        channels = sum(1 for c in self.channels.values() if c.ready.done())
+        more_channels, more_viewers = self.more()
+        viewers = sum(len(c.viewers) for c in self.channels.values()) + more_viewers
+        channels = sum(1 for c in self.channels.values() if c.ready.done()) + more_channels
         self.metrics.shared_channels.set(channels)
         self.metrics.shared_viewers.set(viewers)
         self.metrics.upstream_saved.set(max(0, viewers - channels))
 
     def report(self) -> dict[str, int]:
-        viewers = sum(len(c.viewers) for c in self.channels.values())
-        channels = len(self.channels)
+        more_channels, more_viewers = self.more()
+        viewers = sum(len(c.viewers) for c in self.channels.values()) + more_viewers
+        channels = len(self.channels) + more_channels
         return {"channels": channels, "viewers": viewers, "upstream_connections_saved": max(0, viewers - channels)}
 
     def spawn(self, work: Awaitable[None]) -> None:
@@ -369,3 +375,7 @@ class SharedLive:
 
 async def _no_refresh(_: Slot) -> None:
     return None
+
+
+def _none() -> tuple[int, int]:
+    return 0, 0
