@@ -646,7 +646,7 @@ def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> Cli
         viewer_buffer=r.integer("viewer_buffer_kib", 1024, low=64, high=1 << 20) * 1024,
         viewer_check_ttl=_seconds(r, "viewer_check_ttl", 60.0),
         provider_lines=_provider_lines(r, "provider_lines"),
-        hls_viewer_timeout=_seconds(r, "hls_viewer_timeout", 30.0),
+        hls_viewer_timeout=r.number("hls_viewer_timeout", 30.0),
         hls_cache_bytes=r.integer("hls_cache_mib", 256, low=8, high=1 << 16) << 20,
     )
     r.done()

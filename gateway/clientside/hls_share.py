@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 
 from gateway.bodyread import TooLarge, read_body
+from gateway.clientside.hls_body import Body, copied
 from gateway.clientside.hls_playlist import MediaPlaylist, Resource, parse
 from gateway.clientside.limits import Lease, StreamCounter
 from gateway.clientside.provider_lines import Slot
@@ -48,63 +49,6 @@ MIN_FRESH = 0.25  # seconds: a copy is always good this long (a target duration 
 MAX_SEGMENT_BYTES = 64 << 20  # a segment of a few seconds is megabytes; past this the panel is not sending one
 MAX_PLAYLIST_BYTES = 4 << 20
 _HEADERS = {"Accept-Encoding": "identity"}  # bytes as the panel stores them: a segment's length is its length
-
-
-def copied(refused: Refusal) -> Refusal:
-    """A fresh copy to raise: one exception object raised in many tasks would share (and grow) one traceback."""
-    return Refusal(refused.status, refused.reason, refused.headers)
-
-
-class Body:
-    """A segment's bytes as they arrive, readable by any number of viewers from the start while they grow."""
-
-    __slots__ = ("changed", "chunks", "content_type", "done", "error", "length", "size", "started")
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.length: int | None = None  # the panel's Content-Length, when it sent one
-        self.content_type = "video/mp2t"
-        self.started = False
-        self.done = False
-        self.error: Refusal | None = None
-        self.changed = asyncio.Event()
-
-    def begin(self, content_type: str, length: int | None) -> None:
-        self.content_type, self.length, self.started = content_type, length, True
-        self._wake()
-
-    def add(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        self._wake()
-
-    def end(self, error: Refusal | None = None) -> None:
-        if not self.done:
-            self.done, self.error = True, error
-            self._wake()
-
-    def _wake(self) -> None:
-        self.changed.set()
-        self.changed.clear()
-
-    async def wait_start(self) -> None:
-        """Until the panel answered; a Refusal when it answered an error or could not be asked."""
-        while not self.started and not self.done:
-            await self.changed.wait()
-        if not self.started and self.error is not None:
-            raise copied(self.error)
-
-    async def after(self, index: int) -> list[bytes] | None:
-        """The chunks from `index` on, as soon as there are any; None at the end; Refusal when it broke off."""
-        while True:
-            if index < len(self.chunks):
-                return self.chunks[index:]
-            if self.done:
-                if self.error is not None:
-                    raise copied(self.error)
-                return None
-            await self.changed.wait()
 
 
 @dataclass

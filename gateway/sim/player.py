@@ -375,9 +375,10 @@ class PlayerSim:
         self.note(request)
         text = xui_tokens.decrypt(request.match_info["token"]) or ""
         ip, _, sid = text.partition("/")
-        if self.media is None or ip != request.remote or not sid.isdigit():
+        media = self.live_hls.media if self.live_hls is not None and self.live_hls.media else self.media
+        if media is None or ip != request.remote or not sid.isdigit():
             return web.Response(status=404, text="")
-        return web.Response(body=self.media.key, content_type="application/octet-stream")
+        return web.Response(body=media.key, content_type="application/octet-stream")
 
     async def segment(self, request: web.Request) -> web.StreamResponse:
         self.note(request)

@@ -22,6 +22,7 @@ nothing with the connection open; `http500`), `playlist_fault` (`http500`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import Counter
@@ -50,7 +51,8 @@ class LiveHls:
         self.connections: dict[str, str] = {}  # uuid -> username
         self.segment_fault: str | None = None
         self.playlist_fault: str | None = None
-        self.silent: set[asyncio.Task[Any]] = set()
+        self.silent = 0  # segment answers hanging now (`segment_fault = "silent"`)
+        self.unsilence = asyncio.Event()
         self._uuids = itertools.count(1)
 
     def newest(self) -> int:
@@ -124,10 +126,10 @@ class LiveHls:
         return packet * (self.segment_bytes // PACKET)
 
     async def _hang(self) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.silent.add(task)
+        """Silent until `unsilence` is set (aiohttp does not cancel a handler whose client left)."""
+        self.silent += 1
         try:
-            await asyncio.Event().wait()  # until the reader (the gateway) gives up and the handler is cancelled
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.unsilence.wait(), 60)
         finally:
-            self.silent.discard(task)
+            self.silent -= 1
