@@ -18,7 +18,7 @@ from gateway.cache.step import cache
 from gateway.catalogue import Kind, Operation, catalogue
 from gateway.clientside import routes as clientside_routes
 from gateway.config import Config
-from gateway.dialects.base import Rendered
+from gateway.dialects.base import ClientFace, Dialect, Rendered
 from gateway.dialects.registry import BY_NAME, client_face
 from gateway.exchange import Exchange, GatewayState, Live, Next, Step, check, compose
 from gateway.health import Health
@@ -123,32 +123,51 @@ def _render(ex: Exchange, http_status_codes: bool) -> Rendered:
     return ex.shared.rendered(outcome, (face.NAME, op.name if op else "", http_status_codes), render)
 
 
-def admin_handler(dialect: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def admin_handler(dialect: str) -> Handler:
     face = client_face(dialect)
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        state = request.app[LIVE].state
-        ex = Exchange(request=request, state=state, face=face, request_id=Exchange.request_id_of(request))
-        try:
-            ex.outcome = await RUN_PIPELINE(ex)
-        except Refused as refused:
-            ex.outcome = refused.failure
-        except Exception:
-            # A bug must not become a traceback for the client; the log keeps it with the request id.
-            log.exception("internal error handling request %s", ex.request_id)
-            ex.outcome = Failure(Code.FAILURE, "internal gateway error", reason=Reason.INTERNAL)
-        rendered = _render(ex, state.config.http_status_codes)
-        if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
-            ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
-        _record(ex, time.perf_counter() - ex.started)
-        return web.Response(
-            status=rendered.status,
-            body=rendered.body,
-            content_type=rendered.content_type,
-            headers={"X-Request-Id": ex.request_id, **ex.response_headers},
-        )
+        return await _handle(request, face)
 
     return handle
+
+
+def shared_handler(dialects: list[Dialect]) -> Handler:
+    """One path shape served by several dialects (XUI.one's `/{code}/`: its admin API or its Reseller API, as the
+    access code's type says): the access code's configured dialect answers, else the first that declares it."""
+    faces = {d.name: d.client for d in dialects}
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        chosen = request.app[LIVE].state.config.code_dialects.get(request.match_info.get("code", ""))
+        return await _handle(request, faces.get(chosen or "", dialects[0].client))
+
+    return handle
+
+
+async def _handle(request: web.Request, face: ClientFace) -> web.StreamResponse:
+    state = request.app[LIVE].state
+    ex = Exchange(request=request, state=state, face=face, request_id=Exchange.request_id_of(request))
+    try:
+        ex.outcome = await RUN_PIPELINE(ex)
+    except Refused as refused:
+        ex.outcome = refused.failure
+    except Exception:
+        # A bug must not become a traceback for the client; the log keeps it with the request id.
+        log.exception("internal error handling request %s", ex.request_id)
+        ex.outcome = Failure(Code.FAILURE, "internal gateway error", reason=Reason.INTERNAL)
+    rendered = _render(ex, state.config.http_status_codes)
+    if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
+        ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
+    _record(ex, time.perf_counter() - ex.started)
+    return web.Response(
+        status=rendered.status,
+        body=rendered.body,
+        content_type=rendered.content_type,
+        headers={"X-Request-Id": ex.request_id, **ex.response_headers},
+    )
 
 
 RETIRE_AFTER = 120.0  # seconds a replaced state's resources stay open for requests still using them
@@ -221,6 +240,18 @@ async def swap_state(live: Live, config: Config) -> None:
     task.add_done_callback(_RETIRING.discard)
 
 
+def _add_admin_routes(app: web.Application, *, late: bool) -> None:
+    """Each dialect's paths for its clients; a path several dialects declare is served by one shared handler."""
+    paths: dict[str, list[Dialect]] = {}
+    for dialect in BY_NAME.values():
+        for path in dialect.late_routes if late else dialect.routes:
+            paths.setdefault(path, []).append(dialect)
+    for path, dialects in paths.items():
+        handler = admin_handler(dialects[0].name) if len(dialects) == 1 else shared_handler(dialects)
+        app.router.add_route("GET", path, handler)
+        app.router.add_route("POST", path, handler)
+
+
 def build_app(config: Config, live: Live | None = None) -> web.Application:
     """The public gateway application."""
     # Bodies are read by ingress with the configured limit; aiohttp's own cap is set just above it.
@@ -228,17 +259,9 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
     hide_server_banner(app)
     live = live or Live(build_state(config))
     app[LIVE] = live
-    for dialect in BY_NAME.values():
-        handler = admin_handler(dialect.name)
-        for path in dialect.routes:
-            app.router.add_route("GET", path, handler)
-            app.router.add_route("POST", path, handler)
+    _add_admin_routes(app, late=False)
     clientside_routes.add_routes(app, live)  # players: player_api, playlists, EPG, streams (after the admin routes)
-    for dialect in BY_NAME.values():  # paths that would shadow a player's, after them
-        handler = admin_handler(dialect.name)
-        for path in dialect.late_routes:
-            app.router.add_route("GET", path, handler)
-            app.router.add_route("POST", path, handler)
+    _add_admin_routes(app, late=True)  # paths that would shadow a player's, after them
 
     async def start_probes(_: web.Application) -> None:
         health = live.state.upstream_client.health

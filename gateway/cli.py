@@ -16,7 +16,7 @@ from gateway.accesslog import configure_logging
 from gateway.config import Config, ConfigError, load_config
 from gateway.keys import digest_of, new_key
 
-SIM_DIALECTS = ("xtream_masters",)
+SIM_DIALECTS = ("xtream_masters", "xui_reseller")
 
 
 def _load(path: str, *, then: str = "") -> Config | None:
@@ -86,6 +86,15 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     from gateway.sim.xtream_masters import run_sim
 
     logging.basicConfig(level=logging.INFO)
+    if args.dialect == "xui_reseller":
+        from gateway.sim import xui_reseller
+
+        key = xui_reseller.XuiResellerSim().key_of(88)
+        print(f"simulated XUI.one panel: Reseller API on http://{args.host}:{args.port}/{args.reseller_code}/ "
+              f"(reseller 88's key: {key}), admin API on /{args.access_code}/admin/index.php")
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(xui_reseller.run_sim(args.host, args.port, args.access_code, args.api_key, args.reseller_code))
+        return 0
     print(f"simulated {args.dialect} panel on http://{args.host}:{args.port}/{args.access_code}/admin/index.php")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_sim(args.host, args.port, args.access_code, args.api_key))
@@ -146,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8001)
     p.add_argument("--access-code", default="admin")
     p.add_argument("--api-key", default="sim-admin-key")
+    p.add_argument("--reseller-code", default="reseller", help="the Reseller API's access code (xui_reseller)")
     p.set_defaults(func=_cmd_sim)
     return parser
 

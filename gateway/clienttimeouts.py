@@ -21,8 +21,8 @@ from typing import Any
 from aiohttp import StreamReader, web
 from aiohttp.web_protocol import RequestHandler
 
-from gateway.config import ClientTimeouts
 from gateway.httpserver import GatewayRequestHandler, GatewayRunner
+from gateway.listeners import ClientTimeouts
 
 OnTimeout = Callable[[str], None]  # called with the phase (header, body, idle) of a connection it closed
 

@@ -12,10 +12,11 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.settings import Reader
 
 log = logging.getLogger("panelgate.health")
-
-# The cheapest read each dialect offers, used by active probes.
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,20 @@ class HealthSettings:
     interval: float = 10.0  # seconds between active probes of each upstream (0 turns probes off)
     failures: int = 5  # consecutive failures that open the breaker
     cooldown: float = 15.0  # seconds an open breaker waits before letting one probe through
+
+
+def parse_health(data: Any, path: str) -> HealthSettings:
+    """`health: {interval: 10, failures: 5, cooldown: 15}`"""
+    if data is None:
+        return HealthSettings()
+    r = Reader(data, path)
+    settings = HealthSettings(
+        interval=r.seconds("interval", 10.0),
+        failures=r.integer("failures", 5, low=1, high=1000),
+        cooldown=r.seconds("cooldown", 15.0),
+    )
+    r.done()
+    return settings
 
 
 @dataclass

@@ -55,10 +55,18 @@ async def enforce(ex: Exchange) -> None:
         own = catalogue().operations["reseller.get"]
         ex.op, ex.call = own, replace(call, operation=own.name, args={}, target=Ref(id=reseller))
         return
+    if reseller is not None and op.name == "reseller.transfer_credits" and call.target.id == reseller:
+        # XC_VM's adjust_credits to the caller itself writes its balance twice, adding the amount: credits made
+        # out of nothing (measured). Never passed on.
+        raise Refused(Failure(Code.FORBIDDEN, "credits cannot be transferred to oneself", reason=Reason.TENANCY))
+    if reseller is not None and op.name == "reseller.transfer_credits":
+        ex.call = replace(call, args={**call.args, "owner": reseller})  # the giver is the key's reseller
+        return
     if reseller is None or op.resource not in OWNED_RESOURCES:
         return
     verb = op.name.split(".", 1)[1]
-    if verb == "create":
+    if verb in ("create", "create_from_package"):
+        # a sale is made by, and charged to, the key's reseller (gateway.plans.purchase reads the buyer here)
         ex.call = replace(call, args={**call.args, "member_id": reseller})
         return
     if verb == "list":
@@ -75,8 +83,8 @@ async def enforce(ex: Exchange) -> None:
         raise Refused(found)
     if owner_of(found.data) != str(reseller):
         raise _not_found(ex)
-    if "member_id" in call.args:
-        # A reseller cannot hand its line to someone else.
+    if "member_id" in call.args or verb == "renew":
+        # A reseller cannot hand its line to someone else; a renewal is paid by the key's reseller.
         ex.call = replace(call, args={**call.args, "member_id": reseller})
 
 

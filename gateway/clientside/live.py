@@ -33,7 +33,7 @@ from gateway.clientside.provider_lines import RETRY_AFTER, Slot
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.relay import WRITE_HIGH, Broken, end_broken, forward_headers, stream_timeout
 from gateway.clientside.runtime import ClientSideRuntime, upstream_of
-from gateway.clientside.shared_live import Channel, ChannelKey, End, Opened, Viewer
+from gateway.clientside.shared_live import RELEASE_GRACE, Channel, ChannelKey, End, Opened, Viewer
 from gateway.config import Config
 from gateway.metrics import Metrics
 from gateway.model import Reason
@@ -182,6 +182,12 @@ async def open_upstream(request: web.Request, runtime: ClientSideRuntime, config
         slot = await pool.take(cs, frozenset(skip))
         while slot is None and (idle := runtime.idle_channels()):
             await idle[0].close()  # a channel nobody watches gives its slot to one somebody wants
+            slot = await pool.take(cs, frozenset(skip))
+        deadline = asyncio.get_running_loop().time() + 2 * RELEASE_GRACE
+        while slot is None and runtime.live.releasing and asyncio.get_running_loop().time() < deadline:
+            # a channel just closed gives its slot back after the grace: a viewer zapping to it again waits for
+            # that rather than being told every slot is busy
+            await asyncio.sleep(RELEASE_GRACE / 5)
             slot = await pool.take(cs, frozenset(skip))
         if slot is None:
             metrics.provider_busy.inc()

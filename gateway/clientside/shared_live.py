@@ -272,9 +272,11 @@ class Channel:
         if opened is not None:
             opened.response.close()  # at once: the panel's connection, and its slot on the panel, are freed
             if opened.slot is not None:
+                self.owner.releasing += 1
                 try:
                     await asyncio.sleep(RELEASE_GRACE)
                 finally:
+                    self.owner.releasing -= 1
                     await opened.release(opened.slot)
         self.backlog = []
 
@@ -288,6 +290,7 @@ class SharedLive:
         self.refresh: Callable[[Slot], Awaitable[None]] = _no_refresh
         self.more: Callable[[], tuple[int, int]] = _none  # (channels, viewers) shared elsewhere: live HLS
         self.stopping = False
+        self.releasing = 0  # slots of closed channels waiting out RELEASE_GRACE: free in a moment, not busy
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.catalogue import Operation
@@ -112,3 +113,10 @@ class Dialect:
     answers_created_row: bool = False  # a created line comes back as its full row (Xtream-Masters' create_line)
     answers_line_extras: bool = False  # a line read carries active_cons, channel_ids, series_ids (XC v2 user/info)
     answers_reseller_password: bool = False  # a created reseller's password is answered (MidnightStreamer)
+    # Its lists find a record by username or MAC, for the plans that address records so (XC v2, MidnightStreamer
+    # clients). XC_VM's Reseller API answers every list empty to an API key: there, records are found by id only.
+    lookups: bool = True
+    # Why a call its panel has an action for cannot be sent all the same (its op, args, the upstream), or None.
+    refusal: Callable[[Operation, dict[str, Any], Upstream], str | None] | None = None
+    # Why operations its panel has no action for are refused: op name -> the reason, named in the refusal.
+    why_not: Mapping[str, str] = field(default_factory=dict)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from gateway.dialects import midnight, xtream_codes_v2, xtream_masters
+from gateway.dialects import midnight, xtream_codes_v2, xtream_masters, xui_reseller
 from gateway.dialects.base import ClientFace, Dialect, UpstreamFace
 
-BY_NAME: dict[str, Dialect] = {d.DIALECT.name: d.DIALECT for d in (xtream_masters, xtream_codes_v2, midnight)}
+BY_NAME: dict[str, Dialect] = {
+    d.DIALECT.name: d.DIALECT for d in (xtream_masters, xtream_codes_v2, midnight, xui_reseller)
+}
 DIALECTS = tuple(BY_NAME)
 
 

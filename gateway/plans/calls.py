@@ -21,7 +21,7 @@ from typing import Any
 from gateway.catalogue import Operation, catalogue
 from gateway.dialects.registry import dialect
 from gateway.model import Call, Code, Failure, Outcome, Reason, Ref, Result
-from gateway.plans import credits, lineinfo, whole_row
+from gateway.plans import credits, lineinfo, purchase, transfer, whole_row
 from gateway.plans.commands import Command, Hold, Plan, Send, SendAll, Toward
 from gateway.plans.shape import LOOKUPS, Shape, shape_of
 
@@ -38,11 +38,20 @@ def plan(call: Call, op: Operation, toward: Toward) -> Plan:
     upstream = toward.upstream
     if shape.kind == "unsupported":
         message = f"{op.name} addressed by {call.target.kind} is not supported by upstream {upstream.name} "
-        return Failure(Code.UNSUPPORTED, f"{message}({upstream.dialect})", reason=Reason.UNSUPPORTED)
+        why = f": {shape.detail}" if shape.detail else ""
+        return Failure(Code.UNSUPPORTED, f"{message}({upstream.dialect}){why}", reason=Reason.UNSUPPORTED)
+    refuse = dialect(toward.dialect).refusal
+    refusal = refuse(op, call.args, upstream) if refuse is not None else None
+    if refusal:
+        return Failure(Code.UNSUPPORTED, f"{refusal}; nothing was sent", reason=Reason.UNSUPPORTED)
     foreign = toward.face.foreign_fields(op, call.args, upstream)
     if foreign:
         return Failure(Code.UNSUPPORTED, f"{', '.join(foreign)}: upstream {upstream.name} ({upstream.dialect}) "
                        "has no place for this value, nothing was sent", reason=Reason.UNSUPPORTED)  # fmt: skip
+    if purchase.emulable(op, toward.face):
+        return (yield from purchase.sell(plan, call, op, toward))
+    if transfer.emulable(op, toward.face):
+        return (yield from transfer.transfer(call, toward))
     amount = call.args.get("credits")
     if op.name == "reseller.adjust_credits" and toward.face.WHOLE_CREDITS and isinstance(amount, float):
         return Failure(Code.UNSUPPORTED, f"credits {amount}: upstream {upstream.name} moves whole credits"

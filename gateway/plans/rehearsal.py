@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.catalogue import Operation
+from gateway.dialects.registry import upstream_face
 from gateway.model import NO_REF, Call, Outcome, Ref, Result
 from gateway.plans.calls import plan
 from gateway.plans.commands import Toward
@@ -26,6 +27,12 @@ REF_EXAMPLES: dict[str, Ref] = {
 }
 
 
+# a package every kind of record is sold from, to the rehearsal's reseller group, for 5 credits a month
+PACKAGE = {"id": "3", "groups": "[2]", "is_line": "1", "is_mag": "1", "is_e2": "1", "official_credits": "5",
+           "official_duration": "1", "official_duration_in": "months", "bouquets": "[1]", "output_formats": "[1,2]",
+           "max_connections": "1"}  # fmt: skip
+
+
 class Rehearsal:
     """A transport whose panel holds the record `ref` names, and says yes to everything else."""
 
@@ -35,9 +42,14 @@ class Rehearsal:
     def _row(self) -> dict[str, Any]:
         return {"id": "7", "mag_id": "7", "device_id": "7", "username": self.ref.username or "alice01",
                 "password": self.ref.password or "alice-pass", "mac": self.ref.mac or "00:1A:79:00:00:07",
-                "member_id": "88", "credits": "10", "bouquet": "[1]", "exp_date": None}  # fmt: skip
+                "member_id": "88", "credits": "10", "bouquet": "[1]", "exp_date": None,
+                "member_group_id": "2"}  # fmt: skip
 
     async def send(self, call: Call, op: Operation) -> Outcome:
+        if op.name == "package.get":
+            return Result(data=PACKAGE)
+        if op.name == "group.get":
+            return Result(data={"group_id": "2", "is_reseller": "1", "total_allowed_gen_trials": "10"})
         if op.name == "group.list":
             return Result(data=[{"group_id": "2", "is_reseller": "1", "is_admin": "0"}])
         if op.name == "bouquet.list":
@@ -54,10 +66,17 @@ class Rehearsal:
 def example_call(op: Operation, ref_kind: str, client: str) -> Call:
     """A call of `op` as a `client` dialect's client would make it, addressed by `ref_kind`."""
     args: dict[str, Any] = {}
-    if op.name in ("reseller.create", "reseller.edit", "reseller.adjust_credits"):
+    sets_credits = not upstream_face(client).CREDITS_BY_ADJUSTMENT  # its clients set a balance outright
+    if op.name in ("reseller.adjust_credits", "reseller.transfer_credits") or (
+        sets_credits and op.name in ("reseller.create", "reseller.edit")
+    ):
         args["credits"] = 5
-    if op.name == "mag.create":
+    if op.name in ("mag.create", "mag.create_from_package", "enigma.create_from_package"):
         args["mac"] = "00:1A:79:00:00:09"
+    if op.name == "reseller.transfer_credits":
+        args["owner"] = 88  # a reseller key's transfer: tenancy names the giver
+    if op.name.endswith((".create_from_package", ".renew")):
+        args.update(package=3, member_id=88)  # a reseller key's sale: tenancy names the buyer
     return Call(op.name, args, target=REF_EXAMPLES[ref_kind], dialect=client)
 
 

@@ -106,8 +106,9 @@ class XtreamMastersSim:
             return ("/{code}/", "/{code}/index.php")
         return ("/{code}/admin/index.php",)
 
-    def app(self) -> web.Application:
-        app = web.Application()
+    def app(self, app: web.Application | None = None) -> web.Application:
+        """The panel's routes, added to `app` (after its own: another API of the same panel) or a new one."""
+        app = app if app is not None else web.Application()
         for path in self.paths():
             app.router.add_route("GET", path, self._handle)
             app.router.add_route("POST", path, self._handle)

@@ -125,3 +125,21 @@ async def test_a_viewer_with_a_wrong_password_never_reaches_a_provider_line(make
         assert resp.status == 403
     assert side.upstream_open() == 0 and side.sim.player.received == ["/player_api.php"]
     await assert_nothing_held(side)
+
+
+async def test_a_viewer_zapping_while_a_slot_is_given_back_waits_for_it_not_a_503(make_live: Any) -> None:
+    """The only provider slot is held by a channel whose last viewer just left: it is given back RELEASE_GRACE
+    later (the panel counts a connection until it notices the close). A viewer of another channel in that moment
+    gets the slot once it is back, not `503 provider busy`."""
+    side = await make_live(providers=(1,), viewers=2, live_linger=0)
+    first = Watcher(side.url(side.viewer_path(0, 1))).start()
+    await wait_for(lambda: len(first.received) > 1000, 10)
+    await first.stop()
+    await wait_for(lambda: not side.client.server.app[CLIENTSIDE].live.channels, 5)  # closed; slot in its grace
+    assert side.client.server.app[CLIENTSIDE].live.releasing == 1
+    second = Watcher(side.url(side.viewer_path(1, 2))).start()
+    await wait_for(lambda: len(second.received) > 1000, 10)
+    assert second.status == 200
+    await second.stop()
+    await wait_for(lambda: not side.client.server.app[CLIENTSIDE].live.channels, 5)
+    await assert_nothing_held(side)

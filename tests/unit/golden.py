@@ -35,6 +35,8 @@ from gateway.dialects.base import Dialect, RawRequest, Rendered
 from gateway.dialects.midnight.vocabulary import ENDPOINTS
 from gateway.dialects.registry import dialect
 from gateway.dialects.xtream_codes_v2.vocabulary import ACTIONS
+from gateway.dialects.xui_reseller.vocabulary import ACTIONS as XR_ACTIONS
+from gateway.dialects.xui_reseller.vocabulary import RENEWALS
 from gateway.model import Code, Failure, Outcome, Reason, Refused, Result
 from gateway.phpform import parse_urlencoded
 from gateway.upstream_settings import Upstream
@@ -186,6 +188,18 @@ def ms_operation(action: str) -> Operation:
     return catalogue().operations[entry[0]]
 
 
+def xr_request(inp: dict[str, Any]) -> RawRequest:
+    """The Reseller API's own path, `/{code}/`."""
+    return _params(inp, f"/{ACCESS_CODE}/", {"code": ACCESS_CODE})
+
+
+def xr_operation(action: str) -> Operation:
+    """A Reseller API action; `edit_line+package` is edit_line naming a package (a renewal)."""
+    name, _, renewal = action.partition("+")
+    operation = RENEWALS[name] if renewal else XR_ACTIONS[name][0]
+    return catalogue().operations[operation]
+
+
 def _upstream(name: str, **extra: Any) -> Upstream:
     return Upstream(name="main", dialect=name, url="http://panel.test:8000", api_key=UPSTREAM_SECRET, **extra)
 
@@ -195,4 +209,6 @@ HARNESSES: dict[str, Harness] = {
                               _xm_request, _xm_operation),
     "xtream_codes_v2": Harness(dialect("xtream_codes_v2"), _upstream("xtream_codes_v2"), _xc_request, _xc_operation),
     "midnight": Harness(dialect("midnight"), _upstream("midnight"), ms_request, ms_operation),
+    "xui_reseller": Harness(dialect("xui_reseller"), _upstream("xui_reseller", access_code=ACCESS_CODE), xr_request,
+                            xr_operation),
 }  # fmt: skip

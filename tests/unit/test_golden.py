@@ -61,6 +61,8 @@ ROUND_TRIPS = {
     "xtream_masters": ("adjust_credits", "create_mag", "get_lines_paging", "get_users_by_owner"),
     "xtream_codes_v2": ("user_create_full", "stb_create", "stb_edit", "reg_user_credits_by_id", "stream_start"),
     "midnight": ("line_new_full", "resellers_update_by_username", "mag_update", "resellers_new_with_credits"),
+    "xui_reseller": ("create_line_package", "create_line_trial", "edit_line_with_package", "adjust_credits",
+                     "create_mag_package", "get_lines_paging"),
 }
 
 

@@ -193,3 +193,80 @@ async def test_the_driver_releases_what_a_plan_held_however_it_ends() -> None:
                                  Rehearsal(call.target), locks)  # fmt: skip
     assert isinstance(outcome, Result)
     assert [s.op.name for s, _ in trace.sent] == ["reseller.get", "reseller.edit"]
+
+
+BUYER = {"id": "88", "credits": "25", "member_group_id": "2", "override_packages": '{"3":{"official_credits":"7"}}'}
+GROUP = {"group_id": "2", "is_reseller": "1", "total_allowed_gen_trials": "2", "total_allowed_gen_in": "day",
+         "minimum_username_length": "8", "minimum_password_length": "8", "allow_restrictions": "1"}  # fmt: skip
+PACKAGE = {"id": "3", "groups": "[2]", "is_line": "1", "official_credits": "10", "official_duration": "1",
+           "official_duration_in": "months", "bouquets": "[4,5]", "output_formats": "[1,2]", "max_connections": "2",
+           "trial_credits": "1", "trial_duration": "24", "trial_duration_in": "hours"}  # fmt: skip
+
+
+def _sale(**args: Any) -> Playbook:
+    call = Call("line.create_from_package", {"package": 3, "member_id": 88, **args}, dialect="xui_reseller")
+    book = Playbook(call, upstream("xtream_masters"))
+    book.expect_hold("main:reseller:88")
+    book.expect("reseller.get", Result(data=BUYER))
+    book.expect("group.get", Result(data=GROUP))
+    book.expect("package.get", Result(data=PACKAGE))
+    return book
+
+
+def test_a_sale_on_an_admin_api_charges_the_resellers_own_price_then_creates() -> None:
+    from gateway.plans import purchase
+
+    purchase.CLOCK = lambda: 1_800_000_000.0
+    try:
+        book = _sale(username="shopper01")
+        book.expect("reseller.adjust_credits", Result(), credits=-7)  # the reseller's override of package 3
+        created = book.expect("line.create", Result(data={"id": "70", "username": "shopper01"}), max_connections=2,
+                              bouquets=[4, 5], access_output=[1, 2], is_trial=False, member_id=88)  # fmt: skip
+        assert created.args["exp_date"] == 1_800_000_000 + 31 * 86400  # 2027-01-15 + 1 month, in UTC
+        assert len(created.args["password"]) == 10  # made up, as the panel does
+        assert isinstance(book.end(), Result)
+    finally:
+        purchase.CLOCK = __import__("time").time
+
+
+def test_a_sale_whose_create_fails_is_refunded_and_a_failed_refund_is_partial() -> None:
+    book = _sale(username="taken0001")
+    book.expect("reseller.adjust_credits", Result(), credits=-7)
+    exists = Failure(Code.EXISTS_USERNAME, echo={"username": "taken0001"})
+    book.expect("line.create", exists)
+    book.expect("reseller.adjust_credits", Result(), credits=7)
+    assert book.end() is exists
+    book = _sale(username="taken0001")
+    book.expect("reseller.adjust_credits", Result(), credits=-7)
+    book.expect("line.create", exists)
+    book.expect("reseller.adjust_credits", Failure(Code.UPSTREAM_UNAVAILABLE, "down", retryable=True), credits=7)
+    outcome = book.end()
+    assert isinstance(outcome, Failure) and outcome.code is Code.PARTIAL_FAILURE
+    assert "7 credits were charged" in outcome.message and "refund failed" in outcome.message
+
+
+def test_a_sale_whose_create_may_have_happened_is_not_refunded_blindly() -> None:
+    book = _sale(username="shopper02")
+    book.expect("reseller.adjust_credits", Result(), credits=-7)
+    book.expect("line.create", Failure(Code.UPSTREAM_UNAVAILABLE, "timed out after sending", retryable=False))
+    outcome = book.end()
+    assert isinstance(outcome, Failure) and outcome.code is Code.PARTIAL_FAILURE and "unknown" in outcome.message
+
+
+def test_a_trial_over_the_groups_quota_is_refused_before_any_charge() -> None:
+    from gateway.plans import purchase
+
+    purchase.CLOCK = lambda: 1_800_000_000.0
+    try:
+        book = _sale(is_trial=True)
+        trials = [{"id": "1", "is_trial": "1"}, {"id": "2", "is_trial": "1"}]
+        command = book.gen.send(book.reply)  # the three lists go out as one batch
+        assert isinstance(command, SendAll) and [s.op.name for s in command.sends] == ["line.list", "mag.list",
+                                                                                        "enigma.list"]
+        book.reply = [Result(data=trials), Result(data=[]), Result(data=[])]
+        recent = {"created_at": str(1_800_000_000 - 3600)}
+        book.expect_all("line.get", [Result(data=recent), Result(data=recent)])
+        outcome = book.end()
+        assert isinstance(outcome, Failure) and outcome.code is Code.NO_TRIALS
+    finally:
+        purchase.CLOCK = __import__("time").time

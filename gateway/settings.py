@@ -1,0 +1,148 @@
+"""The machinery every config section's parser uses: a typed reader of one YAML mapping that knows its path, and
+the error that names it. A leaf (it imports nothing of the gateway), so each section's schema lives beside its
+owner and `gateway.config` only assembles them."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ConfigError(ValueError):
+    """A config file that cannot run; the message starts with the YAML path of the problem."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+def show(value: Any) -> str:
+    """A bad value as an error message quotes it: short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(value: Any, path: str, env: Mapping[str, str]) -> Any:
+    """`${NAME}` and `${NAME:-default}` in every string of a document, from `env`."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(path, f"environment variable {name} is not set")
+
+        return _ENV.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, join(path, str(k)), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    return value
+
+
+class Reader:
+    """Typed access to one YAML mapping, remembering its path for error messages."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(path, f"expected a mapping, got {show(data)}")
+        self.data: dict[str, Any] = data
+        self.path = path
+        self._seen: set[str] = set()
+
+    def at(self, key: str) -> str:
+        return join(self.path, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._seen.add(key)
+        return self.data.get(key, default)
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.get(key, default)
+        if value is None:
+            raise ConfigError(self.at(key), "is required")
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(self.at(key), f"expected a string, got {show(value)}")
+        return str(value)
+
+    def integer(self, key: str, default: int | None = None, *, low: int = 0, high: int | None = None) -> int:
+        value = self.get(key, default)
+        if value is None:
+            raise ConfigError(self.at(key), "is required")
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            value = int(value)  # `${PORT}` interpolates to text
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(self.at(key), f"expected an integer, got {show(value)}")
+        if value < low or (high is not None and value > high):
+            raise ConfigError(self.at(key), f"{value} is out of range {low}..{high if high else 'inf'}")
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(self.at(key), f"expected a positive number, got {show(value)}")
+        return float(value)
+
+    def seconds(self, key: str, default: float) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(self.at(key), f"expected a number of seconds >= 0, got {show(value)}")
+        return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(self.at(key), f"expected true or false, got {show(value)}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.text(key, default)
+        if value not in choices:
+            raise ConfigError(self.at(key), f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def items(self, key: str) -> list[Any]:
+        value = self.get(key, [])
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ConfigError(self.at(key), f"expected a list, got {show(value)}")
+        return value
+
+    def networks(self, key: str) -> tuple[IPNetwork, ...]:
+        """A list of addresses and CIDR blocks."""
+        nets: list[IPNetwork] = []
+        for i, item in enumerate(self.items(key)):
+            try:
+                nets.append(ipaddress.ip_network(str(item), strict=False))
+            except ValueError:
+                raise ConfigError(f"{self.at(key)}[{i}]", f"{show(item)} is not an IP address or CIDR") from None
+        return tuple(nets)
+
+    def done(self) -> None:
+        """Refuse unknown keys: a typo such as `alowed_ips` must not silently disable a restriction."""
+        unknown = sorted(str(k) for k in set(self.data) - self._seen)
+        if unknown:
+            raise ConfigError(self.at(str(unknown[0])), "unknown setting")
+
+
+def http_url(value: str, path: str) -> str:
+    """An http(s) URL with a host, without its trailing slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(path, f"{show(value)} is not an http(s) URL")
+    return value.rstrip("/")
