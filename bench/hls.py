@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from bench import nginx
-from bench.procs import HOST, rss_kib
+from bench.procs import HOST, cpu_seconds, rss_kib
 
 if TYPE_CHECKING:
     from bench.run import Section
@@ -90,10 +90,6 @@ class Players:
                 "fetched": {**{k: fetched[k] - fetched0.get(k, 0) for k in fetched}, "connections": connections},
                 "failed": self.failed}  # fmt: skip
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0  # utime, stime in clock ticks (USER_HZ 100)
 
 
 def hls_counts(port: int) -> dict[str, int]:

@@ -16,12 +16,11 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench import hls, nginx
 from bench.loadgen import open_stream
-from bench.procs import HOST, children, free_port, python, rss_kib
+from bench.procs import HOST, children, cpu_seconds, free_port, python, rss_kib
 
 if TYPE_CHECKING:
     from bench.run import Section, Settings
@@ -78,10 +77,6 @@ class Viewers:
         return {"cpu": cpu, "seconds": seconds, "bytes": got, "rss": statistics.median(samples[len(samples) // 2 :]),
                 "upstream": max(upstream)}  # fmt: skip
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0  # utime, stime in clock ticks (USER_HZ 100)
 
 
 def open_streams(port: int) -> int:

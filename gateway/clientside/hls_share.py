@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -37,7 +36,7 @@ from gateway.clientside.hls_playlist import MediaPlaylist, Resource, parse
 from gateway.clientside.limits import Lease, StreamCounter
 from gateway.clientside.provider_lines import Slot
 from gateway.clientside.refusal import Refusal
-from gateway.clientside.shared_live import HEARTBEAT, RELEASE_GRACE, SWEEP, ChannelKey
+from gateway.clientside.shared_live import HEARTBEAT, RELEASE_GRACE, SWEEP, ChannelKey, no_refresh, wind_down
 from gateway.metrics import Metrics
 from gateway.model import Reason
 from gateway.transport_errors import TRANSPORT_ERRORS
@@ -306,7 +305,7 @@ class SharedHls:
         self.metrics: Metrics | None = None
         self.budget = 256 << 20
         self.timeout = 30.0  # hls_viewer_timeout, as last configured
-        self.refresh: Callable[[Slot], Awaitable[None]] = _no_refresh
+        self.refresh: Callable[[Slot], Awaitable[None]] = no_refresh
         self.on_count: Callable[[Metrics | None], None] = _nothing  # every shared channel's gauges (SharedLive)
         self._cached: OrderedDict[tuple[ChannelKey, str], int] = OrderedDict()
         self.cached_bytes = 0
@@ -392,17 +391,7 @@ class SharedHls:
 
     async def close(self) -> None:
         """Shutdown (and cleanup): every channel closed, its leases and slot given back."""
-        await asyncio.gather(*(channel.close() for channel in list(self.channels.values())))
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-
-
-async def _no_refresh(_: Slot) -> None:
-    return None
+        await wind_down(list(self.channels.values()), self._tasks, self._sweeper)
 
 
 def _nothing(_: Metrics | None) -> None:

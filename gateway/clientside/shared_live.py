@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -287,7 +287,7 @@ class SharedLive:
     def __init__(self) -> None:
         self.channels: dict[ChannelKey, Channel] = {}
         self.metrics: Metrics | None = None
-        self.refresh: Callable[[Slot], Awaitable[None]] = _no_refresh
+        self.refresh: Callable[[Slot], Awaitable[None]] = no_refresh
         self.more: Callable[[], tuple[int, int]] = _none  # (channels, viewers) shared elsewhere: live HLS
         self.stopping = False
         self.releasing = 0  # slots of closed channels waiting out RELEASE_GRACE: free in a moment, not busy
@@ -367,16 +367,23 @@ class SharedLive:
         await self.close()
 
     async def close(self) -> None:
-        await asyncio.gather(*(channel.close() for channel in list(self.channels.values())))
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await wind_down(list(self.channels.values()), self._tasks, self._sweeper)
 
 
-async def _no_refresh(_: Slot) -> None:
+async def wind_down(channels: Sequence[Closable], tasks: set[asyncio.Task[None]],
+                    sweeper: asyncio.Task[None] | None) -> None:  # fmt: skip
+    """A registry's end (MPEG-TS or HLS): every channel closed, the work they spawned awaited, the sweeper
+    stopped."""
+    await asyncio.gather(*(channel.close() for channel in channels))
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if sweeper is not None:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+
+
+async def no_refresh(_: Slot) -> None:
     return None
 
 

@@ -110,6 +110,15 @@ def make_live(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, unus
     return make
 
 
+async def stopped(task: asyncio.Task[None] | None, session: aiohttp.ClientSession) -> None:
+    """A test client's task cancelled and awaited, its session closed."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
+            await task
+    await session.close()
+
+
 class Watcher:
     """One viewer on its own connection, reading a stream until told to stop (or closing it abruptly)."""
 
@@ -137,11 +146,7 @@ class Watcher:
             self.started.set()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
-                await self.task
-        await self._session.close()
+        await stopped(self.task, self._session)
 
 
 class HlsPlayer:
@@ -197,8 +202,4 @@ class HlsPlayer:
             self.errors.append(f"{name} {type(exc).__name__}")
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
-                await self.task
-        await self._session.close()
+        await stopped(self.task, self._session)
