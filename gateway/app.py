@@ -27,6 +27,8 @@ from gateway.ingress import read_request
 from gateway.metrics import Metrics
 from gateway.model import Code, Failure, Outcome, Reason, Refused, Result
 from gateway.ratelimit import Limiter
+from gateway.redis.link import Link, warm
+from gateway.redis.status import describe as redis_status
 from gateway.upstream import UpstreamClient
 
 log = logging.getLogger("panelgate")
@@ -180,23 +182,24 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
     On a reload, `previous` lends what must outlive a config: the upstream connection pools and the metrics
     registry always, the rate-limit buckets and the audit file when their settings did not change.
     """
-    limits = config.rate_limits
-    if previous is not None and previous.config.rate_limits == limits:
+    redis = config.redis
+    if previous is not None and previous.config.redis.endpoint("rate_limits") == redis.endpoint("rate_limits"):
         limiter = previous.limiter
     else:
-        limiter = Limiter(limits.redis_url, prefix=limits.prefix, timeout=limits.timeout)
+        limiter = Limiter(redis.endpoint("rate_limits"))
     if previous is not None and previous.config.audit_log == config.audit_log:
         audit = previous.audit
     else:
         audit = AuditLog(config.audit_log)
     metrics = previous.metrics if previous is not None else Metrics()
+    metrics.redis_settings = redis  # what /metrics reports on (gateway.redis.status)
     if previous is not None:
         client = previous.upstream_client  # pools and breakers outlive a reload
         client.health.configure(config.health)
     else:
         client = UpstreamClient(health=Health(config.health))
-    # record locks and request budgets are shared by replicas through the Redis their rate limits share
-    client.locks.configure(limits.redis_url, prefix=limits.prefix + "lock:", timeout=limits.timeout)
+    # request budgets are shared by replicas through the rate limiter; record locks have their own endpoint
+    client.locks.configure(redis.endpoint("locks"))
     client.budget.limiter, client.budget.metrics = limiter, metrics
     return GatewayState(
         config=config,
@@ -210,15 +213,24 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         cache=(
             previous.cache
             if previous is not None and previous.cache is not None and previous.config.cache == config.cache
-            else ResponseCache(config.cache, metrics)
+            and previous.cache.redis == redis.endpoint("cache")
+            else ResponseCache(config.cache, metrics, redis.endpoint("cache"))
         ),
     )
+
+
+def redis_links(state: GatewayState) -> list[Link | None]:
+    """The admin side's Redis links (the client side's are its runtime's)."""
+    primary = state.cache.backend.primary if state.cache is not None else None
+    return [state.limiter.link, primary.link if primary is not None else None, state.upstream_client.locks.link]
 
 
 async def swap_state(live: Live, config: Config) -> None:
     """Put `config` in force. Requests already running finish with the state they started with."""
     old = live.state
-    live.state = build_state(config, previous=old)
+    new = build_state(config, previous=old)
+    await warm(redis_links(new))  # connected before it takes requests (bounded: gateway.redis.link)
+    live.state = new
     retired_limiter = old.limiter if live.state.limiter is not old.limiter else None
     retired_audit = old.audit if live.state.audit is not old.audit else None
     retired_cache = old.cache if live.state.cache is not old.cache else None
@@ -264,6 +276,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
     _add_admin_routes(app, late=True)  # paths that would shadow a player's, after them
 
     async def start_probes(_: web.Application) -> None:
+        await warm(redis_links(live.state))  # on_startup runs before the listener opens
         health = live.state.upstream_client.health
         health.tasks.append(asyncio.get_running_loop().create_task(routing.probe_forever(live)))
 
@@ -302,7 +315,7 @@ def build_admin_app(live: Live) -> web.Application:
         upstreams = {name: health.breaker(name).report() for name in config.upstreams}
         # Ready while at least one upstream can take calls; Redis trouble degrades, it does not stop serving.
         ready = any(u["state"] != "open" for u in upstreams.values())
-        limits = {"backend": "redis" if config.rate_limits.redis_url else "memory",
+        limits = {"backend": "redis" if config.redis.endpoint("rate_limits") else "memory",
                   "shared": state.limiter.shared, "redis_errors": state.limiter.redis_errors}
         body = {
             "status": "ok" if ready else "unavailable",
@@ -310,6 +323,7 @@ def build_admin_app(live: Live) -> web.Application:
             "upstreams": upstreams,
             "rate_limits": limits,
             "cache": cache,
+            "redis": redis_status(config.redis),  # each deployment: up or out, outages, the last one's span
         }
         body.update({name: report() for name, report in request.app[LIVE].readiness.items()})
         return web.json_response(body, status=200 if ready else 503)

@@ -3,8 +3,10 @@
 Behind the gateway every tenant shares one address at the panel, and XUI.one's nginx allows 20 requests a second
 per address (`limit_req`, burst, then HTTP 503 that PHP never sees). Past the panel's budget a call waits here for
 a token, up to `max_wait` seconds with at most `queue` calls waiting; past that it fails at once with a
-Retry-After, and never reaches the panel to be refused there. With the rate limits' Redis the buckets are shared
-by every worker and replica (gateway.ratelimit), since the panel counts them all as one address.
+Retry-After, and never reaches the panel to be refused there. With Redis (`redis.url`) the buckets are shared by
+every worker and replica through the rate limiter (gateway.ratelimit, prefix `rate_limits`, bucket
+`budget:<upstream>`), since the panel counts them all as one address. While Redis fails over each process keeps
+the budget alone (docs/deploy.md states the cost).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from gateway.keyconfig import KeyConfig, parse_keys, parse_rate
 from gateway.listeners import ClientTimeouts, Listen, parse_client_timeouts, parse_listen
 from gateway.policy import Policy, load_policies, load_policy
 from gateway.ratelimit import Rate
+from gateway.redis.settings import RedisSettings, legacy_seen, parse_redis, without
 from gateway.settings import ConfigError, IPNetwork, Reader, http_url, interpolate, show
 from gateway.upstream_config import parse_access_codes, parse_code_dialects, parse_pools, parse_upstreams
 from gateway.upstream_settings import Upstream
@@ -41,18 +42,6 @@ _show = show
 DEFAULT_AUTH_THROTTLE = Rate(per_second=10 / 60, burst=10)
 
 
-@dataclass(frozen=True)
-class RateLimits:
-    redis_url: str | None = field(default=None, repr=False)
-    prefix: str = "panelgate:rl:"
-    timeout: float = 0.25
-
-
-CACHE_REDIS_SCHEMES = (
-    "redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster"
-)
-
-
 # Client-side answers cached per line (gateway.clientside.cached): `cache.ttl` globs may name these as well as
 # the catalogue's read operations (`player.*`, `playlist.m3u_plus`, ...).
 CLIENT_SIDE_READS = (
@@ -65,16 +54,12 @@ CLIENT_SIDE_READS = (
 class CacheConfig:
     """Caching of read operations. Without a `cache` section nothing is cached (`backend: off`)."""
 
-    backend: str = "off"  # off | memory | redis
-    redis_url: str | None = field(default=None, repr=False)
-    prefix: str = "panelgate:cache:"
+    backend: str = "off"  # off | memory | redis (the `redis:` section's)
     ttl: tuple[tuple[str, float], ...] = ()  # (operation glob, seconds): exact names first, then longest glob
     default_ttl: float = 30.0
     stale_if_error: float = 300.0  # seconds past its TTL an entry may answer when the upstream fails
     max_entries: int = 10_000  # in-process entries (the memory backend, and the fallback when Redis fails)
     max_megabytes: int = 256  # and their size: a cached playlist can be megabytes, and lines are many
-    timeout: float = 0.25  # seconds per Redis call before falling back to memory
-    retry_after: float = 5.0  # seconds before a failed Redis is tried again
 
     def ttl_for(self, operation: str) -> float:
         return next((s for p, s in self.ttl if fnmatch.fnmatchcase(operation, p)), self.default_ttl)
@@ -102,8 +87,6 @@ class ClientSide:
     stream_read_timeout: float = 30.0  # seconds without a byte from the upstream before a stream is dropped
     connect_timeout: float = 10.0
     api_timeout: float = 30.0  # total time for player_api.php answers (streams have no total timeout)
-    redis_url: str | None = field(default=None, repr=False)  # share stream counts across replicas
-    redis_prefix: str = "panelgate:streams:"
     # the key of `/_o/{id}` HLS ids (gateway.clientside.rewrite.Origins); b"" = per process (or per `serve`)
     origin_secret: bytes = field(default=b"", repr=False)
     # more of the panel's host names to hide in what players get (gateway.clientside.hosts), lower-cased
@@ -132,7 +115,7 @@ class Config:
     audit_log: str | None
     http_status_codes: bool = False
     max_body_bytes: int = 1 << 20
-    rate_limits: RateLimits = RateLimits()
+    redis: RedisSettings = field(default_factory=RedisSettings)  # where shared state lives (gateway.redis.settings)
     cache: CacheConfig = CacheConfig()
     pools: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     access_codes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -162,35 +145,21 @@ def _choice(r: _Reader, key: str, choices: tuple[str, ...], default: str) -> str
     return r.choice(key, choices, default)
 
 
-def _rate_limits(data: Any, path: str) -> RateLimits:
-    if data is None:
-        return RateLimits()
-    r = _Reader(data, path)
-    url = r.get("redis_url") or None  # `${REDIS_URL:-}` left empty means no Redis
-    if url is not None and (not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))):
-        raise ConfigError(r.at("redis_url"), "expected a redis://, rediss:// or unix:// URL")
-    limits = RateLimits(
-        redis_url=url or None, prefix=r.text("prefix", "panelgate:rl:"), timeout=r.number("timeout", 0.25)
-    )
-    r.done()
-    return limits
-
-
 def _seconds(r: _Reader, key: str, default: float) -> float:
     return r.seconds(key, default)
 
 
-def _cache(data: Any, path: str) -> CacheConfig:
-    """`{backend: redis, redis_url: ..., ttl: {default: 30, "package.*": 300}, stale_if_error: 300}`"""
+def _cache(data: Any, path: str, redis: RedisSettings) -> CacheConfig:
+    """`{backend: redis, ttl: {default: 30, "package.*": 300}, stale_if_error: 300}`; redis is the `redis:`
+    section's (the default when there is one)."""
     if data is None:
         return CacheConfig()
     r = _Reader(data, path)
-    url = r.get("redis_url") or None  # `${REDIS_URL:-}` left empty means no Redis
-    if url is not None and (not isinstance(url, str) or url.split("://", 1)[0] not in CACHE_REDIS_SCHEMES):
-        raise ConfigError(r.at("redis_url"), f"expected a URL with a scheme of {', '.join(CACHE_REDIS_SCHEMES)}")
-    backend = _choice(r, "backend", ("off", "memory", "redis"), "redis" if url else "memory")
-    if backend == "redis" and url is None:
-        raise ConfigError(r.at("redis_url"), "is required with backend: redis")
+    legacy_seen(r, "cache")
+    shared = redis.endpoint("cache") is not None
+    backend = _choice(r, "backend", ("off", "memory", "redis"), "redis" if shared else "memory")
+    if backend == "redis" and not shared:
+        raise ConfigError(r.at("backend"), "redis needs a Redis: set redis.url")
     ttl_raw = r.get("ttl", {})
     if not isinstance(ttl_raw, dict):
         ttl_raw = {"default": ttl_raw}
@@ -208,15 +177,11 @@ def _cache(data: Any, path: str) -> CacheConfig:
     globs.sort(key=lambda g: (any(c in g[0] for c in "*?["), -len(g[0])))
     cache = CacheConfig(
         backend=backend,
-        redis_url=url,
-        prefix=r.text("prefix", "panelgate:cache:"),
         ttl=tuple(globs),
         default_ttl=_seconds(ttl_reader, "default", 30.0),
         stale_if_error=_seconds(r, "stale_if_error", 300.0),
         max_entries=r.integer("max_entries", 10_000, low=1, high=10_000_000),
         max_megabytes=r.integer("max_megabytes", 256, low=1, high=1_000_000),
-        timeout=r.number("timeout", 0.25),
-        retry_after=r.number("retry_after", 5.0),
     )
     r.done()
     return cache
@@ -233,9 +198,7 @@ def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> Cli
     agents = tuple(str(a) for a in r.items("blocked_user_agents"))
     if any(not a.strip() for a in agents):
         raise ConfigError(r.at("blocked_user_agents"), "an empty pattern would block every player")
-    url = r.get("redis_url") or None
-    if url is not None and (not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))):
-        raise ConfigError(r.at("redis_url"), "expected a redis://, rediss:// or unix:// URL")
+    legacy_seen(r, "client_side")
     # Replicas read each other's `/_o/` ids only with a shared secret. Never derived from an upstream's API key:
     # an id and a guessed URL would let anyone test guesses of that key offline.
     given = r.text("origin_secret", "")
@@ -249,8 +212,6 @@ def _client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> Cli
         stream_read_timeout=r.number("stream_read_timeout", 30.0),
         connect_timeout=r.number("connect_timeout", 10.0),
         api_timeout=r.number("api_timeout", 30.0),
-        redis_url=url,
-        redis_prefix=r.text("redis_prefix", "panelgate:streams:"),
         origin_secret=_origin_secret(given),
         upstream_hosts=_hosts(r, "upstream_hosts"),
         shared_live=r.flag("shared_live", True),
@@ -325,6 +286,10 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
     targets = {**{n: (n,) for n in upstreams}, **pools}
     policies = load_policies(base_dir / r.text("policies_dir", "policies"), "policies_dir")
     keys = parse_keys(r.items("keys"), targets, policies)
+    redis = parse_redis(r)
+    cache = _cache(r.get("cache"), "cache", redis)
+    if cache.backend != "redis":  # `backend: memory` (or off) keeps the cache out of Redis
+        redis = without(redis, "cache")
     config = Config(
         listen=parse_listen(r, "listen", "0.0.0.0", 8080),
         admin_listen=parse_listen(r, "admin_listen", "127.0.0.1", 9090),
@@ -336,8 +301,8 @@ def parse_config(data: Any, *, base_dir: Path, env: Mapping[str, str] | None = N
         audit_log=r.get("audit_log"),
         http_status_codes=r.flag("http_status_codes", False),
         max_body_bytes=r.integer("max_body_bytes", 1 << 20, low=1024, high=1 << 30),
-        rate_limits=_rate_limits(r.get("rate_limits"), "rate_limits"),
-        cache=_cache(r.get("cache"), "cache"),
+        redis=redis,
+        cache=cache,
         pools=MappingProxyType(pools),
         access_codes=MappingProxyType(parse_access_codes(r.get("access_codes"), targets)),
         code_dialects=MappingProxyType(parse_code_dialects(r.get("access_codes"))),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from gateway.redis.settings import RedisSettings
+from gateway.redis.status import RedisCollector
+
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -12,6 +15,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # panelgate_redis_*: read when scraped, for the Redis of the config in force (set by gateway.app)
+        self.redis_settings = RedisSettings()
+        self.registry.register(RedisCollector(lambda: self.redis_settings))
         self.requests = Counter(
             "panelgate_requests_total",
             "Admin API requests by client dialect, operation and outcome",
@@ -91,6 +97,11 @@ class Metrics:
         self.cache_fallback = Gauge(
             "panelgate_cache_fallback",
             "1 while the cache serves from process memory because its Redis backend is failing",
+            registry=self.registry,
+        )
+        self.cache_pending_invalidations = Gauge(
+            "panelgate_cache_pending_invalidations",
+            "Invalidations Redis has not taken yet (replayed until it does)",
             registry=self.registry,
         )
 

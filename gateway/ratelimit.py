@@ -1,23 +1,26 @@
 """Token-bucket rate limits: in memory by default, in Redis when replicas must share them.
 
-Every Redis call has a short timeout in all; when Redis fails the limiter falls back to its local buckets (each
-replica then limits on its own) and retries Redis after a back-off, so a Redis outage never hangs a request. The
-back-off is shared with every other client of the same server (gateway.redisguard).
+Every Redis call goes through the Redis layer (gateway.redis.link): bounded by the timeout in all, and sent to
+the local buckets while the deployment is out (each replica then limits on its own) until it answers again, so
+an outage or a failover never hangs a request.
+
+What a failover costs. Each Redis answer is mirrored into this process's bucket for that key, so a fallback goes
+on from the tokens Redis last reported here (a full bucket only for a key this process never asked about). While
+Redis is out for T seconds, P processes each grant at most burst + rate x T; so a bucket grants at most
+(P - 1) x (burst + rate x T) more than its limit, and nothing more with one process. A failover can also lose
+the master's last writes (replication is asynchronous): at most one more burst per bucket when the promoted
+replica answers. Both are stated in docs/deploy.md.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from cachetools import TTLCache
-from redis.exceptions import RedisError
 
-from gateway.redisguard import bounded, outage
-
-log = logging.getLogger("panelgate.ratelimit")
+from gateway.redis.link import Link, Unavailable
+from gateway.redis.settings import Endpoint
 
 # KEYS[1] bucket; ARGV rate (tokens/s), burst, cost. Redis' own clock keeps replicas consistent.
 _TAKE = """
@@ -34,7 +37,6 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, tostring(tokens)}
 """
-BACKOFF_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -71,43 +73,39 @@ class LocalBuckets:
         self._buckets[key] = (tokens, now)
         return _decision(allowed, tokens, rate, cost)
 
+    def mirror(self, key: str, tokens: float) -> None:
+        """What Redis holds for `key` now: where this process goes on from if Redis fails."""
+        self._buckets[key] = (tokens, time.monotonic())
+
 
 class Limiter:
-    """Takes tokens from named buckets; `cost=0` only looks."""
+    """Takes tokens from named buckets; `cost=0` only looks. `endpoint` None: this process's buckets only."""
 
-    def __init__(self, redis_url: str | None = None, *, prefix: str = "panelgate:rl:", timeout: float = 0.25) -> None:
+    def __init__(self, endpoint: Endpoint | None = None) -> None:
         self.local = LocalBuckets()
-        self.prefix = prefix
-        self.timeout = timeout
-        self._redis: aioredis.Redis | None = (
-            aioredis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
-            if redis_url
-            else None
-        )
-        self._outage = outage(redis_url or "")  # shared with the cache and stream counts on the same server
-        self.redis_errors = 0
+        self.link = Link(endpoint, "rate_limits") if endpoint is not None else None
 
     @property
     def shared(self) -> bool:
-        """True while limits are shared through Redis (False: no Redis configured, or it is down)."""
-        return self._redis is not None and not self._outage.down
+        """True while limits are shared through Redis (False: no Redis configured, or it is out)."""
+        return self.link is not None and self.link.available
+
+    @property
+    def redis_errors(self) -> int:
+        return self.link.errors if self.link is not None else 0
 
     async def take(self, key: str, rate: Rate, cost: float = 1.0) -> Decision:
-        if self._redis is not None and self.shared:
-            started = time.monotonic()
+        if self.link is not None:
+            bucket = self.link.prefix + key
             try:
-                allowed, tokens = await bounded(
-                    self._redis.eval(_TAKE, 1, self.prefix + key, rate.per_second, rate.burst, cost),
-                    self.timeout,
-                )
-                self._outage.answered(started)
+                allowed, tokens = await self.link.run("EVAL", _TAKE, 1, bucket, rate.per_second, rate.burst, cost)
+            except Unavailable:
+                pass
+            else:
+                self.local.mirror(key, float(tokens))
                 return _decision(bool(allowed), float(tokens), rate, cost)
-            except (RedisError, OSError, TimeoutError) as exc:
-                self.redis_errors += 1
-                self._outage.failed(BACKOFF_SECONDS, exc)
-                log.warning("rate limits fall back to local buckets for %.0fs: %s", BACKOFF_SECONDS, exc)
         return self.local.take(key, rate, cost)
 
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        if self.link is not None:
+            await self.link.close()

@@ -4,6 +4,10 @@ Two concurrent edits of one line through the gateway each read the row, each ove
 send the whole row: without a lock the second send silently undoes the first. In one process an asyncio lock per
 record serialises them; with a Redis URL the lock is a Redis key (SET NX PX, released only by its holder), so
 replicas serialise too. Redis trouble degrades to the process lock (never blocks a write on Redis).
+
+A failover can lose a lock the old master took but had not yet replicated: for that moment two replicas may each
+hold one record (each process still serialises its own writers). Locks live HOLD_MS at most, so none outlasts a
+dead holder.
 """
 
 from __future__ import annotations
@@ -16,10 +20,8 @@ import time
 import weakref
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
-from gateway.redisguard import bounded, outage
+from gateway.redis.link import Backlog, Link, Unavailable
+from gateway.redis.settings import Endpoint
 
 log = logging.getLogger("panelgate.locks")
 
@@ -31,7 +33,6 @@ class RecordBusy(TimeoutError):
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
 HOLD_MS = 30_000  # a holder that dies frees the record after this long
 POLL = 0.02  # seconds between tries while another replica holds the record
-BACKOFF = 5.0  # seconds without Redis after it failed
 _CLOSING: set[asyncio.Task[None]] = set()
 
 class RecordLocks:
@@ -39,33 +40,28 @@ class RecordLocks:
 
     def __init__(self) -> None:
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._redis: aioredis.Redis | None = None
-        self._url: str | None = None
-        self.prefix = "panelgate:lock:"
-        self.timeout = 0.25
-        # After a Redis failure (this client's or another's of the same server: gateway.redisguard), locks stay in
-        # process for the back-off (no wait per write).
-        self._outage = outage("")
+        self._link: Link | None = None
         # Tokens that may hold a record in Redis although no one here holds it: a SET NX that timed out (a frozen
         # Redis runs it when it resumes) or a release that failed. Released (only if still theirs) once Redis
         # answers again, rather than leaving the record busy for every replica for HOLD_MS.
         self._stray: dict[str, str] = {}  # token -> record name
+        self._releaser = Backlog(self._release_strays)  # as soon as Redis answers, with or without traffic
 
-    def configure(self, redis_url: str | None, *, prefix: str = "panelgate:lock:", timeout: float = 0.25) -> None:
-        """Share the locks through Redis at `redis_url` (None: this process only)."""
-        if redis_url != self._url:
-            old, self._redis = self._redis, None
-            if old is not None:
-                with contextlib.suppress(RuntimeError):  # no loop running: nothing was ever connected
-                    task = asyncio.get_running_loop().create_task(old.aclose())
-                    _CLOSING.add(task)
-                    task.add_done_callback(_CLOSING.discard)
-            if redis_url:
-                self._redis = aioredis.Redis.from_url(redis_url, socket_timeout=timeout,
-                                                      socket_connect_timeout=timeout)  # fmt: skip
-            self._url = redis_url
-            self._outage = outage(redis_url or "")
-        self.prefix, self.timeout = prefix, timeout
+    def configure(self, endpoint: Endpoint | None) -> None:
+        """Share the locks through Redis (None: this process only). While the Redis is out (for this client or
+        another of the same deployment: gateway.redis.link), records are locked in this process only."""
+        if self._link is not None and self._link.endpoint == endpoint:
+            return
+        old, self._link = self._link, Link(endpoint, "locks") if endpoint is not None else None
+        if old is not None:
+            with contextlib.suppress(RuntimeError):  # no loop running: nothing was ever connected
+                task = asyncio.get_running_loop().create_task(old.close())
+                _CLOSING.add(task)
+                task.add_done_callback(_CLOSING.discard)
+
+    @property
+    def link(self) -> Link | None:
+        return self._link
 
     @contextlib.asynccontextmanager
     async def hold(self, name: str, *, wait: float) -> AsyncIterator[None]:
@@ -91,36 +87,48 @@ class RecordLocks:
             lock.release()
 
     async def _acquire_shared(self, name: str, deadline: float) -> str | None:
-        if self._redis is None or self._outage.down:
+        link = self._link
+        if link is None:
             return None
         token = secrets.token_hex(8)
         while True:
-            started = time.monotonic()
             try:
-                for stray_token, stray in list(self._stray.items()):
-                    await bounded(self._redis.eval(_RELEASE, 1, self.prefix + stray, stray_token), self.timeout)
-                    del self._stray[stray_token]
-                if await bounded(self._redis.set(self.prefix + name, token, nx=True, px=HOLD_MS), self.timeout):
-                    self._outage.answered(started)
+                await self._release_strays()
+                if await link.run("SET", link.prefix + name, token, "NX", "PX", HOLD_MS):
                     return token
-            except (RedisError, OSError, TimeoutError) as exc:
-                self._stray[token] = name
-                self._outage.failed(BACKOFF, exc)
-                log.warning("record locks held in this process only for %.0fs: %s", BACKOFF, exc)
+            except (Unavailable, asyncio.CancelledError) as exc:
+                if not isinstance(exc, Unavailable) or exc.asked:  # a SET that was sent may still take the lock
+                    self._set_aside(token, name)
+                if not isinstance(exc, Unavailable):
+                    raise
                 return None
             if time.monotonic() + POLL > deadline:
                 raise RecordBusy(f"record {name} is being changed by another replica")
             await asyncio.sleep(POLL)
 
     async def _release_shared(self, name: str, token: str) -> None:
-        """Tried even while the server is marked down (the key would hold the record for HOLD_MS), bounded."""
-        assert self._redis is not None
+        """Tried even while the deployment is out (bounded): the key would hold the record for HOLD_MS."""
+        assert self._link is not None
+        key = self._link.prefix + name
         try:
-            await bounded(self._redis.eval(_RELEASE, 1, self.prefix + name, token), self.timeout)
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._stray[token] = name
-            self._outage.failed(BACKOFF, exc)
+            await self._link.run("EVAL", _RELEASE, 1, key, token, force=True)
+        except Unavailable:
+            self._set_aside(token, name)
+
+    def _set_aside(self, token: str, name: str) -> None:
+        self._stray[token] = name
+        self._releaser.soon()
+
+    async def _release_strays(self) -> None:
+        """Release (compare-and-delete) the tokens kept aside; Unavailable if Redis still fails."""
+        link = self._link
+        while self._stray:  # those set aside while this ran too
+            token, name = next(iter(self._stray.items()))
+            if link is not None:
+                await link.run("EVAL", _RELEASE, 1, link.prefix + name, token)
+            self._stray.pop(token, None)
 
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        await self._releaser.close()
+        if self._link is not None:
+            await self._link.close()

@@ -1,87 +1,65 @@
-"""The Redis backend: entries and generation counters shared by every replica.
+"""The Redis backend: entries and generations shared by every replica, through the Redis layer (gateway.redis).
 
-URLs: `redis://`, `rediss://`, `unix://` (one server); `redis+sentinel://[:password@]host:port[,host:port...]/
-service[/db]` (the master of a Sentinel service; `rediss+sentinel://` for TLS to the master);
-`redis+cluster://host:port` (`rediss+cluster://`; a Redis Cluster, found from any node).
-Generation counters share one hash tag, so reading them all is one MGET even on a cluster.
-Timeouts and the fallback to memory are the caller's (`gateway.cache.resilient`), not this module's.
+Entries are single keys (`e:<hash>`), spread over a Cluster's masters. One upstream's generations share the hash
+tag `{g:<upstream>}`, so a cached read gets all of its own in one MGET and a write sets its own in one MSET, on a
+Cluster too. A bump sets a random value rather than incrementing: a failover that loses a bump can then never
+bring a generation back to a value entries were cached under before the edit (gateway.cache.resilient).
+Every call raises gateway.redis.link.Unavailable when Redis is out or fails; the fallback is the caller's.
 """
 
 from __future__ import annotations
 
+import itertools
+import secrets
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import unquote
 
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.sentinel import Sentinel
-
-RedisClient = aioredis.Redis | RedisCluster
+from gateway.redis.link import Link, tagged
+from gateway.redis.settings import Endpoint
 
 
-def _sentinel_client(url: str, timeout: float) -> aioredis.Redis:
-    scheme, rest = url.split("://", 1)
-    netloc, _, path = rest.partition("/")
-    password: str | None = None
-    if "@" in netloc:
-        auth, netloc = netloc.rsplit("@", 1)
-        password = unquote(auth.split(":", 1)[1] if ":" in auth else auth) or None
-    hosts: list[tuple[str, int]] = []
-    for item in netloc.split(","):
-        host, _, port = item.rpartition(":") if ":" in item else (item, "", "26379")
-        hosts.append((host.strip("[]"), int(port or 26379)))
-    parts = [p for p in path.split("/") if p]
-    if not parts:
-        raise ValueError("a redis+sentinel:// URL names the service: redis+sentinel://host:26379/mymaster[/db]")
-    db = int(parts[1]) if len(parts) > 1 else 0
-    socket = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-    sentinel = Sentinel(hosts, sentinel_kwargs=dict(socket), **socket)
-    extra: dict[str, Any] = {"ssl": True} if scheme.startswith("rediss") else {}
-    client: aioredis.Redis = sentinel.master_for(parts[0], password=password, db=db, **extra)
-    return client
-
-
-def redis_client(url: str, timeout: float) -> RedisClient:
-    """A lazily connecting client for `url` (nothing is contacted here)."""
-    scheme = url.split("://", 1)[0]
-    if scheme.endswith("+sentinel"):
-        return _sentinel_client(url, timeout)
-    if scheme.endswith("+cluster"):
-        plain = scheme.removesuffix("+cluster") + url[len(scheme) :]
-        return RedisCluster.from_url(plain, socket_timeout=timeout, socket_connect_timeout=timeout)
-    return aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+def _upstream(name: str) -> str:
+    """A generation's name is `<upstream>:<resource tag>` (tags hold no colon)."""
+    return name.rpartition(":")[0]
 
 
 class RedisBackend:
     name = "redis"
 
-    def __init__(self, url: str, *, prefix: str, timeout: float) -> None:
-        self.client = redis_client(url, timeout)
-        self.prefix = prefix
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.link = Link(endpoint, "cache")
 
     def _gen_key(self, name: str) -> str:
-        return f"{self.prefix}{{gen}}:{name}"
+        upstream, _, tag = name.rpartition(":")
+        return tagged(self.link.prefix, f"g:{upstream}", f":{tag}")
+
+    def _by_upstream(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """Names grouped by hash tag: a multi-key command may only span one slot."""
+        groups: dict[str, list[str]] = {}
+        for name in names:
+            groups.setdefault(_upstream(name), []).append(name)
+        return groups
 
     async def get(self, key: str) -> bytes | None:
-        value = await self.client.get(self.prefix + key)
+        value = await self.link.run("GET", self.link.prefix + key)
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        await self.client.set(self.prefix + key, value, px=max(1, int(ttl * 1000)))
+        await self.link.run("SET", self.link.prefix + key, value, "PX", max(1, int(ttl * 1000)))
 
     async def generations(self, names: Sequence[str]) -> list[int]:
-        if not names:
-            return []
-        values = await self.client.mget([self._gen_key(n) for n in names])
-        return [int(v) if v is not None else 0 for v in values]
+        found: dict[str, int] = {}
+        for group in self._by_upstream(names).values():
+            values = await self.link.run("MGET", *(self._gen_key(n) for n in group))
+            found.update((n, int(v) if v is not None else 0) for n, v in zip(group, values, strict=True))
+        return [found[n] for n in names]
 
-    async def bump(self, names: Sequence[str]) -> None:
-        for n in names:
-            await self.client.incr(self._gen_key(n))
+    async def bump(self, names: Sequence[str], *, force: bool = False) -> None:
+        for group in self._by_upstream(names).values():
+            pairs = itertools.chain.from_iterable((self._gen_key(n), secrets.randbits(62)) for n in group)
+            await self.link.run("MSET", *pairs, force=force)
 
     async def ping(self) -> None:
-        await self.client.ping()
+        await self.link.call(lambda c: c.ping())
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.link.close()

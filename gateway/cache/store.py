@@ -22,15 +22,15 @@ from typing import Any
 from cachetools import LRUCache
 
 from gateway import jsonio
-from gateway.cache.backend import Backend, MemoryBackend
+from gateway.cache.backend import MemoryBackend
 from gateway.cache.derived import DerivedMemo
 from gateway.cache.redis_backend import RedisBackend
-from gateway.cache.resilient import ResilientBackend
+from gateway.cache.resilient import FALLBACK_TTL, ResilientBackend
 from gateway.catalogue import Kind, Operation
 from gateway.config import CacheConfig
 from gateway.metrics import Metrics
 from gateway.model import Call, Code, Outcome, Ref, Result
-from gateway.redisguard import outage
+from gateway.redis.settings import Endpoint
 
 log = logging.getLogger("panelgate.cache")
 EVERYTHING = "*"
@@ -89,22 +89,18 @@ def decode_entry(raw: bytes) -> Entry | None:
 
 
 class ResponseCache:
-    def __init__(self, config: CacheConfig, metrics: Metrics) -> None:
+    def __init__(self, config: CacheConfig, metrics: Metrics, redis: Endpoint | None = None) -> None:
+        """`redis`: the cache's Redis (config.redis.endpoint("cache")); None keeps entries in this process."""
         self.config = config
         self.metrics = metrics
-        primary: Backend | None = None
-        if config.backend == "redis" and config.redis_url:
-            primary = RedisBackend(config.redis_url, prefix=config.prefix, timeout=config.timeout)
+        self.redis = redis
+        primary = RedisBackend(redis) if redis is not None and config.backend == "redis" else None
         self.backend = ResilientBackend(
-            primary,
-            MemoryBackend(config.max_entries, config.max_megabytes << 20),
-            timeout=config.timeout,
-            retry_after=config.retry_after,
-            on_error=self._on_error,
-            outage=outage(config.redis_url) if primary is not None and config.redis_url else None,
+            primary, MemoryBackend(config.max_entries, config.max_megabytes << 20), on_error=self._on_error
         )
-        # read when scraped: the fallback also starts when another client of the same Redis failed (redisguard)
+        # read when scraped: the fallback also starts when another client of the same Redis failed (gateway.redis)
         metrics.cache_fallback.set_function(lambda: 1.0 if self.backend.using_fallback else 0.0)
+        metrics.cache_pending_invalidations.set_function(lambda: float(len(self.backend.pending)))
         self.flights: dict[str, asyncio.Future[tuple[Outcome, str] | None]] = {}
         # the last decoded entry per key, with its bytes: a hit on unchanged bytes skips json.loads (bench/notes.md)
         self._decoded: LRUCache[str, tuple[bytes, Entry]] = LRUCache(
@@ -154,7 +150,13 @@ class ResponseCache:
             self._decoded[key] = (raw, entry)
         return entry
 
+    def fresh_for(self, ttl: float) -> float:
+        """How long an entry stored now stays fresh: its TTL, but at most FALLBACK_TTL while Redis is out (each
+        replica caches alone then, and another's write cannot reach this memory: gateway.cache.resilient)."""
+        return min(ttl, FALLBACK_TTL) if self.backend.using_fallback else ttl
+
     async def put(self, key: str, result: Result, ttl: float) -> None:
+        ttl = self.fresh_for(ttl)
         try:
             raw = encode_entry(result, time.time() + ttl)
         except (TypeError, ValueError):

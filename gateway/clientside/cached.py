@@ -85,9 +85,10 @@ class Lookup:
         if self.status != "MISS" or len(body) > MAX_CACHED_BODY:
             return
         kept = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "x-cache")}
-        head = json.dumps({"f": time.time() + self.ttl, "h": kept}, separators=(",", ":")).encode()
+        ttl = self.cache.fresh_for(self.ttl)
+        head = json.dumps({"f": time.time() + ttl, "h": kept}, separators=(",", ":")).encode()
         raw = _MAGIC + head + b"\n" + body.replace(self.secret, _PLACEHOLDER)
-        await self.cache.backend.set(self.key, raw, self.ttl + self.cache.config.stale_if_error)
+        await self.cache.backend.set(self.key, raw, ttl + self.cache.config.stale_if_error)
 
 
 def _decode(raw: bytes) -> Entry | None:

@@ -11,8 +11,9 @@ URL (gateway.clientside.rewrite). Where they come from:
   above 0): a gateway told not to call its upstreams in the background does not. XC v2 and MidnightStreamer
   report no host names; their names come from the config and from logins;
 - the host a panel reports in a player's login (`server_info.url`).
-With `client_side.redis_url`, what any process learns is added to a shared set that every process reads back at
-start-up and at most every SYNC_EVERY seconds: a replica hides what another one met.
+With Redis (the `hosts` endpoint of the `redis:` section), what any process learns is added to a shared set that
+every process reads back at start-up and at most every SYNC_EVERY seconds: a replica hides what another one met.
+Its calls go through the Redis layer (bounded; while Redis is out, each process keeps what it knows).
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from gateway.catalogue import catalogue
 from gateway.config import Config, host_name
 from gateway.dialects.registry import dialect
@@ -36,6 +34,8 @@ from gateway.model import Call, Result
 from gateway.plans.commands import single
 from gateway.plans.driver import drive
 from gateway.plans.transport import UpstreamTransport
+from gateway.redis.client import RedisClient
+from gateway.redis.link import Link, Unavailable
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -56,15 +56,16 @@ def configured(config: Config) -> set[str]:
 
 @dataclass(frozen=True)
 class Shared:
-    """Where the set shared by replicas lives: the client side's Redis and a key under its prefix."""
+    """Where the set shared by replicas lives: the `hosts` Redis endpoint, and the key of the set."""
 
-    client: aioredis.Redis
+    link: Link
     key: str
 
 
 @dataclass
 class HostBook:
     learned: set[str] = field(default_factory=set)
+    unpublished: set[str] = field(default_factory=set)  # learned while Redis was out: published at the next sync
     redis_errors: int = 0
     _synced_at: float = float("-inf")
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -94,24 +95,29 @@ class HostBook:
     async def sync(self, shared: Shared) -> None:
         self._synced_at = time.monotonic()
         try:
-            members = await shared.client.smembers(shared.key)
-        except (RedisError, OSError) as exc:
+            members = await shared.link.run("SMEMBERS", shared.key)
+        except Unavailable as exc:
             self._failed(exc)
             return
         self.learn((m.decode("utf-8", "replace") if isinstance(m, bytes) else str(m) for m in members), None)
+        if self.unpublished:
+            names, self.unpublished = sorted(self.unpublished), set()
+            await self._publish(shared, names)
 
     async def _publish(self, shared: Shared, names: list[str]) -> None:
+        async def publish(client: RedisClient) -> None:
+            await client.sadd(shared.key, *names)
+            await client.expire(shared.key, SHARED_TTL)
+
         try:
-            pipe = shared.client.pipeline(transaction=False)
-            pipe.sadd(shared.key, *names)
-            pipe.expire(shared.key, SHARED_TTL)
-            await pipe.execute()
-        except (RedisError, OSError) as exc:
+            await shared.link.call(publish)
+        except Unavailable as exc:
+            self.unpublished.update(names)
             self._failed(exc)
 
     def _failed(self, exc: Exception) -> None:
         self.redis_errors += 1
-        log.warning("upstream host names: redis failed (%s); using what this process knows", type(exc).__name__)
+        log.warning("upstream host names: redis failed (%s); using what this process knows", exc)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -118,7 +118,7 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
     runtime.live.refresh = runtime.providers.refresh
     joining = key in runtime.live.channels  # on a connection another viewer's request opened
     cap = await admit(request, runtime, config, want, checked=provider or joining)
-    counter = runtime.counter(cs)
+    counter = runtime.counter(config)
     lease = await counter.acquire(line_key(upstream.name, want.line), cap)
     if lease is None:
         raise Refusal(403, Reason.MAX_STREAMS)
@@ -179,16 +179,16 @@ async def open_upstream(request: web.Request, runtime: ClientSideRuntime, config
     retried: set[str] = set()
     base = upstream_of(config).url
     while True:
-        slot = await pool.take(cs, frozenset(skip))
+        slot = await pool.take(config, frozenset(skip))
         while slot is None and (idle := runtime.idle_channels()):
             await idle[0].close()  # a channel nobody watches gives its slot to one somebody wants
-            slot = await pool.take(cs, frozenset(skip))
+            slot = await pool.take(config, frozenset(skip))
         deadline = asyncio.get_running_loop().time() + 2 * RELEASE_GRACE
         while slot is None and runtime.live.releasing and asyncio.get_running_loop().time() < deadline:
             # a channel just closed gives its slot back after the grace: a viewer zapping to it again waits for
             # that rather than being told every slot is busy
             await asyncio.sleep(RELEASE_GRACE / 5)
-            slot = await pool.take(cs, frozenset(skip))
+            slot = await pool.take(config, frozenset(skip))
         if slot is None:
             metrics.provider_busy.inc()
             raise Refusal(503, Reason.PROVIDER_BUSY, {"Retry-After": str(RETRY_AFTER)})

@@ -232,7 +232,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
                 url: str, kind: str, line: str | None, rewrite_hls: bool = False) -> web.StreamResponse:  # fmt: skip
     """GET `url` upstream and send its answer to the player. `line` (a username) is counted against the cap."""
     cs = config.client_side
-    counter = runtime.counter(cs)
+    counter = runtime.counter(config)
     lease: Lease | None = None
     if line is not None and cs.max_streams_per_line > 0:
         lease = await counter.acquire(line_key(upstream_of(config).name, line), cs.max_streams_per_line)

@@ -211,6 +211,7 @@ def add_routes(app: web.Application, live: Live) -> None:
     async def learn_hosts(_: web.Application) -> None:
         # on_startup runs before the listener opens: the first player already meets a gateway that knows them
         state = live.state
+        await runtime.warm(state.config)
         try:
             async with asyncio.timeout(DISCOVER_TIMEOUT):
                 await runtime.discover_hosts(state, ask_panel=state.config.health.interval > 0)

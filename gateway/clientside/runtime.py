@@ -18,8 +18,9 @@ from gateway.clientside.provider_lines import ProviderPool
 from gateway.clientside.rewrite import Origins, Rewriter
 from gateway.clientside.shared_live import Closable, SharedLive
 from gateway.clientside.viewer_check import ViewerChecks
-from gateway.config import ClientSide, Config, Upstream
+from gateway.config import Config, Upstream
 from gateway.exchange import GatewayState
+from gateway.redis.link import Link, warm
 
 # Memory per player slower than the panel (bench section 5: ~1 MiB each before this and gateway.clientside.relay's
 # limits): aiohttp 3.14's default read_bufsize is 256 KiB, so reading the panel paused only above 512 KiB.
@@ -43,7 +44,7 @@ class ClientSideRuntime:
     checks: ViewerChecks = field(default_factory=ViewerChecks)
     _session: aiohttp.ClientSession | None = None
     _redis: RedisCounter | None = None
-    _redis_key: tuple[str, str] | None = None
+    _hosts_link: Link | None = None
     _origins: Origins | None = None
     _origins_secret: bytes = b""
     # read once: `serve --workers N` sets it before its workers start (request code does not read the environment)
@@ -83,32 +84,44 @@ class ClientSideRuntime:
             )
         return self._session
 
-    def counter(self, cs: ClientSide) -> StreamCounter:
-        if cs.redis_url is None:
+    def counter(self, config: Config) -> StreamCounter:
+        """The stream counts: shared through the `streams` Redis endpoint, or this process's. After a reload that
+        changes the endpoint, running streams release their leases through the counter they took them from."""
+        endpoint = config.redis.endpoint("streams")
+        if endpoint is None:
             return self.memory_counter
-        key = (cs.redis_url, cs.redis_prefix)
-        if self._redis is None or self._redis_key != key:
-            self._redis = RedisCounter(cs.redis_url, prefix=cs.redis_prefix)  # the old one is closed at cleanup
-            self._redis_key = key
+        if self._redis is None or self._redis.link is None or self._redis.link.endpoint != endpoint:
+            self._redis = RedisCounter(endpoint)
         return self._redis
 
-    def shared_hosts(self, cs: ClientSide) -> Shared | None:
-        """The Redis set of host names replicas share (beside the stream counts), None without `redis_url`."""
-        counter = self.counter(cs)
-        return Shared(counter.client, f"{cs.redis_prefix}_hosts") if isinstance(counter, RedisCounter) else None
+    def shared_hosts(self, config: Config) -> Shared | None:
+        """The Redis set of host names replicas share, None without a `hosts` Redis endpoint."""
+        endpoint = config.redis.endpoint("hosts")
+        if endpoint is None:
+            return None
+        if self._hosts_link is None or self._hosts_link.endpoint != endpoint:
+            self._hosts_link = Link(endpoint, "hosts")
+        return Shared(self._hosts_link, self._hosts_link.prefix + "names")
 
     def learn_host(self, host: str, config: Config) -> None:
-        self.hosts.learn([host], self.shared_hosts(config.client_side))
+        self.hosts.learn([host], self.shared_hosts(config))
+
+    async def warm(self, config: Config) -> None:
+        """Connect the client side's Redis links before the listener opens (gateway.redis.link.warm)."""
+        counter = self.counter(config)
+        shared = self.shared_hosts(config)
+        await warm([counter.link if isinstance(counter, RedisCounter) else None, shared.link if shared else None,
+                    self.providers.leases(config).link])  # fmt: skip
 
     async def discover_hosts(self, state: GatewayState, *, ask_panel: bool) -> list[str]:
         """The names other replicas met, then (`ask_panel`) the panel's own list of its servers."""
-        shared = self.shared_hosts(state.config.client_side)
+        shared = self.shared_hosts(state.config)
         if shared is not None:
             await self.hosts.sync(shared)
         return await discover(state, upstream_of(state.config).name, self.hosts, shared) if ask_panel else []
 
     def rewriter(self, config: Config) -> Rewriter:
-        self.hosts.refresh(self.shared_hosts(config.client_side))
+        self.hosts.refresh(self.shared_hosts(config))
         names = self.hosts.names(config)
         known = self.origins(config).known()
         names.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
@@ -116,10 +129,9 @@ class ClientSideRuntime:
 
     def report(self, config: Config) -> dict[str, object]:
         """/readyz: shared live channels, their viewers, the upstream connections saved, provider slots."""
-        cs = config.client_side
-        slots = "redis" if cs.redis_url else "memory"
-        return {**self.live.report(), "hls": self.hls.report(), "enabled": cs.shared_live, "slots": slots,
-                "provider_lines": self.providers.report(cs)}  # fmt: skip
+        shared = config.redis.endpoint("slots") is not None
+        return {**self.live.report(), "hls": self.hls.report(), "enabled": config.client_side.shared_live,
+                "slots": "redis" if shared else "memory", "provider_lines": self.providers.report(config)}  # fmt: skip
 
     async def stop_streams(self) -> None:
         """Shutdown: every running stream ends at its next chunk (or disconnect poll). A player that stopped
@@ -143,6 +155,8 @@ class ClientSideRuntime:
             await self._session.close()
         if self._redis is not None:
             await self._redis.close()
+        if self._hosts_link is not None:
+            await self._hosts_link.close()
 
 
 

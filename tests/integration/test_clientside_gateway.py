@@ -245,7 +245,9 @@ async def _wait_for(predicate: Any, seconds: float = 5.0) -> None:
 
 
 async def test_client_disconnect_releases_the_upstream_connection(make_side: Any) -> None:
-    side = await make_side()
+    # no linger: with the default 5 s the channel's panel connection outlived the test's 5 s wait, on a loaded
+    # machine (shared_live's own tests linger)
+    side = await make_side({"live_linger": 0})
     user, password = side.line
     async with aiohttp.ClientSession() as session:
         resp = await session.get(side.client.make_url(f"/live/{user}/{password}/5.ts"))

@@ -101,16 +101,16 @@ async def prefix() -> AsyncIterator[str]:
 
 
 async def test_replicas_share_what_one_of_them_learned(make_setup: Any, aiohttp_client: Any, prefix: str) -> None:
-    one: Setup = await make_setup({"redis_url": SHARED_REDIS, "redis_prefix": prefix}, health_interval=0)
+    one: Setup = await make_setup({}, health_interval=0, redis={"url": SHARED_REDIS, "prefixes": {"hosts": prefix}})
     user, password = one.line["username"], one.line["password"]
     await one.client.get("/player_api.php", params={"username": user, "password": password})  # one learns
     redis = await _redis_or_skip(SHARED_REDIS)
     try:
         for _ in range(250):  # published in the background, right after the login
-            if await redis.sismember(f"{prefix}_hosts", DOMAIN):  # type: ignore[misc]
+            if await redis.sismember(f"{prefix}names", DOMAIN):  # type: ignore[misc]
                 break
             await asyncio.sleep(0.02)
-        assert await redis.sismember(f"{prefix}_hosts", DOMAIN)  # type: ignore[misc]
+        assert await redis.sismember(f"{prefix}names", DOMAIN)  # type: ignore[misc]
     finally:
         await redis.aclose()
     two = await aiohttp_client(build_app(one.config))  # another replica, started after: it reads the set

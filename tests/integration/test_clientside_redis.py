@@ -11,6 +11,8 @@ import pytest
 
 from gateway.app import build_app
 from gateway.clientside.limits import RedisCounter
+from gateway.redis.settings import Endpoint
+from gateway.redis.url import parse_url
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config
 from tests.integration.test_cache_redis import SHARED_REDIS, own_prefix
@@ -26,8 +28,9 @@ async def test_two_replicas_share_the_cap(aiohttp_server: AiohttpServer, aiohttp
                                           policies_dir: Path, tmp_path: Path, prefix: str) -> None:  # fmt: skip
     sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
     server = await aiohttp_server(sim.app())
-    side = {"max_streams_per_line": 1, "redis_url": SHARED_REDIS, "redis_prefix": prefix}
-    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path, client_side=side)
+    side = {"max_streams_per_line": 1}
+    redis = {"url": SHARED_REDIS, "prefixes": {"streams": prefix}}
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path, client_side=side, redis=redis)
     one, two = await aiohttp_client(build_app(config)), await aiohttp_client(build_app(config))
     line = sim.tables["lines"][3]
     path = f"/live/{line['username']}/{line['password']}/1.ts"
@@ -48,7 +51,7 @@ async def test_two_replicas_share_the_cap(aiohttp_server: AiohttpServer, aiohttp
 
 
 async def test_a_dead_redis_falls_back_to_memory(prefix: str) -> None:
-    counter = RedisCounter("redis://127.0.0.1:1/0", prefix=prefix, timeout=0.2)
+    counter = RedisCounter(Endpoint(parse_url("redis://127.0.0.1:1/0"), prefix, timeout=0.2))
     try:
         lease = await counter.acquire("line", 1)
         assert lease is not None and not lease.shared
@@ -60,7 +63,7 @@ async def test_a_dead_redis_falls_back_to_memory(prefix: str) -> None:
 
 
 async def test_stale_members_expire(prefix: str) -> None:
-    counter = RedisCounter(SHARED_REDIS, prefix=prefix, ttl=0.3)
+    counter = RedisCounter(Endpoint(parse_url(SHARED_REDIS), prefix), ttl=0.3)
     try:
         assert await counter.acquire("crashy", 1) is not None  # never released: a replica died
         assert await counter.acquire("crashy", 1) is None

@@ -348,9 +348,9 @@ async def test_key_rate_limit_is_shared_by_two_gateways_through_redis(
     redis = await _redis_or_skip()
     prefix = f"pgtest:{uuid.uuid4().hex}:"
     try:
-        limits = {"redis_url": REDIS_URL, "prefix": prefix}
-        first = await aiohttp_client(build_app(_rated_config(stack, policies_dir, tmp_path, rate_limits=limits)))
-        second = await aiohttp_client(build_app(_rated_config(stack, policies_dir, tmp_path, rate_limits=limits)))
+        shared = {"url": REDIS_URL, "prefixes": {"rate_limits": prefix, "locks": prefix + "lock:"}}
+        first = await aiohttp_client(build_app(_rated_config(stack, policies_dir, tmp_path, redis=shared)))
+        second = await aiohttp_client(build_app(_rated_config(stack, policies_dir, tmp_path, redis=shared)))
         statuses = [s for s, _ in await _burst(first, 2)] + [s for s, _ in await _burst(second, 2)]
         assert statuses == ["STATUS_SUCCESS"] * 3 + ["STATUS_RATE_LIMITED"]
     finally:
@@ -363,7 +363,7 @@ async def test_key_rate_limit_is_shared_by_two_gateways_through_redis(
 async def test_redis_down_falls_back_to_local_limits_without_hanging(
     stack: Stack, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
 ) -> None:
-    limits = {"redis_url": "redis://127.0.0.1:1/0", "timeout": 0.2}  # nothing listens on port 1
+    limits = {"redis_url": "redis://127.0.0.1:1/0", "timeout": 0.2}  # nothing listens on port 1 (the old keys)
     client = await aiohttp_client(build_app(_rated_config(stack, policies_dir, tmp_path, rate_limits=limits)))
     answers = await asyncio.wait_for(_burst(client, 4), timeout=10)
     assert [s for s, _ in answers] == ["STATUS_SUCCESS"] * 3 + ["STATUS_RATE_LIMITED"]

@@ -143,7 +143,7 @@ async def test_concurrent_edits_through_two_gateways_share_the_lock_in_redis(
     for i in range(2):
         upstream = {**xm_upstream(url), "flavour": "xui_one"}
         config = make_config(url, policies_dir, tmp_path / f"gw{i}", upstream=upstream,
-                             rate_limits={"redis_url": redis_url, "prefix": f"pg-test-lock-{id(sim)}:"})  # fmt: skip
+                             redis={"url": redis_url, "prefixes": {"locks": f"pg-test-lock-{id(sim)}:"}})  # fmt: skip
         clients.append(await aiohttp_client(build_app(config)))
     line_id = _line_of(sim, "89")["id"]
     edits = [{"max_connections": "3"}, {"admin_notes": "a"}, {"reseller_notes": "b"}, {"contact": "c"}]

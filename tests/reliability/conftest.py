@@ -211,11 +211,15 @@ async def gateway(make_gateway: MakeGateway) -> Gateway:
 
 
 class RedisProcess:
-    """redis-server on a spare port, as a subprocess the test may kill, freeze (SIGSTOP) and restart."""
+    """redis-server on a spare port, as a subprocess the test may kill, freeze (SIGSTOP) and restart. `extra`
+    arguments follow the defaults (a cluster node's, a replica's); with `config` (a file of its own, which
+    Sentinel rewrites) and `--sentinel` in `extra` it is a sentinel."""
 
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
+    def __init__(self, directory: Path, *extra: str, config: Path | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.dir = directory
+        self.extra = extra
+        self.config = config
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopped = False
 
@@ -224,19 +228,20 @@ class RedisProcess:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        head = ["redis-server", str(self.config)] if self.config is not None else ["redis-server"]
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
+            [*head, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir), "--logfile", str(self.dir / f"redis-{self.port}.log"), *self.extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return
             time.sleep(0.02)
-        raise AssertionError("redis-server did not start")
+        raise AssertionError(f"redis-server on port {self.port} did not start (see {self.dir})")
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -257,13 +262,18 @@ class RedisProcess:
         self.stopped = False
 
 
-@pytest.fixture
-def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
-    """Not started: the test starts it when its scenario wants Redis up."""
+def need_redis_server() -> None:
+    """A skip without redis-server, or a failure under CI=true (where a skip would hide a gap)."""
     if shutil.which("redis-server") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("CI requires redis-server for the Redis fault tests")
         pytest.skip("redis-server is not installed")
+
+
+@pytest.fixture
+def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
+    """Not started: the test starts it when its scenario wants Redis up."""
+    need_redis_server()
     server = RedisProcess(tmp_path)
     try:
         yield server

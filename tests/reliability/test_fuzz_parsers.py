@@ -210,7 +210,7 @@ def valid_config(policies: Path) -> dict[str, Any]:
         "keys": [{"id": "a", "digest": digest_of("x"), "policy": "admin", "upstream": ["both", "old"],
                   "allowed_ips": ["10.0.0.0/8"], "rate": {"per_second": 5, "burst": 10}, "reseller_id": 3}],
         "cache": {"backend": "memory", "ttl": {"default": 30, "line.*": 5}},
-        "rate_limits": {"redis_url": "redis://127.0.0.1:6379/0"},
+        "redis": {"url": "redis+sentinel://:pw@s1:26379,s2/mymaster/1", "timeout": 0.25, "prefixes": {"cache": "c:"}},
         "health": {"interval": 5, "failures": 3, "cooldown": 2},
         "client_side": {"blocked_ips": ["1.2.3.4"], "max_streams_per_line": 2},
         "auth_throttle": {"per_minute": 10, "burst": 10},

@@ -16,7 +16,6 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
-from gateway.clientside.limits import MemoryCounter
 from gateway.clientside.routes import CLIENTSIDE
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import AiohttpServer
@@ -29,9 +28,9 @@ __all__ = ["make_live"]  # a fixture: pytest finds it by name in this module
 
 async def assert_nothing_held(side: LiveSide) -> None:
     runtime = side.client.server.app[CLIENTSIDE]
-    counter = runtime.providers.counter(side.config.client_side)
-    assert isinstance(counter, MemoryCounter)
-    await wait_for(lambda: not counter.open, 2, "the provider slots given back (after RELEASE_GRACE)")
+    leases = runtime.providers.leases(side.config)
+    assert leases.link is None  # no Redis: the slots are this process's
+    await wait_for(lambda: not leases.local.held, 2, "the provider slots given back (after RELEASE_GRACE)")
     assert runtime.memory_counter.open == {}, runtime.memory_counter.open  # viewers' per-line counts
     assert not runtime.live.channels and not runtime.providers.held
     assert side.sim.player.refused_over_limit == 0  # the panel never saw a provider line over its limit
@@ -93,10 +92,11 @@ async def test_sigterm_gives_the_slots_back_in_redis(
     line = add_line(sim, "viewer", "pw-viewer", 2)
     server = await aiohttp_server(sim.app())
     config, port = tmp_path / "gateway.yaml", free_port()
-    side = {"redis_url": SHARED_REDIS, "redis_prefix": prefix, "live_linger": 60,
-            "provider_lines": [{"name": "p0", "username": "provider0", "password": "secret-provider-0",
-                                "max_connections": 2}]}  # fmt: skip
-    write_config(config, str(server.make_url("")).rstrip("/"), port, free_port(), [], client_side=side)
+    side = {"live_linger": 60, "provider_lines": [{"name": "p0", "username": "provider0",
+                                                   "password": "secret-provider-0", "max_connections": 2}]}
+    redis_section = {"url": SHARED_REDIS, "prefixes": {"slots": prefix, "streams": prefix + "streams:"}}
+    write_config(config, str(server.make_url("")).rstrip("/"), port, free_port(), [], client_side=side,
+                 redis=redis_section)  # fmt: skip
     assert yaml.safe_load(config.read_text())["client_side"]["live_linger"] == 60
     redis = aioredis.Redis.from_url(SHARED_REDIS)
     try:
@@ -104,14 +104,14 @@ async def test_sigterm_gives_the_slots_back_in_redis(
             url = f"http://127.0.0.1:{port}/live/{line['username']}/{line['password']}/"
             watchers = [Watcher(url + f"{1 + n % 2}.ts").start() for n in range(2)]
             await wait_for(lambda: all(len(w.received) > 1000 for w in watchers), 15)
-            assert await redis.zcard(f"{prefix}provider:p0") == 2
+            assert await redis.zcard(f"{prefix}{{provider}}:p0") == 2
             assert sim.player.open_by_line["provider0"] == 2
             gateway.proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(gateway.proc.wait(), 15)
             for watcher in watchers:
                 await watcher.stop()
         # given back on the way out, not left to expire after the heartbeat's ttl; the panel let go too
-        assert await redis.zcard(f"{prefix}provider:p0") == 0
+        assert await redis.zcard(f"{prefix}{{provider}}:p0") == 0
         await wait_for(lambda: sim.player.open_streams == 0, 5)
     finally:
         await redis.aclose()

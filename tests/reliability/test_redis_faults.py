@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from gateway import ratelimit, record_locks
 from gateway.app import LIVE, build_admin_app
+from gateway.clientside.hosts import HostBook, Shared
 from gateway.clientside.limits import Lease, RedisCounter
 from gateway.keys import digest_of
 from gateway.ratelimit import Limiter, Rate
 from gateway.record_locks import RecordLocks
+from gateway.redis.link import Link
+from gateway.redis.settings import Endpoint
+from gateway.redis.url import parse_url
 from tests.conftest import AiohttpClient
 from tests.reliability import workload
 from tests.reliability.conftest import KEYS, Gateway, MakeGateway, RedisProcess
@@ -31,19 +35,27 @@ SLOWEST = 2.0
 async def _stack(make_gateway: MakeGateway, aiohttp_client: AiohttpClient, redis: RedisProcess,
                  monkeypatch: pytest.MonkeyPatch, *, timeout: float = REDIS_TIMEOUT,
                  retry_after: float = RETRY_AFTER) -> tuple[Gateway, Any]:  # fmt: skip
-    monkeypatch.setattr(ratelimit, "BACKOFF_SECONDS", retry_after)
-
     keys = [{"id": f"{name}-admin", "digest": digest_of(key), "policy": "admin",
              "upstream": {"cross": "xm"}.get(name, name), "rate": {"per_second": 100_000, "burst": 100_000}}
             for name, key in KEYS.items()]  # fmt: skip
     gw = await make_gateway(
         timeout=5, keys=keys,
-        cache={"backend": "redis", "redis_url": redis.url, "ttl": 30, "timeout": timeout,
-               "retry_after": retry_after},
-        rate_limits={"redis_url": redis.url, "timeout": timeout},
+        cache={"ttl": 30}, redis={"url": redis.url, "timeout": timeout, "retry_after": retry_after},
     )  # fmt: skip
     admin = await aiohttp_client(build_admin_app(gw.client.app[LIVE]))
     return gw, admin
+
+
+def _endpoint(redis: RedisProcess, prefix: str, timeout: float, *, retry_after: float = 5.0) -> Endpoint:
+    return Endpoint(parse_url(redis.url), prefix, timeout, retry_after)
+
+
+async def _back(link: Link) -> None:
+    """Until the link's background pings find its Redis answering again (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while not link.available:
+        assert time.monotonic() < deadline, "the background pings did not find Redis back"
+        await asyncio.sleep(0.05)
 
 
 async def _ready(admin: Any) -> dict[str, Any]:
@@ -89,7 +101,9 @@ async def test_redis_down_at_start(
     assert report.slowest < SLOWEST
     ready = await _ready(admin)
     assert ready["status"] == "ok" and ready["cache"]["state"] == "fallback"
-    assert ready["rate_limits"]["redis_errors"] >= 1
+    assert not ready["rate_limits"]["shared"]
+    (redis,) = ready["redis"]
+    assert redis["state"] == "out" and redis["outages"] == 1 and sum(redis["errors"].values()) >= 1
     redis_process.start()
     recovery = await _recovers(gw, admin, redis_process)
     workload.assert_writes_made_once(gw, report, *recovery)
@@ -159,8 +173,8 @@ async def test_every_client_of_a_frozen_redis_waits_one_timeout_in_all(redis_pro
     one client's failure the other clients of the same server (the stream counter here) do not try."""
     redis_process.start()
     timeout = 0.5
-    limiter = Limiter(redis_process.url, timeout=timeout)
-    counter, fresh = (RedisCounter(redis_process.url, prefix="pg-test:", timeout=timeout) for _ in range(2))
+    limiter = Limiter(_endpoint(redis_process, "panelgate:rl:", timeout))
+    counter, fresh = (RedisCounter(_endpoint(redis_process, "pg-test:", timeout)) for _ in range(2))
     try:
         assert (await counter.acquire("warm", 5)) is not None  # connected before the freeze
         redis_process.freeze()
@@ -182,7 +196,7 @@ async def test_every_client_of_a_frozen_redis_waits_one_timeout_in_all(redis_pro
 async def test_a_fresh_connection_to_a_frozen_redis_is_bounded_in_all(redis_process: RedisProcess) -> None:
     redis_process.start()
     redis_process.freeze()  # the kernel accepts the connection; the handshake and the command get no answer
-    counter = RedisCounter(redis_process.url, prefix="pg-test:", timeout=0.5)
+    counter = RedisCounter(_endpoint(redis_process, "pg-test:", 0.5))
     try:
         started = time.monotonic()
         assert not (await counter.acquire("line", 5) or Lease("x")).shared
@@ -192,31 +206,88 @@ async def test_a_fresh_connection_to_a_frozen_redis_is_bounded_in_all(redis_proc
         await counter.close()
 
 
+async def _gone(peek: aioredis.Redis, key: str) -> None:
+    """Until `key` is gone from Redis, with no call of the test's (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while await peek.exists(key) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not await peek.exists(key), f"{key} is still held: set by a timed-out call, never given back"
+
+
 async def test_a_record_lock_set_by_a_timed_out_call_is_released_when_redis_is_back(
-    redis_process: RedisProcess, monkeypatch: pytest.MonkeyPatch
+    redis_process: RedisProcess, peek: aioredis.Redis
 ) -> None:
     """A SET NX that timed out on a frozen Redis runs when Redis resumes: the record would stay held (by no one)
-    for HOLD_MS, and every edit of it from any replica refused. The token is released once Redis answers."""
-    monkeypatch.setattr(record_locks, "BACKOFF", 0.2)
+    for HOLD_MS, and every edit of it from any replica refused. The token is released in the background once
+    Redis answers, whether or not the record is asked for again."""
     redis_process.start()
     locks = RecordLocks()
-    locks.configure(redis_process.url, timeout=0.3)
-    peek = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
+    locks.configure(_endpoint(redis_process, "panelgate:lock:", 0.3, retry_after=0.2))
     try:
         async with locks.hold("xm:line:1", wait=2):
             pass
         redis_process.freeze()
         async with locks.hold("xm:line:1", wait=2):  # the SET times out: held in this process only
             pass
-        redis_process.cont()
-        await asyncio.sleep(0.3)  # past the back-off; the frozen SET has run by now
-        assert await peek.get("panelgate:lock:xm:line:1") is not None, "the scenario: a lock set by no holder"
-        async with locks.hold("xm:line:1", wait=1):  # refused with RecordBusy before
+        assert locks._stray, "the scenario: a SET sent, its answer not seen"
+        redis_process.cont()  # the frozen SET runs now: the record is held by no one
+        await _gone(peek, "panelgate:lock:xm:line:1")
+        async with locks.hold("xm:line:1", wait=1):
             assert await peek.get("panelgate:lock:xm:line:1") is not None  # held in Redis again, by this one
     finally:
-        redis_process.cont()
-        await peek.aclose()
         await locks.close()
+
+
+@pytest.fixture
+async def peek(redis_process: RedisProcess) -> AsyncIterator[aioredis.Redis]:
+    """A client of the test's redis-server, to look at what the gateway left there (the fixture thaws and kills
+    the server after the test)."""
+    client = aioredis.Redis.from_url(redis_process.url, socket_timeout=2)
+    yield client
+    await client.aclose()
+
+
+async def test_a_stream_slot_taken_by_a_timed_out_call_is_released_when_redis_is_back(
+    redis_process: RedisProcess, peek: aioredis.Redis
+) -> None:
+    """A lease script that timed out on a frozen Redis runs when Redis resumes: the slot would stay taken (by no
+    one) until its heartbeat expired, and a line with one slot refused. The token is removed once Redis answers."""
+    redis_process.start()
+    counter = RedisCounter(_endpoint(redis_process, "pg-test:", 0.3))
+    try:
+        await counter.release(await counter.acquire("line", 1) or Lease("x"))  # connected
+        redis_process.freeze()
+        lease = await counter.acquire("line", 1)  # times out: a slot in this process's memory
+        assert lease is not None and not lease.shared
+        await counter.release(lease)
+        assert counter._stray, "the scenario: a lease script sent, its answer not seen"
+        redis_process.cont()  # the frozen script runs now: the line's one slot is held by no one
+        await _gone(peek, "pg-test:{line}")  # given back in the background, no acquire needed
+        again = await counter.acquire("line", 1)
+        assert again is not None and again.shared
+        await counter.release(again)
+        assert await peek.zcard("pg-test:{line}") == 0
+    finally:
+        await counter.close()
+
+
+async def test_a_host_name_learned_while_redis_is_out_is_published_once_it_is_back(
+    redis_process: RedisProcess, peek: aioredis.Redis
+) -> None:
+    link = Link(_endpoint(redis_process, "pg-test:hosts:", 0.3), "hosts")
+    shared, book = Shared(link, "pg-test:hosts:names"), HostBook()
+    try:
+        book.learn(["panel-lb.example.net"], shared)  # nothing listens yet: kept aside
+        await asyncio.gather(*book._tasks)
+        assert book.unpublished == {"panel-lb.example.net"}
+        redis_process.start()
+        await _back(link)
+        await book.sync(shared)
+        assert await peek.smembers("pg-test:hosts:names") == {b"panel-lb.example.net"}  # type: ignore[misc]
+        assert not book.unpublished
+    finally:
+        await book.close()
+        await link.close()
 
 
 async def test_no_redis_server_binary_is_a_skip_or_a_ci_failure() -> None:
@@ -225,5 +296,6 @@ async def test_no_redis_server_binary_is_a_skip_or_a_ci_failure() -> None:
 
     from tests.reliability import conftest
 
-    source = inspect.getsource(conftest.redis_process)
+    source = inspect.getsource(conftest.need_redis_server)
     assert 'os.environ.get("CI") == "true"' in source and "pytest.fail" in source
+    assert "need_redis_server()" in inspect.getsource(conftest.redis_process)

@@ -48,7 +48,7 @@ def test_ttl_globs_most_specific_wins() -> None:
     ("cache", "path"),
     [
         ({"backend": "disk"}, "cache.backend"),
-        ({"backend": "redis"}, "cache.redis_url"),
+        ({"backend": "redis"}, "cache.backend"),  # and no Redis anywhere
         ({"redis_url": "http://127.0.0.1:6379"}, "cache.redis_url"),
         ({"ttl": {"pakage.*": 10}}, "cache.ttl.pakage.*"),
         ({"ttl": {"line.create": 10}}, "cache.ttl.line.create"),  # not a read

@@ -1,19 +1,16 @@
-"""The cache's pure parts and backends without a network: keys, entries, memory, fallback and recovery."""
+"""The cache's pure parts without a network: keys, entries, the memory backend, single-flight (Redis: in
+tests/integration and tests/reliability, against real servers)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pytest
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.cache.backend import MemoryBackend
 from gateway.cache.derived import RENDERED_BYTES, DerivedMemo
-from gateway.cache.redis_backend import RedisBackend, redis_client
-from gateway.cache.resilient import ResilientBackend
 from gateway.cache.store import ResponseCache, decode_entry, encode_entry
 from gateway.catalogue import catalogue
 from gateway.config import CacheConfig
@@ -95,98 +92,6 @@ async def test_memory_backend_is_bounded_and_expires() -> None:
     assert await memory.get("short") is None
 
 
-class FakeRedis:
-    """A primary that can fail or hang on demand."""
-
-    name = "redis"
-
-    def __init__(self) -> None:
-        self.store: dict[str, bytes] = {}
-        self.gens: dict[str, int] = {}
-        self.mode = "ok"  # ok | fail | hang
-
-    async def _gate(self) -> None:
-        if self.mode == "fail":
-            raise RedisConnectionError("connection refused")
-        if self.mode == "hang":
-            await asyncio.sleep(3600)
-
-    async def get(self, key: str) -> bytes | None:
-        await self._gate()
-        return self.store.get(key)
-
-    async def set(self, key: str, value: bytes, ttl: float) -> None:
-        await self._gate()
-        self.store[key] = value
-
-    async def generations(self, names: Sequence[str]) -> list[int]:
-        await self._gate()
-        return [self.gens.get(n, 0) for n in names]
-
-    async def bump(self, names: Sequence[str]) -> None:
-        await self._gate()
-        for n in names:
-            self.gens[n] = self.gens.get(n, 0) + 1
-
-    async def ping(self) -> None:
-        await self._gate()
-
-    async def close(self) -> None:
-        return None
-
-
-def resilient(primary: FakeRedis, errors: list[tuple[str, str]]) -> ResilientBackend:
-    return ResilientBackend(
-        primary, MemoryBackend(100), timeout=0.05, retry_after=0.2, on_error=lambda b, a: errors.append((b, a))
-    )
-
-
-@pytest.mark.parametrize("mode", ["fail", "hang"])
-async def test_fallback_to_memory_is_bounded_and_recovers(mode: str) -> None:
-    primary, errors = FakeRedis(), []
-    backend = resilient(primary, errors)
-    await backend.set("a", b"redis", 10)
-    assert primary.store == {"a": b"redis"}
-    primary.mode = mode
-    started = time.monotonic()
-    assert await backend.get("a") is None  # memory has nothing: a miss, not an error
-    assert time.monotonic() - started < 0.5
-    assert errors == [("redis", "get")] and backend.using_fallback
-    await backend.set("a", b"memory", 10)
-    assert await backend.get("a") == b"memory"
-    assert len(errors) == 1  # Redis is left alone during the back-off
-    await backend.bump(["main:line"])  # remembered for Redis
-    primary.mode = "ok"
-    assert await backend.get("a") == b"memory"  # still backing off
-    await asyncio.sleep(0.25)
-    assert await backend.get("a") == b"redis"
-    assert not backend.using_fallback
-    assert primary.gens == {"main:line": 1}  # the outage's invalidation replayed on recovery
-    assert (await backend.check())["state"] == "ok"
-
-
-async def test_memory_fallback_starts_empty() -> None:
-    primary, errors = FakeRedis(), []
-    backend = resilient(primary, errors)
-    primary.mode = "fail"
-    await backend.get("x")
-    await backend.set("old", b"v", 10)
-    primary.mode = "ok"
-    await asyncio.sleep(0.25)
-    await backend.get("x")  # recovered
-    primary.mode = "fail"
-    assert await backend.get("old") is None  # a second outage does not serve the first one's entries
-
-
-async def test_readiness_detail_while_down() -> None:
-    primary, errors = FakeRedis(), []
-    backend = resilient(primary, errors)
-    primary.mode = "fail"
-    detail = await backend.check()
-    assert detail["state"] == "fallback" and detail["serving_from"] == "memory" and detail["errors"] == 1
-    assert "ConnectionError" in detail["last_error"]
-
-
 @pytest.mark.parametrize("ending", ["answer", "exception", "cancellation"])
 async def test_a_flight_releases_its_waiters_however_its_leader_ends(ending: str) -> None:
     cache = memory_cache()
@@ -207,24 +112,6 @@ async def test_a_flight_releases_its_waiters_however_its_leader_ends(ending: str
     shared = await asyncio.wait_for(flight, 1)
     assert shared == ((Result(data=[1]), "MISS") if ending == "answer" else None)
     assert "k" not in cache.flights
-
-
-def test_redis_urls_build_clients_without_connecting() -> None:
-    from redis.asyncio import Redis
-    from redis.asyncio.cluster import RedisCluster
-
-    assert isinstance(redis_client("redis://127.0.0.1:1/3", 0.1), Redis)
-    assert isinstance(redis_client("rediss://127.0.0.1:1/0", 0.1), Redis)
-    assert isinstance(redis_client("redis+cluster://127.0.0.1:1", 0.1), RedisCluster)
-    sentinel = redis_client("redis+sentinel://:secret@s1:26379,s2:26380/mymaster/2", 0.1)
-    assert isinstance(sentinel, Redis)
-    kwargs = sentinel.connection_pool.connection_kwargs
-    assert kwargs["db"] == 2 and kwargs["password"] == "secret"
-    assert [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
-            for s in sentinel.connection_pool.sentinel_manager.sentinels] == [("s1", 26379), ("s2", 26380)]
-    with pytest.raises(ValueError):
-        redis_client("redis+sentinel://s1:26379", 0.1)
-    assert RedisBackend("redis://127.0.0.1:1/0", prefix="p:", timeout=0.1).prefix == "p:"
 
 
 def test_derived_memo_is_per_source_object_and_purpose() -> None:

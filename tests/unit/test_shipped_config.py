@@ -16,7 +16,10 @@ def test_reference_config_loads() -> None:
     config = load_config(CONFIG / "gateway.yaml", env={"MAIN_PANEL_KEY": "k"})
     assert config.upstreams["main"].api_key == "k"
     assert {k.id for k in config.keys} == {"ops-admin", "reseller-88", "legacy-billing-script"}
-    assert config.rate_limits.redis_url is None
+    assert config.redis.endpoints == {}  # PANELGATE_REDIS_URL unset: every state per process
+    shared = load_config(CONFIG / "gateway.yaml", env={"MAIN_PANEL_KEY": "k", "PANELGATE_REDIS_URL": "redis://r:6379/0"})
+    assert set(shared.redis.endpoints) == {"cache", "rate_limits", "locks", "streams", "hosts", "slots"}
+    assert shared.cache.backend == "redis"
     reseller = next(k for k in config.keys if k.id == "reseller-88")
     assert reseller.reseller_id == 88 and reseller.rate is not None and reseller.rate.burst == 20
 
