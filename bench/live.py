@@ -14,12 +14,13 @@ import json
 import statistics
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench import hls, nginx
 from bench.loadgen import open_stream
-from bench.procs import HOST, free_port, python, rss_kib
+from bench.procs import HOST, children, cpu_seconds, free_port, python, rss_kib
 
 if TYPE_CHECKING:
     from bench.run import Section, Settings
@@ -77,10 +78,6 @@ class Viewers:
                 "upstream": max(upstream)}  # fmt: skip
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0  # utime, stime in clock ticks (USER_HZ 100)
-
 
 def open_streams(port: int) -> int:
     """The streams the panel is sending right now, as it counts them (its connections holding a line's slot)."""
@@ -88,7 +85,8 @@ def open_streams(port: int) -> int:
         return int(json.loads(resp.read())["open"])
 
 
-def bench_slots(stack: Stack, settings: Settings) -> Section:
+def bench_slots(stack: Stack, settings: Settings) -> list[Section]:
+    """The MPEG-TS channels (shared vs a relay per viewer), then HLS (panelgate vs nginx, bench.hls)."""
     from bench.procs import Proc
     from bench.run import Section
     from bench.targets import ACCESS_CODE, REPO
@@ -97,7 +95,8 @@ def bench_slots(stack: Stack, settings: Settings) -> Section:
                            f"{RATE * 8 / 1e6:g} Mbit/s")  # fmt: skip
     sim_port = stack.ports["live_sim"] = free_port()
     argv = python("-m", "bench.simrun", "--port", str(sim_port), "--access-code", ACCESS_CODE, "--api-key",
-                  stack.upstream_key, "--live-rate", str(RATE), "--viewer-lines", str(VIEWERS))  # fmt: skip
+                  stack.upstream_key, "--live-rate", str(RATE), "--viewer-lines", str(VIEWERS), "--hls-seconds",
+                  str(hls.SEGMENT_SECONDS))  # fmt: skip
     stack._add(Proc("live simulator", argv, stack.tmp / "live-sim.log", cwd=str(REPO))).ready(sim_port)
     paths = [f"/live/benchv{n}/pw{n}/{1 + n % CHANNELS}.ts" for n in range(VIEWERS)]
     provider = [{"name": "pool", "username": "provider", "password": "provider-secret", "max_connections": CHANNELS}]
@@ -139,10 +138,24 @@ def bench_slots(stack: Stack, settings: Settings) -> Section:
         "Shared: `client_side.provider_lines` holds one provider line with max_connections 5; every viewer is "
         "checked once with `player_api.php` (its own line) and joins the channel's one connection. Relay per "
         "viewer: `shared_live: false`, each viewer's own connection to the panel, as before this section existed.",
-        "Not measured here: nginx `proxy_cache` + `proxy_cache_lock` on an HLS channel, since HLS playlists and "
-        "segments are not shared yet.",
+        "nginx `proxy_cache` + `proxy_cache_lock` on HLS channels: 7b below, measured in the same run.",
     ]
-    return sec
+    return [sec, hls.compare(lambda name: _hls_target(stack, name, sim_port, provider), _hls_stop(stack), sim_port)]
+
+
+def _hls_target(stack: Stack, name: str, sim_port: int, provider: list[dict[str, Any]]) -> tuple[int, list[int], Any]:
+    if name.startswith("panelgate"):
+        gw = _gateway(stack, "hls shared", sim_port, {"provider_lines": provider})
+        assert gw.proc is not None
+        return gw.port, [gw.proc.pid], gw.proc
+    port = free_port()
+    root = stack.tmp / "nginx-hls"
+    proc = stack._add(nginx.start("nginx hls", root, hls.nginx_config(root, port=port, sim_port=sim_port), port))
+    return port, [proc.pid, *children(proc.pid)], proc
+
+
+def _hls_stop(stack: Stack) -> Callable[[Any], None]:
+    return lambda proc: stack.stop(proc)
 
 
 def _gateway(stack: Stack, name: str, sim_port: int, client_side: dict[str, Any]) -> Gateway:

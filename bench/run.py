@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start_gateway(stack.gateway_config("cached", cache=True))
         stack.start_gateway(stack.gateway_config("pass", cache=False))
         stack.start_gateway(stack.gateway_config("stream", cache=False, stream_origin=True))
-        steps: dict[str, Callable[[Stack, Settings], Section]] = {
+        steps: dict[str, Callable[[Stack, Settings], Section | list[Section]]] = {
             "cached": bench_cached, "pass": bench_pass, "write": bench_write, "stream": bench_stream,
             "slow": bench_slow, "workers": bench_workers, "slots": live.bench_slots,
         }  # fmt: skip
@@ -425,8 +425,10 @@ def main(argv: list[str] | None = None) -> int:
             if name == "profile":
                 continue
             print(f"bench: {name}", flush=True)
-            sections.append(steps[name](stack, settings))
-            report.print_section(sections[-1])
+            done = steps[name](stack, settings)
+            for sec in done if isinstance(done, list) else [done]:
+                sections.append(sec)
+                report.print_section(sec)
         if "profile" in only:
             print("bench: profile", flush=True)
             profiles = profile.run(stack, settings.profile_seconds)

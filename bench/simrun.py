@@ -15,13 +15,17 @@ import signal
 from aiohttp import web
 
 from gateway.sim.player_data import add_line
+from gateway.sim.player_hls import LiveHls
 from gateway.sim.xtream_masters import XtreamMastersSim
 
 
 async def serve(port: int, access_code: str, api_key: str, reseller_lines: int, live_rate: float | None = None,
-                viewer_lines: int = 0) -> None:  # fmt: skip
+                viewer_lines: int = 0, hls_seconds: float = 0.0) -> None:  # fmt: skip
     sim = XtreamMastersSim(access_code=access_code, api_key=api_key)
     sim.player.live_rate = live_rate
+    if hls_seconds:  # live HLS as XC_VM serves it with allow_cdn_access (the token in the query)
+        sim.player.live_hls = LiveHls(segment_seconds=hls_seconds, window=5, cdn=True,
+                                      segment_bytes=int((live_rate or 500_000) * hls_seconds))  # fmt: skip
     for n in range(viewer_lines):  # the live benchmark's viewers (benchv{n}/pw{n}) and its provider line (provider)
         add_line(sim.tables, f"benchv{n}", f"pw{n}", 1)
     if viewer_lines:
@@ -36,7 +40,15 @@ async def serve(port: int, access_code: str, api_key: str, reseller_lines: int, 
     async def open_streams(_: web.Request) -> web.Response:  # what the live benchmark counts
         return web.json_response({"open": sim.player.open_streams, "by_line": dict(sim.player.open_by_line)})
 
+    async def hls_fetches(_: web.Request) -> web.Response:  # what the HLS comparison counts
+        hls = sim.player.live_hls
+        if hls is None:
+            return web.json_response({})
+        return web.json_response({"segments": sum(hls.segment_fetches.values()), "distinct": len(hls.segment_fetches),
+                                  "playlists": sum(hls.playlist_fetches.values()), "connections": len(hls.connections)})
+
     app.router.add_get("/_bench/open_streams", open_streams)
+    app.router.add_get("/_bench/hls", hls_fetches)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
@@ -62,10 +74,11 @@ def main() -> None:
     parser.add_argument("--reseller-lines", type=int, default=0)
     parser.add_argument("--live-rate", type=float, default=None, help="bytes a second of each live channel")
     parser.add_argument("--viewer-lines", type=int, default=0)
+    parser.add_argument("--hls-seconds", type=float, default=0.0, help="serve live HLS, segments of this length")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.port, args.access_code, args.api_key, args.reseller_lines, args.live_rate,
-                          args.viewer_lines))  # fmt: skip
+                          args.viewer_lines, args.hls_seconds))  # fmt: skip
 
 
 if __name__ == "__main__":

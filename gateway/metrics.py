@@ -141,7 +141,7 @@ class Metrics:
             registry=self.registry,
         )
 
-        # gateway.clientside.shared_live / provider_lines: live channels shared by their viewers
+        # gateway.clientside.shared_live / hls_share / provider_lines: live channels shared by their viewers
         self.shared_channels = Gauge(
             "panelgate_shared_channels", "Live channels with an upstream connection shared by their viewers",
             registry=self.registry,
@@ -158,6 +158,22 @@ class Metrics:
             "panelgate_shared_viewer_skips_total",
             "Viewers that fell behind a shared channel: skipped forward to the next join point, or dropped",
             ["action"],
+            registry=self.registry,
+        )
+        self.hls_channels = Gauge(
+            "panelgate_shared_hls_channels", "Of the shared channels, the live HLS ones", registry=self.registry
+        )
+        self.hls_viewers = Gauge(
+            "panelgate_shared_hls_viewers",
+            "Of the shared channels' viewers, those of live HLS (each counts until hls_viewer_timeout after its last "
+            "request)",
+            registry=self.registry,
+        )
+        self.hls_requests = Counter(
+            "panelgate_hls_shared_requests_total",
+            "Requests for shared HLS playlists and segments, by what answered them: upstream (this request's fetch), "
+            "or shared (another viewer's fetch, cached or in flight)",
+            ["what", "source"],
             registry=self.registry,
         )
         self.provider_slots = Gauge(

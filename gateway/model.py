@@ -48,6 +48,7 @@ class Reason(enum.StrEnum):
     KEY_NOT_YET_VALID = "key_not_yet_valid"  # a key before its not_before
     KEY_ROTATED = "key_rotated"  # a secret replaced by `key rotate`, past its grace period
     QUOTA = "quota"  # a key's quota of calls a day or a window used up
+    UNKNOWN_SEGMENT = "unknown_segment"  # a shared HLS URL forged, expired, of another address, or long gone
     # the upstream's trouble, and the gateway's own
     UPSTREAM_ERROR = "upstream_error"  # unreachable, timed out, or broke off before answering
     UPSTREAM_STATUS = "upstream_status"  # answered an error status

@@ -1,8 +1,9 @@
 """A viewer of a live channel: which requests are shared, whose credentials open the channel, who may join it.
 
 Shared: `GET /live/{u}/{p}/{id}[.ts]`, `/live/{token}/{id}[.ts]` and `/{u}/{p}/{id}[.ts]` without `Range` or
-`utc` (catch-up), with `client_side.shared_live` on (the default). HLS (`.m3u8` and its segments), VOD, series,
-catch-up and ranges are relayed per viewer (gateway.clientside.relay).
+`utc` (catch-up), with `client_side.shared_live` on (the default). Live `.m3u8` is shared too, its segments
+fetched once for all viewers (gateway.clientside.hls_live); VOD, series, catch-up and ranges are relayed per viewer
+(gateway.clientside.relay).
 
 Whose credentials the shared connection uses, and why:
 - With `provider_lines`: a provider line's (gateway.clientside.provider_lines). Every viewer is checked first
@@ -142,7 +143,7 @@ async def _join(request: web.Request, runtime: ClientSideRuntime, config: Config
         channel, first = runtime.live.channel(key, metrics, cs.viewer_buffer, cs.live_linger)
         if first:
             try:
-                opened = await _open(request, runtime, config, metrics, url, want)
+                opened = await open_upstream(request, runtime, config, metrics, url, want)
             except BaseException as exc:  # the viewers waiting for it get the same answer (a copy: see below)
                 runtime.live.fail(channel, exc if isinstance(exc, Refusal) else Refusal(502, Reason.UPSTREAM_ERROR))
                 raise
@@ -157,9 +158,10 @@ async def _join(request: web.Request, runtime: ClientSideRuntime, config: Config
     raise Refusal(502, Reason.UPSTREAM_ERROR)
 
 
-async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config, metrics: Metrics, url: str,
-                want: Wanted) -> Opened:  # fmt: skip
-    """The channel's upstream connection: on a provider line with a free slot, else with the viewer's own line."""
+async def open_upstream(request: web.Request, runtime: ClientSideRuntime, config: Config, metrics: Metrics, url: str,
+                        want: Wanted) -> Opened:  # fmt: skip
+    """A channel's upstream answer (`want.ext`: its stream, or its HLS playlist): on a provider line with a free
+    slot, else at `url` with the viewer's own line. A Refusal when no slot is free or the panel says no."""
     cs = config.client_side
     headers = {k: v for k, v in forward_headers(request).items() if k not in _NOT_FORWARDED}
     pool = runtime.providers
@@ -169,7 +171,7 @@ async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config
         metrics.provider_slots.labels(slot.line.name).set(pool.held.get(slot.line.name, 0))
 
     if not cs.provider_lines:
-        await runtime.live.close_idle(want.scope())
+        await runtime.close_idle(want.scope())
         response = await _get(runtime, config, url, headers)
         if response.status != 200:
             response.close()
@@ -180,7 +182,7 @@ async def _open(request: web.Request, runtime: ClientSideRuntime, config: Config
     base = upstream_of(config).url
     while True:
         slot = await pool.take(config, frozenset(skip))
-        while slot is None and (idle := runtime.live.idle()):
+        while slot is None and (idle := runtime.idle_channels()):
             await idle[0].close()  # a channel nobody watches gives its slot to one somebody wants
             slot = await pool.take(config, frozenset(skip))
         deadline = asyncio.get_running_loop().time() + 2 * RELEASE_GRACE

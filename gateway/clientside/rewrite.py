@@ -79,22 +79,32 @@ class Origins:
         self._known.move_to_end(origin)
         if len(self._known) > self.limit:
             self._known.popitem(last=False)
-        hour = int((time.time() if now is None else now) // 3600)
-        sealed = self._siv.encrypt(f"{hour}|{url}".encode(), [_ORIGIN_AD])
-        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+        return self.seal(url, _ORIGIN_AD, now)
 
     def url(self, oid: str, now: float | None = None) -> str | None:
         """The upstream URL an id was issued for, None when it is forged, damaged or expired."""
-        if not 24 <= len(oid) <= 4096 or not oid.isascii():
+        return self.unseal(oid, _ORIGIN_AD, now)
+
+    def seal(self, text: str, purpose: bytes, now: float | None = None) -> str:
+        """`text` and the hour, sealed under this key for one `purpose` (an id of one kind never opens as
+        another): URL-safe, readable back by `unseal` in any worker or replica holding the same key."""
+        hour = int((time.time() if now is None else now) // 3600)
+        sealed = self._siv.encrypt(f"{hour}|{text}".encode(), [purpose])
+        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+    def unseal(self, token: str, purpose: bytes, now: float | None = None) -> str | None:
+        """The text sealed for `purpose`, None when forged, damaged, sealed for another purpose or expired
+        (VALID_HOURS)."""
+        if not 24 <= len(token) <= 4096 or not token.isascii():
             return None
         try:
-            sealed = base64.urlsafe_b64decode(oid + "=" * (-len(oid) % 4))
-            hour_text, _, url = self._siv.decrypt(sealed, [_ORIGIN_AD]).decode().partition("|")
+            sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            hour_text, _, text = self._siv.decrypt(sealed, [purpose]).decode().partition("|")
             hour = int(hour_text)
         except (InvalidTag, ValueError, binascii.Error):  # forged, truncated, or not base64 / UTF-8 at all
             return None
         current = int((time.time() if now is None else now) // 3600)
-        return url if 0 <= current - hour < VALID_HOURS else None
+        return text if 0 <= current - hour < VALID_HOURS else None
 
     def known(self) -> list[str]:
         return list(self._known)

@@ -21,8 +21,8 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import web
 
 from gateway.accesslog import redact
+from gateway.clientside import hls_live, player_api, playlist, portal
 from gateway.clientside import live as live_channels
-from gateway.clientside import player_api, playlist, portal
 from gateway.clientside.hosts import DISCOVER_TIMEOUT, REDISCOVER
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.relay import Broken, check_client, relay
@@ -89,13 +89,16 @@ def _stream(kind: str) -> Handler:
 
     async def handle(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
         info = request.match_info
-        want = live_channels.wanted(request) if kind == "live" and state.config.client_side.shared_live else None
+        shared = kind == "live" and state.config.client_side.shared_live
+        want = live_channels.wanted(request, ("ts", "m3u8")) if shared else None
+        if want is not None and want.ext == "m3u8":  # one upstream fetch per segment for all its viewers
+            return await hls_live.playlist(request, runtime, state.config, state.metrics, want)
         if want is not None:  # one upstream connection per channel for all its viewers
             url = _target(state.config, request)
             return await live_channels.serve(request, runtime, state.config, state.metrics, url, want)
-        scope = live_channels.line_scope(request) if runtime.live.channels else None
+        scope = live_channels.line_scope(request) if runtime.live.channels or runtime.hls.channels else None
         if scope is not None:
-            await runtime.live.close_idle(scope)  # this line's lingering channels would hold its panel slots
+            await runtime.close_idle(scope)  # this line's lingering channels would hold its panel slots
         return await relay(
             request, runtime=runtime, config=state.config, metrics=state.metrics, url=_target(state.config, request),
             kind=kind, line=info.get("u") or info["token"], rewrite_hls=request.path.endswith(".m3u8"),
@@ -139,6 +142,11 @@ async def _origin(request: web.Request, runtime: ClientSideRuntime, state: Gatew
         raise Refusal(404, Reason.UNKNOWN_ORIGIN)
     return await relay(request, runtime=runtime, config=state.config, metrics=state.metrics, url=url, kind="hls",
                        line=None, rewrite_hls=urlsplit(url).path.endswith(".m3u8"))  # fmt: skip
+
+
+async def _shared_hls(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+    """`/_h/{id}/{name}`: a segment or key of a shared live HLS channel, under the viewer's sealed id."""
+    return await hls_live.segment(request, runtime, state.config, state.metrics)
 
 
 async def _player_api(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
@@ -188,6 +196,7 @@ def add_routes(app: web.Application, live: Live) -> None:
     # server-side, but an adaptive (multi-variant) playlist names them
     route("GET", "/{prefix:auth|vauth|tsauth|thauth|subauth}/{tail:.+}", "hls", _file("hls"))
     route("GET", ORIGIN_PREFIX + "{oid}/{tail:.+}", "hls", _origin)
+    route("GET", hls_live.PREFIX + "{vid}/{name}", "hls", _shared_hls)
     route("GET", "/images/{tail:.+}", "image", _file("image"))
     for path in ("/thumb/{u}/{p}/{file}", "/thumb/{token}/{file}"):
         route("GET", path, "thumb", _file("thumb"))

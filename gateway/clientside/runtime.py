@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from gateway.clientside.hls_share import SharedHls
 from gateway.clientside.hosts import HostBook, Shared, discover
 from gateway.clientside.limits import MemoryCounter, RedisCounter, StreamCounter
 from gateway.clientside.provider_lines import ProviderPool
 from gateway.clientside.rewrite import Origins, Rewriter
-from gateway.clientside.shared_live import SharedLive
+from gateway.clientside.shared_live import Closable, SharedLive
 from gateway.clientside.viewer_check import ViewerChecks
 from gateway.clientside.watching import Watching
 from gateway.config import Config, Upstream
@@ -39,6 +40,7 @@ class ClientSideRuntime:
     stopping: bool = False  # the server is shutting down: running streams end, at their next chunk or poll
     streaming: set[asyncio.Transport] = field(default_factory=set)  # players' connections relaying a body now
     live: SharedLive = field(default_factory=SharedLive)  # shared live channels (gateway.clientside.live)
+    hls: SharedHls = field(default_factory=SharedHls)  # shared live HLS channels (gateway.clientside.hls_live)
     providers: ProviderPool = field(default_factory=ProviderPool)
     checks: ViewerChecks = field(default_factory=ViewerChecks)
     watching: Watching = field(default_factory=Watching)  # streams per line, for the status page
@@ -49,6 +51,22 @@ class ClientSideRuntime:
     _origins_secret: bytes = b""
     # read once: `serve --workers N` sets it before its workers start (request code does not read the environment)
     _workers_secret: bytes = field(default_factory=lambda: _workers_key())
+
+    def __post_init__(self) -> None:
+        self.live.more = self.hls.counts  # one set of gauges and one /readyz count for every shared channel
+        self.hls.on_count = self.live.counted
+
+    def idle_channels(self) -> list[Closable]:
+        """Shared channels nobody watches (lingering), MPEG-TS and HLS: each gives its provider slot up at once
+        when another channel wants one."""
+        return [*self.live.idle(), *self.hls.idle()]
+
+    async def close_idle(self, scope: str) -> None:
+        """A line about to open another stream: its lingering channels close first, or the panel would count
+        them against its `max_connections` until their linger ends."""
+        lingering: list[Closable] = [*self.live.idle(scope), *self.hls.idle(scope)]
+        for channel in lingering:
+            await channel.close()
 
     def origins(self, config: Config) -> Origins:
         """The `/_o/` ids under `client_side.origin_secret`; without one, under the key `serve --workers N` made
@@ -114,7 +132,7 @@ class ClientSideRuntime:
     def report(self, config: Config) -> dict[str, object]:
         """/readyz: shared live channels, their viewers, the upstream connections saved, provider slots."""
         shared = config.redis.endpoint("slots") is not None
-        return {**self.live.report(), "enabled": config.client_side.shared_live,
+        return {**self.live.report(), "hls": self.hls.report(), "enabled": config.client_side.shared_live,
                 "slots": "redis" if shared else "memory", "provider_lines": self.providers.report(config)}  # fmt: skip
 
     def status(self) -> dict[str, object]:
@@ -133,6 +151,7 @@ class ClientSideRuntime:
         STOP_GRACE its connection is aborted, which ends that wait."""
         self.stopping = True
         await self.live.stop()  # every shared channel closed and its provider slot given back, now
+        await self.hls.close()
         deadline = time.monotonic() + STOP_GRACE
         while self.streaming and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -142,6 +161,7 @@ class ClientSideRuntime:
     async def close(self) -> None:
         await self.hosts.close()
         await self.live.close()
+        await self.hls.close()
         await self.providers.close()
         if self._session is not None:
             await self._session.close()

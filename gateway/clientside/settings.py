@@ -48,6 +48,10 @@ class ClientSide:
     viewer_buffer: int = 1 << 20  # bytes a viewer may fall behind live before it is skipped forward
     viewer_check_ttl: float = 60.0  # seconds a viewer's standing on the panel (login check) is remembered
     provider_lines: tuple[ProviderLine, ...] = ()
+    # shared live HLS (gateway.clientside.hls_share): how long a viewer counts after its last request, and the
+    # memory the segments of every channel may hold together
+    hls_viewer_timeout: float = 30.0
+    hls_cache_bytes: int = 256 << 20
 
 
 def parse_client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -> ClientSide:
@@ -82,6 +86,8 @@ def parse_client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -
         viewer_buffer=r.integer("viewer_buffer_kib", 1024, low=64, high=1 << 20) * 1024,
         viewer_check_ttl=r.seconds("viewer_check_ttl", 60.0),
         provider_lines=_provider_lines(r, "provider_lines"),
+        hls_viewer_timeout=r.number("hls_viewer_timeout", 30.0),
+        hls_cache_bytes=r.integer("hls_cache_mib", 256, low=8, high=1 << 16) << 20,
     )
     r.done()
     return side

@@ -24,8 +24,9 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 
@@ -58,6 +59,12 @@ class Opened:
     response: aiohttp.ClientResponse
     slot: Slot | None
     release: Callable[[Slot], Awaitable[None]]
+
+
+class Closable(Protocol):
+    """A shared channel of any kind, as a slot that can be taken back (runtime.idle_channels)."""
+
+    async def close(self) -> None: ...
 
 
 class End:
@@ -280,7 +287,8 @@ class SharedLive:
     def __init__(self) -> None:
         self.channels: dict[ChannelKey, Channel] = {}
         self.metrics: Metrics | None = None
-        self.refresh: Callable[[Slot], Awaitable[None]] = _no_refresh
+        self.refresh: Callable[[Slot], Awaitable[None]] = no_refresh
+        self.more: Callable[[], tuple[int, int]] = _none  # (channels, viewers) shared elsewhere: live HLS
         self.stopping = False
         self.releasing = 0  # slots of closed channels waiting out RELEASE_GRACE: free in a moment, not busy
         self._tasks: set[asyncio.Task[None]] = set()
@@ -315,24 +323,22 @@ class SharedLive:
         """Channels nobody watches (lingering): all of them, or those of one scope."""
         return [c for c in self.channels.values() if c.idle and (scope is None or c.key.scope == scope)]
 
-    async def close_idle(self, scope: str) -> None:
-        """A line about to open another stream: its lingering channels close first, or the panel would count
-        them against its `max_connections` until their linger ends."""
-        for channel in self.idle(scope):
-            await channel.close()
-
-    def counted(self) -> None:
+    def counted(self, metrics: Metrics | None = None) -> None:
+        """The gauges of every shared channel, MPEG-TS and HLS (`more`) alike."""
+        self.metrics = self.metrics or metrics
         if self.metrics is None:
             return
-        viewers = sum(len(c.viewers) for c in self.channels.values())
-        channels = sum(1 for c in self.channels.values() if c.ready.done())
+        more_channels, more_viewers = self.more()
+        viewers = sum(len(c.viewers) for c in self.channels.values()) + more_viewers
+        channels = sum(1 for c in self.channels.values() if c.ready.done()) + more_channels
         self.metrics.shared_channels.set(channels)
         self.metrics.shared_viewers.set(viewers)
         self.metrics.upstream_saved.set(max(0, viewers - channels))
 
     def report(self) -> dict[str, int]:
-        viewers = sum(len(c.viewers) for c in self.channels.values())
-        channels = len(self.channels)
+        more_channels, more_viewers = self.more()
+        viewers = sum(len(c.viewers) for c in self.channels.values()) + more_viewers
+        channels = len(self.channels) + more_channels
         return {"channels": channels, "viewers": viewers, "upstream_connections_saved": max(0, viewers - channels)}
 
     def spawn(self, work: Awaitable[None]) -> None:
@@ -361,14 +367,25 @@ class SharedLive:
         await self.close()
 
     async def close(self) -> None:
-        await asyncio.gather(*(channel.close() for channel in list(self.channels.values())))
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await wind_down(list(self.channels.values()), self._tasks, self._sweeper)
 
 
-async def _no_refresh(_: Slot) -> None:
+async def wind_down(channels: Sequence[Closable], tasks: set[asyncio.Task[None]],
+                    sweeper: asyncio.Task[None] | None) -> None:  # fmt: skip
+    """A registry's end (MPEG-TS or HLS): every channel closed, the work they spawned awaited, the sweeper
+    stopped."""
+    await asyncio.gather(*(channel.close() for channel in channels))
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if sweeper is not None:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+
+
+async def no_refresh(_: Slot) -> None:
     return None
+
+
+def _none() -> tuple[int, int]:
+    return 0, 0

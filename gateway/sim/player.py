@@ -30,6 +30,7 @@ from aiohttp import web
 from gateway.sim import player_data as data
 from gateway.sim import player_live, xui_tokens
 from gateway.sim.player_aliases import add_alias_routes
+from gateway.sim.player_hls import LiveHls
 from gateway.sim.player_media import Media
 from gateway.sim.stalker import StalkerPortal
 
@@ -96,6 +97,7 @@ class PlayerSim:
         self.xmltv_repeat = xmltv_repeat
         self.hls_segments = 3  # segments in a channel's .m3u8
         self.hls_endlist = False  # end it with #EXT-X-ENDLIST (a finished event, as for VOD)
+        self.live_hls: LiveHls | None = None  # live HLS as XC_VM serves it (player_hls): 302, sliding window, tokens
         self.open_streams = 0
         self.peak_streams = 0
         self.open_by_line: Counter[str] = Counter()
@@ -120,6 +122,7 @@ class PlayerSim:
         app.router.add_get("/xmltv.php", self.xmltv)
         app.router.add_get("/images/{tail:.+}", self.image)
         app.router.add_get("/hls/{token}/{file}", self.segment)
+        app.router.add_get("/hls/{token}", self.live_segment)
         app.router.add_get("/key/{token}", self.key)
         app.router.add_get("/auth/{token}", self.streaming_server)
         app.router.add_get("/play/{token}", self.play)
@@ -286,6 +289,8 @@ class PlayerSim:
                                 content_type="text/vtt")  # fmt: skip
         if ext != "m3u8" and kind in ("live", "movie", "series", "timeshift") and self.over_limit(line):
             return web.Response(status=403, text="")
+        if ext == "m3u8" and kind == "live" and self.live_hls is not None:
+            raise self.live_hls.redirect(line, sid)
         if ext == "m3u8" and kind == "live" and self.media is not None:
             # auth.php sends HLS players to the streaming server's live.php, under a token of its own
             token = xui_tokens.encrypt(f"live/{line['username']}/{line['password']}/{sid}/m3u8")
@@ -330,6 +335,8 @@ class PlayerSim:
         line = data.find_line(self.tables, fields[1], fields[2]) if len(fields) >= 4 else None
         if line is None or fields[0] != "live" or not fields[3].isdigit():
             return web.Response(status=403, text="")
+        if fields[4:5] == ["m3u8"] and self.live_hls is not None:
+            return self.live_hls.playlist(request, line, int(fields[3]), fields[5] if len(fields) > 5 else "")
         if fields[4:5] == ["m3u8"]:
             return self._playlist(request, line, int(fields[3]))
         if self.over_limit(line):
@@ -368,9 +375,10 @@ class PlayerSim:
         self.note(request)
         text = xui_tokens.decrypt(request.match_info["token"]) or ""
         ip, _, sid = text.partition("/")
-        if self.media is None or ip != request.remote or not sid.isdigit():
+        media = self.live_hls.media if self.live_hls is not None and self.live_hls.media else self.media
+        if media is None or ip != request.remote or not sid.isdigit():
             return web.Response(status=404, text="")
-        return web.Response(body=self.media.key, content_type="application/octet-stream")
+        return web.Response(body=media.key, content_type="application/octet-stream")
 
     async def segment(self, request: web.Request) -> web.StreamResponse:
         self.note(request)
@@ -382,6 +390,13 @@ class PlayerSim:
             chunk = self.media.segments[int(n_text) % len(self.media.segments)]
             return await self._ranged(request, 0, len(chunk), "hls", "video/mp2t", chunk)
         return await self._ranged(request, int(sid_text) * 1000 + int(n_text), SEGMENT_SIZE, "hls", "video/mp2t")
+
+    async def live_segment(self, request: web.Request) -> web.StreamResponse:
+        """`/hls/{token}` (segment.php): a live HLS segment, when `live_hls` is on."""
+        self.note(request)
+        if self.live_hls is None:
+            return web.Response(status=404, text="")
+        return await self.live_hls.segment(request, partial(data.find_line, self.tables))
 
     def over_limit(self, line: data.Row) -> bool:
         limit = int(line.get("max_connections") or 0)

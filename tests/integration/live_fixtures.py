@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import LIVE, build_admin_app, build_app
 from gateway.config import Config
 from gateway.sim import player_data
+from gateway.sim.player_hls import LiveHls
 from gateway.sim.player_media import Media
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config
@@ -78,12 +79,15 @@ async def wait_for(predicate: Callable[[], bool], seconds: float = 10.0, what: s
 
 
 @pytest.fixture
-def make_live(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path,
-              tmp_path: Path) -> Any:  # fmt: skip
+def make_live(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, unused_tcp_port_factory: Any,
+              policies_dir: Path, tmp_path: Path) -> Any:  # fmt: skip
     async def make(*, providers: tuple[int, ...] = (), viewers: int = 0, viewer_connections: int = 1,
-                   rate: float | None = RATE, media: Media | None = None, **client_side: Any) -> LiveSide:  # fmt: skip
+                   rate: float | None = RATE, media: Media | None = None, live_hls: LiveHls | None = None,
+                   trusted_proxies: tuple[str, ...] = (), **client_side: Any) -> LiveSide:  # fmt: skip
+        """`live_hls`: the panel serves live HLS as XC_VM does, and the gateway's `public_url` is its own real
+        address (players follow the URLs it writes into playlists)."""
         sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
-        sim.player.live_rate, sim.player.media = rate, media
+        sim.player.live_rate, sim.player.media, sim.player.live_hls = rate, media, live_hls
         sim.player.enforce_max_connections = True
         provider_lines = []
         for n, slots in enumerate(providers):
@@ -94,13 +98,25 @@ def make_live(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, poli
                       for n in range(viewers)]  # fmt: skip
         server = await aiohttp_server(sim.app())
         side_config: dict[str, Any] = {"provider_lines": provider_lines, **client_side}
-        config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path, client_side=side_config)
-        client = await aiohttp_client(build_app(config))
+        port = unused_tcp_port_factory()
+        public = {"public_url": f"http://127.0.0.1:{port}"} if live_hls is not None else {}
+        config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path, client_side=side_config,
+                             trusted_proxies=list(trusted_proxies), **public)  # fmt: skip
+        client = await aiohttp_client(build_app(config), server_kwargs={"port": port})
         admin = await aiohttp_client(build_admin_app(client.server.app[LIVE]))
         return LiveSide(sim, server, client, admin, config, [f"provider{n}" for n in range(len(providers))],
                         viewer_ids)  # fmt: skip
 
     return make
+
+
+async def stopped(task: asyncio.Task[None] | None, session: aiohttp.ClientSession) -> None:
+    """A test client's task cancelled and awaited, its session closed."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
+            await task
+    await session.close()
 
 
 class Watcher:
@@ -130,8 +146,60 @@ class Watcher:
             self.started.set()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
-                await self.task
-        await self._session.close()
+        await stopped(self.task, self._session)
+
+
+class HlsPlayer:
+    """One HLS player on its own connection: reloads the playlist every half target duration and fetches each
+    segment it has not had yet, as players do, until told to stop. `segments`: the bytes of each by its URL's
+    last path segment; `errors`: what went wrong (a status, a body cut short)."""
+
+    def __init__(self, url: str, agent: str = "player", headers: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.headers = {"User-Agent": agent, **(headers or {})}
+        self.playlists: list[str] = []
+        self.segments: dict[str, bytes] = {}
+        self.statuses: list[int] = []
+        self.errors: list[str] = []
+        self.task: asyncio.Task[None] | None = None
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+
+    def start(self) -> HlsPlayer:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self._session.get(self.url, headers=self.headers) as resp:
+                    self.statuses.append(resp.status)
+                    text = await resp.text()
+            except aiohttp.ClientError as exc:
+                self.errors.append(f"playlist {type(exc).__name__}")
+                await asyncio.sleep(0.2)
+                continue
+            if resp.status != 200:
+                self.errors.append(f"playlist {resp.status}")
+                await asyncio.sleep(0.2)
+                continue
+            self.playlists.append(text)
+            target = float(text.split("#EXT-X-TARGETDURATION:", 1)[1].split()[0])
+            for uri in [line for line in text.splitlines() if line and not line.startswith("#")]:
+                name = uri.rsplit("/", 1)[1]
+                if name not in self.segments:
+                    await self.fetch(uri, name)
+            await asyncio.sleep(target / 2)
+
+    async def fetch(self, uri: str, name: str) -> None:
+        try:
+            async with self._session.get(uri, headers=self.headers) as resp:
+                self.statuses.append(resp.status)
+                if resp.status != 200:
+                    self.errors.append(f"{name} {resp.status}")
+                    return
+                self.segments[name] = await resp.read()
+        except aiohttp.ClientError as exc:
+            self.errors.append(f"{name} {type(exc).__name__}")
+
+    async def stop(self) -> None:
+        await stopped(self.task, self._session)

@@ -192,7 +192,7 @@ async def test_large_movie_is_relayed_byte_exact_with_ranges(make_side: Any) -> 
 
 
 async def test_hls_playlist_rewritten_and_segments_relayed(make_side: Any) -> None:
-    side = await make_side()
+    side = await make_side({"shared_live": False})  # relayed per viewer (shared: tests/integration/test_shared_hls)
     user, password = side.line
     resp = await side.client.get(f"/live/{user}/{password}/1.m3u8")
     assert resp.status == 200
@@ -206,8 +206,8 @@ async def test_hls_playlist_rewritten_and_segments_relayed(make_side: Any) -> No
 
 
 async def test_redirects_to_a_load_balancer_are_followed_server_side(make_side: Any) -> None:
-    side = await make_side({"origin_secret": "replicas-share-this-secret-0123456789"}, redirect=True,
-                           lb_host="localhost")  # fmt: skip
+    side = await make_side({"origin_secret": "replicas-share-this-secret-0123456789", "shared_live": False},
+                           redirect=True, lb_host="localhost")  # fmt: skip
     user, password = side.line
     resp = await side.client.get(f"/movie/{user}/{password}/22.mp4", headers={"Range": "bytes=500-1499"},
                                  allow_redirects=False)  # fmt: skip

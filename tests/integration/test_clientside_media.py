@@ -33,7 +33,8 @@ def assert_clip(probe: dict[str, Any]) -> None:
 
 
 async def test_encrypted_hls_plays_through_the_gateway(make_setup: Any, media: Media) -> None:
-    setup: Setup = await make_setup(media=media)
+    # relayed per viewer, the key at the panel's own path (shared: tests/integration/test_shared_hls_media)
+    setup: Setup = await make_setup({"shared_live": False}, media=media)
     resp = await setup.client.get(f"/live/{setup.creds}/1.m3u8")
     text = await resp.text()
     setup.assert_hidden(text)

@@ -45,11 +45,19 @@ def test_origin_secret_is_derived_from_the_given_secret_only(tmp_path: Path) -> 
     ({"upstream_hosts": ["panel.example.net:8080"]}, "client_side.upstream_hosts[0]"),
     ({"upstream_hosts": ["*.example.net"]}, "client_side.upstream_hosts[0]"),
     ({"upstream_hosts": [8080]}, "client_side.upstream_hosts[0]"),
+    ({"hls_viewer_timeout": 0}, "client_side.hls_viewer_timeout"),
+    ({"hls_cache_mib": 4}, "client_side.hls_cache_mib"),
+    ({"hls_cache_mib": "lots"}, "client_side.hls_cache_mib"),
 ])  # fmt: skip
 def test_errors_name_the_path(tmp_path: Path, side: object, path: str) -> None:
     with pytest.raises(ConfigError) as err:
         _config(tmp_path, side)
     assert err.value.path == path
+
+
+def test_shared_hls_settings(tmp_path: Path) -> None:
+    side = _config(tmp_path, {"hls_viewer_timeout": 12.5, "hls_cache_mib": 64}).client_side  # type: ignore
+    assert (side.hls_viewer_timeout, side.hls_cache_bytes) == (12.5, 64 << 20)
 
 
 def test_workers_of_one_serve_share_a_key_without_origin_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -116,3 +116,13 @@ def test_split_complete_keeps_an_unfinished_url_for_the_next_chunk() -> None:
 def test_public_parts() -> None:
     assert public_parts("http://tv.example.com:8080") == ("tv.example.com", "8080", "443", "http")
     assert public_parts("https://tv.example.com") == ("tv.example.com", "80", "443", "https")
+
+
+def test_a_sealed_text_opens_only_for_its_purpose_and_its_hours() -> None:
+    origins = Origins(b"k" * 64)
+    token = origins.seal("stream|address|creds", b"panelgate/_h/v1", now=3600.0 * 100)
+    assert origins.unseal(token, b"panelgate/_h/v1", now=3600.0 * 100) == "stream|address|creds"
+    assert origins.unseal(token, b"panelgate/_o/v2", now=3600.0 * 100) is None  # an /_h/ id is no /_o/ id
+    assert origins.url(token, now=3600.0 * 100) is None
+    assert origins.unseal(token, b"panelgate/_h/v1", now=3600.0 * (100 + VALID_HOURS)) is None
+    assert "creds" not in token
