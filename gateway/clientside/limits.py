@@ -8,13 +8,19 @@ Redis may hold for nobody (a timed-out acquire, a failed release) is removed onc
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from gateway.redis.leases import Lease, Leases, MemoryLeases
 from gateway.redis.link import Link
 from gateway.redis.settings import Endpoint
 
-__all__ = ["Lease", "MemoryCounter", "RedisCounter", "StreamCounter", "line_key"]
+__all__ = ["Lease", "MemoryCounter", "RedisCounter", "StreamCounter", "kept", "line_key"]
+
+HEARTBEAT = 20.0  # seconds between refreshes of a stream's shared lease (swept after the counter's ttl, 60 s)
 
 
 def line_key(upstream: str, username: str) -> str:
@@ -24,6 +30,8 @@ def line_key(upstream: str, username: str) -> str:
 
 
 class StreamCounter(Protocol):
+    ttl: float  # seconds a shared lease outlives its last refresh
+
     async def acquire(self, line: str, limit: int) -> Lease | None:
         """A lease on one of `limit` stream slots of `line`, or None when all are taken."""
 
@@ -36,6 +44,8 @@ class StreamCounter(Protocol):
 
 
 class MemoryCounter:
+    ttl = math.inf  # a process's own leases end with it
+
     def __init__(self) -> None:
         self.leases = MemoryLeases()
 
@@ -66,3 +76,26 @@ class RedisCounter(Leases):
     @property
     def redis_errors(self) -> int:
         return self.link.errors if self.link is not None else 0
+
+
+@contextlib.asynccontextmanager
+async def kept(counter: StreamCounter, lease: Lease) -> AsyncIterator[None]:
+    """Refresh a shared `lease` while the body runs (a stream that lasts hours must not be swept as a dead
+    replica's after the ttl, which would let its line open one stream more than its cap)."""
+    if not lease.shared:
+        yield
+        return
+    every = min(HEARTBEAT, counter.ttl / 3)
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every)
+            await counter.refresh(lease)
+
+    task = asyncio.get_running_loop().create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -28,7 +28,7 @@ import logging
 import aiohttp
 from aiohttp import web
 
-from gateway.clientside.limits import line_key
+from gateway.clientside.limits import kept, line_key
 from gateway.clientside.provider_lines import RETRY_AFTER, Slot
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.relay import WRITE_HIGH, Broken, end_broken, forward_headers, stream_timeout
@@ -125,11 +125,12 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
     metrics.active_streams.labels("live").inc()
     runtime.watching.opened(want.line, "live")
     try:
-        channel, viewer = await _join(request, runtime, config, metrics, url, want, key)
-        try:
-            return await _watch(request, runtime, metrics, channel, viewer)
-        finally:
-            channel.leave(viewer)
+        async with kept(counter, lease):
+            channel, viewer = await _join(request, runtime, config, metrics, url, want, key)
+            try:
+                return await _watch(request, runtime, metrics, channel, viewer)
+            finally:
+                channel.leave(viewer)
     finally:
         metrics.active_streams.labels("live").dec()
         runtime.watching.closed(want.line, "live")

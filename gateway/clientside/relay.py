@@ -16,14 +16,13 @@ import asyncio
 import contextlib
 import enum
 import logging
-import time
 
 import aiohttp
 from aiohttp import web
 
 from gateway.accesslog import redact
 from gateway.bodyread import TooLarge, read_body
-from gateway.clientside.limits import Lease, StreamCounter, line_key
+from gateway.clientside.limits import Lease, kept, line_key
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.runtime import DISCONNECT_POLL, ClientSideRuntime, upstream_of
 from gateway.clientside.settings import ClientSide
@@ -43,7 +42,6 @@ SLOW_RECV = 16 * 1024  # the most one recv() from the panel takes until the play
 FAST_AFTER = 8 << 20  # bytes taken without a backlog that show it: more than the kernel's socket buffers absorb
 WRITE_HIGH = 16 * 1024  # the player's write buffer: each write waits until it has drained below this
 MAX_PLAYLIST_BYTES = 4 << 20  # an HLS playlist is kilobytes
-HEARTBEAT = 20.0  # seconds between refreshes of a shared stream slot
 # a playlist whatever its URL says (`/play/{token}`, `/auth/{token}`): rewritten like any `.m3u8`
 HLS_TYPES = frozenset({"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/x-mpegurl", "audio/mpegurl"})
 _FORWARD = ("Range", "If-Range", "User-Agent", "Accept")
@@ -180,8 +178,7 @@ async def _next_chunk(request: web.Request, upstream: aiohttp.ClientResponse) ->
 
 
 async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp: web.StreamResponse,
-                    on_bytes: list[int], heartbeat: HeartbeatFn | None = None,
-                    runtime: ClientSideRuntime | None = None) -> Copied:  # fmt: skip
+                    on_bytes: list[int], runtime: ClientSideRuntime | None = None) -> Copied:  # fmt: skip
     """Copy until the end, the player leaves, the server stops (`runtime.stopping`) or the upstream fails; the
     caller ends the response and closes the upstream.
 
@@ -190,7 +187,6 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
     buffer to drain below WRITE_HIGH (aiohttp itself waits only every 64 KiB), so the next upstream read starts
     only when the player took this one.
     """
-    next_beat = time.monotonic() + HEARTBEAT
     recv = _RecvSize(upstream)
     try:
         while True:
@@ -213,20 +209,8 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
             except (ConnectionError, RuntimeError):  # reset by the player, or the transport is closing
                 return Copied.GONE
             on_bytes[0] += len(chunk)
-            if heartbeat is not None and time.monotonic() >= next_beat:
-                next_beat = time.monotonic() + HEARTBEAT
-                await heartbeat()
     finally:
         recv.restore()
-
-
-class HeartbeatFn:
-    def __init__(self, counter: StreamCounter, lease: Lease) -> None:
-        self.counter = counter
-        self.lease = lease
-
-    async def __call__(self) -> None:
-        await self.counter.refresh(self.lease)
 
 
 async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Config, metrics: Metrics,
@@ -261,11 +245,14 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
             if request.transport is not None:
                 # Kept for the rest of the connection (keep-alive): harmless, aiohttp's writes drain anyway.
                 request.transport.set_write_buffer_limits(high=WRITE_HIGH)
-            beat = HeartbeatFn(counter, lease) if lease is not None and lease.shared else None
             player = request.transport  # kept: it is None on the request once the connection is lost
             if player is not None:
                 runtime.streaming.add(player)
-            copied = await copy_body(request, upstream, resp, sent, beat, runtime)
+            if lease is not None:
+                async with kept(counter, lease):
+                    copied = await copy_body(request, upstream, resp, sent, runtime)
+            else:
+                copied = await copy_body(request, upstream, resp, sent, runtime)
             if copied is Copied.DONE:
                 await resp.write_eof()
                 upstream.release()
