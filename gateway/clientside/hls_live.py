@@ -29,6 +29,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.bodyread import TooLarge, read_body
+from gateway.clientside.channel_registry import ChannelKey
 from gateway.clientside.hls_playlist import parse
 from gateway.clientside.hls_share import MAX_PLAYLIST_BYTES, Body, HlsChannel, Session, copied
 from gateway.clientside.limits import line_key
@@ -36,7 +37,6 @@ from gateway.clientside.live import Wanted, admit, open_upstream
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.relay import end_broken, relay, stream_timeout
 from gateway.clientside.runtime import ClientSideRuntime, upstream_of
-from gateway.clientside.shared_live import ChannelKey
 from gateway.config import Config
 from gateway.metrics import Metrics
 from gateway.model import Reason

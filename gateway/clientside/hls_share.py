@@ -31,12 +31,12 @@ from typing import Any
 import aiohttp
 
 from gateway.bodyread import TooLarge, read_body
+from gateway.clientside.channel_registry import HEARTBEAT, RELEASE_GRACE, ChannelKey, ChannelRegistry
 from gateway.clientside.hls_body import Body, copied
 from gateway.clientside.hls_playlist import MediaPlaylist, Resource, parse
 from gateway.clientside.limits import Lease, StreamCounter
 from gateway.clientside.provider_lines import Slot
 from gateway.clientside.refusal import Refusal
-from gateway.clientside.shared_live import HEARTBEAT, RELEASE_GRACE, SWEEP, ChannelKey, no_refresh, wind_down
 from gateway.metrics import Metrics
 from gateway.model import Reason
 from gateway.transport_errors import TRANSPORT_ERRORS
@@ -296,43 +296,23 @@ async def read_playlist(http: aiohttp.ClientSession, url: str,
 
 
 
-class SharedHls:
+class SharedHls(ChannelRegistry[HlsChannel]):
     """Every shared HLS channel of this process, and the memory their segments hold together."""
 
+    label = "shared HLS"
+
     def __init__(self) -> None:
-        self.channels: dict[ChannelKey, HlsChannel] = {}
+        super().__init__()
         self.devices: dict[str, ChannelKey] = {}  # a viewer's device -> the channel it watches
-        self.metrics: Metrics | None = None
         self.budget = 256 << 20
         self.timeout = 30.0  # hls_viewer_timeout, as last configured
-        self.refresh: Callable[[Slot], Awaitable[None]] = no_refresh
         self.on_count: Callable[[Metrics | None], None] = _nothing  # every shared channel's gauges (SharedLive)
         self._cached: OrderedDict[tuple[ChannelKey, str], int] = OrderedDict()
         self.cached_bytes = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._sweeper: asyncio.Task[None] | None = None
 
     def channel(self, key: ChannelKey, metrics: Metrics, linger: float) -> tuple[HlsChannel, bool]:
         """The open channel of `key`, or a new one to open (True): its opener calls `start` or `fail`."""
-        found = self.channels.get(key)
-        if found is not None and not found.closed:
-            return found, False
-        self.metrics = metrics
-        channel = self.channels[key] = HlsChannel(key, self, linger)
-        if self._sweeper is None or self._sweeper.done():
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
-        return channel, True
-
-    def fail(self, channel: HlsChannel, exc: BaseException) -> None:
-        channel.closed = True
-        self.forget(channel)
-        if not channel.ready.done():
-            channel.ready.set_exception(exc)
-
-    def forget(self, channel: HlsChannel) -> None:
-        if self.channels.get(channel.key) is channel:
-            del self.channels[channel.key]
-        self.counted()
+        return self.open(key, metrics, lambda: HlsChannel(key, self, linger))
 
     async def leave_others(self, device: str, key: ChannelKey) -> None:
         """A device asking for channel `key` leaves the one it watched (a player plays one channel at a time)."""
@@ -340,9 +320,6 @@ class SharedHls:
         channel = self.channels.get(other) if other is not None and other != key else None
         if channel is not None:
             await channel.leave(device)
-
-    def idle(self, scope: str | None = None) -> list[HlsChannel]:
-        return [c for c in self.channels.values() if c.idle and (scope is None or c.key.scope == scope)]
 
     def cached(self, channel: HlsChannel, name: str, size: int) -> None:
         """A segment complete in memory; the oldest anywhere go while all of them pass the budget."""
@@ -363,7 +340,7 @@ class SharedHls:
         return (sum(1 for c in self.channels.values() if c.ready.done()),
                 sum(len(c.sessions) for c in self.channels.values()))  # fmt: skip
 
-    def counted(self) -> None:
+    def counted(self, metrics: Metrics | None = None) -> None:
         if self.metrics is not None:
             channels, viewers = self.counts()
             self.metrics.hls_channels.set(channels)
@@ -374,24 +351,8 @@ class SharedHls:
         channels, viewers = self.counts()
         return {"channels": channels, "viewers": viewers, "cached_bytes": self.cached_bytes}
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _sweep(self) -> None:
-        while self.channels:
-            await asyncio.sleep(SWEEP)
-            now = time.monotonic()
-            for channel in list(self.channels.values()):
-                try:
-                    await channel.sweep(now, self.timeout)
-                except Exception:  # one channel's heartbeat must not stop the others' sweeps
-                    log.exception("shared HLS: sweep failed")
-
-    async def close(self) -> None:
-        """Shutdown (and cleanup): every channel closed, its leases and slot given back."""
-        await wind_down(list(self.channels.values()), self._tasks, self._sweeper)
+    async def sweep_one(self, channel: HlsChannel, now: float) -> None:
+        await channel.sweep(now, self.timeout)
 
 
 def _nothing(_: Metrics | None) -> None:

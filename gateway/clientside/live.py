@@ -28,12 +28,13 @@ import logging
 import aiohttp
 from aiohttp import web
 
+from gateway.clientside.channel_registry import RELEASE_GRACE, ChannelKey
 from gateway.clientside.limits import kept, line_key
 from gateway.clientside.provider_lines import RETRY_AFTER, Slot
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.relay import WRITE_HIGH, Broken, end_broken, forward_headers, stream_timeout
 from gateway.clientside.runtime import ClientSideRuntime, upstream_of
-from gateway.clientside.shared_live import RELEASE_GRACE, Channel, ChannelKey, End, Opened, Viewer
+from gateway.clientside.shared_live import Channel, End, Opened, Viewer
 from gateway.config import Config
 from gateway.metrics import Metrics
 from gateway.model import Reason

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from gateway.clientside.channel_registry import Closable
 from gateway.clientside.hls_share import SharedHls
 from gateway.clientside.hosts import HostBook, Shared, discover
 from gateway.clientside.limits import MemoryCounter, RedisCounter, StreamCounter
 from gateway.clientside.provider_lines import ProviderPool
 from gateway.clientside.rewrite import Origins, Rewriter
-from gateway.clientside.shared_live import Closable, SharedLive
+from gateway.clientside.shared_live import SharedLive
 from gateway.clientside.viewer_check import ViewerChecks
 from gateway.clientside.watching import Watching
 from gateway.config import Config, Upstream

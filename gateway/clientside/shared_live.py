@@ -24,12 +24,12 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import aiohttp
 
+from gateway.clientside.channel_registry import HEARTBEAT, RELEASE_GRACE, ChannelKey, ChannelRegistry
 from gateway.clientside.provider_lines import Slot
 from gateway.clientside.ts_join import Piece, TsSplitter
 from gateway.metrics import Metrics
@@ -37,19 +37,6 @@ from gateway.metrics import Metrics
 log = logging.getLogger("panelgate.clientside")
 
 JOIN_BACKLOG = 2 << 20  # bytes since the latest join point kept per channel for joiners (a GOP of HD is ~1-2 MB)
-SWEEP = 1.0  # seconds between checks for vanished viewers and between heartbeats
-HEARTBEAT = 20.0  # seconds between refreshes of a channel's provider slot
-# A panel counts a connection until it notices it closed (at its next write, a few ms; a busy panel, longer): a slot
-# given back at once could be taken by a new channel that the panel then refuses as over the line's limit.
-RELEASE_GRACE = 0.25
-
-
-@dataclass(frozen=True)
-class ChannelKey:
-    upstream: str
-    stream: str
-    ext: str
-    scope: str  # "provider", or a digest of the one line's credentials
 
 
 @dataclass
@@ -59,12 +46,6 @@ class Opened:
     response: aiohttp.ClientResponse
     slot: Slot | None
     release: Callable[[Slot], Awaitable[None]]
-
-
-class Closable(Protocol):
-    """A shared channel of any kind, as a slot that can be taken back (runtime.idle_channels)."""
-
-    async def close(self) -> None: ...
 
 
 class End:
@@ -281,47 +262,24 @@ class Channel:
         self.backlog = []
 
 
-class SharedLive:
+class SharedLive(ChannelRegistry[Channel]):
     """Every shared channel of this process."""
 
+    label = "shared live"
+
     def __init__(self) -> None:
-        self.channels: dict[ChannelKey, Channel] = {}
-        self.metrics: Metrics | None = None
-        self.refresh: Callable[[Slot], Awaitable[None]] = no_refresh
+        super().__init__()
         self.more: Callable[[], tuple[int, int]] = _none  # (channels, viewers) shared elsewhere: live HLS
         self.stopping = False
         self.releasing = 0  # slots of closed channels waiting out RELEASE_GRACE: free in a moment, not busy
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._sweeper: asyncio.Task[None] | None = None
 
     def channel(self, key: ChannelKey, metrics: Metrics, viewer_buffer: int,
                 linger: float) -> tuple[Channel, bool]:  # fmt: skip
         """The running channel of `key`, or a new one to open (True): its opener calls `start` or `fail`."""
-        found = self.channels.get(key)
-        if found is not None and not found.closed:
-            return found, False
-        self.metrics = metrics
-        channel = Channel(key, self, metrics, viewer_buffer, linger)
-        self.channels[key] = channel
-        if self._sweeper is None or self._sweeper.done():
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
-        self.counted()
-        return channel, True
-
-    def fail(self, channel: Channel, exc: BaseException) -> None:
-        channel.closed = True
-        self.forget(channel)
-        if not channel.ready.done():
-            channel.ready.set_exception(exc)
-
-    def forget(self, channel: Channel) -> None:
-        if self.channels.get(channel.key) is channel:
-            del self.channels[channel.key]
-        self.counted()
-
-    def idle(self, scope: str | None = None) -> list[Channel]:
-        """Channels nobody watches (lingering): all of them, or those of one scope."""
-        return [c for c in self.channels.values() if c.idle and (scope is None or c.key.scope == scope)]
+        channel, new = self.open(key, metrics, lambda: Channel(key, self, metrics, viewer_buffer, linger))
+        if new:
+            self.counted()
+        return channel, new
 
     def counted(self, metrics: Metrics | None = None) -> None:
         """The gauges of every shared channel, MPEG-TS and HLS (`more`) alike."""
@@ -341,22 +299,8 @@ class SharedLive:
         channels = len(self.channels) + more_channels
         return {"channels": channels, "viewers": viewers, "upstream_connections_saved": max(0, viewers - channels)}
 
-    def spawn(self, work: Awaitable[None]) -> None:
-        async def run() -> None:
-            await work
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _sweep(self) -> None:
-        while self.channels:
-            await asyncio.sleep(SWEEP)
-            for channel in list(self.channels.values()):
-                try:
-                    await channel.sweep(self.stopping)
-                except Exception:  # one channel's heartbeat must not stop the others' sweeps
-                    log.exception("shared live: sweep failed")
+    async def sweep_one(self, channel: Channel, now: float) -> None:
+        await channel.sweep(self.stopping)
 
     async def stop(self) -> None:
         """Shutdown: every viewer ends at its next piece, every channel closes and gives its slot back."""
@@ -365,26 +309,6 @@ class SharedLive:
             for viewer in channel.viewers:
                 viewer.finish(End.STOPPING)
         await self.close()
-
-    async def close(self) -> None:
-        await wind_down(list(self.channels.values()), self._tasks, self._sweeper)
-
-
-async def wind_down(channels: Sequence[Closable], tasks: set[asyncio.Task[None]],
-                    sweeper: asyncio.Task[None] | None) -> None:  # fmt: skip
-    """A registry's end (MPEG-TS or HLS): every channel closed, the work they spawned awaited, the sweeper
-    stopped."""
-    await asyncio.gather(*(channel.close() for channel in channels))
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
-    if sweeper is not None:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
-
-
-async def no_refresh(_: Slot) -> None:
-    return None
 
 
 def _none() -> tuple[int, int]:
