@@ -37,6 +37,18 @@ def merged(request: RawRequest, *, strict: tuple[str, ...] | None = None) -> Par
     return {**request.query, **request.body}
 
 
+def action_of(params: Params, known: Any) -> str:
+    """The `action` parameter, refused when missing, repeated or not one of `known` (a container of names)."""
+    action = params.get("action")
+    if action is None:
+        raise Refused(Failure(Code.UNKNOWN_OPERATION, "action is required", reason=Reason.UNKNOWN_ACTION))
+    if not isinstance(action, str):
+        raise invalid("action must be a single value")
+    if action not in known:
+        raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:60]!r}", reason=Reason.UNKNOWN_ACTION))
+    return action
+
+
 def presented_key(request: RawRequest, params: Params) -> Credentials:
     """The gateway key from the `api_key` parameter, the `X-API-Key` header or a key in the path; every one
     given must agree."""

@@ -9,10 +9,10 @@ from typing import Any
 from gateway import fields, jsonio
 from gateway.catalogue import Catalogue, FieldType, Operation, Target, catalogue
 from gateway.dialects.base import RawRequest, Rendered
-from gateway.dialects.common import invalid, merged, presented_key, unreadable
+from gateway.dialects.common import action_of, merged, presented_key, unreadable
 from gateway.dialects.xtream_masters.vocabulary import BARE_LIST_ACTIONS, CONTROL, NAME, fields_of
 from gateway.fields import FieldError, date_to_unix, to_int
-from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Reason, Ref, Refused, Result
+from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Result
 from gateway.phpform import Params
 
 
@@ -31,14 +31,8 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     refused here."""
     cat = cat or catalogue()
     params = merged(request)
-    action = params.get("action")
-    if action is None:
-        raise Refused(Failure(Code.UNKNOWN_OPERATION, "action is required", reason=Reason.UNKNOWN_ACTION))
-    if not isinstance(action, str):
-        raise invalid("action must be a single value")
-    op = cat.by_xm_action.get(action)
-    if op is None:
-        raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:60]!r}", reason=Reason.UNKNOWN_ACTION))
+    action = action_of(params, cat.by_xm_action)
+    op = cat.by_xm_action[action]
     echo = {k: v for k, v in params.items() if k not in CONTROL}
     try:
         args = canonical_args(op, echo, timezone=request.timezone)

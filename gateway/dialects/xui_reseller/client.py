@@ -13,11 +13,11 @@ from typing import Any
 from gateway import fields, jsonio
 from gateway.catalogue import Catalogue, Kind, Operation, Target, catalogue
 from gateway.dialects.base import RawRequest, Rendered
-from gateway.dialects.common import invalid, merged, presented_key, unreadable
+from gateway.dialects.common import action_of, invalid, merged, presented_key, unreadable
 from gateway.dialects.xtream_masters.client import failure_body
 from gateway.dialects.xui_reseller.vocabulary import ACTIONS, CONTROL, NAME, RENEWALS, TABLE_ACTIONS, fields_of
 from gateway.fields import FieldError, to_int
-from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Reason, Ref, Refused, Result
+from gateway.model import NO_REF, Call, Code, Credentials, Outcome, Page, Ref, Result
 from gateway.phpform import Params
 
 # The purchase each kind of sold record is read against: its fields are what processData keeps for it.
@@ -71,13 +71,7 @@ def parse(request: RawRequest, cat: Catalogue | None = None) -> Call:
     names no package is refused as the panel refuses it (STATUS_INVALID_PACKAGE)."""
     cat = cat or catalogue()
     params = merged(request)
-    action = params.get("action")
-    if action is None:
-        raise Refused(Failure(Code.UNKNOWN_OPERATION, "action is required", reason=Reason.UNKNOWN_ACTION))
-    if not isinstance(action, str):
-        raise invalid("action must be a single value")
-    if action not in ACTIONS:
-        raise Refused(Failure(Code.UNKNOWN_OPERATION, f"unknown action {action[:60]!r}", reason=Reason.UNKNOWN_ACTION))
+    action = action_of(params, ACTIONS)
     op = _operation(action, params, cat)
     echo = {k: v for k, v in params.items() if k not in CONTROL}
     if op.name in _SALES.values() and not _filled(params.get("package")):
