@@ -220,7 +220,8 @@ class PlayerSim:
                                            "Content-Disposition": 'attachment; filename="playlist.m3u"'})  # fmt: skip
         await resp.prepare(request)
         for text in data.m3u_lines(self.tables, line, origin, plus, params.get("output", "ts"), kinds):
-            await resp.write(text.encode() + b"\n")
+            # XC_VM ends tag lines with LF and URL lines with CRLF (measured): rewriting must keep both
+            await resp.write(text.encode() + (b"\n" if text.startswith("#") else b"\r\n"))
         await resp.write_eof()
         return resp
 

@@ -148,6 +148,9 @@ async def test_get_php_every_url_is_the_gateways(make_side: Any, kind: str, outp
     assert urls and all(u.startswith(PUBLIC + "/") for u in urls)
     assert any(f"/live/{user}/" in u for u in urls) and any(u.startswith(f"{PUBLIC}/{user}/") for u in urls)
     assert any(u.endswith(".m3u8" if output == "m3u8" else ".ts") for u in urls)
+    # line endings as the panel wrote them (XC_VM: CRLF after URL lines, LF after tags)
+    raw = text.splitlines(keepends=True)
+    assert all(line.endswith("\r\n") != line.startswith("#") for line in raw if line.strip())
     if kind == "m3u_plus":
         assert f'tvg-logo="{PUBLIC}/images/logos/' in text
     # a playlist URL plays through the gateway
