@@ -60,7 +60,14 @@ class LocalBuckets:
 
     def take(self, key: str, rate: Rate, cost: float) -> Decision:
         now = time.monotonic()
-        tokens, ts = self._buckets.get(key, (float(rate.burst), now))
+        found = self._buckets.get(key)
+        if cost == 0:
+            # Only a look (the auth throttle before each request): nothing to store. A bucket never taken from
+            # is full; refilling one without writing it back reads the same later (refill is capped alike).
+            tokens = float(rate.burst) if found is None else min(float(rate.burst),
+                                                                 found[0] + (now - found[1]) * rate.per_second)
+            return _decision(True, tokens, rate, cost)
+        tokens, ts = found if found is not None else (float(rate.burst), now)
         tokens = min(float(rate.burst), tokens + (now - ts) * rate.per_second)
         allowed = tokens >= cost
         if allowed:
