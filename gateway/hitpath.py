@@ -78,7 +78,13 @@ async def answer(ex: Exchange, plan: HitPlan) -> Outcome | None:
                                     metrics.requests.labels(ex.face.NAME, plan.op.name, "ok"),
                                     metrics.latency.labels(ex.face.NAME))  # fmt: skip
     counters[0].inc()
-    return tenancy.filter_list(ex, paging.page_whole(ex, entry.result))
+    answered = plan.answered
+    if answered is not None and answered[0] is entry.result:  # shared Results are never mutated (cache.derived)
+        outcome: Outcome = answered[1]
+        return outcome
+    outcome = tenancy.filter_list(ex, paging.page_whole(ex, entry.result))
+    plan.answered = (entry.result, outcome)
+    return outcome
 
 
 def record(plan: HitPlan, latency: float) -> None:
