@@ -14,6 +14,7 @@ bounded by count and by bytes (least recently used go first).
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,9 @@ class Based:
     names: list[str]
     generations: tuple[str, list[int]] | None = None
     key: str = ""
+    # the entry last read under `key`, while the cache's decoded entries keep it (ResponseCache.get): entries
+    # are fresh until a wall-clock time and never change under their key (a write changes the generations)
+    entry: weakref.ref[Any] | None = None
 
 
 def _charge(plan: HitPlan) -> int:

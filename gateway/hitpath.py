@@ -1,10 +1,14 @@
 """A cached read answered from a remembered plan (gateway.hitmemo): the stateful steps only.
 
-`answer` looks the cache entry up first (it changes nothing), and only when that entry is fresh runs what
-depends on state, in the pipeline's order: the auth-failure throttle, the key's dates (and its last use), the
-rate limit, the policy's guards (they may read the clock), the quotas. A refusal there is the one the whole
-pipeline would give, since every step before it passed with the same inputs. Anything else (no plan, no fresh
-entry, a rotated-out secret past its grace) answers None and the whole pipeline runs, counting nothing twice.
+`answer` first checks the cache (it changes nothing): the generations of the call's tags, on every hit (a
+write, on any replica, changes them and so the key), then the entry under the key. The entry last read under
+a key is kept by the plan while the cache's decoded entries keep it, so a hit on unchanged generations does
+not read the backend: an entry never changes under its key and is fresh until a wall-clock time. Only when
+the entry is fresh does it run what depends on state, in the pipeline's order: the auth-failure throttle, the
+key's dates (and its last use), the rate limit, the policy's guards (they may read the clock), the quotas. A
+refusal there is the one the whole pipeline would give, since every step before it passed with the same
+inputs. Anything else (no fresh entry, a rotated-out secret past its grace) answers None and the whole
+pipeline runs, counting nothing twice.
 
 What is remembered, and when (`remember`): a GET without an Idempotency-Key that reached the cache step as a
 cacheable read (HIT or MISS) and whose steps were all pure for it: not a reseller's lookup of an addressed
@@ -14,6 +18,7 @@ record's owner (tenancy asks the panel), no date argument (`+1 month` is read ag
 from __future__ import annotations
 
 import time
+import weakref
 
 from aiohttp import web
 
@@ -53,12 +58,16 @@ async def answer(ex: Exchange, plan: HitPlan) -> Outcome | None:
     if based is None:
         based = plan.bases[upstream] = Based(store.key_base(upstream, plan.op, plan.call, plan.tenant),
                                              store.generation_names(upstream, plan.op.tags))  # fmt: skip
-    generations = await store.backend.generations(based.names)
+    generations = await store.backend.generations(based.names)  # the invalidation check, on every hit
     if generations != based.generations:
-        based.generations, based.key = generations, store.key_from(based.digest, generations)
-    entry = await store.get(based.key)
-    if entry is None or not entry.fresh(time.time()):
-        return None  # the Exchange is untouched: the pipeline starts from scratch
+        based.generations, based.key, based.entry = generations, store.key_from(based.digest, generations), None
+    now = time.time()
+    entry = based.entry() if based.entry is not None else None
+    if entry is None or not entry.fresh(now):
+        entry = await store.get(based.key)
+        if entry is None or not entry.fresh(now):
+            return None  # the Exchange is untouched: the pipeline starts from scratch
+        based.entry = weakref.ref(entry)
     ex.raw, ex.client_ip, ex.key, ex.call, ex.op, ex.page = (plan.raw, plan.client_ip, plan.key, plan.call,
                                                               plan.op, plan.page)  # fmt: skip
     ex.candidates, ex.upstream = candidates, candidates[0]
