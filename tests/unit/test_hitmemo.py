@@ -35,3 +35,14 @@ def test_bounded_by_bytes() -> None:
     assert len(memo) == 4
     memo.put(_at(99), _plan(MAX_BYTES + 1))  # larger than the whole budget: not kept, nothing evicted
     assert memo.get(_at(99)) is None and len(memo) == 4
+
+
+def test_every_pipeline_step_is_either_remembered_or_run_on_each_hit() -> None:
+    """A step added to ADMIN_PIPELINE must be placed in gateway.hitpath's lists: if it depends on state, a
+    remembered hit has to run it too."""
+    from gateway import hitpath
+    from gateway.app import ADMIN_PIPELINE
+
+    names = [step.__name__ for step in ADMIN_PIPELINE]
+    known = hitpath.PURE_STEPS + hitpath.STATEFUL_STEPS + hitpath.NOT_ON_A_HIT
+    assert sorted(names) == sorted(known)
