@@ -62,7 +62,8 @@ async def test_a_buffered_access_line_is_the_line_logging_wrote(
 ) -> None:
     request = make_mocked_request("GET", f"/admin/admin/index.php?api_key={KEY}&action=get_lines")
     response = web.Response(body=b"{}", headers={"X-Request-Id": "rid-1", "X-Cache": "HIT"})
-    logger = logging.getLogger("panelgate.access")
+    logger = logging.getLogger("test.logbuffer.access")  # not panelgate.access: other tests configure that one
+    logger.setLevel(logging.INFO)
     cls = accesslog.access_logger("json" if json_lines else "text")
 
     # through logging, as before (no sink): captured with the process's own format
@@ -71,7 +72,6 @@ async def test_a_buffered_access_line_is_the_line_logging_wrote(
     handler.setFormatter(logging.Formatter(accesslog._FORMAT.format(prefix="w1 ")))
     logger.addHandler(handler)
     monkeypatch.setattr(logger, "propagate", False)
-    monkeypatch.setattr(logger, "level", logging.INFO)
     try:
         cls(logger, "").log(request, response, 0.0123)
     finally:
