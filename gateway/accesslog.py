@@ -10,12 +10,15 @@ import functools
 import json
 import logging
 import re
+import sys
 import time
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from gateway import logbuffer
 from gateway.dialects.registry import BY_NAME
 from gateway.phpform import FormError, split_key
 
@@ -84,15 +87,48 @@ class ScrubFilter(logging.Filter):
         return True
 
 
+_FORMAT = "%(asctime)s {prefix}%(name)s %(levelname)s %(message)s"
+
+
+@dataclass
+class _Sink:
+    """Where access lines go once `configure_logging` set up the process: a buffer of ready lines."""
+
+    lines: logbuffer.LineBuffer
+    prefix: str
+    stamp: logbuffer.Stamp
+
+
+_sink: _Sink | None = None
+
+
 def configure_logging(prefix: str = "") -> None:
     """The process's logging: INFO and up to stderr, one line per record, `prefix` (a worker's `w1 `) after the
     time. Every request writes an access line, so what no line shows is not gathered: the caller's source file
-    and line (a stack walk per record), thread and process names; the logging HOWTO's own optimisations."""
+    and line (a stack walk per record), thread and process names; the logging HOWTO's own optimisations. Access
+    lines skip `logging` altogether: formatted as its Formatter would, they are written in batches
+    (gateway.logbuffer). Like `logging.basicConfig`, nothing changes when the root logger has handlers already
+    (then access lines are records, as anyone who configured logging expects)."""
+    global _sink
     logging._srcfile = None  # documented: no findCaller() stack walk for each record
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {prefix}%(name)s %(levelname)s %(message)s")
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    lines = logbuffer.install(sys.stderr)
+    handler = logbuffer.FlushingHandler(sys.stderr, lines)
+    handler.setFormatter(logging.Formatter(_FORMAT.format(prefix=prefix)))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    _sink = _Sink(lines, prefix, logbuffer.Stamp())
+
+
+def flush_access_log() -> None:
+    """Write the access lines still buffered (a server calls it as it stops)."""
+    if _sink is not None:
+        _sink.lines.flush()
 
 
 def install_log_scrubbing() -> None:
@@ -103,33 +139,53 @@ def install_log_scrubbing() -> None:
             logger.addFilter(ScrubFilter())
 
 
+class _UtcSecond:
+    """The JSON line's time, formatted once a second."""
+
+    second = -1
+    text = ""
+
+    @classmethod
+    def now(cls) -> str:
+        second = int(time.time())
+        if second != cls.second:
+            cls.second, cls.text = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        return cls.text
+
+
 class AccessLogger(AbstractAccessLogger):
     """aiohttp access logger; `json_lines` picks the format (set per process from config)."""
 
     json_lines = False
 
     def log(self, request: BaseRequest, response: StreamResponse, time_taken: float) -> None:
+        sink = _sink
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
         target = redact(request.path, request.query_string)
         headers = response.headers
         if not self.json_lines:
-            self.logger.info(
-                '%s "%s %s" %s %s %.1fms rid=%s',
-                request.remote or "", request.method, target, response.status, response.body_length,
-                time_taken * 1000, headers.get("X-Request-Id", ""),
-            )  # fmt: skip
-            return
-        record = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "request_id": headers.get("X-Request-Id", ""),
-            "remote": request.remote or "",
-            "method": request.method,
-            "target": target,
-            "status": response.status,
-            "bytes": response.body_length,
-            "ms": round(time_taken * 1000, 2),
-            "cache": headers.get("X-Cache", ""),
-        }
-        self.logger.info(json.dumps(record, separators=(",", ":")))
+            rid = headers.get("X-Request-Id", "")
+            message = (f'{request.remote or ""} "{request.method} {target}" {response.status} '
+                       f"{response.body_length} {time_taken * 1000:.1f}ms rid={rid}")  # fmt: skip
+        else:
+            record = {
+                "time": _UtcSecond.now(),
+                "request_id": headers.get("X-Request-Id", ""),
+                "remote": request.remote or "",
+                "method": request.method,
+                "target": target,
+                "status": response.status,
+                "bytes": response.body_length,
+                "ms": round(time_taken * 1000, 2),
+                "cache": headers.get("X-Cache", ""),
+            }
+            message = json.dumps(record, separators=(",", ":"))
+        if sink is None:
+            logger.info(message)
+        else:  # the line `logging` would have written, without its machinery
+            sink.lines.write(f"{sink.stamp.now()} {sink.prefix}{logger.name} INFO {message}\n")
 
 
 class JsonAccessLogger(AccessLogger):

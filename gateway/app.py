@@ -12,7 +12,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway import paging, routing, security, tenancy
+from gateway import hitpath, paging, routing, security, tenancy
 from gateway.audit import AuditEntry, AuditLog
 from gateway.cache import ResponseCache
 from gateway.cache.step import cache
@@ -165,8 +165,16 @@ def shared_handler(dialects: list[Dialect]) -> Handler:
 async def _handle(request: web.Request, face: ClientFace) -> web.StreamResponse:
     state = request.app[LIVE].state
     ex = Exchange(request=request, state=state, face=face, request_id=Exchange.request_id_of(request))
+    at = hitpath.request_key(request, face.NAME) if state.cache is not None else None
+    plan = state.hits.get(at) if at is not None else None
+    answered = None
     try:
-        ex.outcome = await RUN_PIPELINE(ex)
+        outcome = answered = await hitpath.answer(ex, plan) if plan is not None else None
+        if outcome is None:
+            outcome = await RUN_PIPELINE(ex)
+            if at is not None:
+                hitpath.remember(ex, at)
+        ex.outcome = outcome
     except Refused as refused:
         ex.outcome = refused.failure
     except Exception:
@@ -176,7 +184,10 @@ async def _handle(request: web.Request, face: ClientFace) -> web.StreamResponse:
     rendered = _render(ex, state.config.http_status_codes)
     if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
         ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
-    _record(ex, time.perf_counter() - ex.started)
+    if answered is not None and plan is not None and ex.outcome is answered and isinstance(answered, Result):
+        hitpath.record(plan, time.perf_counter() - ex.started)
+    else:
+        _record(ex, time.perf_counter() - ex.started)
     return web.Response(
         status=rendered.status,
         body=rendered.body,

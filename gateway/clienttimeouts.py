@@ -64,13 +64,22 @@ class _GuardedHandler(GatewayRequestHandler):
 
     def data_received(self, data: bytes) -> None:
         if data and not self._phase and not self._request_in_progress and not self._messages:
-            # The first byte of the next request on a kept-alive connection. aiohttp's keep-alive timer would
-            # still close it at the end of the idle time: its deadline moves past the header's.
+            # The first byte of the next request on a kept-alive connection.
+            queued = len(self._messages)
+            super().data_received(data)
+            if len(self._messages) > queued and self._messages[-1][1].is_eof():
+                return  # the whole request in this one read (most GETs): nothing left to watch, no timer
             self._arm("header", self._timeouts.header)
+            # aiohttp's keep-alive timer would still close it at the end of the idle time: its deadline moves
+            # past the header's.
             loop_time = asyncio.get_running_loop().time()
             if hasattr(self, "_next_keepalive_close_time"):
                 self._next_keepalive_close_time = max(self._next_keepalive_close_time,
                                                       loop_time + self._timeouts.header + 1)  # fmt: skip
+            if len(self._messages) > queued:  # the header arrived, the body has not ended
+                self._arm("body", self._timeouts.body)
+                self._body = self._messages[-1][1]
+            return
         queued = len(self._messages)
         super().data_received(data)
         if self._phase == "header" and len(self._messages) > queued:

@@ -19,6 +19,7 @@ from gateway.cache.store import ResponseCache
 from gateway.catalogue import Catalogue, Operation
 from gateway.config import Config, KeyConfig, Upstream
 from gateway.dialects.base import ClientFace, RawRequest
+from gateway.hitmemo import HitMemo
 from gateway.idempotency.store import IdempotencyStore
 from gateway.keyuse import KeyUse
 from gateway.metrics import Metrics
@@ -63,6 +64,7 @@ class GatewayState:
     quotas: QuotaCounter  # keys' calls per day or window (gateway.quotas)
     keyuse: KeyUse  # when each key was last used (gateway.keyuse)
     cache: ResponseCache | None = None  # reads answered from cache (gateway.cache)
+    hits: HitMemo = field(default_factory=HitMemo)  # plans of cached reads, per raw request (gateway.hitmemo)
     loaded_at: int = field(default_factory=lambda: int(time.time()))
 
 

@@ -50,7 +50,11 @@ def cut(rows: list[Any], page: Page, extra: dict[str, Any]) -> Result:
 async def page_whole_list(ex: Exchange, next: Next) -> Outcome:
     """Pipeline step: a list the client's panel would have paged, answered whole by an upstream that does not
     page, is cut to the client's page here (tenancy pages a reseller's list itself: `ex.page`)."""
-    outcome = await next(ex)
+    return page_whole(ex, await next(ex))
+
+
+def page_whole(ex: Exchange, outcome: Outcome) -> Outcome:
+    """What page_whole_list does with the answer (a remembered cache hit calls it too: gateway.hitpath)."""
     op, call, upstream = ex.op, ex.call, ex.upstream
     if ex.page is not None or op is None or call is None or upstream is None:
         return outcome

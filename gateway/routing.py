@@ -14,6 +14,7 @@ from contextlib import suppress
 from gateway.catalogue import Kind, Operation, catalogue
 from gateway.dialects.registry import dialect
 from gateway.exchange import Exchange, Live
+from gateway.health import Health
 from gateway.model import Call, Code, Failure, Outcome, Reason, Refused
 from gateway.plans.calls import plan
 from gateway.plans.commands import Toward, single
@@ -27,6 +28,13 @@ FAILOVER_CODES = (Code.UPSTREAM_UNAVAILABLE, Code.UPSTREAM_ERROR)
 
 def choose_upstream(ex: Exchange) -> None:
     """Set the candidates for this call (healthy first) and the first one to try."""
+    ex.candidates = healthy_first(ex.state.upstream_client.health, members_of(ex))
+    ex.upstream = ex.candidates[0]
+
+
+def members_of(ex: Exchange) -> tuple[Upstream, ...]:
+    """The upstreams that may serve the call, in config order: the key's, or the one an access code selects
+    (refused when the key may not use it). Pure: the key, the call and the config decide (gateway.hitpath)."""
     assert ex.key is not None and ex.call is not None
     config = ex.state.config
     target = ex.key.upstream
@@ -35,11 +43,13 @@ def choose_upstream(ex: Exchange) -> None:
         if selected not in ex.key.targets:
             raise Refused(Failure(Code.FORBIDDEN, "this key may not use that access code", reason=Reason.ROUTE))
         target = selected
-    members = [config.upstreams[name] for name in config.members(target)]
-    health = ex.state.upstream_client.health
+    return tuple(config.upstreams[name] for name in config.members(target))
+
+
+def healthy_first(health: Health, members: tuple[Upstream, ...]) -> tuple[Upstream, ...]:
+    """The candidates as the breakers stand now: healthy members first."""
     healthy = [u for u in members if health.breaker(u.name).available()]
-    ex.candidates = tuple(healthy + [u for u in members if u not in healthy])
-    ex.upstream = ex.candidates[0]
+    return tuple(healthy + [u for u in members if u not in healthy])
 
 
 def _may_try_next(ex: Exchange, outcome: Outcome, trace: Trace) -> bool:

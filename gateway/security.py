@@ -77,12 +77,18 @@ def _retry_after(ex: Exchange, seconds: float) -> None:
     ex.response_headers["Retry-After"] = str(max(1, math.ceil(seconds)))
 
 
-async def throttle_auth_failures(ex: Exchange) -> None:
-    """Refuse an address that keeps presenting wrong keys, before its next guess is even looked at."""
+def auth_bucket(address: IPAddress | None) -> str:
+    """The auth-failure throttle's bucket for a client address."""
+    return f"auth:{address}"
+
+
+async def throttle_auth_failures(ex: Exchange, bucket: str | None = None) -> None:
+    """Refuse an address that keeps presenting wrong keys, before its next guess is even looked at. `bucket`:
+    auth_bucket(ex.client_ip), when the caller has it already (gateway.hitpath)."""
     rate = ex.state.config.auth_throttle
     if rate is None:
         return
-    left = await ex.state.limiter.take(f"auth:{ex.client_ip}", rate, cost=0)
+    left = await ex.state.limiter.take(bucket or auth_bucket(ex.client_ip), rate, cost=0)
     if left.remaining < 1:
         _retry_after(ex, (1 - left.remaining) / rate.per_second)
         raise Refused(Failure(Code.RATE_LIMITED, "too many failed authentications", reason=Reason.AUTH_THROTTLE))
@@ -109,7 +115,7 @@ async def authenticate(ex: Exchange) -> None:
     if key is None:
         rate = ex.state.config.auth_throttle
         if rate is not None:
-            await ex.state.limiter.take(f"auth:{ex.client_ip}", rate)
+            await ex.state.limiter.take(auth_bucket(ex.client_ip), rate)
         reason = Reason.MISSING_KEY if not creds.api_key else Reason.BAD_KEY
         raise Refused(Failure(Code.UNAUTHORIZED, "invalid API key", reason=reason))
     ex.key = key

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.accesslog import access_logger, configure_logging, install_log_scrubbing
+from gateway.accesslog import access_logger, configure_logging, flush_access_log, install_log_scrubbing
 from gateway.app import build_admin_app, build_app, build_state, swap_state
 from gateway.clientside.runtime import WORKERS_KEY_ENV
 from gateway.clienttimeouts import GuardedRunner
@@ -121,6 +121,7 @@ async def serve_one(path: str, *, worker: int = 0, reuse_port: bool = False, wat
         # cleanup() stops accepting, then lets in-flight handlers finish for up to SHUTDOWN_GRACE seconds.
         for runner in reversed(runners):
             await runner.cleanup()
+        flush_access_log()  # the last requests' lines (a spawned worker ends without running atexit)
 
 
 def _worker_main(path: str, worker: int, watch: bool, restarts: int = 0) -> None:

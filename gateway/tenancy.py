@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from gateway import routing
-from gateway.catalogue import catalogue
+from gateway.catalogue import Operation, catalogue
 from gateway.exchange import Exchange, Next
 from gateway.model import Call, Code, Failure, Outcome, Page, Reason, Ref, Refused, Result
 from gateway.paging import PAGING_ARGS, cut
@@ -86,6 +86,14 @@ async def enforce(ex: Exchange) -> None:
     if "member_id" in call.args or verb == "renew":
         # A reseller cannot hand its line to someone else; a renewal is paid by the key's reseller.
         ex.call = replace(call, args={**call.args, "member_id": reseller})
+
+
+def rewrites_only(reseller: int | None, op: Operation) -> bool:
+    """Whether `enforce` for `op` (as it leaves it) only rewrote the call, a pure function of key and call: not a
+    lookup of an addressed record's owner, which must be asked again each time (gateway.hitpath)."""
+    if reseller is None or op.resource not in OWNED_RESOURCES:
+        return True
+    return op.name.split(".", 1)[1] in ("list", "create", "create_from_package")
 
 
 def filter_list(ex: Exchange, outcome: Outcome) -> Outcome:

@@ -22,7 +22,7 @@ from gateway.model import Failure, Outcome, Result
 WAIT_MARGIN = 1.0  # seconds a waiter allows past the upstream timeout before calling the panel itself
 
 
-def _mark(ex: Exchange, status: str) -> None:
+def mark(ex: Exchange, status: str) -> None:
     ex.response_headers["X-Cache"] = status
     operation = ex.op.name if ex.op is not None else "unknown"
     ex.state.metrics.cache_lookups.labels(operation, status.lower()).inc()
@@ -34,7 +34,7 @@ async def cache(ex: Exchange, next: Next) -> Outcome:
         return await next(ex)
     ttl = store.ttl_for(ex.op)
     if ttl <= 0:
-        _mark(ex, "BYPASS")
+        mark(ex, "BYPASS")
         outcome = await next(ex)
         if ex.op.kind is not Kind.READ and (
             isinstance(outcome, Result) or (isinstance(outcome, Failure) and outcome.code in MAYBE_APPLIED)
@@ -47,7 +47,7 @@ async def cache(ex: Exchange, next: Next) -> Outcome:
     now = time.time()
     if entry is not None and entry.fresh(now):
         ex.shared = store.derived
-        _mark(ex, "HIT")
+        mark(ex, "HIT")
         return entry.result
     stale = entry.result if entry is not None and now < entry.fresh_until + store.config.stale_if_error else None
     flight = store.flights.get(key)
@@ -64,7 +64,7 @@ async def cache(ex: Exchange, next: Next) -> Outcome:
         outcome, _ = await _fetch(ex, next, store, key, ttl, stale)
         return outcome
     outcome, status = shared
-    _mark(ex, "STALE" if status == "STALE" else "HIT" if isinstance(outcome, Result) else "MISS")
+    mark(ex, "STALE" if status == "STALE" else "HIT" if isinstance(outcome, Result) else "MISS")
     return outcome
 
 
@@ -76,5 +76,5 @@ async def _fetch(ex: Exchange, next: Next, store: ResponseCache, key: str, ttl: 
         await store.put(key, outcome, ttl)
     elif outcome.code in STALE_ON and stale is not None:
         outcome, status = stale, "STALE"
-    _mark(ex, status)
+    mark(ex, status)
     return outcome, status

@@ -123,17 +123,33 @@ class ResponseCache:
         return sorted({f"{upstream}:{t}" for t in (*tags, EVERYTHING)})
 
     async def key_for(self, upstream: str, op: Operation, call: Call, tenant: str) -> str:
-        source, generations = await self.backend.generations(self.generation_names(upstream, op.tags))
+        return await self.key_at(self.key_base(upstream, op, call, tenant), self.generation_names(upstream, op.tags))
+
+    @staticmethod
+    def key_base(upstream: str, op: Operation, call: Call, tenant: str) -> Any:
+        """The digest of everything in a key but the generations: a pure function of the call, which a
+        remembered hit plan (gateway.hitplan) keeps and copies instead of serialising the call again."""
         material = {
             "upstream": upstream,
             "operation": op.name,
             "args": call.args,
             "target": _ref_fields(call.target),
             "tenant": tenant,
-            "generations": [source, *generations],
         }
         text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=_canonical)
-        return "e:" + hashlib.sha256(text.encode()).hexdigest()
+        return hashlib.sha256(text.encode())
+
+    async def key_at(self, base: Any, names: list[str]) -> str:
+        """The key: `base` (key_base's digest, not changed) with the generations of `names` now."""
+        return self.key_from(base, await self.backend.generations(names))
+
+    @staticmethod
+    def key_from(base: Any, generations: tuple[str, list[int]]) -> str:
+        """The key for `base` at `generations` (the backend that gave them, and their values)."""
+        source, values = generations
+        digest = base.copy()
+        digest.update(f"|{source}:{','.join(map(str, values))}".encode())
+        return "e:" + digest.hexdigest()
 
     async def get(self, key: str) -> Entry | None:
         """The entry under `key`. Decoding is remembered per key with the bytes it came from (the memory backend

@@ -1,0 +1,91 @@
+"""Remembered hit plans: what the admin pipeline decided for a raw request, before its cache lookup.
+
+Decoding, the client address, the key, its IP allow-list, the parse, the policy scope, the route, tenancy's
+rewrite and the cache key's digest are a pure function of the raw request (method, path and query string, the
+`X-API-Key` and `X-Forwarded-For` headers), the socket peer and the config in force. For a cached read they
+are most of a hit's work, so the decisions are kept here per raw request, and gateway.hitpath runs only the
+steps that depend on state (throttle, key dates, rate limit, guards, quotas, the cache's generations).
+
+The memo belongs to one GatewayState: a reload (`swap_state`) builds a new state with an empty memo, so keys
+revoked, rotated or re-scoped, policies and routes all take effect with the config that changes them. It is
+bounded by count and by bytes (least recently used go first).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cachetools import LRUCache
+
+if TYPE_CHECKING:
+    from gateway.catalogue import Operation
+    from gateway.config import KeyConfig
+    from gateway.dialects.base import RawRequest
+    from gateway.model import Call, Page
+    from gateway.upstream_settings import Upstream
+
+MAX_PLANS = 4096
+MAX_BYTES = 8 << 20
+PLAN_OVERHEAD = 1024  # bytes a plan holds beyond its request target: objects shared with the config, roughly
+
+# The request as the memo knows it: dialect, raw path with query, peer, X-Forwarded-For lines, X-API-Key.
+RequestKey = tuple[str, str, str | None, tuple[str, ...], str | None]
+
+
+@dataclass
+class HitPlan:
+    """What the pure steps decided for one raw request that reached the cache with a cacheable read."""
+
+    raw: RawRequest
+    client_ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+    key: KeyConfig
+    call: Call
+    op: Operation
+    members: tuple[Upstream, ...]  # the upstreams that may serve it, in config order (healthy first per hit)
+    page: Page | None  # a reseller's page (tenancy)
+    grace_until: float | None  # the key was given by a rotated-out secret, accepted until then
+    tenant: str
+    size: int
+    auth_bucket: str = ""  # the client address's auth-failure throttle bucket
+    # per upstream name: the cache key's digest without generations, the generations' names, and the last
+    # generations seen with the key they made (a hit on unchanged generations does not hash again)
+    bases: dict[str, Based] = field(default_factory=dict)
+    counters: Any = None  # the metrics' children for its answer (labels() looked up once): gateway.hitpath
+    # the last shared entry Result answered and what tenancy and paging made of it (pure of the two)
+    answered: tuple[object, Any] | None = None
+
+
+@dataclass
+class Based:
+    digest: Any
+    names: list[str]
+    generations: tuple[str, list[int]] | None = None
+    key: str = ""
+    # the entry last read under `key`, while the cache's decoded entries keep it (ResponseCache.get): entries
+    # are fresh until a wall-clock time and never change under their key (a write changes the generations)
+    entry: weakref.ref[Any] | None = None
+
+
+def _charge(plan: HitPlan) -> int:
+    return max(plan.size, MAX_BYTES // MAX_PLANS)  # so the byte bound is a count bound as well
+
+
+class HitMemo:
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        self._plans: LRUCache[RequestKey, HitPlan] = LRUCache(maxsize=max_bytes, getsizeof=_charge)
+
+    def get(self, key: RequestKey) -> HitPlan | None:
+        return self._plans.get(key)
+
+    def put(self, key: RequestKey, plan: HitPlan) -> None:
+        if _charge(plan) <= self._plans.maxsize:
+            self._plans[key] = plan
+
+    def discard(self, key: RequestKey) -> None:
+        self._plans.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._plans)

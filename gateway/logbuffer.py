@@ -1,0 +1,100 @@
+"""A buffered writer of pre-formatted log lines: the access log's, one per request.
+
+Through `logging`, each access line cost a LogRecord, a Formatter pass (with a strftime) and a write() plus
+flush() on stderr: about as much CPU as aiohttp's whole handling of a small request (bench/notes.md). Here a line
+is one string appended to a list; the list is written in one write() when it holds FLUSH_BYTES, FLUSH_AFTER
+seconds after its first line, before any other log record (so lines stay in order with the rest of the log),
+and at a clean stop (`flush`, called by the server as it stops and at exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import time
+from typing import TextIO
+
+FLUSH_AFTER = 0.1  # seconds a line may wait for others before it is written
+FLUSH_BYTES = 64 << 10  # characters that are written at once, without waiting for the timer
+
+
+class LineBuffer:
+    """Lines for one stream, written in batches. Used from the event loop's thread only (aiohttp's handlers and
+    access loggers run there); without a running loop a line is written at once."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._lines: list[str] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def write(self, line: str) -> None:
+        """Add `line` (with its newline)."""
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size >= FLUSH_BYTES:
+            self.flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._timer = loop.call_later(FLUSH_AFTER, self._timed)
+
+    def _timed(self) -> None:
+        self._timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered line now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._lines:
+            return
+        text = "".join(self._lines)
+        self._lines.clear()
+        self._size = 0
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken stderr must not fail a request (as logging.Handler)
+            pass
+
+
+class Stamp:
+    """`logging`'s default asctime (`2026-12-02 17:33:25,123`, local time), its seconds formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def now(self) -> str:
+        created = time.time()
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
+        return f"{self._text},{int((created - second) * 1000):03d}"
+
+
+class FlushingHandler(logging.StreamHandler[TextIO]):
+    """The process's log handler: buffered access lines go out before any other record, so the log keeps the
+    order in which things happened."""
+
+    def __init__(self, stream: TextIO, lines: LineBuffer) -> None:
+        super().__init__(stream)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.flush()
+        super().emit(record)
+
+
+def install(stream: TextIO) -> LineBuffer:
+    """A buffer for `stream`, flushed at interpreter exit too."""
+    lines = LineBuffer(stream)
+    atexit.register(lines.flush)
+    return lines

@@ -1,0 +1,91 @@
+"""Access lines written in batches (gateway.logbuffer, gateway.accesslog): the same text as `logging` wrote, still
+redacted, in order with other records, and none lost at a flush."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+from gateway import accesslog, logbuffer
+
+KEY = "pg_secret_in_a_url_0000000000000000000000000"
+
+
+def test_without_a_running_loop_a_line_is_written_at_once() -> None:
+    stream = io.StringIO()
+    logbuffer.LineBuffer(stream).write("one\n")
+    assert stream.getvalue() == "one\n"
+
+
+async def test_lines_wait_for_the_timer_or_the_size_threshold_or_a_flush() -> None:
+    stream = io.StringIO()
+    lines = logbuffer.LineBuffer(stream)
+    lines.write("a\n")
+    lines.write("b\n")
+    assert stream.getvalue() == ""
+    await asyncio.sleep(logbuffer.FLUSH_AFTER + 0.1)
+    assert stream.getvalue() == "a\nb\n"
+    big = "x" * (logbuffer.FLUSH_BYTES // 2) + "\n"
+    lines.write(big)
+    assert stream.getvalue() == "a\nb\n"
+    lines.write(big)  # past the threshold: written now, without waiting
+    assert stream.getvalue() == "a\nb\n" + big + big
+    lines.write("c\n")
+    lines.flush()
+    assert stream.getvalue().endswith(big + "c\n")
+
+
+async def test_another_record_goes_out_after_the_buffered_lines() -> None:
+    stream = io.StringIO()
+    lines = logbuffer.LineBuffer(stream)
+    handler = logbuffer.FlushingHandler(stream, lines)
+    logger = logging.getLogger("test.logbuffer.order")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        lines.write("access 1\n")
+        logger.error("an error after it")
+        assert stream.getvalue() == "access 1\nan error after it\n"
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+async def test_a_buffered_access_line_is_the_line_logging_wrote(
+    monkeypatch: pytest.MonkeyPatch, json_lines: bool
+) -> None:
+    request = make_mocked_request("GET", f"/admin/admin/index.php?api_key={KEY}&action=get_lines")
+    response = web.Response(body=b"{}", headers={"X-Request-Id": "rid-1", "X-Cache": "HIT"})
+    logger = logging.getLogger("test.logbuffer.access")  # not panelgate.access: other tests configure that one
+    logger.setLevel(logging.INFO)
+    cls = accesslog.access_logger("json" if json_lines else "text")
+
+    # through logging, as before (no sink): captured with the process's own format
+    logged = io.StringIO()
+    handler = logging.StreamHandler(logged)
+    handler.setFormatter(logging.Formatter(accesslog._FORMAT.format(prefix="w1 ")))
+    logger.addHandler(handler)
+    monkeypatch.setattr(logger, "propagate", False)
+    try:
+        cls(logger, "").log(request, response, 0.0123)
+    finally:
+        logger.removeHandler(handler)
+
+    buffered = io.StringIO()
+    monkeypatch.setattr(accesslog, "_sink", accesslog._Sink(logbuffer.LineBuffer(buffered), "w1 ",
+                                                             logbuffer.Stamp()))  # fmt: skip
+    cls(logger, "").log(request, response, 0.0123)
+    assert buffered.getvalue() == ""
+    accesslog.flush_access_log()
+
+    stamp = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
+    old, new = logged.getvalue(), buffered.getvalue()
+    assert re.match(stamp, old) and re.match(stamp, new)
+    assert re.sub(stamp, "", old) == re.sub(stamp, "", new)
+    assert KEY not in new and "api_key=***" in new and "rid-1" in new and new.count("\n") == 1
