@@ -13,11 +13,12 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.accesslog import access_logger, configure_logging, flush_access_log, install_log_scrubbing
-from gateway.app import build_admin_app, build_app, build_state, swap_state
+from gateway.app import build_admin_app, build_app
 from gateway.clientside.runtime import WORKERS_KEY_ENV
 from gateway.clienttimeouts import GuardedRunner
 from gateway.config import Config, ConfigError, load_config
 from gateway.exchange import Live
+from gateway.state import build_state, swap_state
 from gateway.workers import Supervisor
 
 log = logging.getLogger("panelgate")

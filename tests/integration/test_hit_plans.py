@@ -15,12 +15,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway import app as gateway_app
-from gateway.app import LIVE, build_app, swap_state
+from gateway.app import LIVE, build_app
 from gateway.exchange import Exchange
 from gateway.key_lifecycle import iso
 from gateway.keys import digest_of
 from gateway.model import Outcome
 from gateway.sim.xtream_masters import XtreamMastersSim
+from gateway.state import swap_state
 from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config
 
 PATH = f"/{ACCESS_CODE}/admin/index.php"
