@@ -24,7 +24,7 @@ from gateway.cache import ResponseCache
 from gateway.clientside import cached
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.relay import CHUNK, end_broken, forward_headers, response_headers, stream_timeout
-from gateway.clientside.rewrite import Rewriter, split_complete
+from gateway.clientside.rewrite import split_complete
 from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
 from gateway.model import Reason
@@ -67,13 +67,6 @@ class _Gzip:
 
     def end(self) -> bytes:
         return self._zip.flush()
-
-
-def _m3u(rewriter: Rewriter) -> Callable[[bytes], bytes]:
-    def rewrite(block: bytes) -> bytes:
-        return b"".join(rewriter.m3u_line(line) for line in block.splitlines(keepends=True))
-
-    return rewrite
 
 
 class _Kept:
@@ -175,7 +168,7 @@ async def _piece(upstream: aiohttp.ClientResponse, resp: web.StreamResponse, scr
 async def get_php(request: web.Request, runtime: ClientSideRuntime, config: Config,
                   cache: ResponseCache | None = None) -> web.StreamResponse:  # fmt: skip
     return await stream_document(request, runtime, config, "get.php", params_of(request, GET_PARAMS),
-                                 _m3u(runtime.rewriter(config)), (b"\n",), cache)  # fmt: skip
+                                 runtime.rewriter(config).m3u, (b"\n",), cache)  # fmt: skip
 
 
 async def xmltv_php(request: web.Request, runtime: ClientSideRuntime, config: Config) -> web.StreamResponse:

@@ -1,0 +1,94 @@
+"""Known-host rewriting at C speed: the exact origins a panel writes, replaced with `bytes.replace`, proven by counting.
+
+A panel writes one fixed `http(s)://domain:port` per server into every list (XC_VM's `getDomainName`), so a 30k-
+channel playlist holds tens of thousands of copies of one or two byte strings. Replacing those literals costs a few
+passes of C over the text; the regex (gateway.clientside.rewrite) costs a Python-level step per position.
+
+The fast path must give exactly what the regex gives, or nothing (the caller then runs the regex). It holds when:
+- each literal it replaces is followed, everywhere, by a byte that ends a host (`/`, `"`, a space...): then each
+  occurrence is precisely one regex match (no longer host name, no longer port can follow);
+- the literals account for every place a regex match could start: every `://` (or JSON's `:\\/\\/`) followed
+  by a known host name, in any case (counted in the lower-cased text). A count that differs (an upper-case
+  `HTTP://`, a host name followed by `x`, a port never met before) sends the text to the regex.
+Literals are learned from what the regex matched (bounded), so a panel's origins are found on the first text that
+needs the regex and replaced at C speed from then on. A literal that occurs in the replacement itself is never
+used (its count would include the replacement's own text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MAX_LITERALS = 16
+# bytes after a host[:port] that cannot continue it (regex `(?![\w.-])`), most frequent first; others: regex
+TEXT_FOLLOWERS = (b"/", b'"', b"\n", b"'", b" ", b"<", b"?", b"\\", b"\r", b"\t", b"#", b",", b")")
+# in raw JSON a `\\` starts an escape: `\\/`, `\\"`... decode to non-word characters, `\\u` may not (é is a word)
+JSON_FOLLOWERS = (b"\\/", b'"', b"/", b'\\"', b" ", b"\\\\", b"\\n", b"\\r", b"\\t", b"?", b"#", b"'", b"<")
+SEPARATORS = (b"://",)
+JSON_SEPARATORS = (b"://", b":\\/\\/")
+
+
+class Literals:
+    """Origins met (exact bytes) and what replaces each, for one Rewriter (public URL, host names)."""
+
+    def __init__(self, public: bytes, hosts: Iterable[str], *, json: bool = False, usable: bool = True) -> None:
+        self.public = public
+        self.json = json
+        self.separators = JSON_SEPARATORS if json else SEPARATORS
+        self.followers = JSON_FOLLOWERS if json else TEXT_FOLLOWERS
+        names = sorted({h.lower().encode() for h in hosts if h}, key=len)
+        # every `://` + known name position starts with one of these (a name whose prefix is also known is
+        # counted under that prefix, so no position is counted twice)
+        minimal = [n for i, n in enumerate(names) if not any(n.startswith(m) for m in names[:i])]
+        self.needles = [sep + name for sep in self.separators for name in minimal]
+        self._pairs: list[tuple[bytes, bytes]] = []  # (literal, replacement), longest literal first
+        # a replacement holding another origin could be counted as one
+        self.usable = usable and public.lower().count(b"http") == 1
+
+    def learn(self, origins: Iterable[bytes]) -> None:
+        """Add origins (`scheme://host[:port]`, as the regex matched them, any case) and their JSON spelling."""
+        known = {lit for lit, _ in self._pairs}
+        for origin in origins:
+            forms = [(origin, self.public)]
+            if self.json:
+                forms.append((origin.replace(b"/", b"\\/"), self.public.replace(b"/", b"\\/")))
+            for literal, replacement in forms:
+                if literal in known or len(known) >= MAX_LITERALS or literal in replacement:
+                    continue
+                known.add(literal)
+                self._pairs.append((literal, replacement))
+        self._pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
+
+    def replace(self, text: bytes, lowered: bytes | None = None) -> bytes | None:
+        """`text` with every known-host URL origin replaced, exactly as the regex would; None when it cannot tell.
+        `lowered`: `text.lower()` when the caller has it (made here only when the counts need it)."""
+        if not self.usable:
+            return None
+        out = text
+        replaced = 0
+        for literal, replacement in self._pairs:
+            found = out.count(literal)
+            if not found:
+                continue
+            if not self._ends_host_everywhere(out, literal, found):
+                return None
+            out = out.replace(literal, replacement)
+            replaced += found
+        # every replaced origin is one of these places, so equal counts mean the regex would match nowhere else
+        lowered = text.lower() if lowered is None else lowered
+        candidates = sum(lowered.count(needle) for needle in self.needles)
+        return out if replaced == candidates else None
+
+    def _ends_host_everywhere(self, text: bytes, literal: bytes, found: int) -> bool:
+        good = 1 if text.endswith(literal) else 0
+        for follower in self.followers:
+            good += text.count(literal + follower)
+            if good >= found:
+                return good == found
+        return False
+
+
+def origins_in(pattern: re.Pattern[bytes], text: bytes) -> set[bytes]:
+    """The distinct origins a (capture-free) origin pattern matches in `text`: what `Literals.learn` takes."""
+    return set(pattern.findall(text))
