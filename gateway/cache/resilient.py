@@ -115,6 +115,9 @@ class ResilientBackend:
             return
         await self._route("set", lambda b: b.set(key, value, ttl))
 
+    async def touch(self, key: str, ttl: float) -> bool:
+        return await self._route("touch", lambda b: b.touch(key, ttl))
+
     async def generations(self, names: Sequence[str]) -> tuple[str, list[int]]:
         """The counters, and which backend gave them (keys computed from either never meet)."""
         if self.primary is not None:
