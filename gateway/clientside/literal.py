@@ -25,6 +25,9 @@ MAX_LITERALS = 16
 TEXT_FOLLOWERS = (b"/", b'"', b"\n", b"'", b" ", b"<", b"?", b"\\", b"\r", b"\t", b"#", b",", b")")
 # in raw JSON a `\\` starts an escape: `\\/`, `\\"`... decode to non-word characters, `\\u` may not (é is a word)
 JSON_FOLLOWERS = (b"\\/", b'"', b"/", b'\\"', b" ", b"\\\\", b"\\n", b"\\r", b"\\t", b"?", b"#", b"'", b"<")
+# in a playlist only `/` and white space: there they end a host for every rule (a URL line's origin runs to
+# `/` or a space, a catch-up source's to `/`, `"` or a space), so one literal replacement is each rule's result
+M3U_FOLLOWERS = (b"/", b"\n", b" ", b"\r", b"\t", b"\x0b", b"\x0c")
 SEPARATORS = (b"://",)
 JSON_SEPARATORS = (b"://", b":\\/\\/")
 
@@ -63,30 +66,46 @@ class Literals:
     def replace(self, text: bytes, lowered: bytes | None = None) -> bytes | None:
         """`text` with every known-host URL origin replaced, exactly as the regex would; None when it cannot tell.
         `lowered`: `text.lower()` when the caller has it (made here only when the counts need it)."""
+        done = self.replaced(text, self.followers)
+        if done is None:
+            return None
+        out, count, everywhere = done
+        return out if everywhere or self.alone(text, count, lowered) else None
+
+    def replaced(self, text: bytes, followers: tuple[bytes, ...]) -> tuple[bytes, int, bool] | None:
+        """(the text with the literals replaced, how many, whether they were every `://` in it), or None when a
+        literal is followed by something not in `followers` somewhere. Everywhere: no other URL of any kind, so
+        nothing else for any rule (known host, M3U line, catch-up source) to rewrite. Not asked of JSON, where `:`
+        is everywhere and a search for `://` costs more than the needles."""
         if not self.usable:
             return None
         out = text
-        replaced = 0
+        count = 0
         for literal, replacement in self._pairs:
             found = out.count(literal)
             if not found:
                 continue
-            if not self._ends_host_everywhere(out, literal, found):
+            if not _ends_host_everywhere(out, literal, found, followers):
                 return None
             out = out.replace(literal, replacement)
-            replaced += found
-        # every replaced origin is one of these places, so equal counts mean the regex would match nowhere else
-        lowered = text.lower() if lowered is None else lowered
-        candidates = sum(lowered.count(needle) for needle in self.needles)
-        return out if replaced == candidates else None
+            count += found
+        everywhere = not self.json and text.count(b"://") == count
+        return out, count, everywhere
 
-    def _ends_host_everywhere(self, text: bytes, literal: bytes, found: int) -> bool:
-        good = 1 if text.endswith(literal) else 0
-        for follower in self.followers:
-            good += text.count(literal + follower)
-            if good >= found:
-                return good == found
-        return False
+    def alone(self, text: bytes, count: int, lowered: bytes | None = None) -> bool:
+        """Whether `count` replaced origins are all the places a known-host URL starts in `text` (each replaced one
+        is such a place, so equal counts mean the regex would match nowhere else)."""
+        lowered = text.lower() if lowered is None else lowered
+        return count == sum(lowered.count(needle) for needle in self.needles)
+
+
+def _ends_host_everywhere(text: bytes, literal: bytes, found: int, followers: tuple[bytes, ...]) -> bool:
+    good = 1 if text.endswith(literal) else 0
+    for follower in followers:
+        good += text.count(literal + follower)
+        if good >= found:
+            return good == found
+    return False
 
 
 def origins_in(pattern: re.Pattern[bytes], text: bytes) -> set[bytes]:

@@ -23,7 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from gateway.clientside.literal import Literals, origins_in
+from gateway.clientside.literal import M3U_FOLLOWERS, Literals, origins_in
 
 ORIGIN_PREFIX = "/_o/"
 _M3U_URL = re.compile(rb"^(\s*)https?://[^/\s]+", re.IGNORECASE)
@@ -170,11 +170,17 @@ class Rewriter:
         return b"".join(self.m3u_line(line) for line in block.splitlines(keepends=True))
 
     def _m3u_literal(self, block: bytes) -> bytes | None:
-        """Known hosts replaced as literals; valid for whole lines when, besides, every URL line and every
-        catch-up source starts with a replaced origin (so "whatever its host" changes nothing more)."""
+        """Known hosts replaced as literals; valid for whole lines when they were every URL in the block, or
+        else when every URL line and every catch-up source starts with a replaced origin (so "whatever its host"
+        changes nothing more)."""
+        done = self._literals.replaced(block, M3U_FOLLOWERS)
+        if done is None:
+            return None
+        out, count, everywhere = done
+        if everywhere:
+            return out  # every URL was a replaced origin, followed by what ends it for every rule
         lowered = block.lower()
-        out = self._literals.replace(block, lowered)
-        if out is None:
+        if not self._literals.alone(block, count, lowered):
             return None
         carriage = block.count(b"\r")
         if carriage and carriage != block.count(b"\r\n"):
