@@ -190,13 +190,13 @@ def bench_player_cache(stack: Stack, settings: Settings) -> Section:
             time.sleep(1.0)
             grown = (rss_kib(gw.proc.pid) - base) * 1024
             one = statistics.median(sizes)
+            held = _used_memory(redis_port) - used0 if redis_port else grown
             row: dict[str, Any] = {"target": f"{name}: {kind}", "lines": lines, "misses": misses,
-                                   "list_bytes": one, "then_pl0": hit, "rss_growth_bytes": grown,
-                                   "rss_growth_lists": grown / one}  # fmt: skip
-            held = grown
+                                   "list_mb": one / 1e6, "pl0_second_fetch_hit": float(hit == "HIT"),
+                                   "gateway_rss_growth_mb": grown / 1e6,
+                                   "redis_used_memory_growth_mb": (held if redis_port else 0) / 1e6,
+                                   "held_lists": held / one}  # fmt: skip
             if redis_port:
-                held = _used_memory(redis_port) - used0
-                row.update(redis_used_memory_growth=held, redis_growth_lists=held / one)
                 subprocess.run(["redis-cli", "-p", str(redis_port), "flushall"], capture_output=True, check=True)
             sec.rows.append(row)
             print(f"    {row}", flush=True)
@@ -207,7 +207,8 @@ def bench_player_cache(stack: Stack, settings: Settings) -> Section:
         "(memory: `max_megabytes: 4096`, so nothing is evicted and what is held is what the design keeps; redis: a "
         "private `redis-server`, nothing else in it). Held: the gateway's RSS growth over the 1,000 fetches "
         "(memory), Redis' `INFO memory` used_memory growth (redis, flushed between kinds); one list: the size of "
-        "the answer a line gets. `then_pl0`: line pl0's second fetch (HIT when its list is still held).",
+        "the answer a line gets. `pl0_second_fetch_hit`: 1 when line pl0's second fetch, after all the others, is "
+        "a HIT (its list still held).",
         "Before content addressing: an entry per line, and lists above MAX_CACHED_BODY (8 MiB) were not stored.",
     ]
     return sec
