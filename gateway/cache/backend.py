@@ -93,6 +93,10 @@ class MemoryBackend:
     def clear(self) -> None:
         self._entries.clear()
 
+    def value_bytes(self) -> int:
+        """The bytes of the values held (what /readyz reports): one pass over at most `max_entries` entries."""
+        return sum(len(value) for _, value in self._entries.values())
+
     def __len__(self) -> int:
         return len(self._entries)
 

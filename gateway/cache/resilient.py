@@ -163,7 +163,8 @@ class ResilientBackend:
     async def check(self) -> dict[str, Any]:
         """The state for /readyz; probes Redis (bounded) when it is due."""
         if self.primary is None:
-            return {"backend": "memory", "state": "ok", "entries": len(self.memory)}
+            return {"backend": "memory", "state": "ok", "entries": len(self.memory),
+                    "megabytes": round(self.memory.value_bytes() / 1e6, 1)}
         try:
             await self._primary(lambda b: b.ping())
         except Unavailable as exc:

@@ -45,7 +45,10 @@ class Literals:
         # counted under that prefix, so no position is counted twice)
         minimal = [n for i, n in enumerate(names) if not any(n.startswith(m) for m in names[:i])]
         self.needles = [sep + name for sep in self.separators for name in minimal]
+        self.names = frozenset(names)
         self._pairs: list[tuple[bytes, bytes]] = []  # (literal, replacement), longest literal first
+        self._foreign: list[bytes] = []  # `://host[:port]` of hosts not known: places no known-host URL starts
+        self.learnings = 0
         # a replacement holding another origin could be counted as one
         self.usable = usable and public.lower().count(b"http") == 1
 
@@ -63,6 +66,19 @@ class Literals:
                 self._pairs.append((literal, replacement))
         self._pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
 
+    def learn_foreign(self, found: Iterable[bytes]) -> None:
+        """Add `://host[:port]` (or `:\\/\\/host[:port]`) of hosts that are not known: counted, they prove
+        their places hold no known-host URL (a known name there would be the whole host, or be followed by a
+        host character), so a text whose every `://` is a known or a foreign literal needs no search per name."""
+        for origin in found:
+            host = origin.split(b"/")[-1].split(b":")[0].lower()
+            if host not in self.names and origin not in self._foreign and len(self._foreign) < MAX_LITERALS:
+                self._foreign.append(origin)
+
+    @property
+    def full(self) -> bool:
+        return len(self._pairs) >= MAX_LITERALS or len(self._foreign) >= MAX_LITERALS
+
     def replace(self, text: bytes, lowered: bytes | None = None) -> bytes | None:
         """`text` with every known-host URL origin replaced, exactly as the regex would; None when it cannot tell.
         `lowered`: `text.lower()` when the caller has it (made here only when the counts need it)."""
@@ -72,31 +88,64 @@ class Literals:
         out, count, everywhere = done
         return out if everywhere or self.alone(text, count, lowered) else None
 
-    def replaced(self, text: bytes, followers: tuple[bytes, ...]) -> tuple[bytes, int, bool] | None:
-        """(the text with the literals replaced, how many, whether they were every `://` in it), or None when a
-        literal is followed by something not in `followers` somewhere. Everywhere: no other URL of any kind, so
-        nothing else for any rule (known host, M3U line, catch-up source) to rewrite. Not asked of JSON, where `:`
-        is everywhere and a search for `://` costs more than the needles."""
+    def replaced(self, text: bytes, followers: tuple[bytes, ...], *,
+                 foreign: bool = True) -> tuple[bytes, int, bool] | None:  # fmt: skip
+        """(the text with the literals replaced, how many, whether they and the foreign literals were every `://`
+        in it), or None when a literal is followed by something not in `followers` somewhere. Everywhere: no
+        other place for the known-host rule to rewrite. `foreign=False` for rules that rewrite any host (M3U URL
+        lines, catch-up sources): then everywhere means no URL at all but the replaced ones."""
         if not self.usable:
             return None
+        present = {sep: text.count(sep) for sep in self.separators}  # a spelling absent: its literals skipped
         out = text
         count = 0
         for literal, replacement in self._pairs:
-            found = out.count(literal)
-            if not found:
+            if not present[_separator(literal)]:
                 continue
-            if not _ends_host_everywhere(out, literal, found, followers):
+            done = _swap(out, literal, replacement, followers)
+            if done is None:
                 return None
-            out = out.replace(literal, replacement)
+            out, found = done
             count += found
-        everywhere = not self.json and text.count(b"://") == count
-        return out, count, everywhere
+        covered = count
+        for literal in self._foreign if foreign else ():
+            found = text.count(literal) if present[_separator(literal)] else 0
+            if found and not _ends_host_everywhere(text, literal, found, followers):
+                return out, count, False
+            covered += found
+        return out, count, sum(present.values()) == covered
 
     def alone(self, text: bytes, count: int, lowered: bytes | None = None) -> bool:
         """Whether `count` replaced origins are all the places a known-host URL starts in `text` (each replaced one
         is such a place, so equal counts mean the regex would match nowhere else)."""
         lowered = text.lower() if lowered is None else lowered
         return count == sum(lowered.count(needle) for needle in self.needles)
+
+
+def _separator(literal: bytes) -> bytes:
+    return b":\\/\\/" if b":\\/\\/" in literal else b"://"
+
+
+def _swap(text: bytes, literal: bytes, replacement: bytes, followers: tuple[bytes, ...]) -> tuple[bytes, int] | None:
+    """(`text` with `literal` replaced, how many times), None when it is not followed by a follower everywhere.
+    Replacing it with the usual follower first gives the count from the change in length (one pass fewer than
+    counting); a literal still there after that is followed by something else, counted and checked then."""
+    grow = len(replacement) - len(literal)
+    if grow == 0:
+        found = text.count(literal)
+        if found and not _ends_host_everywhere(text, literal, found, followers):
+            return None
+        return (text.replace(literal, replacement) if found else text), found
+    usual = followers[0]
+    out = text.replace(literal + usual, replacement + usual)
+    found = (len(out) - len(text)) // grow
+    if literal in out:
+        rest = out.count(literal)
+        if not _ends_host_everywhere(out, literal, rest, followers[1:]):
+            return None
+        out = out.replace(literal, replacement)
+        found += rest
+    return out, found
 
 
 def _ends_host_everywhere(text: bytes, literal: bytes, found: int, followers: tuple[bytes, ...]) -> bool:

@@ -37,7 +37,11 @@ _ANY_ORIGIN = re.compile(r"https?://[^/\s\"'<>]+", re.IGNORECASE)
 _INDENT = rb"[ \t\x0b\x0c\r]+https?:"
 _INDENTED_URL = re.compile(rb"\n" + _INDENT)  # a literal first byte: searched at C speed, unlike `(?:^|\n)`
 _INDENTED_FIRST = re.compile(_INDENT)
-_ASCII_ESCAPE = re.compile(rb"\\u00[2-7][0-9a-f]")
+_ASCII_ESCAPE = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+# what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
+_ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
+MAX_LEARNINGS = 8  # texts a Rewriter reads for origins; past them (a panel naming more than it can learn) the
+# literal path still proves what it can with a search per host name
 
 
 def origin_of(url: str) -> str:
@@ -173,7 +177,7 @@ class Rewriter:
         """Known hosts replaced as literals; valid for whole lines when they were every URL in the block, or
         else when every URL line and every catch-up source starts with a replaced origin (so "whatever its host"
         changes nothing more)."""
-        done = self._literals.replaced(block, M3U_FOLLOWERS)
+        done = self._literals.replaced(block, M3U_FOLLOWERS, foreign=False)
         if done is None:
             return None
         out, count, everywhere = done
@@ -199,14 +203,21 @@ class Rewriter:
     def json_bytes(self, raw: bytes) -> bytes | None:
         """A JSON text with every known-host origin in its strings rewritten, as `json()` on the decoded
         document would (keys aside: no panel writes a URL as a key); None when only parsing can tell."""
-        lowered = raw.lower()
-        if _ASCII_ESCAPE.search(lowered):
+        if _ASCII_ESCAPE.search(raw):
             return None
-        out = self._json_literals.replace(raw, lowered)
-        if out is None:
-            self._json_literals.learn(o.replace(b"\\/", b"/") for o in origins_in(self._json_origins, raw))
-            out = self._json_literals.replace(raw, lowered)
-        return out
+        literals = self._json_literals
+        done = literals.replaced(raw, literals.followers)
+        if done is not None and done[2]:
+            return done[0]
+        if literals.learnings < MAX_LEARNINGS and not literals.full:  # learn this text's origins, then again
+            literals.learnings += 1
+            literals.learn(o.replace(b"\\/", b"/") for o in origins_in(self._json_origins, raw))
+            literals.learn_foreign(origins_in(_ANY_JSON_ORIGIN, raw))
+            done = literals.replaced(raw, literals.followers)
+        if done is None:
+            return None
+        out, count, everywhere = done
+        return out if everywhere or literals.alone(raw, count) else None
 
     def json(self, value: Any) -> Any:
         """Every string in a decoded JSON document, known hosts rewritten."""
