@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.app import LIVE, build_app
+from gateway.app import LIVE, build_admin_app, build_app
 from gateway.clientside import cached
 from gateway.sim.player_data import add_line
 from gateway.sim.xtream_masters import XtreamMastersSim
@@ -70,6 +70,11 @@ async def test_lines_with_the_same_list_share_one_stored_body(aiohttp_server: Ai
     bodies = [raw for key, raw in stored.items() if key.startswith(cached.BODY_PREFIX)]
     assert len(bodies) == 2  # one playlist, one get_live_streams, for three lines
     assert sim.player.received.count("/get.php") == 3 and sim.player.received.count("/player_api.php") == 3
+    # /readyz says what the memory cache holds: the two bodies, and small pointers
+    admin = await aiohttp_client(build_admin_app(client.server.app[LIVE]))
+    held = (await (await admin.get("/readyz")).json())["cache"]
+    assert held["entries"] == len(stored) and held["megabytes"] == round(sum(map(len, stored.values())) / 1e6, 1)
+    assert sum(map(len, stored.values())) < 1.2 * sum(map(len, bodies))
     secrets = [password.encode() for _, password in LINES if password != "1"]
     assert all(secret not in raw for raw in stored.values() for secret in secrets)
 

@@ -95,3 +95,11 @@ def test_a_literal_is_never_taken_for_a_longer_host_or_port() -> None:
     assert r.chunk(text) == (f"{PUBLIC}/a {PUBLIC}/b {PUBLIC}/c {PUBLIC}/d\n").encode()
     odd = b"http://panel.tv:8080x/a\n"  # the regex takes the host alone (`:` ends it): so does the literal path
     assert r.chunk(odd) == r._bytes.sub(r.public_bytes, odd) == f"{PUBLIC}:8080x/a\n".encode()
+
+
+def test_a_foreign_origin_never_covers_a_known_host_it_is_the_start_of() -> None:
+    r = rewriter()
+    first = b'[{"i":"https:\\/\\/cdn.panel\\/x.png"}]'  # cdn.panel: not known, learned as foreign
+    assert r.json_bytes(first) == first
+    second = b'[{"i":"https:\\/\\/cdn.panel.tv\\/y.png"}]'  # cdn.panel.tv: known
+    assert r.json_bytes(second) == b'[{"i":"https:\\/\\/gw.example.com\\/y.png"}]'
