@@ -7,9 +7,12 @@ passes of C over the text; the regex (gateway.clientside.rewrite) costs a Python
 The fast path must give exactly what the regex gives, or nothing (the caller then runs the regex). It holds when:
 - each literal it replaces is followed, everywhere, by a byte that ends a host (`/`, `"`, a space...): then each
   occurrence is precisely one regex match (no longer host name, no longer port can follow);
-- the literals account for every place a regex match could start: every `://` (or JSON's `:\\/\\/`) followed
-  by a known host name, in any case (counted in the lower-cased text). A count that differs (an upper-case
-  `HTTP://`, a host name followed by `x`, a port never met before) sends the text to the regex.
+- the literals account for every place a regex match could start. Two ways to count those places:
+  every `://` (or JSON's `:\\/\\/`) at all, when each one is a replaced literal or a foreign one (`://host` of a
+  host that is not known, followed by a byte that ends it: no known name can match there) - the usual text,
+  proven in a pass or two per literal; or else every `://` followed by a known host name, in any case (counted in
+  the lower-cased text, a pass per name). A count that differs (an upper-case `HTTP://`, a host name followed
+  by `x`, a port never met before) sends the text to the regex.
 Literals are learned from what the regex matched (bounded), so a panel's origins are found on the first text that
 needs the regex and replaced at C speed from then on. A literal that occurs in the replacement itself is never
 used (its count would include the replacement's own text).
@@ -21,6 +24,7 @@ import re
 from collections.abc import Iterable
 
 MAX_LITERALS = 16
+RELEARN_EVERY = 256
 # bytes after a host[:port] that cannot continue it (regex `(?![\w.-])`), most frequent first; others: regex
 TEXT_FOLLOWERS = (b"/", b'"', b"\n", b"'", b" ", b"<", b"?", b"\\", b"\r", b"\t", b"#", b",", b")")
 # in raw JSON a `\\` starts an escape: `\\/`, `\\"`... decode to non-word characters, `\\u` may not (é is a word)
@@ -48,13 +52,17 @@ class Literals:
         self.names = frozenset(names)
         self._pairs: list[tuple[bytes, bytes]] = []  # (literal, replacement), longest literal first
         self._foreign: list[bytes] = []  # `://host[:port]` of hosts not known: places no known-host URL starts
-        self.learnings = 0
+        self.slow = 0  # texts the literals could not vouch for
+        self._gap = 1
+        self._next = 0
         # a replacement holding another origin could be counted as one
         self.usable = usable and public.lower().count(b"http") == 1
 
-    def learn(self, origins: Iterable[bytes]) -> None:
-        """Add origins (`scheme://host[:port]`, as the regex matched them, any case) and their JSON spelling."""
+    def learn(self, origins: Iterable[bytes]) -> int:
+        """Add origins (`scheme://host[:port]`, as the regex matched them, any case) and their JSON spelling;
+        how many literals were new."""
         known = {lit for lit, _ in self._pairs}
+        before = len(known)
         for origin in origins:
             forms = [(origin, self.public)]
             if self.json:
@@ -65,19 +73,32 @@ class Literals:
                 known.add(literal)
                 self._pairs.append((literal, replacement))
         self._pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
+        return len(known) - before
 
-    def learn_foreign(self, found: Iterable[bytes]) -> None:
+    def learn_foreign(self, found: Iterable[bytes]) -> int:
         """Add `://host[:port]` (or `:\\/\\/host[:port]`) of hosts that are not known: counted, they prove
         their places hold no known-host URL (a known name there would be the whole host, or be followed by a
         host character), so a text whose every `://` is a known or a foreign literal needs no search per name."""
+        before = len(self._foreign)
         for origin in found:
             host = origin.split(b"/")[-1].split(b":")[0].lower()
             if host not in self.names and origin not in self._foreign and len(self._foreign) < MAX_LITERALS:
                 self._foreign.append(origin)
+        return len(self._foreign) - before
 
-    @property
-    def full(self) -> bool:
-        return len(self._pairs) >= MAX_LITERALS or len(self._foreign) >= MAX_LITERALS
+    def may_learn(self) -> bool:
+        """Whether to read a text the literals could not vouch for for its origins (a regex pass of its own).
+        After a reading that found nothing new, the next waits for twice as many such texts (up to RELEARN_EVERY):
+        a panel that keeps sending what cannot be learned (a header every playlist starts with) does not pay
+        for it every time, and a new server's origin is still met."""
+        if len(self._pairs) >= MAX_LITERALS or len(self._foreign) >= MAX_LITERALS:
+            return False
+        self.slow += 1
+        return self.slow >= self._next
+
+    def learned(self, added: int) -> None:
+        self._gap = 1 if added else min(2 * self._gap, RELEARN_EVERY)
+        self._next = self.slow + self._gap
 
     def replace(self, text: bytes, lowered: bytes | None = None) -> bytes | None:
         """`text` with every known-host URL origin replaced, exactly as the regex would; None when it cannot tell.

@@ -40,8 +40,6 @@ _INDENTED_FIRST = re.compile(_INDENT)
 _ASCII_ESCAPE = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
 # what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
 _ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
-MAX_LEARNINGS = 8  # texts a Rewriter reads for origins; past them (a panel naming more than it can learn) the
-# literal path still proves what it can with a search per host name
 
 
 def origin_of(url: str) -> str:
@@ -162,7 +160,8 @@ class Rewriter:
         fast = self._literals.replace(value)
         if fast is not None:
             return fast
-        self._literals.learn(origins_in(self._bytes, value))
+        if self._literals.may_learn():
+            self._literals.learned(self._literals.learn(origins_in(self._bytes, value)))
         return self._bytes.sub(self.public_bytes, value)
 
     def m3u(self, block: bytes) -> bytes:
@@ -170,7 +169,8 @@ class Rewriter:
         fast = self._m3u_literal(block)
         if fast is not None:
             return fast
-        self._literals.learn(origins_in(self._bytes, block))
+        if self._literals.may_learn():
+            self._literals.learned(self._literals.learn(origins_in(self._bytes, block)))
         return b"".join(self.m3u_line(line) for line in block.splitlines(keepends=True))
 
     def _m3u_literal(self, block: bytes) -> bytes | None:
@@ -209,10 +209,10 @@ class Rewriter:
         done = literals.replaced(raw, literals.followers)
         if done is not None and done[2]:
             return done[0]
-        if literals.learnings < MAX_LEARNINGS and not literals.full:  # learn this text's origins, then again
-            literals.learnings += 1
-            literals.learn(o.replace(b"\\/", b"/") for o in origins_in(self._json_origins, raw))
-            literals.learn_foreign(origins_in(_ANY_JSON_ORIGIN, raw))
+        if literals.may_learn():  # this text's origins, then again
+            added = literals.learn(o.replace(b"\\/", b"/") for o in origins_in(self._json_origins, raw))
+            added += literals.learn_foreign(origins_in(_ANY_JSON_ORIGIN, raw))
+            literals.learned(added)
             done = literals.replaced(raw, literals.followers)
         if done is None:
             return None

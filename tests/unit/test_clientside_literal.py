@@ -103,3 +103,20 @@ def test_a_foreign_origin_never_covers_a_known_host_it_is_the_start_of() -> None
     assert r.json_bytes(first) == first
     second = b'[{"i":"https:\\/\\/cdn.panel.tv\\/y.png"}]'  # cdn.panel.tv: known
     assert r.json_bytes(second) == b'[{"i":"https:\\/\\/gw.example.com\\/y.png"}]'
+
+
+def test_reading_for_origins_backs_off_when_it_finds_nothing_new(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.clientside.rewrite as rewrite_module
+
+    reads: list[int] = []
+    real = rewrite_module.origins_in
+    monkeypatch.setattr(rewrite_module, "origins_in", lambda *a: reads.append(1) or real(*a))
+    r = rewriter()
+    foreign = b"#EXTINF:-1,A\nhttp://foreign.net:1/live/1.ts\n"  # a URL line elsewhere: always line by line
+    for _ in range(100):
+        r.m3u(foreign)
+    assert len(reads) <= 8  # 1, 2, 4, 8... texts apart, not every time
+    other = b"#EXTINF:-1,B\nhttp://panel.tv:80/live/2.ts\n"  # a second origin of the panel's, met later
+    for _ in range(300):
+        r.m3u(other)
+    assert r._m3u_literal(other) is not None  # learned: the literal path takes it now
