@@ -33,7 +33,11 @@ JSON_FOLLOWERS = (b"\\/", b'"', b"/", b'\\"', b" ", b"\\\\", b"\\n", b"\\r", b"\
 # `/` or a space, a catch-up source's to `/`, `"` or a space), so one literal replacement is each rule's result
 M3U_FOLLOWERS = (b"/", b"\n", b" ", b"\r", b"\t", b"\x0b", b"\x0c")
 SEPARATORS = (b"://",)
-JSON_SEPARATORS = (b"://", b":\\/\\/")
+# JSON spells `://` four ways without `\\u` escapes (those are refused before): `://`, `:\\/\\/`, `:/\\/`, `:\\//`.
+# Counting `:/` and `:\\/` counts every one of them once (and the odd `:/` that starts no URL, which only sends
+# the text the longer way)
+JSON_SEPARATORS = (b":/", b":\\/")
+JSON_SPELLINGS = (b"://", b":\\/\\/", b":/\\/", b":\\//")
 
 
 class Literals:
@@ -48,7 +52,7 @@ class Literals:
         # every `://` + known name position starts with one of these (a name whose prefix is also known is
         # counted under that prefix, so no position is counted twice)
         minimal = [n for i, n in enumerate(names) if not any(n.startswith(m) for m in names[:i])]
-        self.needles = [sep + name for sep in self.separators for name in minimal]
+        self.needles = [sep + name for sep in (JSON_SPELLINGS if json else SEPARATORS) for name in minimal]
         self.names = frozenset(names)
         self._pairs: list[tuple[bytes, bytes]] = []  # (literal, replacement), longest literal first
         self._foreign: list[bytes] = []  # `://host[:port]` of hosts not known: places no known-host URL starts
@@ -124,7 +128,7 @@ class Literals:
         out = text
         count = 0
         for literal, replacement in self._pairs:
-            if not present[_separator(literal)]:
+            if not present[self._separator(literal)]:
                 continue
             done = _swap(out, literal, replacement, followers)
             if done is None:
@@ -133,7 +137,7 @@ class Literals:
             count += found
         covered = count
         for literal in self._foreign if foreign else ():
-            found = text.count(literal) if present[_separator(literal)] else 0
+            found = text.count(literal) if present[self._separator(literal)] else 0
             if found and not _ends_host_everywhere(text, literal, found, followers):
                 return out, count, False
             covered += found
@@ -148,7 +152,7 @@ class Literals:
         count = 0
         for literal, replacement in self._pairs:
             grow = len(replacement) - len(literal)
-            if not present[_separator(literal)]:
+            if not present[self._separator(literal)]:
                 continue
             if grow == 0:
                 return None
@@ -156,18 +160,20 @@ class Literals:
             out = out.replace(literal + usual, replacement + usual)
             count += (len(out) - size) // grow
         covered = count + sum(text.count(literal + usual) for literal in self._foreign
-                              if foreign and present[_separator(literal)])  # fmt: skip
+                              if foreign and present[self._separator(literal)])  # fmt: skip
         return (out, count, True) if covered == sum(present.values()) else None
+
+    def _separator(self, literal: bytes) -> bytes:
+        """The separator count a literal's places are among (each literal holds exactly one)."""
+        if not self.json:
+            return b"://"
+        return b":\\/" if b":\\/" in literal else b":/"
 
     def alone(self, text: bytes, count: int, lowered: bytes | None = None) -> bool:
         """Whether `count` replaced origins are all the places a known-host URL starts in `text` (each replaced one
         is such a place, so equal counts mean the regex would match nowhere else)."""
         lowered = text.lower() if lowered is None else lowered
         return count == sum(lowered.count(needle) for needle in self.needles)
-
-
-def _separator(literal: bytes) -> bytes:
-    return b":\\/\\/" if b":\\/\\/" in literal else b"://"
 
 
 def _swap(text: bytes, literal: bytes, replacement: bytes, followers: tuple[bytes, ...]) -> tuple[bytes, int] | None:

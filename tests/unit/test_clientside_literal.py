@@ -120,3 +120,13 @@ def test_reading_for_origins_backs_off_when_it_finds_nothing_new(monkeypatch: py
     for _ in range(300):
         r.m3u(other)
     assert r._m3u_literal(other) is not None  # learned: the literal path takes it now
+
+
+@pytest.mark.parametrize("spelling", ["http:/\\/panel.tv:8080\\/x", "http:\\//panel.tv:8080\\/x",
+                                      "http:\\u002f\\/panel.tv:8080\\/x", "h\\u0074tp:\\/\\/panel.tv:8080\\/x"])
+def test_json_spellings_of_a_url_without_a_plain_separator(spelling: str) -> None:
+    r = rewriter()
+    raw = ('[{"a":"http:\\/\\/panel.tv:8080\\/logo.png"},{"b":"' + spelling + '"}]').encode()
+    out = r.json_bytes(raw)
+    expected = r.json(json.loads(raw))
+    assert expected[1]["b"].startswith(PUBLIC) and (out is None or json.loads(out) == expected)
