@@ -154,8 +154,11 @@ class Literals:
             grow = len(replacement) - len(literal)
             if not present[self._separator(literal)]:
                 continue
-            if grow == 0:
-                return None
+            if grow == 0:  # the same length (a port of as many digits): counted, then replaced
+                found = out.count(literal + usual)
+                out = out.replace(literal + usual, replacement + usual) if found else out
+                count += found
+                continue
             size = len(out)
             out = out.replace(literal + usual, replacement + usual)
             count += (len(out) - size) // grow

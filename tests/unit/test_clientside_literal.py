@@ -130,3 +130,12 @@ def test_json_spellings_of_a_url_without_a_plain_separator(spelling: str) -> Non
     out = r.json_bytes(raw)
     expected = r.json(json.loads(raw))
     assert expected[1]["b"].startswith(PUBLIC) and (out is None or json.loads(out) == expected)
+
+
+def test_a_public_url_as_long_as_the_panels_origin() -> None:
+    r = Rewriter("http://gwgwg.tv:9090", "http://panel.tv:8080", [])  # no change in length to count from
+    block = b'#EXTINF:-1 tvg-logo="http://panel.tv:8080/l.png",A\nhttp://panel.tv:8080/live/u/p/1.ts\n'
+    assert r._m3u_literal(block) == block.replace(b"panel.tv:8080", b"gwgwg.tv:9090")
+    raw = b'[{"i":"http:\\/\\/panel.tv:8080\\/1.png"},{"i":"http:\\/\\/panel.tv:8080x\\/2.png"}]'
+    out = r.json_bytes(raw)
+    assert out is None or json.loads(out) == r.json(json.loads(raw))
