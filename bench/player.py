@@ -210,6 +210,13 @@ def bench_player_cache(stack: Stack, settings: Settings) -> Section:
             print(f"    {row}", flush=True)
             sec.ratios.append((f"{name}, {kind}: held / one list", held / one, "<= 6"))
         stack.stop(gw.proc)
+    sec.commands = [
+        f"for n in $(seq 0 {lines - 1}); do curl -s -o /dev/null "
+        "'http://127.0.0.1:PORT/get.php?username=pl$n&password=pw$n&type=m3u_plus'; done   # the same with "
+        "/player_api.php?...&action=get_live_streams",
+        "curl -s http://127.0.0.1:ADMINPORT/readyz | jq .cache.megabytes   # memory backend, before and after",
+        "redis-cli -p REDISPORT info memory | grep ^used_memory:   # redis backend, before and after",
+    ]
     sec.notes = [
         f"Lines `pl0`..`pl{lines - 1}` (bouquet set n % {bigpanel.SETS}) each fetch the list once with the cache on "
         "(`ttl: 3600`; memory: `max_megabytes: 4096`, so nothing is evicted and what is held is what the design "
