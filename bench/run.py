@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import live, loadgen, profile, report
+from bench import live, loadgen, player, profile, report
 from bench.loadgen import WrkResult
 from bench.procs import HOST, children, rss_kib
 from bench.targets import REPO, ROWS, STREAM_SIZE, Stack, fetch
 
 T = TypeVar("T")
-SECTIONS = ("cached", "pass", "write", "stream", "slow", "workers", "slots", "profile")
+SECTIONS = ("cached", "pass", "write", "stream", "slow", "workers", "slots", "playlist", "player_cache", "profile")
 
 
 @dataclass
@@ -422,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         steps: dict[str, Callable[[Stack, Settings], Section | list[Section]]] = {
             "cached": bench_cached, "pass": bench_pass, "write": bench_write, "stream": bench_stream,
             "slow": bench_slow, "workers": bench_workers, "slots": live.bench_slots,
+            "playlist": player.bench_playlist, "player_cache": player.bench_player_cache,
         }  # fmt: skip
         for name in only:
             if name == "profile":

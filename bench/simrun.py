@@ -14,14 +14,18 @@ import signal
 
 from aiohttp import web
 
+from bench import bigpanel
 from gateway.sim.player_data import add_line
 from gateway.sim.player_hls import LiveHls
 from gateway.sim.xtream_masters import XtreamMastersSim
 
 
 async def serve(port: int, access_code: str, api_key: str, reseller_lines: int, live_rate: float | None = None,
-                viewer_lines: int = 0, hls_seconds: float = 0.0) -> None:  # fmt: skip
+                viewer_lines: int = 0, hls_seconds: float = 0.0, big_panel: bool = False) -> None:  # fmt: skip
     sim = XtreamMastersSim(access_code=access_code, api_key=api_key)
+    if big_panel:  # the player-side benchmarks' 30k-channel panel (bench.bigpanel)
+        bigpanel.populate(sim.tables, f"127.0.0.1:{port}")
+        bigpanel.memoise(sim.player)
     sim.player.live_rate = live_rate
     if hls_seconds:  # live HLS as XC_VM serves it with allow_cdn_access (the token in the query)
         sim.player.live_hls = LiveHls(segment_seconds=hls_seconds, window=5, cdn=True,
@@ -75,10 +79,11 @@ def main() -> None:
     parser.add_argument("--live-rate", type=float, default=None, help="bytes a second of each live channel")
     parser.add_argument("--viewer-lines", type=int, default=0)
     parser.add_argument("--hls-seconds", type=float, default=0.0, help="serve live HLS, segments of this length")
+    parser.add_argument("--big-panel", action="store_true", help="30k channels, 1,000 lines (bench.bigpanel)")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.port, args.access_code, args.api_key, args.reseller_lines, args.live_rate,
-                          args.viewer_lines, args.hls_seconds))  # fmt: skip
+                          args.viewer_lines, args.hls_seconds, args.big_panel))  # fmt: skip
 
 
 if __name__ == "__main__":

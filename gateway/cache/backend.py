@@ -21,6 +21,8 @@ class Backend(Protocol):
 
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
+    async def touch(self, key: str, ttl: float) -> bool: ...
+
     async def generations(self, names: Sequence[str]) -> list[int]: ...
 
     async def bump(self, names: Sequence[str]) -> None: ...
@@ -68,6 +70,16 @@ class MemoryBackend:
         except ValueError:  # larger than the whole budget
             self._entries.pop(key, None)
 
+    async def touch(self, key: str, ttl: float) -> bool:
+        """Make `key` live at least `ttl` more seconds; False when it is not here (any more)."""
+        found = self._entries.get(key)
+        if found is None:
+            return False
+        expires = time.monotonic() + ttl
+        if expires > found[0]:
+            self._entries[key] = (expires, found[1])
+        return True
+
     async def generations(self, names: Sequence[str]) -> list[int]:
         return [self._generations.get(n, 0) for n in names]
 
@@ -80,6 +92,10 @@ class MemoryBackend:
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def value_bytes(self) -> int:
+        """The bytes of the values held (what /readyz reports): one pass over at most `max_entries` entries."""
+        return sum(len(value) for _, value in self._entries.values())
 
     def __len__(self) -> int:
         return len(self._entries)

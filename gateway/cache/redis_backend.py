@@ -46,6 +46,10 @@ class RedisBackend:
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self.link.run("SET", self.link.prefix + key, value, "PX", max(1, int(ttl * 1000)))
 
+    async def touch(self, key: str, ttl: float) -> bool:
+        # plain PEXPIRE (GT needs Redis 7): a shorter TTL can only make an entry a miss sooner
+        return bool(await self.link.run("PEXPIRE", self.link.prefix + key, max(1, int(ttl * 1000))))
+
     async def generations(self, names: Sequence[str]) -> list[int]:
         found: dict[str, int] = {}
         for group in self._by_upstream(names).values():

@@ -117,6 +117,9 @@ class ResilientBackend:
             return
         await self._route("set", lambda b: b.set(key, value, ttl))
 
+    async def touch(self, key: str, ttl: float) -> bool:
+        return await self._route("touch", lambda b: b.touch(key, ttl))
+
     async def generations(self, names: Sequence[str]) -> tuple[str, list[int]]:
         """The counters, and which backend gave them (keys computed from either never meet)."""
         if self.primary is not None:
@@ -162,7 +165,8 @@ class ResilientBackend:
     async def check(self) -> dict[str, Any]:
         """The state for /readyz; probes Redis (bounded) when it is due."""
         if self.primary is None:
-            return {"backend": "memory", "state": "ok", "entries": len(self.memory)}
+            return {"backend": "memory", "state": "ok", "entries": len(self.memory),
+                    "megabytes": round(self.memory.value_bytes() / 1e6, 1)}
         try:
             await self._primary(lambda b: b.ping())
         except Unavailable as exc:

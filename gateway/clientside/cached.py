@@ -6,7 +6,12 @@ and `stale_if_error`; the names `player.<action>` and `playlist.<type>` are what
 - The key hashes the upstream, `public_url` (it is in the rewritten body), the name, the parameters that shape
   the answer and a hash of username + password: a wrong password never meets another line's entry, and no
   password is part of a key. The stored body has the line's `/username/password/` URL segment replaced by a
-  placeholder, put back on a hit (the key guarantees the same credentials).
+  placeholder, put back on a hit (the key guarantees the same credentials); only that segment, so a password
+  such as "1" that also occurs elsewhere in the list is never touched.
+- Bodies are stored once per content: a line's key holds a small pointer (the body's SHA-256, its headers, when
+  it stops being fresh), and the body with the placeholder lives under `cb:<digest>`. A thousand lines on five
+  bouquet sets hold five bodies, not a thousand. Storing touches the body (its TTL made to reach at least as far
+  as the new pointer's) and writes it only when it is not there; a pointer whose body is gone is a miss.
 - Only successes are stored (a JSON list for player_api, a 200 for get.php): a refused line is never cached.
 - Any admin write tagged with one of TAGS (line, bouquet, stream, movie, series, station, ...) bumps one of the
   generations every such key includes: the whole upstream's player entries become misses. Coarse (a new line
@@ -33,11 +38,13 @@ from gateway.config import Config
 
 # every write that can change what a line is offered: its own record, and the content its bouquets hold
 TAGS = ("line", "bouquet", "stream", "movie", "series", "episode", "channel", "station", "category", "epg", "system")
-# Playlists larger than this are streamed through (as without a cache) and not stored: an entry is held whole in
-# memory (or sent to Redis in one value), and a panel's full m3u_plus can run to tens of megabytes.
-MAX_CACHED_BODY = 8 << 20
+# Playlists larger than this are streamed through (as without a cache) and not stored: a body is held whole in
+# memory while it is sent (and sent to Redis in one value). One body serves every line with the same content,
+# so this is about one list: a 30k-channel m3u_plus is ~10 MB, player_api's own limit is 64 MiB.
+MAX_CACHED_BODY = 64 << 20
 _PLACEHOLDER = b"/\x00pg-line\x00/\x00pg-secret\x00/"  # NULs: never in JSON nor in a playlist's text
-_MAGIC = b"PGC1"
+_MAGIC = b"PGC2"  # a pointer to a body (PGC1, the body inline, is no longer read: a miss)
+BODY_PREFIX = "cb:"
 
 
 @dataclass(frozen=True)
@@ -82,21 +89,37 @@ class Lookup:
             return
         kept = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "x-cache")}
         ttl = self.cache.fresh_for(self.ttl)
-        head = json.dumps({"f": time.time() + ttl, "h": kept}, separators=(",", ":")).encode()
-        raw = _MAGIC + head + b"\n" + body.replace(self.secret, _PLACEHOLDER)
-        await self.cache.backend.set(self.key, raw, ttl + self.cache.config.stale_if_error)
+        lives = ttl + self.cache.config.stale_if_error
+        shared = body.replace(self.secret, _PLACEHOLDER)
+        digest = hashlib.sha256(shared).hexdigest()
+        # the body first: a pointer is never written to a body that is not there
+        backend = self.cache.backend
+        if not await backend.touch(BODY_PREFIX + digest, lives):
+            await backend.set(BODY_PREFIX + digest, shared, lives)
+        head = json.dumps({"f": time.time() + ttl, "h": kept, "d": digest}, separators=(",", ":")).encode()
+        await backend.set(self.key, _MAGIC + head, lives)
 
 
-def _decode(raw: bytes) -> Entry | None:
+def _pointer(raw: bytes) -> tuple[str, dict[str, str], float] | None:
+    """(body digest, headers, fresh_until) from a line's key."""
     if not raw.startswith(_MAGIC):
         return None
-    head, sep, body = raw[len(_MAGIC) :].partition(b"\n")
     try:
-        doc = json.loads(head)
+        doc = json.loads(raw[len(_MAGIC) :])
         headers = {str(k): str(v) for k, v in doc["h"].items()}
-        return Entry(body=body, headers=headers, fresh_until=float(doc["f"])) if sep else None
+        return str(doc["d"]), headers, float(doc["f"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+async def _entry(cache: ResponseCache, key: str) -> Entry | None:
+    raw = await cache.backend.get(key)
+    pointer = _pointer(raw) if raw is not None else None
+    if pointer is None:
+        return None
+    digest, headers, fresh_until = pointer
+    body = await cache.backend.get(BODY_PREFIX + digest)
+    return None if body is None else Entry(body=body, headers=headers, fresh_until=fresh_until)
 
 
 def name_for(script: str, params: Mapping[str, str]) -> str | None:
@@ -132,8 +155,7 @@ async def lookup(cache: ResponseCache | None, config: Config, upstream: str, nam
     }
     text = json.dumps(material, sort_keys=True, separators=(",", ":"))
     key = "c:" + hashlib.sha256(text.encode()).hexdigest()
-    raw = await cache.backend.get(key)
-    entry = _decode(raw) if raw is not None else None
+    entry = await _entry(cache, key)
     found = Lookup(cache, name, key, ttl, "MISS", secret, entry)
     if entry is not None and time.time() < entry.fresh_until:
         found.status = "HIT"

@@ -24,7 +24,7 @@ from gateway.cache import ResponseCache
 from gateway.clientside import cached
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.relay import forward_headers
-from gateway.clientside.rewrite import public_parts
+from gateway.clientside.rewrite import Rewriter, public_parts
 from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
 from gateway.model import Reason
@@ -84,7 +84,9 @@ def rewrite_login(answer: dict[str, Any], config: Config, runtime: ClientSideRun
     return answer
 
 
-async def fetch(runtime: ClientSideRuntime, config: Config, request: web.Request, query: dict[str, str]) -> Any:
+async def fetch_raw(runtime: ClientSideRuntime, config: Config, request: web.Request,
+                    query: dict[str, str]) -> bytes | None:  # fmt: skip
+    """The panel's answer as it sent it, None when it refused the line."""
     cs = config.client_side
     url = f"{upstream_of(config).url}/player_api.php"
     timeout = aiohttp.ClientTimeout(total=cs.api_timeout, sock_connect=cs.connect_timeout)
@@ -94,19 +96,32 @@ async def fetch(runtime: ClientSideRuntime, config: Config, request: web.Request
     try:
         async with runtime.session().get(url, params=query, headers=headers, timeout=timeout) as upstream:
             if upstream.status in (401, 403):
-                return AUTH_FAILED
+                return None
             if upstream.status >= 400:
                 raise Refusal(502, Reason.UPSTREAM_STATUS)
-            body = await read_body(upstream.content, MAX_ANSWER_BYTES, length=upstream.content_length)
+            return await read_body(upstream.content, MAX_ANSWER_BYTES, length=upstream.content_length)
     except TooLarge:
         log.warning("player_api upstream answer is larger than %d bytes", MAX_ANSWER_BYTES)
         raise Refusal(502, Reason.UPSTREAM_ERROR) from None
     except TRANSPORT_ERRORS as exc:
         raise Refusal.upstream_failed(exc, "player_api") from None
+
+
+def decode(raw: bytes) -> Any:
     try:
-        return jsonio.loads(body)
+        return jsonio.loads(raw)
     except ValueError:
         raise Refusal(502, Reason.UPSTREAM_ERROR) from None
+
+
+def list_bytes(raw: bytes, rewriter: Rewriter) -> bytes | None:
+    """A list answer (get_live_streams: tens of megabytes) rewritten as bytes without being decoded, or None when it
+    is not a list or only decoding can rewrite it. A list is what it looks like from its first and last bytes:
+    the panel's JSON is passed on, not re-encoded (PHP's `\\/` and `\\u` escapes kept)."""
+    # its ends only: no stripped copy of tens of megabytes (more than 64 bytes of white space: decoded instead)
+    if raw[:64].lstrip()[:1] != b"[" or raw[-64:].rstrip()[-1:] != b"]":
+        return None
+    return rewriter.json_bytes(raw)
 
 
 async def answer(request: web.Request, runtime: ClientSideRuntime, config: Config,
@@ -125,7 +140,9 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
     if found is not None and found.status == "HIT" and found.entry is not None:
         return found.respond(found.entry, "HIT")
     try:
-        data = await fetch(runtime, config, request, query)
+        raw = await fetch_raw(runtime, config, request, query)
+        body = None if raw is None else list_bytes(raw, runtime.rewriter(config))
+        data = AUTH_FAILED if raw is None else [] if body is not None else decode(raw)
     except Refusal:
         stale = found.stale() if found is not None and found.status == "MISS" else None
         if found is None or stale is None:
@@ -135,8 +152,9 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
         if str(data["user_info"].get("auth")) != "1":
             return web.json_response(AUTH_FAILED)
         data = rewrite_login(data, config, runtime)
-    data = runtime.rewriter(config).json(data)
-    body = jsonio.dumps(data)
+    if body is None:  # after rewrite_login: a host the login reported is rewritten in this answer too
+        data = runtime.rewriter(config).json(data)
+        body = jsonio.dumps(data)
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if found is not None:
         headers["X-Cache"] = found.status

@@ -34,7 +34,6 @@ from gateway.transport_errors import TRANSPORT_ERRORS
 
 log = logging.getLogger("panelgate.clientside")
 
-CHUNK = 64 * 1024  # read size of the documents rewritten on the way (playlist.py)
 # Memory per player slower than the panel (bench section 5: ~1 MiB each before these, with the session's
 # READ_BUFSIZE in gateway.clientside.runtime): each resume of reading landed one more recv() of up to 256 KiB,
 # and the player's write buffer held up to 64 KiB + a chunk more.

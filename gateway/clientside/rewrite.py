@@ -23,6 +23,8 @@ from urllib.parse import quote, urljoin, urlsplit
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from gateway.clientside.literal import M3U_FOLLOWERS, Literals, origins_in
+
 ORIGIN_PREFIX = "/_o/"
 _M3U_URL = re.compile(rb"^(\s*)https?://[^/\s]+", re.IGNORECASE)
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
@@ -30,6 +32,14 @@ _URI_ATTR = re.compile(r'URI="([^"]*)"')
 # (`?utc={utc}`, appended to the stream URL) has no origin and stays as it is
 _CATCHUP_SOURCE = re.compile(rb'(catchup-source=")https?://[^/"\s]+', re.IGNORECASE)
 _ANY_ORIGIN = re.compile(r"https?://[^/\s\"'<>]+", re.IGNORECASE)
+# a URL line indented (the literal path counts lines that start with `http`); JSON's \u escape of an ASCII
+# character, which could spell a URL the literal path cannot see (no encoder writes one, PHP's included)
+_INDENT = rb"[ \t\x0b\x0c\r]+https?:"
+_INDENTED_URL = re.compile(rb"\n" + _INDENT)  # a literal first byte: searched at C speed, unlike `(?:^|\n)`
+_INDENTED_FIRST = re.compile(_INDENT)
+_ASCII_ESCAPE = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+# what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
+_ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
 
 
 def origin_of(url: str) -> str:
@@ -115,6 +125,10 @@ VALID_HOURS = 12  # a VOD watched over HLS uses the ids of one playlist for its 
 
 
 class Rewriter:
+    """Known hosts rewritten (see the module doc). The byte forms (`chunk`, `m3u`, `json_bytes`) go through
+    gateway.clientside.literal when they can: the same result at C speed. One Rewriter serves many requests
+    (ClientSideRuntime keeps it while the host names stay the same), so the origins it learns are kept."""
+
     def __init__(self, public_url: str, upstream_url: str, hosts: Iterable[str]) -> None:
         self.public = public_url.rstrip("/")
         self.public_bytes = self.public.encode()
@@ -126,12 +140,84 @@ class Rewriter:
         pattern = rf"https?://(?:{alternatives})(?::\d+)?(?![\w.-])"
         self._text = re.compile(pattern, re.IGNORECASE)
         self._bytes = re.compile(pattern.encode(), re.IGNORECASE)
+        # what a JSON text spells an origin as: plain, or with PHP's escaped slashes (only to learn literals)
+        self._json_origins = re.compile(rf"https?:(?://|\\/\\/)(?:{alternatives})(?::\d+)?".encode(),
+                                        re.IGNORECASE)  # fmt: skip
+        # the literal path replaces each origin once; the regex paths would rewrite an inserted public URL
+        # again, which changes it when its host is a known one and it has a path: then only the regex runs
+        public = urlsplit(self.public)
+        fixed = (public.hostname or "").lower() not in names or not public.path.strip("/")
+        self._literals = Literals(self.public_bytes, names, usable=fixed)
+        self._json_literals = Literals(self.public_bytes, names, json=True, usable=fixed)
+        seed = [self.upstream_origin.encode()]  # the panel's configured origin: the likeliest in its lists
+        self._literals.learn(seed)
+        self._json_literals.learn(seed)
 
     def text(self, value: str) -> str:
         return self._text.sub(self.public, value)
 
     def chunk(self, value: bytes) -> bytes:
+        fast = self._literals.replace(value)
+        if fast is not None:
+            return fast
+        if self._literals.may_learn():
+            self._literals.learned(self._literals.learn(origins_in(self._bytes, value)))
         return self._bytes.sub(self.public_bytes, value)
+
+    def m3u(self, block: bytes) -> bytes:
+        """Whole playlist lines (`m3u_line` on each), at C speed when the literal path can prove the result."""
+        fast = self._m3u_literal(block)
+        if fast is not None:
+            return fast
+        if self._literals.may_learn():
+            self._literals.learned(self._literals.learn(origins_in(self._bytes, block)))
+        return b"".join(self.m3u_line(line) for line in block.splitlines(keepends=True))
+
+    def _m3u_literal(self, block: bytes) -> bytes | None:
+        """Known hosts replaced as literals; valid for whole lines when they were every URL in the block, or
+        else when every URL line and every catch-up source starts with a replaced origin (so "whatever its host"
+        changes nothing more)."""
+        done = self._literals.replaced(block, M3U_FOLLOWERS, foreign=False)
+        if done is None:
+            return None
+        out, count, everywhere = done
+        if everywhere:
+            return out  # every URL was a replaced origin, followed by what ends it for every rule
+        lowered = block.lower()
+        if not self._literals.alone(block, count, lowered):
+            return None
+        carriage = block.count(b"\r")
+        if carriage and carriage != block.count(b"\r\n"):
+            return None  # a lone CR ends a line for splitlines: lines would not start after a newline
+        if _INDENTED_URL.search(lowered) or _INDENTED_FIRST.match(lowered):
+            return None
+        start = self.public_bytes + b"/"
+        url_lines = lowered.count(b"\nhttp") + lowered.startswith(b"http")
+        if url_lines and out.count(b"\n" + start) + out.startswith(start) != url_lines:
+            return None
+        sources = lowered.count(b'catchup-source="http')
+        if sources and out.count(b'catchup-source="' + start) != sources:
+            return None
+        return out
+
+    def json_bytes(self, raw: bytes) -> bytes | None:
+        """A JSON text with every known-host origin in its strings rewritten, as `json()` on the decoded
+        document would (keys aside: no panel writes a URL as a key); None when only parsing can tell."""
+        if _ASCII_ESCAPE.search(raw):
+            return None
+        literals = self._json_literals
+        done = literals.replaced(raw, literals.followers)
+        if done is not None and done[2]:
+            return done[0]
+        if literals.may_learn():  # this text's origins, then again
+            added = literals.learn(o.replace(b"\\/", b"/") for o in origins_in(self._json_origins, raw))
+            added += literals.learn_foreign(origins_in(_ANY_JSON_ORIGIN, raw))
+            literals.learned(added)
+            done = literals.replaced(raw, literals.followers)
+        if done is None:
+            return None
+        out, count, everywhere = done
+        return out if everywhere or literals.alone(raw, count) else None
 
     def json(self, value: Any) -> Any:
         """Every string in a decoded JSON document, known hosts rewritten."""
@@ -145,10 +231,15 @@ class Rewriter:
 
     def m3u_line(self, line: bytes) -> bytes:
         """A playlist line: a URL line goes to the gateway whatever its host, so does a tag's catch-up source;
-        anything else in a tag line (logos, `x-tvg-url`) has known hosts rewritten."""
+        anything else (logos, `x-tvg-url`, the rest of a URL line) has known hosts rewritten."""
         if line.lstrip().startswith(b"#"):
-            return self.chunk(_CATCHUP_SOURCE.sub(lambda m: m.group(1) + self.public_bytes, line))
-        return _M3U_URL.sub(lambda m: m.group(1) + self.public_bytes, line, count=1)
+            return self._bytes.sub(self.public_bytes, _CATCHUP_SOURCE.sub(lambda m: m.group(1) + self.public_bytes,
+                                                                           line))  # fmt: skip
+        # a URL line: its origin, then known hosts in the rest of it (a query naming the panel) as anywhere else
+        found = _M3U_URL.match(line)
+        if found is None:
+            return self._bytes.sub(self.public_bytes, line)
+        return found.group(1) + self.public_bytes + self._bytes.sub(self.public_bytes, line[found.end() :])
 
     def streams(self, value: str) -> str:
         """Every URL in a text that names a stream (a MAG `cmd`: `ffmpeg http://host:port/play/...`) made a

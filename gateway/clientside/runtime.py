@@ -50,6 +50,8 @@ class ClientSideRuntime:
     _hosts_link: Link | None = None
     _origins: Origins | None = None
     _origins_secret: bytes = b""
+    # the last Rewriter and what it was made from: it keeps the panel's origins it learned (rewrite.Rewriter)
+    _rewriter: tuple[tuple[str, str, frozenset[str]], Rewriter] | None = None
     # read once: `serve --workers N` sets it before its workers start (request code does not read the environment)
     _workers_secret: bytes = field(default_factory=lambda: _workers_key())
 
@@ -128,7 +130,10 @@ class ClientSideRuntime:
         names = self.hosts.names(config)
         known = self.origins(config).known()
         names.update(origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]") for origin in known)
-        return Rewriter(config.public_url, upstream_of(config).url, names)
+        made_from = (config.public_url, upstream_of(config).url, frozenset(names))
+        if self._rewriter is None or self._rewriter[0] != made_from:
+            self._rewriter = (made_from, Rewriter(*made_from))
+        return self._rewriter[1]
 
     def report(self, config: Config) -> dict[str, object]:
         """/readyz: shared live channels, their viewers, the upstream connections saved, provider slots."""

@@ -1,0 +1,141 @@
+"""The literal path (gateway.clientside.literal) gives exactly what the regex path gives, on texts made to trip it.
+
+Random texts from tricky pieces: a host that is a prefix of another (`panel.tv`, `panel.tvx`), ports that are
+prefixes of others, upper-case schemes and hosts, foreign hosts, indented and CR-ended lines, catch-up sources,
+JSON with PHP's escaped slashes and `\\u` escapes. The same Rewriter serves them all, so what it learned from one
+text is used on the next, as in the gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from gateway.clientside.rewrite import Rewriter
+
+PUBLIC = "https://gw.example.com"
+ORIGINS = ["http://panel.tv:8080", "http://panel.tv:80", "http://panel.tv:80800", "https://panel.tv",
+           "http://panel.tv", "HTTP://panel.tv:8080", "http://Panel.TV:8080", "http://panel.tvx:8080",
+           "http://cdn.panel.tv:8080", "http://10.0.0.5:8000", "http://10.0.0.50:8000", "http://foreign.net:1",
+           "rtmp://panel.tv:1935", "https://gw.example.com", "hTTps://10.0.0.5:8000"]  # fmt: skip
+AFTER = ["/live/u/p/1.ts", "/l.png", '"', "x", ".com/a", "-b/", ":", " ", "?a=1", "_", "", "\\/x", "\u00e9/", "#f"]
+TAGS = ['#EXTINF:-1 tvg-logo="{o}{a}" group-title="G",Name', '#EXTM3U x-tvg-url="{o}{a}"',
+        '#EXTINF:-1 catchup-source="{o}{a}",N', '#EXTINF:-1 CATCHUP-SOURCE="{o}{a}",N',
+        "  #EXTINF:-1,{o}{a}"]  # fmt: skip
+URLS = ["{o}{a}", "  {o}{a}", "{o}{a} trailing {o}{a}", "text {o}{a}", "{o}/x?ref={o}{a}", ""]
+ENDS = ["\n", "\n", "\n", "\r\n", "\r", ""]
+
+
+def rewriter() -> Rewriter:
+    return Rewriter(PUBLIC, "http://panel.tv:8080", ["panel.tvx", "cdn.panel.tv", "10.0.0.5", "gw.example.com"])
+
+
+def piece(rng: random.Random, forms: list[str], origins: list[str] = ORIGINS) -> str:
+    return rng.choice(forms).format(o=rng.choice(origins), a=rng.choice(AFTER))
+
+
+def playlist(rng: random.Random, kind: int) -> bytes:
+    if kind == 0:  # what panels send: one origin, every URL line on it
+        o = rng.choice(ORIGINS[:2])
+        lines = [f'#EXTINF:-1 tvg-logo="{o}/l/{n}.png",Ch {n}\n{o}/live/u/p/{n}.ts\n' for n in range(rng.randint(1, 9))]
+        return "".join(lines).encode()
+    # 1: every URL on one known origin, but followed by anything, on any kind of line; 2: anything
+    origins = ORIGINS[:1] if kind == 1 else ORIGINS
+    text = "".join(piece(rng, rng.choice((TAGS, URLS)), origins) + rng.choice(ENDS) for _ in range(rng.randint(1, 8)))
+    return text.encode()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_playlists_and_text_rewrite_as_the_regex_does(seed: int) -> None:
+    rng = random.Random(seed)
+    r = rewriter()
+    fast = 0
+    for n in range(400):
+        block = playlist(rng, n % 3)
+        slow = b"".join(r.m3u_line(line) for line in block.splitlines(keepends=True))
+        assert r.m3u(block) == slow, block
+        assert r.chunk(block) == r._bytes.sub(r.public_bytes, block), block
+        fast += r._m3u_literal(block) is not None
+    assert fast >= 400 // 3  # the usual lists take the literal path (it is not just the regex every time)
+
+
+def json_text(rng: random.Random, usual: bool) -> bytes:
+    if usual:
+        o = rng.choice(ORIGINS[:2])
+        rows = [{"num": n, "stream_icon": f"{o}/images/{n}.png", "name": f"Ch {n}"} for n in range(rng.randint(1, 9))]
+    else:
+        rows = [{"s": piece(rng, ["{o}{a}", "see {o}{a} and {o}{a}", "{o}"]), "n": n} for n in range(rng.randint(1, 6))]
+    text = json.dumps(rows, ensure_ascii=rng.random() < 0.5)
+    if rng.random() < 0.7:
+        text = text.replace("/", "\\/")  # PHP's json_encode
+    if rng.random() < 0.1:
+        text = text.replace(":", "\\u003a", 1)
+    return text.encode()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_json_lists_rewrite_as_decoding_does(seed: int) -> None:
+    rng = random.Random(seed)
+    r = rewriter()
+    fast = 0
+    for n in range(400):
+        raw = json_text(rng, usual=n % 3 == 0)
+        out = r.json_bytes(raw)
+        if out is not None:
+            fast += 1
+            assert json.loads(out) == r.json(json.loads(raw)), raw
+    assert fast >= 400 // 3
+
+
+def test_a_literal_is_never_taken_for_a_longer_host_or_port() -> None:
+    r = rewriter()
+    text = b"http://panel.tv:8080/a http://panel.tv:80800/b http://panel.tvx:8080/c HTTP://PANEL.TV:8080/d\n"
+    assert r.chunk(text) == (f"{PUBLIC}/a {PUBLIC}/b {PUBLIC}/c {PUBLIC}/d\n").encode()
+    odd = b"http://panel.tv:8080x/a\n"  # the regex takes the host alone (`:` ends it): so does the literal path
+    assert r.chunk(odd) == r._bytes.sub(r.public_bytes, odd) == f"{PUBLIC}:8080x/a\n".encode()
+
+
+def test_a_foreign_origin_never_covers_a_known_host_it_is_the_start_of() -> None:
+    r = rewriter()
+    first = b'[{"i":"https:\\/\\/cdn.panel\\/x.png"}]'  # cdn.panel: not known, learned as foreign
+    assert r.json_bytes(first) == first
+    second = b'[{"i":"https:\\/\\/cdn.panel.tv\\/y.png"}]'  # cdn.panel.tv: known
+    assert r.json_bytes(second) == b'[{"i":"https:\\/\\/gw.example.com\\/y.png"}]'
+
+
+def test_reading_for_origins_backs_off_when_it_finds_nothing_new(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.clientside.rewrite as rewrite_module
+
+    reads: list[int] = []
+    real = rewrite_module.origins_in
+    monkeypatch.setattr(rewrite_module, "origins_in", lambda *a: reads.append(1) or real(*a))
+    r = rewriter()
+    foreign = b"#EXTINF:-1,A\nhttp://foreign.net:1/live/1.ts\n"  # a URL line elsewhere: always line by line
+    for _ in range(100):
+        r.m3u(foreign)
+    assert len(reads) <= 8  # 1, 2, 4, 8... texts apart, not every time
+    other = b"#EXTINF:-1,B\nhttp://panel.tv:80/live/2.ts\n"  # a second origin of the panel's, met later
+    for _ in range(300):
+        r.m3u(other)
+    assert r._m3u_literal(other) is not None  # learned: the literal path takes it now
+
+
+@pytest.mark.parametrize("spelling", ["http:/\\/panel.tv:8080\\/x", "http:\\//panel.tv:8080\\/x",
+                                      "http:\\u002f\\/panel.tv:8080\\/x", "h\\u0074tp:\\/\\/panel.tv:8080\\/x"])
+def test_json_spellings_of_a_url_without_a_plain_separator(spelling: str) -> None:
+    r = rewriter()
+    raw = ('[{"a":"http:\\/\\/panel.tv:8080\\/logo.png"},{"b":"' + spelling + '"}]').encode()
+    out = r.json_bytes(raw)
+    expected = r.json(json.loads(raw))
+    assert expected[1]["b"].startswith(PUBLIC) and (out is None or json.loads(out) == expected)
+
+
+def test_a_public_url_as_long_as_the_panels_origin() -> None:
+    r = Rewriter("http://gwgwg.tv:9090", "http://panel.tv:8080", [])  # no change in length to count from
+    block = b'#EXTINF:-1 tvg-logo="http://panel.tv:8080/l.png",A\nhttp://panel.tv:8080/live/u/p/1.ts\n'
+    assert r._m3u_literal(block) == block.replace(b"panel.tv:8080", b"gwgwg.tv:9090")
+    raw = b'[{"i":"http:\\/\\/panel.tv:8080\\/1.png"},{"i":"http:\\/\\/panel.tv:8080x\\/2.png"}]'
+    out = r.json_bytes(raw)
+    assert out is None or json.loads(out) == r.json(json.loads(raw))
