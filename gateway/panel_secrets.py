@@ -43,6 +43,24 @@ def strip(op: Operation, outcome: Outcome) -> Outcome:
     return replace(outcome, data=data, extra=extra)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_NAMES_SEEN = 1024
+# (secret names, a row's column names) -> whether none of them is secret. The rows of one answer, and of every
+# answer of one kind, share their column names: each set is lowered and checked once, not once per row (the
+# walk cost ~0.5 ms per 25-row page, 15 % of a pass-through's CPU). Bounded: a panel inventing names each time
+# only empties it.
+_clean_by_names: dict[tuple[frozenset[str], tuple[str, ...]], bool] = {}
+
+
+def _clean_names(top: frozenset[str], names: tuple[str, ...]) -> bool:
+    known = _clean_by_names.get((top, names))
+    if known is None:
+        if len(_clean_by_names) >= _NAMES_SEEN:
+            _clean_by_names.clear()
+        known = _clean_by_names[(top, names)] = top.isdisjoint(map(str.lower, names))
+    return known
+
+
 def _hashed(value: Any) -> bool:
     """A stored password as crypt(3) writes it (`$6$rounds=...$...`, `$2y$...`): what the panels keep."""
     return isinstance(value, str) and value.startswith("$")
@@ -57,6 +75,11 @@ def _clean(value: Any, top: frozenset[str], *, keep_plain: bool = False) -> Any:
         return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
     if not isinstance(value, dict):
         return value
+    try:  # the usual row, at C speed: its column names known to be clean, every value a scalar
+        if _clean_names(top, tuple(value)) and _SCALARS.issuperset(map(type, value.values())):
+            return value
+    except TypeError:  # a column name that is not a string: the walk below decides
+        pass
     out: dict[Any, Any] = {}
     changed = False
     for name, item in value.items():
