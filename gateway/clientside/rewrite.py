@@ -38,6 +38,11 @@ _INDENT = rb"[ \t\x0b\x0c\r]+https?:"
 _INDENTED_URL = re.compile(rb"\n" + _INDENT)  # a literal first byte: searched at C speed, unlike `(?:^|\n)`
 _INDENTED_FIRST = re.compile(_INDENT)
 _ASCII_ESCAPE = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+# Letters that Unicode case-insensitive matching (the decoded path's regex) equates with ASCII ones: KELVIN SIGN
+# = k, LONG S = s, dotted/dotless I = i; a host spelled with one is the panel's host to that regex (and to IDNA
+# mapping in a player), but not to the byte counts, so a text holding one is decoded instead
+_FOLDS_TO_ASCII = (b"\xe2\x84\xaa", b"\xc5\xbf", b"\xc4\xb0", b"\xc4\xb1")
+_FOLDING_ESCAPE = re.compile(rb"\\u(?:212[aA]|017[fF]|013[01])")
 # what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
 _ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
 
@@ -203,7 +208,7 @@ class Rewriter:
     def json_bytes(self, raw: bytes) -> bytes | None:
         """A JSON text with every known-host origin in its strings rewritten, as `json()` on the decoded
         document would (keys aside: no panel writes a URL as a key); None when only parsing can tell."""
-        if _ASCII_ESCAPE.search(raw):
+        if _ASCII_ESCAPE.search(raw) or _FOLDING_ESCAPE.search(raw) or any(c in raw for c in _FOLDS_TO_ASCII):
             return None
         literals = self._json_literals
         done = literals.replaced(raw, literals.followers)

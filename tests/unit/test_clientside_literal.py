@@ -139,3 +139,16 @@ def test_a_public_url_as_long_as_the_panels_origin() -> None:
     raw = b'[{"i":"http:\\/\\/panel.tv:8080\\/1.png"},{"i":"http:\\/\\/panel.tv:8080x\\/2.png"}]'
     out = r.json_bytes(raw)
     assert out is None or json.loads(out) == r.json(json.loads(raw))
+
+
+@pytest.mark.parametrize("host", ["iptv-\\u212aings.site", "iptv-\u212aings.site", "iptv-kings.\u017fite",
+                                  "\\u0130ptv-kings.site"])  # fmt: skip
+def test_a_host_spelled_with_letters_unicode_folds_to_ascii(host: str) -> None:
+    # the decoded path's regex matches KELVIN SIGN as k, LONG S as s, dotted I as i (so would a player's IDNA
+    # mapping): the literal path must not pass such a URL on as it is
+    r = Rewriter(PUBLIC, "http://iptv-kings.site:8080", ["iptv-kings.site"])
+    raw = ('[{"a":"http:\\/\\/iptv-kings.site:8080\\/x.png"},{"b":"http:\\/\\/' + host + ':8080\\/y"}]').encode()
+    out = r.json_bytes(raw)
+    expected = r.json(json.loads(raw))
+    assert expected[1]["b"] == PUBLIC + "/y"
+    assert out is None or json.loads(out) == expected
