@@ -54,8 +54,6 @@ class HitPlan:
     # generations seen with the key they made (a hit on unchanged generations does not hash again)
     bases: dict[str, Based] = field(default_factory=dict)
     counters: Any = None  # the metrics' children for its answer (labels() looked up once): gateway.hitpath
-    # the last shared entry Result answered and what tenancy and paging made of it (pure of the two)
-    answered: tuple[object, Any] | None = None
 
 
 @dataclass

@@ -93,13 +93,9 @@ async def answer(ex: Exchange, plan: HitPlan) -> Outcome | None:
                                     metrics.requests.labels(ex.face.NAME, plan.op.name, "ok"),
                                     metrics.latency.labels(ex.face.NAME))  # fmt: skip
     counters[0].inc()
-    answered = plan.answered
-    if answered is not None and answered[0] is entry.result:  # shared Results are never mutated (cache.derived)
-        outcome: Outcome = answered[1]
-        return outcome
-    outcome = tenancy.filter_list(ex, paging.page_whole(ex, entry.result))
-    plan.answered = (entry.result, outcome)
-    return outcome
+    # the page of a shared Result is remembered with it (cache.derived, byte-bounded): a plan keeps no Result of
+    # its own, which would hold a decoded entry alive after the cache let it go
+    return tenancy.filter_list(ex, paging.page_whole(ex, entry.result))
 
 
 def record(plan: HitPlan, latency: float) -> None:
@@ -134,4 +130,11 @@ def remember(ex: Exchange, at: RequestKey) -> None:
     ex.state.hits.put(at, HitPlan(raw=raw, client_ip=client_ip, key=key, call=call, op=op, members=members,
                                   page=ex.page, grace_until=grace_until, tenant=tenant,
                                   auth_bucket=security.auth_bucket(client_ip),
-                                  size=PLAN_OVERHEAD + 4 * len(at[1]) + 2 * len(repr(call.args))))  # fmt: skip
+                                  size=_size_of(at, call.args)))  # fmt: skip
+
+
+def _size_of(at: RequestKey, args: object) -> int:
+    """What a plan holds, roughly, in bytes: its key's parts (every X-Forwarded-For line a client sent is in it),
+    the raw request decoded, the call's arguments."""
+    forwarded = sum(len(line) for line in at[3])
+    return PLAN_OVERHEAD + 4 * len(at[1]) + forwarded + len(at[4] or "") + 2 * len(repr(args))

@@ -46,3 +46,18 @@ def test_every_pipeline_step_is_either_remembered_or_run_on_each_hit() -> None:
     names = [step.__name__ for step in ADMIN_PIPELINE]
     known = hitpath.PURE_STEPS + hitpath.STATEFUL_STEPS + hitpath.NOT_ON_A_HIT
     assert sorted(names) == sorted(known)
+
+
+def test_a_plan_is_charged_for_the_forwarded_lines_and_key_in_its_key() -> None:
+    """A client may vary X-Forwarded-For (it is in the key even when ignored): each line it sends is charged,
+    so ~1 MB of headers per request cannot hold 4,096 plans of ~1 MB under a bound of a few megabytes."""
+    from gateway.hitpath import _size_of
+
+    plain = _size_of(_at(0), {"limit": 25})
+    padded = ("xtream_masters", _at(0)[1], "127.0.0.1", ("1.2.3.4" * 1000,) * 100, "k" * 8000)
+    assert _size_of(padded, {"limit": 25}) >= plain + 700_000 + 8000
+    memo = HitMemo()
+    for n in range(10):
+        at = ("xtream_masters", _at(n)[1], "127.0.0.1", ("1.2.3.4" * 1000,) * 100, None)
+        memo.put(at, _plan(_size_of(at, {"limit": 25})))
+    assert len(memo) <= MAX_BYTES // 700_000
