@@ -47,8 +47,9 @@ class RedisBackend:
         await self.link.run("SET", self.link.prefix + key, value, "PX", max(1, int(ttl * 1000)))
 
     async def touch(self, key: str, ttl: float) -> bool:
-        # plain PEXPIRE (GT needs Redis 7): a shorter TTL can only make an entry a miss sooner
-        return bool(await self.link.run("PEXPIRE", self.link.prefix + key, max(1, int(ttl * 1000))))
+        # only ever lengthened, as in memory: a body shared by names of different TTLs must outlive the longest
+        # pointer to it (PEXPIRE's GT would do it, but only from Redis 7)
+        return bool(await self.link.run("EVAL", _LENGTHEN, 1, self.link.prefix + key, max(1, int(ttl * 1000))))
 
     async def generations(self, names: Sequence[str]) -> list[int]:
         found: dict[str, int] = {}
@@ -67,3 +68,12 @@ class RedisBackend:
 
     async def close(self) -> None:
         await self.link.close()
+
+
+# 0 when the key is gone; else its TTL raised to ARGV[1] ms if it was lower (a key without one keeps none)
+_LENGTHEN = """
+local left = redis.call('PTTL', KEYS[1])
+if left == -2 then return 0 end
+if left >= 0 and left < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+"""

@@ -115,3 +115,25 @@ async def test_redis_holds_one_body_for_lines_with_the_same_list(aiohttp_server:
     finally:
         await server.aclose()
     assert _memory(client) == {}  # nothing fell back to memory
+
+
+async def test_touching_a_shared_body_on_redis_never_shortens_it() -> None:
+    """A body is shared by every name whose list is the same bytes (`[]` of get_vod_streams and of get_series,
+    with different TTLs): a store under the shorter TTL must not cut the life the longer one gave it."""
+    from gateway.cache.redis_backend import RedisBackend
+    from gateway.redis.settings import Endpoint
+    from gateway.redis.url import parse_url
+
+    async for prefix in own_prefix("touch"):
+        backend = RedisBackend(Endpoint(parse_url(SHARED_REDIS), prefix, timeout=2.0))
+        client = aioredis.from_url(SHARED_REDIS)
+        try:
+            await backend.set("cb:x", b"[]", 100.0)
+            assert await backend.touch("cb:x", 5.0)
+            assert await client.pttl(prefix + "cb:x") > 90_000
+            assert await backend.touch("cb:x", 200.0)
+            assert await client.pttl(prefix + "cb:x") > 190_000
+            assert not await backend.touch("cb:gone", 5.0)
+        finally:
+            await client.aclose()
+            await backend.close()
