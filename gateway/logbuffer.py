@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import threading
 import time
 from typing import TextIO
 
@@ -20,20 +21,26 @@ FLUSH_BYTES = 64 << 10  # characters that are written at once, without waiting f
 
 
 class LineBuffer:
-    """Lines for one stream, written in batches. Used from the event loop's thread only (aiohttp's handlers and
-    access loggers run there); without a running loop a line is written at once."""
+    """Lines for one stream, written in batches. Access lines come from the event loop's thread; a flush may come
+    from any thread that logs (FlushingHandler), so the list is swapped and written under a lock and only the
+    loop's thread touches the timer. Without a running loop a line is written at once. A crash (SIGKILL) loses
+    what is buffered: at most FLUSH_AFTER seconds or FLUSH_BYTES of lines."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self._lines: list[str] = []
         self._size = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_thread = 0
+        self._lock = threading.Lock()
 
     def write(self, line: str) -> None:
         """Add `line` (with its newline)."""
-        self._lines.append(line)
-        self._size += len(line)
-        if self._size >= FLUSH_BYTES:
+        with self._lock:
+            self._lines.append(line)
+            self._size += len(line)
+            full = self._size >= FLUSH_BYTES
+        if full:
             self.flush()
         elif self._timer is None:
             try:
@@ -42,6 +49,7 @@ class LineBuffer:
                 self.flush()
                 return
             self._timer = loop.call_later(FLUSH_AFTER, self._timed)
+            self._timer_thread = threading.get_ident()
 
     def _timed(self) -> None:
         self._timer = None
@@ -49,19 +57,18 @@ class LineBuffer:
 
     def flush(self) -> None:
         """Write every buffered line now."""
-        if self._timer is not None:
+        if self._timer is not None and self._timer_thread == threading.get_ident():
             self._timer.cancel()
             self._timer = None
-        if not self._lines:
-            return
-        text = "".join(self._lines)
-        self._lines.clear()
-        self._size = 0
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # a closed or broken stderr must not fail a request (as logging.Handler)
-            pass
+        with self._lock:  # swapped and written together: lines keep their order, none is dropped between
+            if not self._lines:
+                return
+            lines, self._lines, self._size = self._lines, [], 0
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except (OSError, ValueError):  # a closed or broken stderr must not fail a request (as logging.Handler)
+                pass
 
 
 class Stamp:

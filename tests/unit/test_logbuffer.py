@@ -89,3 +89,35 @@ async def test_a_buffered_access_line_is_the_line_logging_wrote(
     assert re.match(stamp, old) and re.match(stamp, new)
     assert re.sub(stamp, "", old) == re.sub(stamp, "", new)
     assert KEY not in new and "api_key=***" in new and "rid-1" in new and new.count("\n") == 1
+
+
+def test_flushes_from_other_threads_lose_no_line_and_keep_the_order() -> None:
+    """A record logged on another thread flushes the buffer (FlushingHandler) while lines are being added."""
+    import io
+    import threading
+
+    from gateway.logbuffer import LineBuffer
+
+    out = io.StringIO()
+    lines = LineBuffer(out)
+    stop = threading.Event()
+
+    def flusher() -> None:
+        while not stop.is_set():
+            lines.flush()
+
+    threads = [threading.Thread(target=flusher) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    async def add() -> None:  # on a loop, as access lines are: they gather between the other threads' flushes
+        for n in range(200_000):
+            lines.write(f"{n}\n")
+
+    try:
+        asyncio.run(add())
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    lines.flush()
+    assert out.getvalue().split() == [str(n) for n in range(200_000)]
