@@ -55,6 +55,46 @@ class SharedChannel(Protocol):
 C = TypeVar("C", bound=SharedChannel)
 
 
+class Spawner(Protocol):
+    def spawn(self, work: Awaitable[Any]) -> None: ...
+
+
+class LingeringChannel:
+    """What TS and HLS channels share: readiness, and the linger after the last viewer (a viewer zapping back
+    joins the open channel) before the channel closes. A subclass says whether anyone watches (`watched`)."""
+
+    def __init__(self, key: ChannelKey, spawner: Spawner, linger: float) -> None:
+        self.key, self.linger = key, linger
+        self._spawner = spawner
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self.closed = False
+        self._linger: asyncio.TimerHandle | None = None
+        self._beat_at = time.monotonic() + HEARTBEAT
+
+    @property
+    def watched(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def idle(self) -> bool:
+        return not self.watched and self.ready.done() and not self.closed
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def _stay(self) -> None:
+        """A viewer came: the channel no longer lingers."""
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+
+    def _linger_over(self) -> None:
+        self._linger = None
+        if not self.watched:
+            self._spawner.spawn(self.close())
+
+
 class ChannelRegistry(Generic[C]):
     """The open channels of one kind in this process. A subclass says how a channel is swept (`sweep_one`) and
     how the registry's gauges are set (`counted`)."""

@@ -31,7 +31,13 @@ from typing import Any
 import aiohttp
 
 from gateway.bodyread import TooLarge, read_body
-from gateway.clientside.channel_registry import HEARTBEAT, RELEASE_GRACE, ChannelKey, ChannelRegistry
+from gateway.clientside.channel_registry import (
+    HEARTBEAT,
+    RELEASE_GRACE,
+    ChannelKey,
+    ChannelRegistry,
+    LingeringChannel,
+)
 from gateway.clientside.hls_body import Body, copied
 from gateway.clientside.hls_playlist import MediaPlaylist, Resource, parse
 from gateway.clientside.limits import Lease, StreamCounter
@@ -60,11 +66,10 @@ class Session:
     beat: float
 
 
-class HlsChannel:
+class HlsChannel(LingeringChannel):
     def __init__(self, key: ChannelKey, owner: SharedHls, linger: float) -> None:
-        self.key, self.owner, self.linger = key, owner, linger
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
+        super().__init__(key, owner, linger)
+        self.owner = owner
         self.slot: Slot | None = None
         self.release: Callable[[Slot], Awaitable[None]] | None = None
         self.url = self.reload_url = ""  # the channel's own upstream URL, and where the panel sent it
@@ -75,11 +80,8 @@ class HlsChannel:
         self.known: dict[str, tuple[Resource, float]] = {}  # name -> (resource, kept until)
         self.bodies: dict[str, Body] = {}
         self.sessions: dict[str, Session] = {}
-        self.closed = False
         self._fetching: asyncio.Task[MediaPlaylist] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._linger: asyncio.TimerHandle | None = None
-        self._beat_at = time.monotonic() + HEARTBEAT
 
     def start(self, http: aiohttp.ClientSession, timeout: aiohttp.ClientTimeout, url: str, reload_url: str,
               playlist: MediaPlaylist, slot: Slot | None,
@@ -93,9 +95,7 @@ class HlsChannel:
 
     def join(self, sid: str, session: Session) -> None:
         self.sessions[sid] = session
-        if self._linger is not None:
-            self._linger.cancel()
-            self._linger = None
+        self._stay()
         self.owner.counted()
 
     async def leave(self, device: str) -> None:
@@ -121,14 +121,9 @@ class HlsChannel:
         if not self.sessions and self._linger is None and not self.closed:
             self._linger = asyncio.get_running_loop().call_later(self.linger, self._linger_over)
 
-    def _linger_over(self) -> None:
-        self._linger = None
-        if not self.sessions:
-            self.owner.spawn(self.close())
-
     @property
-    def idle(self) -> bool:
-        return not self.sessions and self.ready.done() and not self.closed
+    def watched(self) -> bool:
+        return bool(self.sessions)
 
     # --- the playlist -----------------------------------------------------------------------------------------
 

@@ -29,7 +29,13 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from gateway.clientside.channel_registry import HEARTBEAT, RELEASE_GRACE, ChannelKey, ChannelRegistry
+from gateway.clientside.channel_registry import (
+    HEARTBEAT,
+    RELEASE_GRACE,
+    ChannelKey,
+    ChannelRegistry,
+    LingeringChannel,
+)
 from gateway.clientside.provider_lines import Slot
 from gateway.clientside.ts_join import Piece, TsSplitter
 from gateway.metrics import Metrics
@@ -97,27 +103,21 @@ class Viewer:
                 self.waiter = None
 
 
-class Channel:
+class Channel(LingeringChannel):
     def __init__(self, key: ChannelKey, owner: SharedLive, metrics: Metrics, viewer_buffer: int,
                  linger: float) -> None:  # fmt: skip
-        self.key = key
+        super().__init__(key, owner, linger)
         self.owner = owner
         self.metrics = metrics
         self.viewer_buffer = viewer_buffer
-        self.linger = linger
         self.viewers: set[Viewer] = set()
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         self.opened: Opened | None = None
         self.headers: dict[str, str] = {}
         self.splitter = TsSplitter()
         self.backlog: list[bytes] = []
         self.backlog_bytes = 0
         self.backlog_ok = False
-        self.closed = False
         self._pump: asyncio.Task[None] | None = None
-        self._linger: asyncio.TimerHandle | None = None
-        self._beat_at = time.monotonic() + HEARTBEAT
 
     # --- viewers ----------------------------------------------------------------------------------------------
 
@@ -128,9 +128,7 @@ class Channel:
             viewer.queued = self.backlog_bytes
             viewer.joined = True
         self.viewers.add(viewer)
-        if self._linger is not None:
-            self._linger.cancel()
-            self._linger = None
+        self._stay()
         self.owner.counted()
         return viewer
 
@@ -145,14 +143,9 @@ class Channel:
         else:
             self._linger = asyncio.get_running_loop().call_later(self.linger, self._linger_over)
 
-    def _linger_over(self) -> None:
-        self._linger = None
-        if not self.viewers:
-            self.owner.spawn(self.close())
-
     @property
-    def idle(self) -> bool:
-        return not self.viewers and self.ready.done() and not self.closed
+    def watched(self) -> bool:
+        return bool(self.viewers)
 
     # --- the pump ---------------------------------------------------------------------------------------------
 
