@@ -8,12 +8,12 @@ Redis may hold for nobody (a timed-out acquire, a failed release) is removed onc
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from gateway.heartbeat import beating
 from gateway.redis.leases import Lease, Leases, MemoryLeases
 from gateway.redis.link import Link
 from gateway.redis.settings import Endpoint
@@ -85,17 +85,5 @@ async def kept(counter: StreamCounter, lease: Lease) -> AsyncIterator[None]:
     if not lease.shared:
         yield
         return
-    every = min(HEARTBEAT, counter.ttl / 3)
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every)
-            await counter.refresh(lease)
-
-    task = asyncio.get_running_loop().create_task(beat())
-    try:
+    async with beating(min(HEARTBEAT, counter.ttl / 3), lambda: counter.refresh(lease)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

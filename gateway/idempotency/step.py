@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway.catalogue import Kind
 from gateway.exchange import Exchange, Next
+from gateway.heartbeat import beating
 from gateway.idempotency.store import DONE, Fingerprints, IdempotencyStore, Record
 from gateway.model import Code, Failure, Outcome, Reason, Refused
 
@@ -162,16 +163,6 @@ async def _run_first(ex: Exchange, next: Next, store: IdempotencyStore, key: str
 
 @contextlib.asynccontextmanager
 async def _kept_alive(store: IdempotencyStore, key: str, owner: str) -> AsyncIterator[None]:
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(store.pending_ttl / 3)
-            await store.heartbeat(key, owner)
-
-    task = asyncio.get_running_loop().create_task(beat())
-    try:
+    async with beating(store.pending_ttl / 3, lambda: store.heartbeat(key, owner)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
