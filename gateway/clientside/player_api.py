@@ -12,6 +12,7 @@ becomes a gateway URL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,9 +23,10 @@ from gateway import jsonio
 from gateway.bodyread import TooLarge, read_body
 from gateway.cache import ResponseCache
 from gateway.clientside import cached
+from gateway.clientside.playlist import DOCUMENT_CHUNK, Kept, next_piece
 from gateway.clientside.refusal import Refusal
-from gateway.clientside.relay import forward_headers
-from gateway.clientside.rewrite import Rewriter, public_parts
+from gateway.clientside.relay import end_broken, forward_headers, stream_timeout
+from gateway.clientside.rewrite import Rewriter, public_parts, split_complete
 from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
 from gateway.model import Reason
@@ -84,29 +86,6 @@ def rewrite_login(answer: dict[str, Any], config: Config, runtime: ClientSideRun
     return answer
 
 
-async def fetch_raw(runtime: ClientSideRuntime, config: Config, request: web.Request,
-                    query: dict[str, str]) -> bytes | None:  # fmt: skip
-    """The panel's answer as it sent it, None when it refused the line."""
-    cs = config.client_side
-    url = f"{upstream_of(config).url}/player_api.php"
-    timeout = aiohttp.ClientTimeout(total=cs.api_timeout, sock_connect=cs.connect_timeout)
-    headers = forward_headers(request)
-    headers.pop("Range", None)
-    headers.pop("Accept-Encoding", None)  # JSON may come compressed; the session decompresses it
-    try:
-        async with runtime.session().get(url, params=query, headers=headers, timeout=timeout) as upstream:
-            if upstream.status in (401, 403):
-                return None
-            if upstream.status >= 400:
-                raise Refusal(502, Reason.UPSTREAM_STATUS)
-            return await read_body(upstream.content, MAX_ANSWER_BYTES, length=upstream.content_length)
-    except TooLarge:
-        log.warning("player_api upstream answer is larger than %d bytes", MAX_ANSWER_BYTES)
-        raise Refusal(502, Reason.UPSTREAM_ERROR) from None
-    except TRANSPORT_ERRORS as exc:
-        raise Refusal.upstream_failed(exc, "player_api") from None
-
-
 def decode(raw: bytes) -> Any:
     try:
         return jsonio.loads(raw)
@@ -114,18 +93,81 @@ def decode(raw: bytes) -> Any:
         raise Refusal(502, Reason.UPSTREAM_ERROR) from None
 
 
-def list_bytes(raw: bytes, rewriter: Rewriter) -> bytes | None:
-    """A list answer (get_live_streams: tens of megabytes) rewritten as bytes without being decoded, or None when it
-    is not a list or only decoding can rewrite it. A list is what it looks like from its first and last bytes:
-    the panel's JSON is passed on, not re-encoded (PHP's `\\/` and `\\u` escapes kept)."""
-    # its ends only: no stripped copy of tens of megabytes (more than 64 bytes of white space: decoded instead)
-    if raw[:64].lstrip()[:1] != b"[" or raw[-64:].rstrip()[-1:] != b"]":
+async def _open(runtime: ClientSideRuntime, config: Config, request: web.Request,
+                query: dict[str, str]) -> aiohttp.ClientResponse | None:  # fmt: skip
+    """The panel's answer, its head read; None when it refused the line."""
+    cs = config.client_side
+    headers = forward_headers(request)
+    headers.pop("Range", None)
+    headers.pop("Accept-Encoding", None)  # JSON may come compressed; the session decompresses it
+    upstream = await runtime.session().get(f"{upstream_of(config).url}/player_api.php", params=query,
+                                           headers=headers, timeout=stream_timeout(cs))  # fmt: skip
+    if upstream.status in (401, 403):
+        upstream.release()
         return None
-    return rewriter.json_bytes(raw)
+    if upstream.status >= 400:
+        upstream.release()
+        raise Refusal(502, Reason.UPSTREAM_STATUS)
+    return upstream
+
+
+async def _start(upstream: aiohttp.ClientResponse) -> bytes:
+    """The answer's first bytes: up to and including its first that is not white space (b"" for an empty one)."""
+    head = b""
+    while not head.strip():
+        piece = await upstream.content.read(DOCUMENT_CHUNK)
+        if not piece:
+            return head
+        head += piece
+        if len(head) > MAX_ANSWER_BYTES:
+            raise TooLarge(MAX_ANSWER_BYTES)
+    return head
+
+
+async def _stream_list(request: web.Request, upstream: aiohttp.ClientResponse, head: bytes, rewriter: Rewriter,
+                       found: cached.Lookup | None) -> web.StreamResponse:  # fmt: skip
+    """A list (get_live_streams: tens of megabytes), rewritten and sent in pieces as the panel sends it, never held
+    whole (unless to store it). Each piece is cut right after a `"`, which no URL or escape spans
+    (gateway.clientside.jsontext). A list is what it looks like from its first byte (`[`) and its last (`]`): one
+    that does not end so, or ends early, or grows past MAX_ANSWER_BYTES, ends the player's answer as it stands
+    (Broken), and nothing is stored."""
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if found is not None:
+        headers["X-Cache"] = found.status
+        if found.status == "MISS":
+            found.mark("MISS")
+    kept = Kept(found is not None and found.status == "MISS")
+    resp = web.StreamResponse(headers=headers)
+    await resp.prepare(request)
+    carry, size, last = head, 0, b""
+    try:
+        while True:
+            ready, carry = split_complete(carry, MAX_ANSWER_BYTES, (b'"',))
+            if ready:
+                await resp.write(kept.add(rewriter.json_text(ready)))
+            chunk = await next_piece(upstream, resp, "player_api.php")
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                log.warning("player_api upstream answer is larger than %d bytes", MAX_ANSWER_BYTES)
+                raise await end_broken(resp, Reason.UPSTREAM_ERROR)
+            last = (last + chunk)[-64:]
+            carry += chunk
+        if carry:
+            await resp.write(kept.add(rewriter.json_text(carry)))
+        if (last or head).rstrip()[-1:] != b"]":
+            raise await end_broken(resp, Reason.UPSTREAM_ERROR)  # not a list after all
+        await resp.write_eof()
+    except (ConnectionError, RuntimeError):
+        return resp  # the player went away; nothing is stored
+    if kept.on and found is not None:
+        await found.store(b"".join(kept.parts), headers)
+    return resp
 
 
 async def answer(request: web.Request, runtime: ClientSideRuntime, config: Config,
-                 cache: ResponseCache | None = None) -> web.Response:  # fmt: skip
+                 cache: ResponseCache | None = None) -> web.StreamResponse:  # fmt: skip
     params = await params_of(request)
     info = request.match_info
     if "u" in info:  # `/player_api/{username}/{password}[/{action}]`: the path names the line
@@ -139,27 +181,51 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
     found = await cached.lookup(cache, config, upstream_of(config).name, cached.name_for("player_api", query), query)
     if found is not None and found.status == "HIT" and found.entry is not None:
         return found.respond(found.entry, "HIT")
+    listed: aiohttp.ClientResponse | None = None  # a list's answer, streamed once its start is known
     try:
-        raw = await fetch_raw(runtime, config, request, query)
-        body = None if raw is None else list_bytes(raw, runtime.rewriter(config))
-        data = AUTH_FAILED if raw is None else [] if body is not None else decode(raw)
-    except Refusal:
-        stale = found.stale() if found is not None and found.status == "MISS" else None
-        if found is None or stale is None:
-            raise
-        return found.respond(stale, "STALE")
+        # the answer must start within api_timeout; a list then streams as get.php does (stream_read_timeout)
+        async with asyncio.timeout(config.client_side.api_timeout):
+            upstream = await _open(runtime, config, request, query)
+            if upstream is None:
+                return web.json_response(AUTH_FAILED)
+            try:
+                head = await _start(upstream)
+                if head.lstrip()[:1] == b"[":
+                    listed = upstream
+                else:  # the login payload, an object: whole, decoded
+                    data = decode(head + await read_body(upstream.content, MAX_ANSWER_BYTES - len(head)))
+            finally:
+                if listed is None:
+                    upstream.release()
+    except TooLarge:
+        log.warning("player_api upstream answer is larger than %d bytes", MAX_ANSWER_BYTES)
+        return _stale_or(found, Refusal(502, Reason.UPSTREAM_ERROR))
+    except TRANSPORT_ERRORS as exc:
+        return _stale_or(found, Refusal.upstream_failed(exc, "player_api"))
+    except Refusal as refusal:
+        return _stale_or(found, refusal)
+    if listed is not None:
+        try:
+            return await _stream_list(request, listed, head, runtime.rewriter(config), found)
+        finally:
+            listed.release()
     if isinstance(data, dict) and isinstance(data.get("user_info"), dict):
         if str(data["user_info"].get("auth")) != "1":
             return web.json_response(AUTH_FAILED)
         data = rewrite_login(data, config, runtime)
-    if body is None:  # after rewrite_login: a host the login reported is rewritten in this answer too
-        data = runtime.rewriter(config).json(data)
-        body = jsonio.dumps(data)
+    # after rewrite_login: a host the login reported is rewritten in this answer too
+    body = jsonio.dumps(runtime.rewriter(config).json(data))
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if found is not None:
         headers["X-Cache"] = found.status
         if found.status == "MISS":
-            found.mark("MISS")
-            if isinstance(data, list):  # the lists' success; a refused line answers an object (never stored)
-                await found.store(body, headers)
+            found.mark("MISS")  # an object is never stored: lists are the answers worth it
     return web.Response(body=body, headers=headers)
+
+
+def _stale_or(found: cached.Lookup | None, refusal: Refusal) -> web.Response:
+    """The stale entry in place of a failed panel's answer (`stale_if_error`), else the refusal."""
+    stale = found.stale() if found is not None and found.status == "MISS" else None
+    if found is None or stale is None:
+        raise refusal
+    return found.respond(stale, "STALE")

@@ -72,7 +72,7 @@ class _Gzip:
         return self._zip.flush()
 
 
-class _Kept:
+class Kept:
     """What was sent, kept for the cache while it stays under `cached.MAX_CACHED_BODY` (dropped past it)."""
 
     def __init__(self, on: bool) -> None:
@@ -135,12 +135,12 @@ async def _relay_document(request: web.Request, runtime: ClientSideRuntime, conf
             out_headers["X-Cache"] = found.status
             if found.status == "MISS":
                 found.mark("MISS")
-        kept = _Kept(found is not None and found.status == "MISS" and upstream.status == 200)
+        kept = Kept(found is not None and found.status == "MISS" and upstream.status == 200)
         resp = web.StreamResponse(status=upstream.status, headers=out_headers)
         await resp.prepare(request)
         carry = b""
         try:
-            while chunk := await _piece(upstream, resp, script):  # a piece at a time, to the end
+            while chunk := await next_piece(upstream, resp, script):  # a piece at a time, to the end
                 ready, carry = split_complete(carry + chunk, MAX_CARRY, marks)
                 if ready:
                     await resp.write(kept.add(rewrite(ready)))
@@ -158,7 +158,7 @@ async def _relay_document(request: web.Request, runtime: ClientSideRuntime, conf
         upstream.close()
 
 
-async def _piece(upstream: aiohttp.ClientResponse, resp: web.StreamResponse, script: str) -> bytes:
+async def next_piece(upstream: aiohttp.ClientResponse, resp: web.StreamResponse, script: str) -> bytes:
     """The upstream's next piece (b"" at the end). A panel that fails mid-body (reset, closed early, silent past
     stream_read_timeout) ends the player's response as it stands: Broken, and nothing is stored."""
     try:

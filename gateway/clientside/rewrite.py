@@ -23,6 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from gateway.clientside import jsontext
 from gateway.clientside.literal import M3U_FOLLOWERS, Literals, origins_in
 
 ORIGIN_PREFIX = "/_o/"
@@ -32,17 +33,18 @@ _URI_ATTR = re.compile(r'URI="([^"]*)"')
 # (`?utc={utc}`, appended to the stream URL) has no origin and stays as it is
 _CATCHUP_SOURCE = re.compile(rb'(catchup-source=")https?://[^/"\s]+', re.IGNORECASE)
 _ANY_ORIGIN = re.compile(r"https?://[^/\s\"'<>]+", re.IGNORECASE)
-# a URL line indented (the literal path counts lines that start with `http`); JSON's \u escape of an ASCII
-# character, which could spell a URL the literal path cannot see (no encoder writes one, PHP's included)
+# a URL line indented (the literal path counts lines that start with `http`)
 _INDENT = rb"[ \t\x0b\x0c\r]+https?:"
 _INDENTED_URL = re.compile(rb"\n" + _INDENT)  # a literal first byte: searched at C speed, unlike `(?:^|\n)`
 _INDENTED_FIRST = re.compile(_INDENT)
-_ASCII_ESCAPE = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
 # Letters that Unicode case-insensitive matching (the decoded path's regex) equates with ASCII ones: KELVIN SIGN
 # = k, LONG S = s, dotted/dotless I = i; a host spelled with one is the panel's host to that regex (and to IDNA
-# mapping in a player), but not to the byte counts, so a text holding one is decoded instead
+# mapping in a player), but not to the byte counts. A JSON text holding one (as itself or as an escape), or an
+# escape of an ASCII character (which could spell a URL the counts cannot see; no encoder writes one, PHP's
+# included), takes the exact path instead (gateway.clientside.jsontext). One search finds all those escapes;
+# the letters themselves are looked for only in a text that is not ASCII (PHP escapes the rest by default)
 _FOLDS_TO_ASCII = (b"\xe2\x84\xaa", b"\xc5\xbf", b"\xc4\xb0", b"\xc4\xb1")
-_FOLDING_ESCAPE = re.compile(rb"\\u(?:212[aA]|017[fF]|013[01])")
+_UNSEEN_ESCAPE = re.compile(rb"\\u(?:00[2-7][0-9a-fA-F]|212[aA]|017[fF]|013[01])")
 # what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
 _ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
 
@@ -148,6 +150,7 @@ class Rewriter:
         # what a JSON text spells an origin as: plain, or with PHP's escaped slashes (only to learn literals)
         self._json_origins = re.compile(rf"https?:(?://|\\/\\/)(?:{alternatives})(?::\d+)?".encode(),
                                         re.IGNORECASE)  # fmt: skip
+        self._json_text = jsontext.origin_pattern(alternatives)
         # the literal path replaces each origin once; the regex paths would rewrite an inserted public URL
         # again, which changes it when its host is a known one and it has a path: then only the regex runs
         public = urlsplit(self.public)
@@ -208,7 +211,7 @@ class Rewriter:
     def json_bytes(self, raw: bytes) -> bytes | None:
         """A JSON text with every known-host origin in its strings rewritten, as `json()` on the decoded
         document would (keys aside: no panel writes a URL as a key); None when only parsing can tell."""
-        if _ASCII_ESCAPE.search(raw) or _FOLDING_ESCAPE.search(raw) or any(c in raw for c in _FOLDS_TO_ASCII):
+        if _UNSEEN_ESCAPE.search(raw) or (not raw.isascii() and any(c in raw for c in _FOLDS_TO_ASCII)):
             return None
         literals = self._json_literals
         done = literals.replaced(raw, literals.followers)
@@ -223,6 +226,12 @@ class Rewriter:
             return None
         out, count, everywhere = done
         return out if everywhere or literals.alone(raw, count) else None
+
+    def json_text(self, raw: bytes) -> bytes:
+        """A JSON text, or a piece of one cut right after a `"`, rewritten as `json()` would rewrite the decoded
+        document (gateway.clientside.jsontext): at C speed when the literal path can prove it, else exactly."""
+        fast = self.json_bytes(raw)
+        return fast if fast is not None else jsontext.rewrite(raw, self._json_text, self.public)
 
     def json(self, value: Any) -> Any:
         """Every string in a decoded JSON document, known hosts rewritten."""

@@ -37,7 +37,7 @@ class ClientSide:
     max_streams_per_line: int = 0  # concurrent streams per line at the gateway; 0 = no cap
     stream_read_timeout: float = 30.0  # seconds without a byte from the upstream before a stream is dropped
     connect_timeout: float = 10.0
-    api_timeout: float = 30.0  # total time for player_api.php answers (streams have no total timeout)
+    api_timeout: float = 30.0  # for a player_api.php answer to start (a list then streams; the rest whole)
     # the key of `/_o/{id}` HLS ids (gateway.clientside.rewrite.Origins); b"" = per process (or per `serve`)
     origin_secret: bytes = field(default=b"", repr=False)
     # more of the panel's host names to hide in what players get (gateway.clientside.hosts), lower-cased
