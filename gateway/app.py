@@ -159,26 +159,27 @@ async def _handle(request: web.Request, face: ClientFace) -> web.StreamResponse:
     ex = Exchange(request=request, state=state, face=face, request_id=Exchange.request_id_of(request))
     at = hitpath.request_key(request, face.NAME) if state.cache is not None else None
     plan = state.hits.get(at) if at is not None else None
-    answered = None
+    hit: Rendered | None = None
     try:
-        outcome = answered = await hitpath.answer(ex, plan) if plan is not None else None
-        if outcome is None:
-            outcome = await RUN_PIPELINE(ex)
+        if plan is not None:
+            hit = await hitpath.answer(ex, plan, lambda: _render(ex, state.config.http_status_codes))
+        if hit is None:
+            ex.outcome = await RUN_PIPELINE(ex)
             if at is not None:
                 hitpath.remember(ex, at)
-        ex.outcome = outcome
     except Refused as refused:
         ex.outcome = refused.failure
     except Exception:
         # A bug must not become a traceback for the client; the log keeps it with the request id.
         log.exception("internal error handling request %s", ex.request_id)
         ex.outcome = Failure(Code.FAILURE, "internal gateway error", reason=Reason.INTERNAL)
-    rendered = _render(ex, state.config.http_status_codes)
-    if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
-        ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
-    if answered is not None and plan is not None and ex.outcome is answered and isinstance(answered, Result):
+    if hit is not None and plan is not None:
+        rendered = hit
         hitpath.record(plan, time.perf_counter() - ex.started)
     else:
+        rendered = _render(ex, state.config.http_status_codes)
+        if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
+            ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
         _record(ex, time.perf_counter() - ex.started)
     return web.Response(
         status=rendered.status,

@@ -5,10 +5,16 @@ write, on any replica, changes them and so the key), then the entry under the ke
 a key is kept by the plan while the cache's decoded entries keep it, so a hit on unchanged generations does
 not read the backend: an entry never changes under its key and is fresh until a wall-clock time. Only when
 the entry is fresh does it run what depends on state, in the pipeline's order: the auth-failure throttle, the
-key's dates (and its last use), the rate limit, the policy's guards (they may read the clock), the quotas. A
-refusal there is the one the whole pipeline would give, since every step before it passed with the same
-inputs. Anything else (no fresh entry, a rotated-out secret past its grace) answers None and the whole
-pipeline runs, counting nothing twice.
+key's dates (and its last use), the rate limit, the quotas. A refusal there is the one the whole pipeline would
+give, since every step before it passed with the same inputs. Anything else (no fresh entry, a rotated-out
+secret past its grace) answers None and the whole pipeline runs, counting nothing twice. The answer's bytes are
+kept with the entry they were rendered from (while the cache's derived memo keeps them), so a hit on an
+unchanged entry sends them without paging, filtering or rendering again.
+
+The policy's guards are pure here: a plan is remembered only after they passed, their inputs (the call's
+arguments, the operation, the policy) are the plan's, and the one guard that reads the clock
+(`max_days_ahead`: value <= now + limit) only passes more easily as time goes on (tests/unit/test_guards.py
+holds every guard kind to that).
 
 What is remembered, and when (`remember`): a GET without an Idempotency-Key that reached the cache step as a
 cacheable read (HIT or MISS) and whose steps were all pure for it: not a reseller's lookup of an addressed
@@ -19,23 +25,25 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 
 from aiohttp import web
 
 from gateway import paging, routing, security, tenancy
 from gateway.catalogue import FieldType, Kind
+from gateway.dialects.base import Rendered
 from gateway.exchange import Exchange
 from gateway.hitmemo import PLAN_OVERHEAD, Based, HitPlan, RequestKey
 from gateway.keys import digest_of
-from gateway.model import Outcome
 from gateway.quotas import step as quotas
 
 _REMEMBERED = ("HIT", "MISS")
 # Every step of ADMIN_PIPELINE, by what a remembered hit does with it (a test holds the pipeline to these lists,
 # so a new step cannot be skipped on hits unnoticed): decided once and remembered, or run again on each hit.
 PURE_STEPS = ("decode_request", "resolve_client_ip", "authenticate", "check_ip_allowlist", "take_key",
-              "resolve_operation", "check_scope", "route_upstream", "tenancy", "idempotent", "page_whole_list")
-STATEFUL_STEPS = ("throttle_auth_failures", "check_key_dates", "rate_limit", "check_guards", "take", "cache")
+              "resolve_operation", "check_scope", "route_upstream", "tenancy", "check_guards", "idempotent",
+              "page_whole_list")
+STATEFUL_STEPS = ("throttle_auth_failures", "check_key_dates", "rate_limit", "take", "cache")
 NOT_ON_A_HIT = ("forward",)
 
 
@@ -51,8 +59,9 @@ def request_key(request: web.Request, face_name: str) -> RequestKey | None:
     return (face_name, request.raw_path, request.remote, forwarded, headers.get("X-API-Key"))
 
 
-async def answer(ex: Exchange, plan: HitPlan) -> Outcome | None:
-    """The outcome of a fresh cached entry for `plan`, after the stateful steps; None: run the pipeline."""
+async def answer(ex: Exchange, plan: HitPlan, render: Callable[[], Rendered]) -> Rendered | None:
+    """The answer of a fresh cached entry for `plan`, after the stateful steps (`render()`: the outcome left in
+    `ex.outcome`, in the client's dialect); None: run the pipeline."""
     store = ex.state.cache
     if store is None or not store.enabled:
         return None
@@ -73,18 +82,15 @@ async def answer(ex: Exchange, plan: HitPlan) -> Outcome | None:
         entry = await store.get(based.key)
         if entry is None or not entry.fresh(now):
             return None  # the Exchange is untouched: the pipeline starts from scratch
-        based.entry = weakref.ref(entry)
+        based.entry, based.rendered = weakref.ref(entry), None
     ex.raw, ex.client_ip, ex.key, ex.call, ex.op, ex.page = (plan.raw, plan.client_ip, plan.key, plan.call,
                                                               plan.op, plan.page)  # fmt: skip
     ex.candidates, ex.upstream = candidates, candidates[0]
     await security.throttle_auth_failures(ex, plan.auth_bucket)
     await security.check_key_dates(ex)
     await security.rate_limit(ex)
-    if plan.key.policy.guards:
-        await security.check_guards(ex)
     if plan.key.quotas:
         await quotas.take(ex)
-    ex.shared = store.derived
     ex.response_headers["X-Cache"] = "HIT"
     counters = plan.counters
     if counters is None:
@@ -93,9 +99,16 @@ async def answer(ex: Exchange, plan: HitPlan) -> Outcome | None:
                                     metrics.requests.labels(ex.face.NAME, plan.op.name, "ok"),
                                     metrics.latency.labels(ex.face.NAME))  # fmt: skip
     counters[0].inc()
-    # the page of a shared Result is remembered with it (cache.derived, byte-bounded): a plan keeps no Result of
-    # its own, which would hold a decoded entry alive after the cache let it go
-    return tenancy.filter_list(ex, paging.page_whole(ex, entry.result))
+    rendered = based.rendered() if based.rendered is not None else None
+    if rendered is None:
+        # the page of a shared Result, and its bytes, are remembered with it (cache.derived, byte-bounded): a plan
+        # keeps neither a Result of its own, which would hold a decoded entry alive after the cache let it go,
+        # nor the bytes (only a weak reference to the derived memo's)
+        ex.shared = store.derived
+        ex.outcome = tenancy.filter_list(ex, paging.page_whole(ex, entry.result))
+        rendered = render()
+        based.rendered = weakref.ref(rendered)
+    return rendered
 
 
 def record(plan: HitPlan, latency: float) -> None:
