@@ -132,7 +132,8 @@ def bench_playlist(stack: Stack, settings: Settings) -> Section:
         "nginx: one worker, `proxy_pass` with `sub_filter_once off; sub_filter_types *;` and one `sub_filter` per "
         "spelling of the panel's origin, `Accept-Encoding` cleared (sub_filter needs plain bodies). It replaces "
         "that one origin; the gateway also sends every M3U URL line to itself whatever its host, hides every "
-        "known host name and port, and answers `player_api` lists only after checking they are JSON lists.",
+        "known host name and port, and streams `player_api` lists in pieces cut after a `\"`, checking that they "
+        "start with `[` and end with `]` (gateway/clientside/player_api.py).",
         f"{CONNECTIONS} connections, no cache on either side (the gateway has no `cache:` section).",
     ]
     return sec
