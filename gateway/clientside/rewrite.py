@@ -45,6 +45,13 @@ _INDENTED_FIRST = re.compile(_INDENT)
 # the letters themselves are looked for only in a text that is not ASCII (PHP escapes the rest by default)
 _FOLDS_TO_ASCII = (b"\xe2\x84\xaa", b"\xc5\xbf", b"\xc4\xb0", b"\xc4\xb1")
 _UNSEEN_ESCAPE = re.compile(rb"\\u(?:00[2-7][0-9a-fA-F]|212[aA]|017[fF]|013[01])")
+
+
+def _folds(text: bytes) -> bool:
+    """Whether `text` holds one of the letters above as itself (UTF-8): the byte regex and counts do not see it."""
+    return not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII)
+
+
 # what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
 _ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
 
@@ -165,16 +172,25 @@ class Rewriter:
         return self._text.sub(self.public, value)
 
     def chunk(self, value: bytes) -> bytes:
-        fast = self._literals.replace(value)
+        fast = None if _folds(value) else self._literals.replace(value)
         if fast is not None:
             return fast
         if self._literals.may_learn():
             self._literals.learned(self._literals.learn(origins_in(self._bytes, value)))
-        return self._bytes.sub(self.public_bytes, value)
+        return self._known(value)
+
+    def _known(self, text: bytes) -> bytes:
+        """Known hosts rewritten in bytes as `text()` does in a string: the byte regex, or, for a text holding a
+        letter Unicode folds to ASCII (`iptv-\u212aings.site` is iptv-kings.site to a player's IDNA mapping), the
+        string regex, which folds it as the decoded paths do."""
+        if _folds(text):
+            decoded = text.decode("utf-8", "surrogateescape")
+            return self._text.sub(self.public, decoded).encode("utf-8", "surrogateescape")
+        return self._bytes.sub(self.public_bytes, text)
 
     def m3u(self, block: bytes) -> bytes:
         """Whole playlist lines (`m3u_line` on each), at C speed when the literal path can prove the result."""
-        fast = self._m3u_literal(block)
+        fast = None if _folds(block) else self._m3u_literal(block)
         if fast is not None:
             return fast
         if self._literals.may_learn():
@@ -211,7 +227,7 @@ class Rewriter:
     def json_bytes(self, raw: bytes) -> bytes | None:
         """A JSON text with every known-host origin in its strings rewritten, as `json()` on the decoded
         document would (keys aside: no panel writes a URL as a key); None when only parsing can tell."""
-        if _UNSEEN_ESCAPE.search(raw) or (not raw.isascii() and any(c in raw for c in _FOLDS_TO_ASCII)):
+        if _UNSEEN_ESCAPE.search(raw) or _folds(raw):
             return None
         literals = self._json_literals
         done = literals.replaced(raw, literals.followers)
@@ -247,13 +263,12 @@ class Rewriter:
         """A playlist line: a URL line goes to the gateway whatever its host, so does a tag's catch-up source;
         anything else (logos, `x-tvg-url`, the rest of a URL line) has known hosts rewritten."""
         if line.lstrip().startswith(b"#"):
-            return self._bytes.sub(self.public_bytes, _CATCHUP_SOURCE.sub(lambda m: m.group(1) + self.public_bytes,
-                                                                           line))  # fmt: skip
+            return self._known(_CATCHUP_SOURCE.sub(lambda m: m.group(1) + self.public_bytes, line))
         # a URL line: its origin, then known hosts in the rest of it (a query naming the panel) as anywhere else
         found = _M3U_URL.match(line)
         if found is None:
-            return self._bytes.sub(self.public_bytes, line)
-        return found.group(1) + self.public_bytes + self._bytes.sub(self.public_bytes, line[found.end() :])
+            return self._known(line)
+        return found.group(1) + self.public_bytes + self._known(line[found.end() :])
 
     def streams(self, value: str) -> str:
         """Every URL in a text that names a stream (a MAG `cmd`: `ffmpeg http://host:port/play/...`) made a

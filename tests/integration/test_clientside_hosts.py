@@ -116,3 +116,20 @@ async def test_replicas_share_what_one_of_them_learned(make_setup: Any, aiohttp_
     two = await aiohttp_client(build_app(one.config))  # another replica, started after: it reads the set
     resp = await two.get("/get.php", params={"username": user, "password": password, "type": "m3u_plus"})
     one.assert_hidden(await resp.text())
+
+
+async def test_a_panel_host_spelled_with_a_letter_that_folds_to_ascii_is_hidden_too(make_setup: Any) -> None:
+    # LONG S is `s` to Unicode case folding (and to a player's IDNA mapping): a channel name naming the panel that
+    # way reaches the panel. It appears in M3U tag lines, the EPG, and player_api's JSON (escaped, as PHP does).
+    setup: Setup = await make_setup()
+    folded = "\u017f" + DOMAIN[1:]
+    assert DOMAIN.startswith("s")
+    setup.sim.tables["streams"][1]["stream_display_name"] = f"Promo http://{folded}:8080/x"
+    served = await everything_served(setup)
+    named = [key for key, text in served.items() if "Promo" in text]
+    assert any("get.php" in key for key in named) and any("epg" in key for key in named)
+    assert any("get_live_streams" in key for key in named)
+    for key, text in served.items():
+        assert folded not in text and "\\u017f" + DOMAIN[1:] not in text, key
+        setup.assert_hidden(text)
+    assert any(f"Promo {setup.public}/x" in text for text in served.values())

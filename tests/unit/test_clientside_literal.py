@@ -152,3 +152,14 @@ def test_a_host_spelled_with_letters_unicode_folds_to_ascii(host: str) -> None:
     expected = r.json(json.loads(raw))
     assert expected[1]["b"] == PUBLIC + "/y"
     assert out is None or json.loads(out) == expected
+
+
+@pytest.mark.parametrize("host", ["iptv-\u212aings.site", "iptv-kings.\u017fite", "\u0130ptv-kings.site"])
+def test_a_playlist_or_epg_host_spelled_with_letters_unicode_folds_to_ascii(host: str) -> None:
+    # a tag line or an XMLTV icon naming the panel with a KELVIN SIGN: a player's IDNA mapping reaches the panel
+    # with it, so it is hidden as the plain spelling is (the byte regex alone is ASCII-only and passed it on)
+    r = Rewriter(PUBLIC, "http://iptv-kings.site:8080", ["iptv-kings.site"])
+    block = (f'#EXTINF:-1 tvg-logo="http://{host}:8080/l.png",A\n'
+             "http://iptv-kings.site:8080/live/u/p/1.ts\n").encode()  # fmt: skip
+    assert r.m3u(block) == f'#EXTINF:-1 tvg-logo="{PUBLIC}/l.png",A\n{PUBLIC}/live/u/p/1.ts\n'.encode()
+    assert r.chunk(f'<icon src="http://{host}/x.png"/>\n'.encode()) == f'<icon src="{PUBLIC}/x.png"/>\n'.encode()
