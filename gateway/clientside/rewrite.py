@@ -39,21 +39,19 @@ _INDENTED_URL = re.compile(rb"\n" + _INDENT)  # a literal first byte: searched a
 _INDENTED_FIRST = re.compile(_INDENT)
 # Letters that Unicode case-insensitive matching (the decoded path's regex) equates with ASCII ones: KELVIN SIGN
 # = k, LONG S = s, dotted/dotless I = i; a host spelled with one is the panel's host to that regex (and to IDNA
-# mapping in a player), but not to the byte counts. A JSON text holding one (as itself or as an escape), or an
-# escape of an ASCII character (which could spell a URL the counts cannot see; no encoder writes one, PHP's
-# included), takes the exact path instead (gateway.clientside.jsontext). One search finds all those escapes;
-# the letters themselves are looked for only in a text that is not ASCII (PHP escapes the rest by default)
+# mapping in a player), but not to the byte regex and counts. A text holding one takes the string regex (`_known`);
+# a JSON text holding one (as itself or as an escape), or an escape of an ASCII character (which could spell a
+# URL the counts cannot see; no encoder writes one, PHP's included), takes the exact path (gateway.clientside.
+# jsontext). One search finds all those escapes; the letters are looked for only in a text that is not ASCII
 _FOLDS_TO_ASCII = (b"\xe2\x84\xaa", b"\xc5\xbf", b"\xc4\xb0", b"\xc4\xb1")
 _UNSEEN_ESCAPE = re.compile(rb"\\u(?:00[2-7][0-9a-fA-F]|212[aA]|017[fF]|013[01])")
+# what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
+_ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
 
 
 def _folds(text: bytes) -> bool:
     """Whether `text` holds one of the letters above as itself (UTF-8): the byte regex and counts do not see it."""
     return not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII)
-
-
-# what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
-_ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
 
 
 def origin_of(url: str) -> str:
