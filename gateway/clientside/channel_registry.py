@@ -23,6 +23,8 @@ HEARTBEAT = 20.0  # seconds between refreshes of a channel's provider slot
 # A panel counts a connection until it notices it closed (at its next write, a few ms; a busy panel, longer): a slot
 # given back at once could be taken by a new channel that the panel then refuses as over the line's limit.
 RELEASE_GRACE = 0.25
+# times a viewer tries to open or join a channel that closed, or whose opener went away, before a 502
+OPEN_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ C = TypeVar("C", bound=SharedChannel)
 
 class Spawner(Protocol):
     def spawn(self, work: Awaitable[Any]) -> None: ...
+
+
+class OpenerGone(Exception):
+    """The viewer opening a channel was cancelled (it went away) before the channel was ready: a viewer waiting
+    for the channel opens it anew instead of being told the panel failed."""
 
 
 class LingeringChannel:

@@ -29,7 +29,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.bodyread import TooLarge, read_body
-from gateway.clientside.channel_registry import ChannelKey
+from gateway.clientside.channel_registry import OPEN_TRIES, ChannelKey, OpenerGone
 from gateway.clientside.hls_playlist import parse
 from gateway.clientside.hls_share import MAX_PLAYLIST_BYTES, Body, HlsChannel, Session, copied
 from gateway.clientside.limits import line_key
@@ -150,11 +150,15 @@ async def _attend(request: web.Request, runtime: ClientSideRuntime, config: Conf
 
 async def _open_or_join(request: web.Request, runtime: ClientSideRuntime, config: Config, metrics: Metrics,
                         want: Wanted, key: ChannelKey) -> HlsChannel:  # fmt: skip
-    for _ in range(2):  # a channel that closed between its opening and this viewer's joining: open anew, once
+    # a channel that closed between its opening and this viewer's joining, or whose opener went away: open anew
+    for _ in range(OPEN_TRIES):
         channel, first = runtime.hls.channel(key, metrics, config.client_side.live_linger)
         if first:
             try:
                 await _open(request, runtime, config, metrics, want, channel)
+            except asyncio.CancelledError:
+                runtime.hls.fail(channel, OpenerGone())
+                raise
             except BaseException as exc:  # the viewers waiting for it get the same answer
                 given = exc if isinstance(exc, Refusal | Variants) else Refusal(502, Reason.UPSTREAM_ERROR)
                 runtime.hls.fail(channel, given)
@@ -162,6 +166,8 @@ async def _open_or_join(request: web.Request, runtime: ClientSideRuntime, config
             return channel
         try:
             await asyncio.shield(channel.ready)
+        except OpenerGone:
+            continue
         except Refusal as refused:
             raise copied(refused) from None
         except Variants as variants:

@@ -28,7 +28,7 @@ import logging
 import aiohttp
 from aiohttp import web
 
-from gateway.clientside.channel_registry import RELEASE_GRACE, ChannelKey
+from gateway.clientside.channel_registry import OPEN_TRIES, RELEASE_GRACE, ChannelKey, OpenerGone
 from gateway.clientside.limits import kept, line_key
 from gateway.clientside.provider_lines import RETRY_AFTER, Slot
 from gateway.clientside.refusal import Refusal
@@ -141,11 +141,15 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
 async def _join(request: web.Request, runtime: ClientSideRuntime, config: Config, metrics: Metrics, url: str,
                 want: Wanted, key: ChannelKey) -> tuple[Channel, Viewer]:  # fmt: skip
     cs = config.client_side
-    for _ in range(2):  # a channel that closed between its answer and this viewer's joining: open anew, once
+    # a channel that closed between its answer and this viewer's joining, or whose opener went away: open anew
+    for _ in range(OPEN_TRIES):
         channel, first = runtime.live.channel(key, metrics, cs.viewer_buffer, cs.live_linger)
         if first:
             try:
                 opened = await open_upstream(request, runtime, config, metrics, url, want)
+            except asyncio.CancelledError:
+                runtime.live.fail(channel, OpenerGone())
+                raise
             except BaseException as exc:  # the viewers waiting for it get the same answer (a copy: see below)
                 runtime.live.fail(channel, exc if isinstance(exc, Refusal) else Refusal(502, Reason.UPSTREAM_ERROR))
                 raise
@@ -153,6 +157,8 @@ async def _join(request: web.Request, runtime: ClientSideRuntime, config: Config
             return channel, channel.attach(request.transport, first=True)
         try:
             await asyncio.shield(channel.ready)
+        except OpenerGone:
+            continue
         except Refusal as refused:  # one exception object raised in many tasks would share its traceback
             raise Refusal(refused.status, refused.reason, refused.headers) from None
         if not channel.closed:

@@ -97,3 +97,24 @@ async def test_a_line_is_held_to_its_max_connections_and_can_zap(make_live: Any)
     await asyncio.sleep(2.0)  # the timeout: nobody fetches any more
     resp = await side.client.get(side.viewer_path(0, 1, "m3u8"), headers={"User-Agent": "phone"})
     assert resp.status == 200
+
+
+async def test_a_viewer_gone_while_its_channel_opens_leaves_the_others_a_channel(make_live: Any) -> None:
+    # as for a shared TS channel: the first player's request opens the channel and goes away while the panel is
+    # slow to answer; a player waiting for the same channel gets it, not the 502 of a failed panel
+    side = await make_live(providers=(2,), viewers=2, live_hls=LiveHls(segment_seconds=0.5, window=3))
+    serve = side.sim.player._serve
+
+    async def slow(request: Any, path: str) -> Any:
+        await asyncio.sleep(0.5)
+        return await serve(request, path)
+
+    side.sim.player._serve = slow  # type: ignore[method-assign]
+    opener = asyncio.get_running_loop().create_task(side.client.get(side.viewer_path(0, 1, "m3u8")))
+    await asyncio.sleep(0.15)
+    waiter = asyncio.get_running_loop().create_task(side.client.get(side.viewer_path(1, 1, "m3u8"),
+                                                                    headers={"User-Agent": "other"}))  # fmt: skip
+    await asyncio.sleep(0.15)
+    opener.cancel()  # the player closes its connection while the gateway waits on the panel
+    resp = await waiter
+    assert resp.status == 200 and "#EXTM3U" in await resp.text()

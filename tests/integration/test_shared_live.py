@@ -103,3 +103,25 @@ async def test_every_slot_busy_is_a_clear_503(make_live: Any) -> None:
     resp.close()
     await wait_for(lambda: side.upstream_open() <= 1, 10)
     assert side.sim.player.refused_over_limit == 0
+
+
+async def test_a_viewer_gone_while_its_channel_opens_leaves_the_others_a_channel(make_live: Any) -> None:
+    # the first viewer opens the channel on the panel (slow to answer here) and goes away meanwhile: a viewer
+    # waiting for that channel opens it anew, never told the panel failed (it was a 502 for every waiter)
+    side = await make_live(providers=(2,), viewers=2)
+    serve = side.sim.player._serve
+
+    async def slow(request: Any, path: str) -> Any:
+        await asyncio.sleep(0.5)
+        return await serve(request, path)
+
+    side.sim.player._serve = slow  # type: ignore[method-assign]
+    opener = Watcher(side.url(side.viewer_path(0, 1))).start()
+    await asyncio.sleep(0.15)
+    waiter = Watcher(side.url(side.viewer_path(1, 1))).start()
+    await asyncio.sleep(0.15)
+    await opener.stop()
+    await wait_for(waiter.started.is_set, 10, "the second viewer's answer")
+    assert waiter.status == 200
+    await wait_for(lambda: len(waiter.received) > 0, 10, "the second viewer's stream")
+    await waiter.stop()
