@@ -139,7 +139,7 @@ async def _stream_list(request: web.Request, upstream: aiohttp.ClientResponse, h
     kept = Kept(found is not None and found.status == "MISS")
     resp = web.StreamResponse(headers=headers)
     await resp.prepare(request)
-    carry, size, last = head, 0, b""
+    carry, size, end = head, 0, _last_byte(head)
     try:
         while True:
             ready, carry = split_complete(carry, MAX_ANSWER_BYTES, (b'"',))
@@ -152,11 +152,11 @@ async def _stream_list(request: web.Request, upstream: aiohttp.ClientResponse, h
             if size > MAX_ANSWER_BYTES:
                 log.warning("player_api upstream answer is larger than %d bytes", MAX_ANSWER_BYTES)
                 raise await end_broken(resp, Reason.UPSTREAM_ERROR)
-            last = (last + chunk)[-64:]
+            end = _last_byte(chunk) or end
             carry += chunk
         if carry:
             await resp.write(kept.add(rewriter.json_text(carry)))
-        if (last or head).rstrip()[-1:] != b"]":
+        if end != b"]":
             raise await end_broken(resp, Reason.UPSTREAM_ERROR)  # not a list after all
         await resp.write_eof()
     except (ConnectionError, RuntimeError):
@@ -164,6 +164,11 @@ async def _stream_list(request: web.Request, upstream: aiohttp.ClientResponse, h
     if kept.on and found is not None:
         await found.store(b"".join(kept.parts), headers)
     return resp
+
+
+def _last_byte(piece: bytes) -> bytes:
+    """The last byte of `piece` that is not white space (b"" if none): its end alone is looked at, unless blank."""
+    return piece[-64:].rstrip()[-1:] or piece.rstrip()[-1:]
 
 
 async def answer(request: web.Request, runtime: ClientSideRuntime, config: Config,

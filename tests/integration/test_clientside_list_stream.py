@@ -124,3 +124,16 @@ async def test_a_panel_silent_before_its_answer_starts_is_a_502(aiohttp_server: 
     started = asyncio.get_running_loop().time()
     resp = await client.get("/player_api.php", params=LINE)
     assert resp.status == 502 and asyncio.get_running_loop().time() - started < 3  # api_timeout: 0.5 s
+
+
+async def test_a_list_followed_by_white_space_in_its_own_pieces_is_whole(aiohttp_server: AiohttpServer,
+                                                                        aiohttp_client: AiohttpClient,
+                                                                        policies_dir: Path,
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    panel = Panel(b"", piece=500)
+    client, origin = await start(aiohttp_server, aiohttp_client, policies_dir, tmp_path, panel)
+    panel.body = listing(origin, 50) + b"\n" + b" " * 3000 + b"\r\n"  # the last pieces are blank
+    first = await client.get("/player_api.php", params=LINE)
+    assert len(json.loads(await first.text())) == 50
+    again = await client.get("/player_api.php", params=LINE)
+    assert again.headers.get("X-Cache") == "HIT" and panel.calls == 1  # taken for a whole list, and stored
