@@ -65,8 +65,8 @@ class Based:
     # the entry last read under `key`, while the cache's decoded entries keep it (ResponseCache.get): entries
     # are fresh until a wall-clock time and never change under their key (a write changes the generations)
     entry: weakref.ref[Any] | None = None
-    # its answer as last rendered (the derived memo holds it; a hit on the same entry sends it as it is)
-    rendered: weakref.ref[Any] | None = None
+    # (an entry, its answer as rendered): the derived memo holds the bytes; a hit on that entry sends them as they are
+    rendered: tuple[weakref.ref[Any], weakref.ref[Any]] | None = None
 
 
 def _charge(plan: HitPlan) -> int:

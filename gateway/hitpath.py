@@ -82,7 +82,7 @@ async def answer(ex: Exchange, plan: HitPlan, render: Callable[[], Rendered]) ->
         entry = await store.get(based.key)
         if entry is None or not entry.fresh(now):
             return None  # the Exchange is untouched: the pipeline starts from scratch
-        based.entry, based.rendered = weakref.ref(entry), None
+        based.entry = weakref.ref(entry)
     ex.raw, ex.client_ip, ex.key, ex.call, ex.op, ex.page = (plan.raw, plan.client_ip, plan.key, plan.call,
                                                               plan.op, plan.page)  # fmt: skip
     ex.candidates, ex.upstream = candidates, candidates[0]
@@ -99,15 +99,18 @@ async def answer(ex: Exchange, plan: HitPlan, render: Callable[[], Rendered]) ->
                                     metrics.requests.labels(ex.face.NAME, plan.op.name, "ok"),
                                     metrics.latency.labels(ex.face.NAME))  # fmt: skip
     counters[0].inc()
-    rendered = based.rendered() if based.rendered is not None else None
+    # the bytes kept are those of the entry this hit read: another hit may have read a newer one meanwhile (the
+    # steps above can wait on Redis), so bytes and entry are kept as a pair, and only the pair's entry uses them
+    kept = based.rendered
+    rendered = kept[1]() if kept is not None and kept[0]() is entry else None
     if rendered is None:
         # the page of a shared Result, and its bytes, are remembered with it (cache.derived, byte-bounded): a plan
         # keeps neither a Result of its own, which would hold a decoded entry alive after the cache let it go,
-        # nor the bytes (only a weak reference to the derived memo's)
+        # nor the bytes (only weak references to the derived memo's and to the entry)
         ex.shared = store.derived
         ex.outcome = tenancy.filter_list(ex, paging.page_whole(ex, entry.result))
         rendered = render()
-        based.rendered = weakref.ref(rendered)
+        based.rendered = (weakref.ref(entry), weakref.ref(rendered))
     return rendered
 
 
