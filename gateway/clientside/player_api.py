@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import aiohttp
@@ -26,7 +27,7 @@ from gateway.clientside import cached
 from gateway.clientside.playlist import DOCUMENT_CHUNK, Kept, next_piece
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.relay import end_broken, forward_headers, stream_timeout
-from gateway.clientside.rewrite import Rewriter, public_parts, split_complete
+from gateway.clientside.rewrite import Rewriter, public_parts
 from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
 from gateway.model import Reason
@@ -41,6 +42,7 @@ ACTIONS = frozenset({
 PARAMS = ("category_id", "series_id", "vod_id", "stream_id", "limit")
 MAX_ANSWER_BYTES = 64 << 20  # a large panel's get_live_streams is tens of megabytes
 AUTH_FAILED: dict[str, Any] = {"user_info": {"auth": 0}}
+_LIST_END = re.compile(rb"[\s\[\]{},:0-9eE.+\-truefalsn]*")
 
 
 async def params_of(request: web.Request) -> dict[str, str]:
@@ -128,9 +130,10 @@ async def _stream_list(request: web.Request, upstream: aiohttp.ClientResponse, h
                        found: cached.Lookup | None) -> web.StreamResponse:  # fmt: skip
     """A list (get_live_streams: tens of megabytes), rewritten and sent in pieces as the panel sends it, never held
     whole (unless to store it). Each piece is cut right after a `"`, which no URL or escape spans
-    (gateway.clientside.jsontext). A list is what it looks like from its first byte (`[`) and its last (`]`): one
-    that does not end so, or ends early, or grows past MAX_ANSWER_BYTES, ends the player's answer as it stands
-    (Broken), and nothing is stored."""
+    (gateway.clientside.jsontext). A list is what it looks like from its first byte (`[`) and its last (`]`), with
+    nothing but brackets, numbers and literals after its last `"`: one that does not end so (ended early, in a
+    string or a URL), breaks off, or grows past MAX_ANSWER_BYTES ends the player's answer as it stands (Broken),
+    its unfinished tail unsent, and nothing is stored."""
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if found is not None:
         headers["X-Cache"] = found.status
@@ -139,25 +142,29 @@ async def _stream_list(request: web.Request, upstream: aiohttp.ClientResponse, h
     kept = Kept(found is not None and found.status == "MISS")
     resp = web.StreamResponse(headers=headers)
     await resp.prepare(request)
-    carry, size, end = head, 0, _last_byte(head)
+    waiting: list[bytes] = []  # the text since the last `"`, in its pieces (joined once a `"` comes)
+    chunk, size, end = head, 0, b""
     try:
-        while True:
-            ready, carry = split_complete(carry, MAX_ANSWER_BYTES, (b'"',))
-            if ready:
-                await resp.write(kept.add(rewriter.json_text(ready)))
+        while chunk:
+            cut = chunk.rfind(b'"') + 1
+            if cut:
+                waiting.append(chunk[:cut])
+                await resp.write(kept.add(rewriter.json_text(b"".join(waiting))))
+                waiting = [chunk[cut:]]
+            else:
+                waiting.append(chunk)
+            end = _last_byte(chunk) or end
             chunk = await next_piece(upstream, resp, "player_api.php")
-            if not chunk:
-                break
             size += len(chunk)
             if size > MAX_ANSWER_BYTES:
                 log.warning("player_api upstream answer is larger than %d bytes", MAX_ANSWER_BYTES)
                 raise await end_broken(resp, Reason.UPSTREAM_ERROR)
-            end = _last_byte(chunk) or end
-            carry += chunk
-        if carry:
-            await resp.write(kept.add(rewriter.json_text(carry)))
-        if end != b"]":
-            raise await end_broken(resp, Reason.UPSTREAM_ERROR)  # not a list after all
+        tail = b"".join(waiting)
+        # after a list's last `"` come only brackets, numbers, true/false/null: anything else (a string cut
+        # short, a URL's first half) is a list that ended early, and is not sent at all
+        if end != b"]" or not _LIST_END.fullmatch(tail):
+            raise await end_broken(resp, Reason.UPSTREAM_ERROR)
+        await resp.write(kept.add(tail))
         await resp.write_eof()
     except (ConnectionError, RuntimeError):
         return resp  # the player went away; nothing is stored
