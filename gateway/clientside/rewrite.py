@@ -49,6 +49,10 @@ _UNSEEN_ESCAPE = re.compile(rb"\\u(?:00[2-7][0-9a-fA-F]|212[aA]|017[fF]|013[01])
 _ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
 
 
+def _in_url(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def _folds(text: bytes) -> bool:
     """Whether `text` holds one of the letters above as itself (UTF-8): the byte regex and counts do not see it."""
     return not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII)
@@ -145,7 +149,8 @@ class Rewriter:
         self.public = public_url.rstrip("/")
         self.public_bytes = self.public.encode()
         self.upstream_origin = origin_of(upstream_url)
-        names = {h.lower() for h in hosts if h} | {urlsplit(upstream_url).hostname or ""}
+        # as hosts are written in URLs: an IPv6 address in brackets (urlsplit's hostname has none)
+        names = {_in_url(h.lower()) for h in [*hosts, urlsplit(upstream_url).hostname or ""] if h}
         names.discard("")
         alternatives = "|".join(re.escape(h) for h in sorted(names, key=len, reverse=True))
         # host followed by an optional port, then a character that cannot continue a host name

@@ -163,3 +163,15 @@ def test_a_playlist_or_epg_host_spelled_with_letters_unicode_folds_to_ascii(host
              "http://iptv-kings.site:8080/live/u/p/1.ts\n").encode()  # fmt: skip
     assert r.m3u(block) == f'#EXTINF:-1 tvg-logo="{PUBLIC}/l.png",A\n{PUBLIC}/live/u/p/1.ts\n'.encode()
     assert r.chunk(f'<icon src="http://{host}/x.png"/>\n'.encode()) == f'<icon src="{PUBLIC}/x.png"/>\n'.encode()
+
+
+def test_an_ipv6_panel_is_hidden_on_every_path() -> None:
+    # found by a hostile review: the regex paths named the host without its brackets, so only the literal path
+    # hid `http://[2001:db8::1]:8080`; a channel name with a Turkish capital I sends a block the regex way
+    r = Rewriter(PUBLIC, "http://[2001:db8::1]:8080", [])
+    m3u = '#EXTINF:-1 tvg-logo="http://[2001:db8::1]:8080/l.png",\u0130Z TV\nhttp://[2001:db8::1]:8080/1.ts\n'
+    assert r.m3u(m3u.encode()) == f'#EXTINF:-1 tvg-logo="{PUBLIC}/l.png",\u0130Z TV\n{PUBLIC}/1.ts\n'.encode()
+    xml = '<display-name>\u0130Z</display-name><icon src="http://[2001:DB8::1]:8080/l.png"/>\n'
+    assert r.chunk(xml.encode()) == f'<display-name>\u0130Z</display-name><icon src="{PUBLIC}/l.png"/>\n'.encode()
+    raw = b'[{"name":"\\u0130Z","i":"http:\\/\\/[2001:db8::1]:8080\\/l.png"}]'
+    assert json.loads(r.json_text(raw)) == r.json(json.loads(raw)) == [{"name": "\u0130Z", "i": PUBLIC + "/l.png"}]
