@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from gateway import fastbytes
+
 MAX_LITERALS = 16
 RELEARN_EVERY = 256
 # bytes after a host[:port] that cannot continue it (regex `(?![\w.-])`), most frequent first; others: regex
@@ -121,7 +123,8 @@ class Literals:
         lines, catch-up sources): then everywhere means no URL at all but the replaced ones."""
         if not self.usable:
             return None
-        present = {sep: text.count(sep) for sep in self.separators}  # a spelling absent: its literals skipped
+        # a spelling absent: its literals skipped
+        present = {sep: fastbytes.count(text, sep) for sep in self.separators}
         quick = self._usual(text, present, followers[0], foreign)
         if quick is not None:
             return quick
@@ -137,7 +140,7 @@ class Literals:
             count += found
         covered = count
         for literal in self._foreign if foreign else ():
-            found = text.count(literal) if present[self._separator(literal)] else 0
+            found = fastbytes.count(text, literal) if present[self._separator(literal)] else 0
             if found and not _ends_host_everywhere(text, literal, found, followers):
                 return out, count, False
             covered += found
@@ -145,24 +148,16 @@ class Literals:
 
     def _usual(self, text: bytes, present: dict[bytes, int], usual: bytes,
                foreign: bool) -> tuple[bytes, int, bool] | None:  # fmt: skip
-        """The usual text in two passes per literal fewer: every literal followed by the usual byte, replaced
-        with it and counted from the change in length, foreign ones counted with it, and together they are every
-        `://` (a literal followed by something else, or any other URL, leaves one uncovered: None)."""
+        """The usual text in a pass per literal: every literal followed by the usual byte, replaced with it
+        and counted, foreign ones counted with it, and together they are every `://` (a literal followed by
+        something else, or any other URL, leaves one uncovered: None)."""
         out = text
         count = 0
         for literal, replacement in self._pairs:
-            grow = len(replacement) - len(literal)
-            if not present[self._separator(literal)]:
-                continue
-            if grow == 0:  # the same length (a port of as many digits): counted, then replaced
-                found = out.count(literal + usual)
-                out = out.replace(literal + usual, replacement + usual) if found else out
+            if present[self._separator(literal)]:
+                out, found = fastbytes.replace(out, literal + usual, replacement + usual)
                 count += found
-                continue
-            size = len(out)
-            out = out.replace(literal + usual, replacement + usual)
-            count += (len(out) - size) // grow
-        covered = count + sum(text.count(literal + usual) for literal in self._foreign
+        covered = count + sum(fastbytes.count(text, literal + usual) for literal in self._foreign
                               if foreign and present[self._separator(literal)])  # fmt: skip
         return (out, count, True) if covered == sum(present.values()) else None
 
@@ -176,27 +171,20 @@ class Literals:
         """Whether `count` replaced origins are all the places a known-host URL starts in `text` (each replaced one
         is such a place, so equal counts mean the regex would match nowhere else)."""
         lowered = text.lower() if lowered is None else lowered
-        return count == sum(lowered.count(needle) for needle in self.needles)
+        return count == sum(fastbytes.count(lowered, needle) for needle in self.needles)
 
 
 def _swap(text: bytes, literal: bytes, replacement: bytes, followers: tuple[bytes, ...]) -> tuple[bytes, int] | None:
     """(`text` with `literal` replaced, how many times), None when it is not followed by a follower everywhere.
-    Replacing it with the usual follower first gives the count from the change in length (one pass fewer than
-    counting); a literal still there after that is followed by something else, counted and checked then."""
-    grow = len(replacement) - len(literal)
-    if grow == 0:
-        found = text.count(literal)
-        if found and not _ends_host_everywhere(text, literal, found, followers):
-            return None
-        return (text.replace(literal, replacement) if found else text), found
+    Replaced with the usual follower first (no check needed); a literal still there after that is followed by
+    something else, counted and checked then."""
     usual = followers[0]
-    out = text.replace(literal + usual, replacement + usual)
-    found = (len(out) - len(text)) // grow
-    if literal in out:
-        rest = out.count(literal)
+    out, found = fastbytes.replace(text, literal + usual, replacement + usual)
+    rest = fastbytes.count(out, literal)
+    if rest:
         if not _ends_host_everywhere(out, literal, rest, followers[1:]):
             return None
-        out = out.replace(literal, replacement)
+        out = fastbytes.replace(out, literal, replacement)[0]
         found += rest
     return out, found
 
@@ -204,7 +192,7 @@ def _swap(text: bytes, literal: bytes, replacement: bytes, followers: tuple[byte
 def _ends_host_everywhere(text: bytes, literal: bytes, found: int, followers: tuple[bytes, ...]) -> bool:
     good = 1 if text.endswith(literal) else 0
     for follower in followers:
-        good += text.count(literal + follower)
+        good += fastbytes.count(text, literal + follower)
         if good >= found:
             return good == found
     return False

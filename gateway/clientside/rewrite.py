@@ -23,6 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from gateway import fastbytes
 from gateway.clientside import jsontext
 from gateway.clientside.literal import M3U_FOLLOWERS, Literals, origins_in
 
@@ -213,24 +214,25 @@ class Rewriter:
         lowered = block.lower()
         if not self._literals.alone(block, count, lowered):
             return None
-        carriage = block.count(b"\r")
-        if carriage and carriage != block.count(b"\r\n"):
+        carriage = fastbytes.count(block, b"\r")
+        if carriage and carriage != fastbytes.count(block, b"\r\n"):
             return None  # a lone CR ends a line for splitlines: lines would not start after a newline
         if _INDENTED_URL.search(lowered) or _INDENTED_FIRST.match(lowered):
             return None
         start = self.public_bytes + b"/"
-        url_lines = lowered.count(b"\nhttp") + lowered.startswith(b"http")
-        if url_lines and out.count(b"\n" + start) + out.startswith(start) != url_lines:
+        url_lines = fastbytes.count(lowered, b"\nhttp") + lowered.startswith(b"http")
+        if url_lines and fastbytes.count(out, b"\n" + start) + out.startswith(start) != url_lines:
             return None
-        sources = lowered.count(b'catchup-source="http')
-        if sources and out.count(b'catchup-source="' + start) != sources:
+        sources = fastbytes.count(lowered, b'catchup-source="http')
+        if sources and fastbytes.count(out, b'catchup-source="' + start) != sources:
             return None
         return out
 
     def json_bytes(self, raw: bytes) -> bytes | None:
         """A JSON text with every known-host origin in its strings rewritten, as `json()` on the decoded
         document would (keys aside: no panel writes a URL as a key); None when only parsing can tell."""
-        if _UNSEEN_ESCAPE.search(raw) or _folds(raw):
+        # (the regex stops at every backslash, frequent in PHP's escaped slashes: run only when a `\\u` is there)
+        if (fastbytes.contains(raw, b"\\u") and _UNSEEN_ESCAPE.search(raw)) or _folds(raw):
             return None
         literals = self._json_literals
         done = literals.replaced(raw, literals.followers)
