@@ -1,8 +1,9 @@
-"""Known-host rewriting at C speed: the exact origins a panel writes, replaced with `bytes.replace`, proven by counting.
+"""Known-host rewriting at C speed: the exact origins a panel writes, replaced as bytes, proven by counting.
 
 A panel writes one fixed `http(s)://domain:port` per server into every list (XC_VM's `getDomainName`), so a 30k-
 channel playlist holds tens of thousands of copies of one or two byte strings. Replacing those literals costs a few
-passes of C over the text; the regex (gateway.clientside.rewrite) costs a Python-level step per position.
+passes of C over the text (SIMD: gateway.fastbytes); the regex (gateway.clientside.rewrite) costs a Python-level
+step per position.
 
 The fast path must give exactly what the regex gives, or nothing (the caller then runs the regex). It holds when:
 - each literal it replaces is followed, everywhere, by a byte that ends a host (`/`, `"`, a space...): then each
