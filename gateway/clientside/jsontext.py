@@ -29,9 +29,10 @@ _ESCAPE = re.compile(rb"\\(?:u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-
 _MUST_STAY_ESCAPED = frozenset({0x22, 0x5C}) | frozenset(range(0x20))
 
 
-def origin_pattern(alternatives: str) -> re.Pattern[str]:
-    """The decoded path's origin regex (gateway.clientside.rewrite), with JSON's spellings of `//`."""
-    return re.compile(rf"https?:(?://|\\/\\/|/\\/|\\//)(?:{alternatives})(?::\d+)?(?![\w.-])", re.IGNORECASE)
+def origin_pattern(host: str) -> re.Pattern[str]:
+    """The decoded path's origin regex (gateway.clientside.rewrite, `host`: what follows its `://`), with JSON's
+    spellings of `//`."""
+    return re.compile(rf"https?:(?://|\\/\\/|/\\/|\\//){host}", re.IGNORECASE)
 
 
 def _spelled_out(match: re.Match[bytes]) -> bytes:

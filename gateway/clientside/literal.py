@@ -7,13 +7,15 @@ step per position.
 
 The fast path must give exactly what the regex gives, or nothing (the caller then runs the regex). It holds when:
 - each literal it replaces is followed, everywhere, by a byte that ends a host (`/`, `"`, a space...): then each
-  occurrence is precisely one regex match (no longer host name, no longer port can follow);
+  occurrence is precisely one regex match (no longer host name, no longer port, no trailing dot can follow, and
+  no such byte can be part of a user and password, so no match starts earlier and runs over it);
 - the literals account for every place a regex match could start. Two ways to count those places:
   every `://` (or JSON's `:\\/\\/`) at all, when each one is a replaced literal or a foreign one (`://host` of a
-  host that is not known, followed by a byte that ends it: no known name can match there) - the usual text,
-  proven in a pass or two per literal; or else every `://` followed by a known host name, in any case (counted in
-  the lower-cased text, a pass per name). A count that differs (an upper-case `HTTP://`, a host name followed
-  by `x`, a port never met before) sends the text to the regex.
+  host that is not known, followed by a byte that ends it: no known name can match there, nor be the host after
+  a user and password, which that byte would end) - the usual text, proven in a pass or two per literal; or else
+  every `://` followed by a known host name, in any case, and every `@` followed by one (counted in the
+  lower-cased text, a pass per name). A count that differs (an upper-case `HTTP://`, a host name followed by `x`,
+  a port never met before, `user@panel`) sends the text to the regex.
 Literals are learned from what the regex matched (bounded), so a panel's origins are found on the first text that
 needs the regex and replaced at C speed from then on. A literal that occurs in the replacement itself is never
 used (its count would include the replacement's own text).
@@ -28,8 +30,10 @@ from gateway import fastbytes
 
 MAX_LITERALS = 16
 RELEARN_EVERY = 256
-# bytes after a host[:port] that cannot continue it (regex `(?![\w.-])`), most frequent first; others: regex
-TEXT_FOLLOWERS = (b"/", b'"', b"\n", b"'", b" ", b"<", b"?", b"\\", b"\r", b"\t", b"#", b",", b")")
+# bytes after a host[:port] that cannot continue it (regex `(?![\w-]|\.[\w.-])`), most frequent first; others:
+# the regex. Each also ends a URL's user and password, so a literal or foreign origin before one is never the user
+# of a known host (`://cdn.net,x@panel.tv` is panel.tv: `,` and `)` are not here)
+TEXT_FOLLOWERS = (b"/", b'"', b"\n", b"'", b" ", b"<", b"?", b"\\", b"\r", b"\t", b"#")
 # in raw JSON a `\\` starts an escape: `\\/`, `\\"`... decode to non-word characters, `\\u` may not (é is a word)
 JSON_FOLLOWERS = (b"\\/", b'"', b"/", b'\\"', b" ", b"\\\\", b"\\n", b"\\r", b"\\t", b"?", b"#", b"'", b"<")
 # in a playlist only `/` and white space: there they end a host for every rule (a URL line's origin runs to
@@ -56,6 +60,8 @@ class Literals:
         # counted under that prefix, so no position is counted twice)
         minimal = [n for i, n in enumerate(names) if not any(n.startswith(m) for m in names[:i])]
         self.needles = [sep + name for sep in (JSON_SPELLINGS if json else SEPARATORS) for name in minimal]
+        # a known host after a user and password (`://user:pass@panel.tv`): any `@name` makes `alone` say no
+        self.needles += [b"@" + name for name in minimal]
         self.names = frozenset(names)
         self._pairs: list[tuple[bytes, bytes]] = []  # (literal, replacement), longest literal first
         self._foreign: list[bytes] = []  # `://host[:port]` of hosts not known: places no known-host URL starts
@@ -67,10 +73,14 @@ class Literals:
 
     def learn(self, origins: Iterable[bytes]) -> int:
         """Add origins (`scheme://host[:port]`, as the regex matched them, any case) and their JSON spelling;
-        how many literals were new."""
+        how many literals were new. Left to the regex: one with a user and password (each line's own would fill
+        the table, and a panel writes none in its own URLs) and one with a host's trailing dot (the regex keeps
+        that dot where no path or port follows it, as in `see http://panel.tv.`)."""
         known = {lit for lit, _ in self._pairs}
         before = len(known)
         for origin in origins:
+            if b"@" in origin or b".:" in origin or origin.endswith(b"."):
+                continue
             forms = [(origin, self.public)]
             if self.json:
                 forms.append((origin.replace(b"/", b"\\/"), self.public.replace(b"/", b"\\/")))
@@ -88,7 +98,7 @@ class Literals:
         host character), so a text whose every `://` is a known or a foreign literal needs no search per name."""
         before = len(self._foreign)
         for origin in found:
-            host = origin.split(b"/")[-1].split(b":")[0].lower()
+            host = origin.split(b"/")[-1].split(b":")[0].lower().rstrip(b".")  # `panel.tv.` is panel.tv
             if host not in self.names and origin not in self._foreign and len(self._foreign) < MAX_LITERALS:
                 self._foreign.append(origin)
         return len(self._foreign) - before

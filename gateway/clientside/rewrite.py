@@ -48,6 +48,23 @@ _FOLDS_TO_ASCII = (b"\xe2\x84\xaa", b"\xc5\xbf", b"\xc4\xb0", b"\xc4\xb1")
 _UNSEEN_ESCAPE = re.compile(rb"\\u(?:00[2-7][0-9a-fA-F]|212[aA]|017[fF]|013[01])")
 # what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
 _ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
+# What may stand between `://` and a known name: a user and password (`user:pass@`; a player connects to the
+# host after the `@`), never holding what ends a URL in text or JSON (space, `/`, `"`, `\\`...), which is why
+# no byte the literal path takes as the end of a host can be inside one.
+_USERINFO = r"(?:[^\x00-\x20\x7f/?#@\"'<>\\]*@)?"
+
+
+# what starts a URL's path, port, query or fragment after its host; in a JSON text, the same as written there (`/`
+# or `\\/`; a backslash, which can be written `\\u005c`, is left out of both so that the two read alike)
+_PATH_STARTS = r"[/:?#]"
+_JSON_PATH_STARTS = r"(?:[/:?#]|\\/)"
+
+
+def _after_scheme(alternatives: str, path_starts: str) -> str:
+    """The origin regex after its `://`: a user and password, a known name, its trailing dot when a path, port or
+    query follows (`panel.tv./x` is panel.tv to a player), a port; then nothing that continues a host name (a
+    dot only when a host character follows it: a full stop after a URL in prose ends it)."""
+    return rf"{_USERINFO}(?:{alternatives})(?:\.(?={path_starts}))?(?::\d+)?(?![\w-]|\.[\w.-])"
 
 
 def _in_url(host: str) -> str:
@@ -154,14 +171,13 @@ class Rewriter:
         names = {_in_url(h.lower()) for h in [*hosts, urlsplit(upstream_url).hostname or ""] if h}
         names.discard("")
         alternatives = "|".join(re.escape(h) for h in sorted(names, key=len, reverse=True))
-        # host followed by an optional port, then a character that cannot continue a host name
-        pattern = rf"https?://(?:{alternatives})(?::\d+)?(?![\w.-])"
+        pattern = rf"https?://{_after_scheme(alternatives, _PATH_STARTS)}"
         self._text = re.compile(pattern, re.IGNORECASE)
         self._bytes = re.compile(pattern.encode(), re.IGNORECASE)
+        in_json = _after_scheme(alternatives, _JSON_PATH_STARTS)
         # what a JSON text spells an origin as: plain, or with PHP's escaped slashes (only to learn literals)
-        self._json_origins = re.compile(rf"https?:(?://|\\/\\/)(?:{alternatives})(?::\d+)?".encode(),
-                                        re.IGNORECASE)  # fmt: skip
-        self._json_text = jsontext.origin_pattern(alternatives)
+        self._json_origins = re.compile(rf"https?:(?://|\\/\\/){in_json}".encode(), re.IGNORECASE)
+        self._json_text = jsontext.origin_pattern(in_json)
         # the literal path replaces each origin once; the regex paths would rewrite an inserted public URL
         # again, which changes it when its host is a known one and it has a path: then only the regex runs
         public = urlsplit(self.public)

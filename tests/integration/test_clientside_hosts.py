@@ -133,3 +133,20 @@ async def test_a_panel_host_spelled_with_a_letter_that_folds_to_ascii_is_hidden_
         assert folded not in text and "\\u017f" + DOMAIN[1:] not in text, key
         setup.assert_hidden(text)
     assert any(f"Promo {setup.public}/x" in text for text in served.values())
+
+
+async def test_a_panel_host_after_a_user_and_password_or_before_a_trailing_dot_is_hidden_too(make_setup: Any) -> None:
+    # `http://user:pass@host/` and `http://host./` are the panel to a player (it connects to the host after the
+    # `@`; a trailing dot is a fully qualified name): both passed every path before, in tag lines, the EPG and JSON
+    setup: Setup = await make_setup()
+    setup.sim.tables["streams"][1]["stream_display_name"] = (f"Promo http://u:p@{DOMAIN}:8080/x, see "
+                                                             f"http://{DOMAIN}./y and http://{DOMAIN}.")  # fmt: skip
+    served = await everything_served(setup)
+    named = [key for key, text in served.items() if "Promo" in text]
+    assert any("get.php" in key for key in named) and any("epg" in key for key in named)
+    assert any("get_live_streams" in key for key in named)
+    for key, text in served.items():
+        setup.assert_hidden(text)
+        assert "u:p@" not in text, key
+    said = f"Promo {setup.public}/x, see {setup.public}/y and {setup.public}."  # a full stop stays one
+    assert any(said in text or said.replace("/", "\\/") in text for text in served.values())
