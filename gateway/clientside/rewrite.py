@@ -48,10 +48,13 @@ _FOLDS_TO_ASCII = (b"\xe2\x84\xaa", b"\xc5\xbf", b"\xc4\xb0", b"\xc4\xb1")
 _UNSEEN_ESCAPE = re.compile(rb"\\u(?:00[2-7][0-9a-fA-F]|212[aA]|017[fF]|013[01])")
 # what follows `://` in a URL, any host: the literal path learns the foreign ones it meets in JSON
 _ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
-# What may stand between `://` and a known name: a user and password (`user:pass@`; a player connects to the
-# host after the `@`), never holding what ends a URL in text or JSON (space, `/`, `"`, `\\`...), which is why
-# no byte the literal path takes as the end of a host can be inside one.
-_USERINFO = r"(?:[^\x00-\x20\x7f/?#@\"'<>\\]*@)?"
+# What may stand between `://` and a known name: a user and password (`user:pass@`, `a@b@`: a player connects to
+# the host after the last `@`), never holding what ends a URL in text or JSON (space, `/`, `"`, `\\`...), which is
+# why no byte the literal path takes as the end of a host can be inside one (a user part with quotes, spaces or
+# angle brackets, which no panel writes, is not read as one). A JSON text keeps a lone surrogate escaped
+# (gateway.clientside.jsontext), so there one is read as its escape.
+_USER_CHARS = r"[^\x00-\x20\x7f/?#\"'<>\\]"
+_JSON_USER_CHARS = rf"(?:{_USER_CHARS}|\\u[dD][89a-fA-F][0-9a-fA-F]{{2}})"
 
 
 # what starts a URL's path, port, query or fragment after its host; in a JSON text, the same as written there (`/`
@@ -60,11 +63,11 @@ _PATH_STARTS = r"[/:?#]"
 _JSON_PATH_STARTS = r"(?:[/:?#]|\\/)"
 
 
-def _after_scheme(alternatives: str, path_starts: str) -> str:
+def _after_scheme(alternatives: str, path_starts: str, user_chars: str) -> str:
     """The origin regex after its `://`: a user and password, a known name, its trailing dot when a path, port or
     query follows (`panel.tv./x` is panel.tv to a player), a port; then nothing that continues a host name (a
     dot only when a host character follows it: a full stop after a URL in prose ends it)."""
-    return rf"{_USERINFO}(?:{alternatives})(?:\.(?={path_starts}))?(?::\d+)?(?![\w-]|\.[\w.-])"
+    return rf"(?:{user_chars}*@)?(?:{alternatives})(?:\.(?={path_starts}))?(?::\d+)?(?![\w-]|\.[\w.-])"
 
 
 def _in_url(host: str) -> str:
@@ -171,10 +174,10 @@ class Rewriter:
         names = {_in_url(h.lower()) for h in [*hosts, urlsplit(upstream_url).hostname or ""] if h}
         names.discard("")
         alternatives = "|".join(re.escape(h) for h in sorted(names, key=len, reverse=True))
-        pattern = rf"https?://{_after_scheme(alternatives, _PATH_STARTS)}"
+        pattern = rf"https?://{_after_scheme(alternatives, _PATH_STARTS, _USER_CHARS)}"
         self._text = re.compile(pattern, re.IGNORECASE)
         self._bytes = re.compile(pattern.encode(), re.IGNORECASE)
-        in_json = _after_scheme(alternatives, _JSON_PATH_STARTS)
+        in_json = _after_scheme(alternatives, _JSON_PATH_STARTS, _JSON_USER_CHARS)
         # what a JSON text spells an origin as: plain, or with PHP's escaped slashes (only to learn literals)
         self._json_origins = re.compile(rf"https?:(?://|\\/\\/){in_json}".encode(), re.IGNORECASE)
         self._json_text = jsontext.origin_pattern(in_json)

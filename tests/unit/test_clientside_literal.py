@@ -24,7 +24,7 @@ ORIGINS = ["http://panel.tv:8080", "http://panel.tv:80", "http://panel.tv:80800"
 # variety fills the table of learned literals, which the tests of the fast path's share need free)
 ODD_ORIGINS = ["http://u:p@panel.tv:8080", "http://u@Panel.tv", "http://a,b)@panel.tv", "http://panel.tv.:8080",
                "http://panel.tv.", "http://u@foreign.net", "http://foreign.net,x@panel.tv", "http://panel.tv@foreign.net",
-               "http://panel.tv.."]  # fmt: skip
+               "http://panel.tv..", "http://a@b@panel.tv:8080", "http://a@foreign.net@panel.tv"]  # fmt: skip
 AFTER = ["/live/u/p/1.ts", "/l.png", '"', "x", ".com/a", "-b/", ":", " ", "?a=1", "_", "", "\\/x", "\u00e9/", "#f",
          ".", ". ", "./x", ",", ")", "@panel.tv/", ",x@panel.tv/"]  # fmt: skip
 TAGS = ['#EXTINF:-1 tvg-logo="{o}{a}" group-title="G",Name', '#EXTM3U x-tvg-url="{o}{a}"',
@@ -121,6 +121,10 @@ def test_the_panel_after_a_user_and_password_or_before_a_trailing_dot_is_the_pan
     r = rewriter()
     assert r.text("http://u:p@panel.tv:8080/a") == f"{PUBLIC}/a"  # a player connects to the host after the @
     assert r.text("http://a,b)@Panel.TV/a") == f"{PUBLIC}/a"
+    assert r.text("http://a@b@panel.tv/a") == f"{PUBLIC}/a"  # the host is after the last @
+    # in JSON, a lone surrogate stays escaped: the text path reads it in a user part as the decoded path does
+    raw = b'[{"i":"http:\\/\\/a\\ud800@panel.tv:8080\\/x.png"}]'
+    assert json.loads(r.json_text(raw)) == r.json(json.loads(raw)) == [{"i": f"{PUBLIC}/x.png"}]
     assert r.text("http://panel.tv./a http://panel.tv.:81/b") == f"{PUBLIC}/a {PUBLIC}/b"  # a fully qualified name
     assert r.text("see http://panel.tv. Or http://panel.tv:8080.") == f"see {PUBLIC}. Or {PUBLIC}."  # full stops
     for other in ("http://panel.tv..com/a", "http://panel.tv.evil.com/a", "http://x.example/?to=a@panel.tv",
