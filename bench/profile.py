@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench import loadgen
+from bench.player import API, CONNECTIONS, LINE
 
 if TYPE_CHECKING:
     from bench.targets import Stack
@@ -78,7 +79,7 @@ def py_spy() -> str | None:
     return str(candidate) if candidate.exists() else shutil.which("py-spy")
 
 
-def sample(name: str, pid: int, url: str, seconds: float, out: Path) -> Profile:
+def sample(name: str, pid: int, url: str, seconds: float, out: Path, *, connections: int = 32) -> Profile:
     spy = py_spy()
     if spy is None:
         return Profile(name, error="py-spy is not installed (make bench installs it into .venv)")
@@ -86,7 +87,7 @@ def sample(name: str, pid: int, url: str, seconds: float, out: Path) -> Profile:
             "--function", "--idle", "-o", str(out)]  # fmt: skip
     spy_proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        loadgen.wrk(url, seconds=seconds + 1, connections=32)
+        loadgen.wrk(url, seconds=seconds + 1, connections=connections, timeout=30)
     finally:
         try:
             _, err = spy_proc.communicate(timeout=seconds + 30)
@@ -101,11 +102,16 @@ def sample(name: str, pid: int, url: str, seconds: float, out: Path) -> Profile:
 def run(stack: Stack, seconds: float) -> list[Profile]:
     results = []
     cached, passthrough = stack.gateways["cached"], stack.gateways["pass"]
-    for name, gw, key in (("cached read", cached, stack.reseller_key), ("pass-through", passthrough,
-                                                                         stack.admin_key)):  # fmt: skip
+    targets = [("cached read", cached, f"/admin/admin/index.php?{stack.list_query(stack.reseller_key)}", 32),
+               ("pass-through", passthrough, f"/admin/admin/index.php?{stack.list_query(stack.admin_key)}", 32)]
+    lists = stack.gateways.get("player-lists")  # section 8's gateway, when it ran: the player side's hot path
+    if lists is not None and lists.proc is not None and lists.proc.popen.poll() is None:
+        targets.append(("player_api get_live_streams (30,000 channels)", lists,
+                        API.format(u=LINE[0], p=LINE[1]), CONNECTIONS))  # fmt: skip
+    for name, gw, path, connections in targets:
         assert gw.proc is not None
-        url = gw.url(f"/admin/admin/index.php?{stack.list_query(key)}")
-        prof = sample(name, gw.proc.pid, url, seconds, stack.tmp / f"profile-{gw.name}.txt")
+        prof = sample(name, gw.proc.pid, gw.url(path), seconds, stack.tmp / f"profile-{gw.name}.txt",
+                      connections=connections)  # fmt: skip
         if prof.error:
             print(f"    {name}: {prof.error}", flush=True)
         else:
