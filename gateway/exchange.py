@@ -79,7 +79,7 @@ class Live:
     status: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)  # slots: made per request, its fields read and set at every step
 class Exchange:
     request: web.Request
     state: GatewayState

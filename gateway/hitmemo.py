@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import ipaddress
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from cachetools import LRUCache
 
 if TYPE_CHECKING:
     from gateway.catalogue import Operation
     from gateway.config import KeyConfig
     from gateway.dialects.base import RawRequest
     from gateway.model import Call, Page
+    from gateway.tally import Tally
     from gateway.upstream_settings import Upstream
 
 MAX_PLANS = 4096
@@ -49,11 +49,11 @@ class HitPlan:
     grace_until: float | None  # the key was given by a rotated-out secret, accepted until then
     tenant: str
     size: int
+    tally: Tally  # where its hits are counted
     auth_bucket: str = ""  # the client address's auth-failure throttle bucket
     # per upstream name: the cache key's digest without generations, the generations' names, and the last
     # generations seen with the key they made (a hit on unchanged generations does not hash again)
     bases: dict[str, Based] = field(default_factory=dict)
-    counters: Any = None  # the metrics' children for its answer (labels() looked up once): gateway.hitpath
 
 
 @dataclass
@@ -74,18 +74,35 @@ def _charge(plan: HitPlan) -> int:
 
 
 class HitMemo:
+    """Plans by raw request, least recently used first: an OrderedDict (C) rather than cachetools' LRUCache, whose
+    get() hashed the request key three times in Python calls on each cache hit."""
+
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
-        self._plans: LRUCache[RequestKey, HitPlan] = LRUCache(maxsize=max_bytes, getsizeof=_charge)
+        self.max_bytes = max_bytes
+        self._plans: OrderedDict[RequestKey, HitPlan] = OrderedDict()
+        self._bytes = 0
 
     def get(self, key: RequestKey) -> HitPlan | None:
-        return self._plans.get(key)
+        plan = self._plans.get(key)
+        if plan is not None:
+            self._plans.move_to_end(key)
+        return plan
 
     def put(self, key: RequestKey, plan: HitPlan) -> None:
-        if _charge(plan) <= self._plans.maxsize:
-            self._plans[key] = plan
+        charge = _charge(plan)
+        if charge > self.max_bytes:
+            return
+        self.discard(key)
+        while self._plans and self._bytes + charge > self.max_bytes:
+            _, oldest = self._plans.popitem(last=False)
+            self._bytes -= _charge(oldest)
+        self._plans[key] = plan
+        self._bytes += charge
 
     def discard(self, key: RequestKey) -> None:
-        self._plans.pop(key, None)
+        plan = self._plans.pop(key, None)
+        if plan is not None:
+            self._bytes -= _charge(plan)
 
     def __len__(self) -> int:
         return len(self._plans)

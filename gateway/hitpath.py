@@ -73,7 +73,8 @@ async def answer(ex: Exchange, plan: HitPlan, render: Callable[[], Rendered]) ->
     if based is None:
         based = plan.bases[upstream] = Based(store.key_base(upstream, plan.op, plan.call, plan.tenant),
                                              store.generation_names(upstream, plan.op.tags))  # fmt: skip
-    generations = await store.backend.generations(based.names)  # the invalidation check, on every hit
+    # the invalidation check, on every hit
+    generations = store.backend.generations_here(based.names) or await store.backend.generations(based.names)
     if generations != based.generations:
         based.generations, based.key, based.entry = generations, store.key_from(based.digest, generations), None
     now = time.time()
@@ -92,13 +93,6 @@ async def answer(ex: Exchange, plan: HitPlan, render: Callable[[], Rendered]) ->
     if plan.key.quotas:
         await quotas.take(ex)
     ex.response_headers["X-Cache"] = "HIT"
-    counters = plan.counters
-    if counters is None:
-        metrics = ex.state.metrics
-        counters = plan.counters = (metrics.cache_lookups.labels(plan.op.name, "hit"),
-                                    metrics.requests.labels(ex.face.NAME, plan.op.name, "ok"),
-                                    metrics.latency.labels(ex.face.NAME))  # fmt: skip
-    counters[0].inc()
     # the bytes kept are those of the entry this hit read: another hit may have read a newer one meanwhile (the
     # steps above can wait on Redis), so bytes and entry are kept as a pair, and only the pair's entry uses them
     kept = based.rendered
@@ -115,9 +109,9 @@ async def answer(ex: Exchange, plan: HitPlan, render: Callable[[], Rendered]) ->
 
 
 def record(plan: HitPlan, latency: float) -> None:
-    """The metrics of an answer `answer` gave (a read's success: no audit line), as gateway.app's _record."""
-    plan.counters[1].inc()
-    plan.counters[2].observe(latency)
+    """The metrics of an answer `answer` gave (a cache hit, a read's success: no audit line), as the cache step and
+    gateway.app's _record count them."""
+    plan.tally.add(latency)
 
 
 def remember(ex: Exchange, at: RequestKey) -> None:
@@ -146,6 +140,7 @@ def remember(ex: Exchange, at: RequestKey) -> None:
     ex.state.hits.put(at, HitPlan(raw=raw, client_ip=client_ip, key=key, call=call, op=op, members=members,
                                   page=ex.page, grace_until=grace_until, tenant=tenant,
                                   auth_bucket=security.auth_bucket(client_ip),
+                                  tally=ex.state.metrics.hit_tally(ex.face.NAME, op.name),
                                   size=_size_of(at, call.args)))  # fmt: skip
 
 

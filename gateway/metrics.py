@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from gateway.redis.settings import RedisSettings
 from gateway.redis.status import RedisCollector
+from gateway.tally import Drain, Tally
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -15,6 +16,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._tallies: dict[tuple[str, str], Tally] = {}
+        self.registry.register(Drain(self._tallies.values()))  # first: every read of the registry drains them
         # panelgate_redis_*: read when scraped, for the Redis of the config in force (set by gateway.app)
         self.redis_settings = RedisSettings()
         self.registry.register(RedisCollector(lambda: self.redis_settings))
@@ -204,6 +207,15 @@ class Metrics:
             ["worker"],
             registry=self.registry,
         )
+
+    def hit_tally(self, dialect: str, operation: str) -> Tally:
+        """Where cached hits of `operation` in `dialect` are counted (gateway.tally)."""
+        tally = self._tallies.get((dialect, operation))
+        if tally is None:
+            tally = self._tallies[dialect, operation] = Tally(self.cache_lookups.labels(operation, "hit"),
+                                                              self.requests.labels(dialect, operation, "ok"),
+                                                              self.latency.labels(dialect))  # fmt: skip
+        return tally
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

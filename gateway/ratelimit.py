@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.rate import Rate
 from gateway.redis.link import Link, Unavailable
@@ -39,8 +39,7 @@ return {allowed, tostring(tokens)}
 """
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):  # a NamedTuple, not a frozen dataclass: made twice per request, built at half the cost
     allowed: bool
     remaining: int
     retry_after: float  # seconds until one token is back (0 when allowed)
@@ -79,15 +78,22 @@ class LocalBuckets:
                 buckets.popitem(last=False)  # the least recently taken from
         buckets[key] = value
 
+    def look(self, key: str, rate: Rate) -> float:
+        """The tokens in bucket `key` now. Nothing is stored: a bucket never taken from is full, and refilling
+        one without writing it back reads the same later (refill is capped alike)."""
+        found = self._buckets.get(key)
+        if found is None:
+            return float(rate.burst)  # the common case (the auth throttle's look, on every request): no clock
+        now = time.monotonic()
+        if now - found[1] >= BUCKET_TTL:
+            return float(rate.burst)
+        return min(float(rate.burst), found[0] + (now - found[1]) * rate.per_second)
+
     def take(self, key: str, rate: Rate, cost: float) -> Decision:
+        if cost == 0:
+            return _decision(True, self.look(key, rate), rate, cost)
         now = time.monotonic()
         found = self._get(key, now)
-        if cost == 0:
-            # Only a look (the auth throttle before each request): nothing to store. A bucket never taken from
-            # is full; refilling one without writing it back reads the same later (refill is capped alike).
-            tokens = float(rate.burst) if found is None else min(float(rate.burst),
-                                                                 found[0] + (now - found[1]) * rate.per_second)
-            return _decision(True, tokens, rate, cost)
         tokens, ts = found if found is not None else (float(rate.burst), now)
         tokens = min(float(rate.burst), tokens + (now - ts) * rate.per_second)
         allowed = tokens >= cost
@@ -119,6 +125,12 @@ class Limiter:
     @property
     def redis_errors(self) -> int:
         return self.link.errors if self.link is not None else 0
+
+    def look_here(self, key: str, rate: Rate) -> int | None:
+        """The whole tokens left in bucket `key` when this process's buckets decide (no Redis configured), as
+        `take(key, rate, cost=0)` would say them; None: ask take(). Without a coroutine: the auth throttle looks
+        on every request, cache hits included."""
+        return int(self.local.look(key, rate)) if self.link is None else None
 
     async def take(self, key: str, rate: Rate, cost: float = 1.0) -> Decision:
         if self.link is not None:

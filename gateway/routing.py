@@ -48,6 +48,8 @@ def members_of(ex: Exchange) -> tuple[Upstream, ...]:
 
 def healthy_first(health: Health, members: tuple[Upstream, ...]) -> tuple[Upstream, ...]:
     """The candidates as the breakers stand now: healthy members first."""
+    if len(members) == 1:
+        return members  # the one candidate, healthy or not (most upstreams are not pools; each cache hit asks)
     healthy = [u for u in members if health.breaker(u.name).available()]
     return tuple(healthy + [u for u in members if u not in healthy])
 

@@ -88,9 +88,12 @@ async def throttle_auth_failures(ex: Exchange, bucket: str | None = None) -> Non
     rate = ex.state.config.auth_throttle
     if rate is None:
         return
-    left = await ex.state.limiter.take(bucket or auth_bucket(ex.client_ip), rate, cost=0)
-    if left.remaining < 1:
-        _retry_after(ex, (1 - left.remaining) / rate.per_second)
+    limiter, bucket = ex.state.limiter, bucket or auth_bucket(ex.client_ip)
+    left = limiter.look_here(bucket, rate)
+    if left is None:
+        left = (await limiter.take(bucket, rate, cost=0)).remaining
+    if left < 1:
+        _retry_after(ex, (1 - left) / rate.per_second)
         raise Refused(Failure(Code.RATE_LIMITED, "too many failed authentications", reason=Reason.AUTH_THROTTLE))
 
 
@@ -128,7 +131,8 @@ async def check_key_dates(ex: Exchange) -> None:
     refusal = ex.key.lifecycle.refusal(ex.key.id, now)
     if refusal is not None:
         raise Refused(refusal)
-    await ex.state.keyuse.used(ex.key.id, now)
+    if ex.state.keyuse.note(ex.key.id, now):
+        await ex.state.keyuse.write(ex.key.id, now)
 
 
 async def rate_limit(ex: Exchange) -> None:

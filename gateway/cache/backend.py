@@ -81,6 +81,9 @@ class MemoryBackend:
         return True
 
     async def generations(self, names: Sequence[str]) -> list[int]:
+        return self.generations_now(names)
+
+    def generations_now(self, names: Sequence[str]) -> list[int]:
         return [self._generations.get(n, 0) for n in names]
 
     async def bump(self, names: Sequence[str]) -> None:

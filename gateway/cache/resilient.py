@@ -120,6 +120,11 @@ class ResilientBackend:
     async def touch(self, key: str, ttl: float) -> bool:
         return await self._route("touch", lambda b: b.touch(key, ttl))
 
+    def generations_here(self, names: Sequence[str]) -> tuple[str, list[int]] | None:
+        """generations() when this process's memory alone holds them (no Redis configured), without a coroutine
+        (every cache hit asks); None: ask generations()."""
+        return None if self.primary is not None else ("m", self.memory.generations_now(names))
+
     async def generations(self, names: Sequence[str]) -> tuple[str, list[int]]:
         """The counters, and which backend gave them (keys computed from either never meet)."""
         if self.primary is not None:

@@ -10,7 +10,7 @@ from gateway.hitmemo import MAX_BYTES, MAX_PLANS, HitMemo, HitPlan, RequestKey
 def _plan(size: int) -> HitPlan:
     nothing: Any = None
     return HitPlan(raw=nothing, client_ip=nothing, key=nothing, call=nothing, op=nothing, members=(), page=None,
-                   grace_until=None, tenant="admin", size=size)  # fmt: skip
+                   grace_until=None, tenant="admin", size=size, tally=nothing)  # fmt: skip
 
 
 def _at(n: int) -> RequestKey:
@@ -35,6 +35,18 @@ def test_bounded_by_bytes() -> None:
     assert len(memo) == 4
     memo.put(_at(99), _plan(MAX_BYTES + 1))  # larger than the whole budget: not kept, nothing evicted
     assert memo.get(_at(99)) is None and len(memo) == 4
+
+
+def test_a_plan_put_again_is_charged_once() -> None:
+    memo = HitMemo()
+    for _ in range(10):
+        memo.put(_at(0), _plan(MAX_BYTES // 4))
+    for n in range(1, 4):
+        memo.put(_at(n), _plan(MAX_BYTES // 4))
+    assert len(memo) == 4 and all(memo.get(_at(n)) is not None for n in range(4))
+    memo.discard(_at(0))
+    memo.put(_at(9), _plan(MAX_BYTES // 4))
+    assert len(memo) == 4 and memo.get(_at(1)) is not None
 
 
 def test_every_pipeline_step_is_either_remembered_or_run_on_each_hit() -> None:
