@@ -205,7 +205,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
     """The public gateway application."""
     # Bodies are read by ingress with the configured limit; aiohttp's own cap is set just above it.
     app = web.Application(client_max_size=config.max_body_bytes + 1)
-    hide_server_banner(app)
+    hide_server_banner()
     live = live or Live(build_state(config))
     app[LIVE] = live
     _add_admin_routes(app, late=False)
@@ -237,7 +237,7 @@ def build_app(config: Config, live: Live | None = None) -> web.Application:
 def build_admin_app(live: Live) -> web.Application:
     """The operator listener: metrics, health and the status page, never exposed with the public API."""
     app = web.Application()
-    hide_server_banner(app)
+    hide_server_banner()
     app[LIVE] = live
 
     async def metrics(request: web.Request) -> web.Response:

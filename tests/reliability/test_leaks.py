@@ -107,6 +107,7 @@ async def test_no_secret_in_any_response_log_audit_or_metric(
                                     admin_listen={"host": "127.0.0.1", "port": 0},
                                     health={"interval": 0, "failures": 2, "cooldown": 60})  # fmt: skip
     live, runners = await start(config)
+    banners: list[str] = []
     row = next(r for r in panels.xm.tables["lines"].values() if r["username"] == "ahmed01")
     line = ("ahmed01", str(row["password"]))
     xc_row = next(iter(panels.xc.tables["users"].values()))
@@ -115,9 +116,10 @@ async def test_no_secret_in_any_response_log_audit_or_metric(
             port, admin_port = (runner.addresses[0][1] for runner in runners)
             run = Run(session, f"http://127.0.0.1:{port}", panels)
             await representative_run(run, line, ms_key_in_path=ms_key_in_path)
-            for path in ("/metrics", "/readyz", "/healthz"):
+            for path in ("/metrics", "/readyz", "/healthz", "/no-such-page"):
                 async with session.get(f"http://127.0.0.1:{admin_port}{path}") as resp:
                     run.responses.append(("operator " + path, await resp.read()))
+                    banners.append(resp.headers.get("Server", ""))
     finally:
         panels.release()
         for runner in reversed(runners):
@@ -142,6 +144,9 @@ async def test_no_secret_in_any_response_log_audit_or_metric(
 
     assert found(answers, upstream_secrets + client_keys) == []
     assert found(answers, ["Python/", "aiohttp/"]) == []  # no version banner in a Server header
+    unnamed = [h[:300] for h, _ in run.responses if not h.startswith("operator") and "('Server', 'panelgate')" not in h]
+    assert unnamed == []  # every answer names the gateway, and only it
+    assert set(banners) == {"panelgate"}
     assert found(operator, upstream_secrets + client_keys + line_passwords) == []
     assert found(logs, upstream_secrets + client_keys + line_passwords) == []
     assert found([audit], upstream_secrets + client_keys + line_passwords) == []
