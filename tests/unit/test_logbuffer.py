@@ -121,3 +121,11 @@ def test_flushes_from_other_threads_lose_no_line_and_keep_the_order() -> None:
             thread.join()
     lines.flush()
     assert out.getvalue().split() == [str(n) for n in range(200_000)]
+
+
+@pytest.mark.parametrize("created", [1764772405.0, 1764772405.0004, 1764772405.5, 1764772405.9995, 1764772405.999999])
+def test_the_stamp_is_loggings_asctime(monkeypatch: pytest.MonkeyPatch, created: float) -> None:
+    record = logging.LogRecord("x", logging.INFO, "", 0, "", None, None)
+    record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0  # as LogRecord sets them
+    monkeypatch.setattr(logbuffer.time, "time", lambda: created)
+    assert logbuffer.Stamp().now() == logging.Formatter().formatTime(record)
