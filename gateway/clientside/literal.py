@@ -108,8 +108,8 @@ class Literals:
         After a reading that found nothing new, the next waits for twice as many such texts (up to RELEARN_EVERY):
         a panel that keeps sending what cannot be learned (a header every playlist starts with) does not pay
         for it every time, and a new server's origin is still met."""
-        if len(self._pairs) >= MAX_LITERALS or len(self._foreign) >= MAX_LITERALS:
-            return False
+        if len(self._pairs) >= MAX_LITERALS:
+            return False  # (a full table of foreign origins is no reason: logos on many hosts fill it at once)
         self.slow += 1
         return self.slow >= self._next
 

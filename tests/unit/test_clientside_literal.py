@@ -166,6 +166,21 @@ def test_reading_for_origins_backs_off_when_it_finds_nothing_new(monkeypatch: py
     assert r._m3u_literal(other) is not None  # learned: the literal path takes it now
 
 
+def test_a_list_of_many_foreign_logos_does_not_stop_a_panel_origin_from_being_learned() -> None:
+    """player_api lists point at logos on many hosts: the table of foreign origins fills on the first list, and the
+    panel's second origin, met later, must still be learned (else its lists take the slow path for good)."""
+    r = rewriter()
+    logos = ",".join(f'{{"stream_icon":"http:\\/\\/logo{n}.cdn.net\\/a.png"}}' for n in range(40))
+    first = f'[{logos},{{"stream_icon":"http:\\/\\/panel.tv:8080\\/i.png"}}]'.encode()
+    decoded = json.dumps(r.json(json.loads(first)), separators=(",", ":")).replace("/", "\\/").encode()
+    assert r.json_text(first) == decoded  # as decoding rewrites it
+    later = f'[{logos},{{"stream_icon":"https:\\/\\/panel.tv\\/i.png"}}]'.encode()  # the panel's https origin
+    for _ in range(20):
+        r.json_text(later)
+    assert r.json_bytes(later) is not None  # learned: the literal path proves it now
+    assert b"panel.tv" not in r.json_bytes(later)
+
+
 @pytest.mark.parametrize("spelling", ["http:/\\/panel.tv:8080\\/x", "http:\\//panel.tv:8080\\/x",
                                       "http:\\u002f\\/panel.tv:8080\\/x", "h\\u0074tp:\\/\\/panel.tv:8080\\/x"])
 def test_json_spellings_of_a_url_without_a_plain_separator(spelling: str) -> None:
