@@ -205,7 +205,8 @@ def bench_pass(stack: Stack, settings: Settings) -> Section:
                                                                                                         strict=True))
     added[f"nginx added p50 {paced_label} (ms)"] = statistics.median(a.p50_ms - b.p50_ms for a, b in zip(np_, dp,
                                                                                                       strict=True))
-    sec.ratios += [(k, v, "<= 1 ms" if k.startswith("gateway added p50 at 32") else "") for k, v in added.items()]
+    # #21's target is the paced row's: unpaced, the added p50 is a measure of throughput (the note below)
+    sec.ratios += [(k, v, "<= 1 ms" if k == f"gateway added p50 {paced_label} (ms)" else "") for k, v in added.items()]
     sec.notes = [
         "At 32 connections unpaced every server here is saturated (closed loop), so latency is mostly queueing: "
         "added p50 is about 32 / (gateway req/s) - 32 / (direct req/s), a measure of throughput. The paced rows "
