@@ -93,6 +93,7 @@ async def answer(ex: Exchange, plan: HitPlan, render: Callable[[], Rendered]) ->
     if plan.key.quotas:
         await quotas.take(ex)
     ex.response_headers["X-Cache"] = "HIT"
+    plan.tally.looked()  # a hit, as the cache step counts one: before the answer is rendered
     # the bytes kept are those of the entry this hit read: another hit may have read a newer one meanwhile (the
     # steps above can wait on Redis), so bytes and entry are kept as a pair, and only the pair's entry uses them
     kept = based.rendered
@@ -109,8 +110,7 @@ async def answer(ex: Exchange, plan: HitPlan, render: Callable[[], Rendered]) ->
 
 
 def record(plan: HitPlan, latency: float) -> None:
-    """The metrics of an answer `answer` gave (a cache hit, a read's success: no audit line), as the cache step and
-    gateway.app's _record count them."""
+    """The metrics of an answer `answer` gave (a read's success: no audit line), as gateway.app's _record."""
     plan.tally.add(latency)
 
 

@@ -3,8 +3,9 @@
 prometheus_client's `inc()` takes a lock and checks its metric on each call, and a Histogram's `observe()` walks
 its buckets in Python: the three a hit made cost about 5 % of its instructions (bench/notes.md, change 16). A hit
 adds to its Tally instead (two numbers and one list slot found by bisect); `Drain`, the first collector of the
-registry, moves what accumulated into the metrics before anything reads them (a scrape, the status page's
-samples), so every reader sees exact values. Everything runs on the event loop's thread: a Tally is not locked.
+registry, moves what accumulated into the metrics before every full read of the registry (a scrape of /metrics,
+the status page's samples), so those see exact values. A read of one metric alone (a restricted registry, a
+child's `_value`) does not drain, and a Tally is not locked: everything here runs on the event loop's thread.
 """
 
 from __future__ import annotations
@@ -18,18 +19,23 @@ from prometheus_client.registry import Collector
 
 
 class Tally:
-    """Answers of one (dialect, operation) from the cache: each a cache hit, a successful request and a latency."""
+    """Answers of one (dialect, operation) from the cache: each a cache hit (`looked`, once the entry is found
+    fresh and the stateful steps passed), then a successful request and its latency (`add`, once answered)."""
 
-    __slots__ = ("_bounds", "_latency", "_lookups", "_requests", "buckets", "count", "seconds")
+    __slots__ = ("_bounds", "_latency", "_lookups", "_requests", "buckets", "count", "lookups", "seconds")
 
     def __init__(self, lookups: Counter, requests: Counter, latency: Histogram) -> None:
         self._lookups, self._requests, self._latency = lookups, requests, latency
         # the histogram's own upper bounds (+Inf last): a latency goes where observe() would put it, the first
         # bucket whose bound it does not exceed
         self._bounds: list[float] = list(latency._upper_bounds)
+        self.lookups = 0
         self.count = 0
         self.seconds = 0.0
         self.buckets = [0] * len(self._bounds)
+
+    def looked(self) -> None:
+        self.lookups += 1
 
     def add(self, seconds: float) -> None:
         self.count += 1
@@ -38,11 +44,13 @@ class Tally:
 
     def drain(self) -> None:
         """Move the counts into the metrics (each addition once)."""
+        if self.lookups:
+            lookups, self.lookups = self.lookups, 0
+            self._lookups.inc(lookups)
         if not self.count:
             return
         count, seconds, buckets = self.count, self.seconds, self.buckets
         self.count, self.seconds, self.buckets = 0, 0.0, [0] * len(self._bounds)
-        self._lookups.inc(count)
         self._requests.inc(count)
         latency = self._latency
         latency._sum.inc(seconds)

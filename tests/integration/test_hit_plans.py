@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway import app as gateway_app
-from gateway.app import LIVE, build_app
+from gateway.app import LIVE, build_admin_app, build_app
 from gateway.exchange import Exchange
 from gateway.key_lifecycle import iso
 from gateway.keys import digest_of
@@ -88,6 +88,26 @@ async def test_a_repeated_get_is_answered_from_its_plan(
     # another page of the same list is another raw request: its own plan, its own answer
     other, _ = await _get(client, start="5")
     assert other["data"] != first["data"] and _plans(client) == 2
+
+
+async def test_remembered_hits_are_in_the_metrics(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path,
+    pipeline_runs: list[str],
+) -> None:
+    """Hits answered from a plan are counted in a tally (gateway.tally): /metrics shows them as the pipeline's."""
+    _, client = await _gateway(aiohttp_server, aiohttp_client, policies_dir, tmp_path)
+    admin = await aiohttp_client(build_admin_app(client.server.app[LIVE]))
+    for _ in range(3):
+        await _get(client)
+    assert pipeline_runs == ["get_lines"]  # one miss, then two hits from the plan
+    text = await (await admin.get("/metrics")).text()
+    assert 'panelgate_cache_lookups_total{operation="line.list",result="miss"} 1.0' in text
+    assert 'panelgate_cache_lookups_total{operation="line.list",result="hit"} 2.0' in text
+    assert 'panelgate_requests_total{dialect="xtream_masters",operation="line.list",outcome="ok"} 3.0' in text
+    assert 'panelgate_request_seconds_count{dialect="xtream_masters"} 3.0' in text
+    await _get(client)
+    text = await (await admin.get("/metrics")).text()  # drained once: the next read adds only what came since
+    assert 'panelgate_requests_total{dialect="xtream_masters",operation="line.list",outcome="ok"} 4.0' in text
 
 
 async def test_the_key_rate_limit_still_counts_remembered_hits(

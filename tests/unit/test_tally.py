@@ -24,6 +24,7 @@ def test_a_read_of_the_registry_shows_every_hit_as_observe_would() -> None:
     reference = Histogram("panelgate_request_seconds", "", ["dialect"], buckets=_BUCKETS,
                           registry=reference_registry).labels("xtream_masters")  # fmt: skip
     for seconds in LATENCIES:
+        tally.looked()
         tally.add(seconds)
         reference.observe(seconds)
     assert _samples(metrics.registry, "panelgate_request_seconds") == _samples(reference_registry,
@@ -48,3 +49,17 @@ def test_each_hit_is_counted_once_across_reads() -> None:
         generate_latest(metrics.registry))
     assert metrics.registry.get_sample_value("panelgate_request_seconds_sum",
                                              {"dialect": "xtream_codes_v2"}) == 0.002 + 0.002 + 0.2
+
+
+def test_a_lookup_is_counted_apart_from_the_answer() -> None:
+    """A hit found and then not answered (its rendering failed: an internal error) still counts as a hit, as the
+    cache step counts one; the request and its latency are counted once answered."""
+    metrics = Metrics()
+    tally = metrics.hit_tally("xtream_masters", "line.list")
+    tally.looked()
+    tally.looked()
+    tally.add(0.001)
+    registry = metrics.registry
+    assert registry.get_sample_value("panelgate_cache_lookups_total", {"operation": "line.list", "result": "hit"}) == 2
+    assert registry.get_sample_value("panelgate_requests_total", {
+        "dialect": "xtream_masters", "operation": "line.list", "outcome": "ok"}) == 1  # fmt: skip
