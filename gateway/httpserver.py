@@ -74,8 +74,8 @@ def hide_server_banner() -> None:
     aiohttp fills in a missing Server header from a constant of its web_response module as it sends an answer's
     headers; that constant is replaced here, for every application of the process (the gateway's two listeners,
     and the simulated panels `make demo` and the tests run beside them; the client's User-Agent comes from
-    another). An on_response_prepare signal did the same per answer: about
-    2 % of a cache hit's instructions (bench/notes.md, change 16). Called by each application the gateway
-    builds; tests/reliability/test_leaks.py holds every kind of answer to it.
+    another). An on_response_prepare signal did the same per answer: about 2 % of a cache hit's instructions
+    (bench/notes.md, change 16). Called by each application the gateway builds; tests/reliability/test_leaks.py
+    holds every kind of answer to it.
     """
     web_response.SERVER_SOFTWARE = SERVER_NAME
