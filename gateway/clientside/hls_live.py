@@ -30,8 +30,9 @@ from aiohttp import web
 
 from gateway.bodyread import TooLarge, read_body
 from gateway.clientside.channel_registry import OPEN_TRIES, ChannelKey, OpenerGone
+from gateway.clientside.hls_fetch import MAX_PLAYLIST_BYTES
 from gateway.clientside.hls_playlist import parse
-from gateway.clientside.hls_share import MAX_PLAYLIST_BYTES, Body, HlsChannel, Session, copied
+from gateway.clientside.hls_share import Body, HlsChannel, Session, copied
 from gateway.clientside.limits import line_key
 from gateway.clientside.live import Wanted, admit, open_upstream
 from gateway.clientside.refusal import Refusal

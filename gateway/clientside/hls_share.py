@@ -16,12 +16,14 @@
   when the panel fails a playlist (error status, unreachable, silent past `stream_read_timeout`): the next
   request opens it anew. A segment the panel fails ends the responses reading it as they stand and is
   forgotten, so the next request for it fetches it again.
+
+The requests to the panel themselves (a playlist read, a segment fetched into its Body) are
+gateway.clientside.hls_fetch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
@@ -30,7 +32,6 @@ from typing import Any
 
 import aiohttp
 
-from gateway.bodyread import TooLarge, read_body
 from gateway.clientside.channel_registry import (
     HEARTBEAT,
     RELEASE_GRACE,
@@ -39,21 +40,16 @@ from gateway.clientside.channel_registry import (
     LingeringChannel,
 )
 from gateway.clientside.hls_body import Body, copied
+from gateway.clientside.hls_fetch import fetch_into, read_playlist
 from gateway.clientside.hls_playlist import MediaPlaylist, Resource, parse
 from gateway.clientside.limits import Lease, StreamCounter
 from gateway.clientside.provider_lines import Slot
 from gateway.clientside.refusal import Refusal
 from gateway.metrics import Metrics
 from gateway.model import Reason
-from gateway.transport_errors import TRANSPORT_ERRORS
-
-log = logging.getLogger("panelgate.clientside")
 
 PLAYLIST_FRACTION = 0.5  # of the target duration: how old a playlist copy may be (players reload every target)
 MIN_FRESH = 0.25  # seconds: a copy is always good this long (a target duration of 0 or 1 s)
-MAX_SEGMENT_BYTES = 64 << 20  # a segment of a few seconds is megabytes; past this the panel is not sending one
-MAX_PLAYLIST_BYTES = 4 << 20
-_HEADERS = {"Accept-Encoding": "identity"}  # bytes as the panel stores them: a segment's length is its length
 
 
 @dataclass
@@ -198,22 +194,7 @@ class HlsChannel(LingeringChannel):
     async def _download(self, name: str, resource: Resource, body: Body) -> None:
         assert self.http is not None
         try:
-            async with self.http.get(resource.url, headers=_HEADERS, timeout=self.timeout, allow_redirects=True,
-                                     max_redirects=5) as resp:  # fmt: skip
-                if resp.status != 200:
-                    body.end(Refusal.upstream_status(resp.status))
-                    return
-                length = resp.content_length if "Content-Encoding" not in resp.headers else None
-                body.begin(resp.headers.get("Content-Type", "video/mp2t"), length)
-                while chunk := await resp.content.readany():
-                    body.add(chunk)
-                    if body.size > MAX_SEGMENT_BYTES:
-                        log.warning("shared HLS segment larger than %d bytes: not cached", MAX_SEGMENT_BYTES)
-                        body.end(Refusal(502, Reason.UPSTREAM_BROKEN))
-                        return
-                body.end()
-        except TRANSPORT_ERRORS as exc:
-            body.end(Refusal.upstream_failed(exc, "shared HLS segment"))
+            await fetch_into(self.http, resource.url, self.timeout, body)
         finally:
             body.end(Refusal(502, Reason.UPSTREAM_BROKEN))  # cancelled (the channel closed): no-op when ended
             if body.error is not None:
@@ -272,23 +253,6 @@ class HlsChannel(LingeringChannel):
                 await asyncio.sleep(RELEASE_GRACE)  # the panel counts its connection a moment longer
             finally:
                 await self.release(self.slot)
-
-
-async def read_playlist(http: aiohttp.ClientSession, url: str,
-                        timeout: aiohttp.ClientTimeout) -> tuple[str, str, int]:  # fmt: skip
-    """(text, URL after redirects, status) of a playlist; the text is empty unless the status is 200."""
-    try:
-        async with http.get(url, headers=_HEADERS, timeout=timeout, allow_redirects=True, max_redirects=5) as resp:
-            if resp.status != 200:
-                return "", str(resp.url), resp.status
-            body = await read_body(resp.content, MAX_PLAYLIST_BYTES, length=resp.content_length)
-            return body.decode("utf-8", errors="replace"), str(resp.url), 200
-    except TooLarge:
-        raise Refusal(502, Reason.UPSTREAM_ERROR) from None
-    except TRANSPORT_ERRORS as exc:
-        raise Refusal.upstream_failed(exc, "shared HLS playlist") from None
-
-
 
 
 class SharedHls(ChannelRegistry[HlsChannel]):
