@@ -81,13 +81,12 @@ class LocalBuckets:
     def look(self, key: str, rate: Rate) -> float:
         """The tokens in bucket `key` now. Nothing is stored: a bucket never taken from is full, and refilling
         one without writing it back reads the same later (refill is capped alike)."""
-        found = self._buckets.get(key)
-        if found is None:
+        if key not in self._buckets:
             return float(rate.burst)  # the common case (the auth throttle's look, on every request): no clock
         now = time.monotonic()
-        if now - found[1] >= BUCKET_TTL:
-            return float(rate.burst)
-        return min(float(rate.burst), found[0] + (now - found[1]) * rate.per_second)
+        found = self._get(key, now)
+        return float(rate.burst) if found is None else min(float(rate.burst),
+                                                           found[0] + (now - found[1]) * rate.per_second)
 
     def take(self, key: str, rate: Rate, cost: float) -> Decision:
         if cost == 0:

@@ -4,6 +4,7 @@ redirects, and a segment (or key) fetched into the Body its viewers read while i
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import aiohttp
 
@@ -20,11 +21,16 @@ MAX_PLAYLIST_BYTES = 4 << 20
 _HEADERS = {"Accept-Encoding": "identity"}  # bytes as the panel stores them: a segment's length is its length
 
 
+def _get(http: aiohttp.ClientSession, url: str, timeout: aiohttp.ClientTimeout) -> Any:
+    """A GET to the panel as a player's: its redirects followed (XC_VM sends a playlist to `/auth/{token}`)."""
+    return http.get(url, headers=_HEADERS, timeout=timeout, allow_redirects=True, max_redirects=5)
+
+
 async def read_playlist(http: aiohttp.ClientSession, url: str,
                         timeout: aiohttp.ClientTimeout) -> tuple[str, str, int]:  # fmt: skip
     """(text, URL after redirects, status) of a playlist; the text is empty unless the status is 200."""
     try:
-        async with http.get(url, headers=_HEADERS, timeout=timeout, allow_redirects=True, max_redirects=5) as resp:
+        async with _get(http, url, timeout) as resp:
             if resp.status != 200:
                 return "", str(resp.url), resp.status
             body = await read_body(resp.content, MAX_PLAYLIST_BYTES, length=resp.content_length)
@@ -39,8 +45,7 @@ async def fetch_into(http: aiohttp.ClientSession, url: str, timeout: aiohttp.Cli
     """The resource at `url` into `body`, ended when the panel's answer is (with the refusal its failure or an
     error status makes, or one for a segment past MAX_SEGMENT_BYTES)."""
     try:
-        async with http.get(url, headers=_HEADERS, timeout=timeout, allow_redirects=True,
-                            max_redirects=5) as resp:  # fmt: skip
+        async with _get(http, url, timeout) as resp:
             if resp.status != 200:
                 body.end(Refusal.upstream_status(resp.status))
                 return

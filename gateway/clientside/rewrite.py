@@ -55,8 +55,6 @@ _ANY_JSON_ORIGIN = re.compile(rb":(?://|\\/\\/)[\w.-]+(?::\d+)?")
 # (gateway.clientside.jsontext), so there one is read as its escape.
 _USER_CHARS = r"[^\x00-\x20\x7f/?#\"'<>\\]"
 _JSON_USER_CHARS = rf"(?:{_USER_CHARS}|\\u[dD][89a-fA-F][0-9a-fA-F]{{2}})"
-
-
 # what starts a URL's path, port, query or fragment after its host; in a JSON text, the same as written there (`/`
 # or `\\/`; a backslash, which can be written `\\u005c`, is left out of both so that the two read alike)
 _PATH_STARTS = r"[/:?#]"
