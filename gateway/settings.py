@@ -143,6 +143,10 @@ class Reader:
 def http_url(value: str, path: str) -> str:
     """An http(s) URL with a host, without its trailing slash."""
     parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ConfigError(path, "its port is not a number from 0 to 65535") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(path, f"{show(value)} is not an http(s) URL")
     return value.rstrip("/")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from gateway.panel_http import AnswerCut, ConnectFailed, NotHttp
+
 
 @dataclass(frozen=True)
 class TransportError:
@@ -28,11 +30,13 @@ UNREACHABLE = TransportError("unreachable", sent=False)  # refused, or no connec
 TIMEOUT = TransportError("timeout", sent=True)  # connected, then silent past the deadline
 BROKEN = TransportError("broken", sent=True)  # reset, closed early, or answered what is not HTTP
 
-# Most specific first: aiohttp's connection timeout is a TimeoutError too, but nothing was sent.
+# Most specific first: aiohttp's connection timeout is a TimeoutError too, but nothing was sent. aiohttp's client
+# makes the players' requests; gateway.panel_http the admin API's.
 TABLE: tuple[tuple[tuple[type[BaseException], ...], TransportError], ...] = (
-    ((aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError, aiohttp.ConnectionTimeoutError), UNREACHABLE),
+    ((aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError, aiohttp.ConnectionTimeoutError, ConnectFailed),
+     UNREACHABLE),
     ((TimeoutError,), TIMEOUT),
-    ((aiohttp.ClientError, asyncio.IncompleteReadError, ConnectionError), BROKEN),
+    ((aiohttp.ClientError, asyncio.IncompleteReadError, ConnectionError, AnswerCut, NotHttp), BROKEN),
 )
 # Every exception the table covers: what `except` clauses around an upstream exchange catch.
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = tuple(exc for kinds, _ in TABLE for exc in kinds)

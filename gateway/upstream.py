@@ -1,4 +1,4 @@
-"""HTTP transport to upstream panels for the admin API: one pooled session, bounded answers, clear failures."""
+"""Calls to the panels' admin APIs: within each panel's budget and breaker, busy answers retried, clear failures."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import aiohttp
-
-from gateway.bodyread import TooLarge, read_body
+from gateway.bodyread import TooLarge
 from gateway.budget import OutboundBudget, OverBudget
 from gateway.dialects.base import UpstreamRequest
 from gateway.health import Health, HealthSettings
+from gateway.panel_http import PanelHttp
 from gateway.record_locks import RecordLocks
 from gateway.transport_errors import TRANSPORT_ERRORS, classify
 from gateway.upstream_settings import Upstream
@@ -47,40 +46,17 @@ def _retry_after(value: str | None) -> float:
         return 0.0
 
 
-async def _read_answer(resp: aiohttp.ClientResponse) -> bytes:
-    """The whole body, refused as soon as it passes MAX_ANSWER_BYTES (at once when Content-Length says so).
-    A connection that ends before the body does raises ClientPayloadError from the stream."""
-    try:
-        return await read_body(resp.content, MAX_ANSWER_BYTES, length=resp.content_length)
-    except TooLarge:
-        raise UpstreamUnavailable("upstream answer is too large", sent=True) from None
-
-
 class UpstreamClient:
-    """Sends UpstreamRequests. The session is created lazily inside the running loop."""
+    """Sends UpstreamRequests over pooled connections (gateway.panel_http)."""
 
     def __init__(self, *, health: Health | None = None, user_agent: str = "panelgate") -> None:
-        self._session: aiohttp.ClientSession | None = None
-        self._user_agent = user_agent
+        self._http = PanelHttp(user_agent=user_agent)
         self.health = health or Health(HealthSettings())
         self.locks = RecordLocks()  # one writer per panel record (gateway.record_locks)
         self.budget = OutboundBudget()  # how fast each panel may be called (gateway.budget)
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=60),
-                headers={"User-Agent": self._user_agent},
-                auto_decompress=True,
-                # Calls on behalf of different clients and tenants must not carry each other's state: a cookie a
-                # panel sets (a PHP session) is not kept and sent with the next call, whoever makes it.
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
-
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()
         await self.locks.close()
 
     async def send(self, upstream: Upstream, req: UpstreamRequest, *, request_id: str = "",
@@ -121,22 +97,21 @@ class UpstreamClient:
             self.budget.metrics.upstream_busy.labels(upstream.name, action).inc()
 
     async def _send(self, upstream: Upstream, req: UpstreamRequest, request_id: str) -> Answer:
-        session = self._get_session()
-        timeout = aiohttp.ClientTimeout(total=upstream.timeout, connect=min(upstream.timeout, 5.0))
-        headers = {"X-Request-Id": request_id} if request_id else {}
-        url = upstream.url + req.path
-        # Encoded here rather than by aiohttp's FormData, which refuses a control character in a field name
-        # (a ValueError, i.e. an internal error) although PHP reads such a name like any other.
+        headers: tuple[tuple[str, str], ...] = (("X-Request-Id", request_id),) if request_id else ()
+        # Encoded here rather than by a form library that refuses a control character in a field name (PHP reads
+        # such a name like any other).
         body: bytes | None = None
         if req.method != "GET" or req.form:
             body = urlencode(req.form).encode("ascii")
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers += (("Content-Type", "application/x-www-form-urlencoded"),)
         try:
-            async with session.request(
-                req.method, url, data=body, timeout=timeout, headers=headers, allow_redirects=False
-            ) as resp:
-                return Answer(resp.status, await _read_answer(resp), _retry_after(resp.headers.get("Retry-After")))
+            reply = await self._http.exchange(upstream.origin, req.method, req.path, body=body, headers=headers,
+                                              timeout=upstream.timeout, connect_timeout=min(upstream.timeout, 5.0),
+                                              limit=MAX_ANSWER_BYTES)  # fmt: skip
+        except TooLarge:
+            raise UpstreamUnavailable("upstream answer is too large", sent=True) from None
         except TRANSPORT_ERRORS as exc:
             meaning = classify(exc)
             message = meaning.describe(upstream.name, exc, upstream.timeout)
             raise UpstreamUnavailable(message, sent=meaning.sent) from exc
+        return Answer(reply.status, reply.body, _retry_after(reply.retry_after))

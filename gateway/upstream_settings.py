@@ -3,7 +3,9 @@ calls for an upstream, and the config that builds it, depend on it rather than o
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
+from urllib.parse import quote, unquote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,34 @@ ADMIN_PATHS = {"xtream_masters": "/{code}/admin/index.php", "xui_one": "/{code}/
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where an upstream's requests go, read from its url once: the address to connect to, the Host header, the
+    url's own path (every request's path follows it) and credentials given in the url as user:password@."""
+
+    tls: bool
+    host: str  # as the resolver takes it: an IPv6 address without its brackets
+    port: int
+    authority: str  # the Host header: host, and port unless the scheme's own
+    prefix: str = ""
+    authorization: str = field(default="", repr=False)
+
+
+def origin_of(url: str) -> Origin:
+    """The Origin of an http(s) url (ValueError for a port out of range)."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    host = parts.hostname or ""
+    port = parts.port or (443 if tls else 80)
+    shown = f"[{host}]" if ":" in host else host
+    authority = shown if port == (443 if tls else 80) else f"{shown}:{port}"
+    authorization = ""
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        authorization = "Basic " + base64.b64encode(pair).decode("ascii")
+    return Origin(tls, host, port, authority, quote(parts.path.rstrip("/"), safe="/%:@!$&'()*+,;=-._~"), authorization)
+
+
+@dataclass(frozen=True)
 class Upstream:
     name: str
     dialect: str
@@ -33,6 +63,10 @@ class Upstream:
     admin_path: str = ADMIN_PATHS["xtream_masters"]  # with {code} for the access code
     timezone: str = "UTC"  # the panel's: it reads and writes dates in it
     budget: Budget | None = field(default_factory=Budget)
+    origin: Origin = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "origin", origin_of(self.url))
 
     def admin_url_path(self) -> str:
         return self.admin_path.replace("{code}", self.access_code)

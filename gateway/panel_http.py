@@ -1,0 +1,312 @@
+"""HTTP/1.1 to the panels' admin APIs: kept-alive connections, one exchange at a time on each, answers parsed by
+llhttp (httptools, uvicorn's parser) and held to a size limit as they arrive.
+
+Why not aiohttp's client, which the players' side keeps using: an admin call is one small request and one
+answer read whole, and aiohttp's general machinery (its request object, the header merges, the URL handling, the
+payload, the response stream) cost ~170 us of the ~600 us a pass-through spends in the gateway (bench/notes.md,
+change 17). This module does that one exchange and nothing else; what it must do like aiohttp, it does:
+
+- an answer ends where HTTP says (Content-Length, the last chunk, or the connection's end when it gives
+  neither), arriving in any number of pieces; a connection that ends before the answer does is `AnswerCut`;
+- a gzip or deflate answer (the request says it accepts them, as aiohttp's did) is inflated, held to the limit;
+- nothing is kept between calls but the connection itself: no cookies, no credentials, no redirects followed;
+- at most `PER_ORIGIN` connections to one panel; a call waits for one within its connect timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import zlib
+from dataclasses import dataclass
+
+import httptools
+
+from gateway.bodyread import TooLarge
+from gateway.upstream_settings import Origin
+
+PER_ORIGIN = 64  # connections to one panel (php-fpm runs a few dozen workers at most)
+IDLE_SECONDS = 15.0  # an idle connection older than this is closed, not reused: before the panel's own keep-alive
+# timeout (nginx: 75 s) closes it while a request is on the way, which would fail that request
+MAX_HEAD_BYTES = 64 << 10  # status line and headers: a panel's are a few hundred bytes
+
+
+class ConnectFailed(OSError):
+    """No connection within the connect timeout (refused, unresolvable, silent): the panel got nothing."""
+
+
+class AnswerCut(ConnectionError):
+    """The connection ended, or was reset, before the whole answer had arrived."""
+
+
+class NotHttp(ConnectionError):
+    """The panel's bytes are not an HTTP/1.x answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    retry_after: str | None = None  # the Retry-After header, as sent
+
+
+class _Connection(asyncio.Protocol):
+    """One kept-alive connection; `waiter` is the exchange in progress, if any."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future[Reply] | None = None
+        self.limit = 0
+        self.closed = False
+        self.idle_since = 0.0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.pieces: list[bytes] = []
+        self.size = 0
+        self.head_received = 0
+        self.headers: dict[bytes, bytes] = {}
+        self.head_done = False
+        self.keep_alive = False
+
+    # --- asyncio.Protocol ---------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.waiter is None or self.waiter.done():
+            self._fail(NotHttp("bytes from the panel when no request was waiting"))  # never reused then
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(NotHttp("the panel switched protocols"))
+            return
+        except httptools.HttpParserError as exc:
+            self._fail(exc.__context__ if isinstance(exc.__context__, TooLarge) else NotHttp(str(exc)))
+            return
+        if not self.head_done:  # httptools holds an unfinished header line whole: bound what it may hold
+            self.head_received += len(data)
+            if self.head_received > MAX_HEAD_BYTES:
+                self._fail(TooLarge(MAX_HEAD_BYTES))
+
+    def eof_received(self) -> bool:
+        return False  # close the transport: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is None or self.waiter.done():
+            return
+        unframed = b"content-length" not in self.headers and b"transfer-encoding" not in self.headers
+        if exc is None and self.head_done and unframed:
+            self.on_message_complete()  # an answer that ends with its connection, as HTTP/1.0 allows (not a reset)
+        else:
+            self._fail(AnswerCut("the panel closed the connection before its answer was complete"))
+
+    # --- httptools callbacks ------------------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.waiter is None or self.waiter.done():  # more than one answer to one request: not reusable
+            self._fail(NotHttp("the panel sent a second answer"))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.lower()] = value
+
+    def on_headers_complete(self) -> None:
+        length = self.headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            raise TooLarge(self.limit)
+        self.head_done = True
+
+    def on_body(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.limit:
+            raise TooLarge(self.limit)
+        self.pieces.append(piece)
+
+    def on_message_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer (100 Continue, 103 Early Hints): the real one follows
+            self._reset()
+            return
+        # kept only when the panel says so and has read all of the request (one that answered early has not)
+        self.keep_alive = (not self.closed and self.parser.should_keep_alive() and self.transport is not None
+                           and not self.transport.get_write_buffer_size())  # fmt: skip
+        body = b"".join(self.pieces)
+        encoding = self.headers.get(b"content-encoding", b"").strip().lower()
+        try:
+            if encoding in (b"gzip", b"x-gzip", b"deflate"):
+                body = _inflate(body, encoding, self.limit)
+        except TooLarge as exc:
+            self._fail(exc)
+            return
+        except zlib.error:
+            self._fail(NotHttp(f"a {encoding.decode()} body that does not inflate"))
+            return
+        retry_after = self.headers.get(b"retry-after")
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(Reply(status, body, retry_after.decode("latin-1") if retry_after else None))
+
+    # --- the exchange -------------------------------------------------------------------------------------------
+
+    def _fail(self, exc: BaseException) -> None:
+        self.keep_alive = False
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def start(self, request: bytes, limit: int, waiter: asyncio.Future[Reply]) -> None:
+        assert self.transport is not None
+        self._reset()
+        self.limit = limit
+        self.waiter = waiter
+        self.transport.write(request)
+
+
+def _inflate(body: bytes, encoding: bytes, limit: int) -> bytes:
+    """A compressed body, inflated to at most `limit` bytes (a small body may inflate to gigabytes)."""
+    try:
+        return _inflated(body, 47, limit)  # gzip or zlib framing, told apart by their headers
+    except zlib.error:
+        if encoding != b"deflate":
+            raise
+    return _inflated(body, -15, limit)  # a bare deflate stream, as some servers send "deflate"
+
+
+def _inflated(body: bytes, wbits: int, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(body, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise TooLarge(limit)
+    if not inflater.eof:
+        raise zlib.error("the compressed body stops before its end")
+    return out
+
+
+class _Slots:
+    """The connections of one origin: the idle ones (newest last), and a slot for each one in use or opening."""
+
+    def __init__(self) -> None:
+        self.idle: list[_Connection] = []
+        self.in_use = asyncio.Semaphore(PER_ORIGIN)
+
+
+class PanelHttp:
+    """Exchanges with the panels, over pooled connections. Not shared between event loops."""
+
+    def __init__(self, *, user_agent: str = "panelgate", tls: ssl.SSLContext | None = None) -> None:
+        self._slots: dict[Origin, _Slots] = {}
+        self._tls = tls  # certificates checked against the system's authorities unless another context is given
+        self._fixed = f"User-Agent: {user_agent}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
+        _check_header_value(user_agent)
+
+    async def exchange(self, origin: Origin, method: str, target: str, *, body: bytes | None,
+                       headers: tuple[tuple[str, str], ...] = (), timeout: float, connect_timeout: float,
+                       limit: int) -> Reply:  # fmt: skip
+        """One request and its whole answer. Raises ConnectFailed (nothing sent), TimeoutError (sent, then no
+        whole answer within `timeout` of the call), AnswerCut or NotHttp (sent), TooLarge (past `limit`)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        connect_by = loop.time() + min(connect_timeout, timeout)
+        slots = self._slots.get(origin) or self._slots.setdefault(origin, _Slots())
+        conn = await self._take(origin, slots, connect_by)
+        try:
+            waiter: asyncio.Future[Reply] = loop.create_future()
+            timer = loop.call_at(deadline, _time_out, waiter, timeout)
+            try:
+                conn.start(self._request(origin, method, target, body, headers), limit, waiter)
+                reply = await waiter
+            finally:
+                timer.cancel()
+        except BaseException:
+            conn.close()  # cut mid-answer (a timeout, a cancelled call, a bad answer): never reused
+            raise
+        finally:
+            conn.waiter = None
+            self._give_back(slots, conn)
+        return reply
+
+    def _request(self, origin: Origin, method: str, target: str, body: bytes | None,
+                 headers: tuple[tuple[str, str], ...]) -> bytes:  # fmt: skip
+        head = f"{method} {origin.prefix}{target} HTTP/1.1\r\nHost: {origin.authority}\r\n{self._fixed}"
+        if origin.authorization:
+            head += f"Authorization: {origin.authorization}\r\n"
+        for name, value in headers:
+            _check_header_value(value)
+            head += f"{name}: {value}\r\n"
+        if body is None:
+            return (head + "\r\n").encode("latin-1")
+        return (head + f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+
+    async def _take(self, origin: Origin, slots: _Slots, connect_by: float) -> _Connection:
+        if slots.in_use.locked():  # every connection in use: wait for one, within the connect timeout
+            try:
+                async with asyncio.timeout_at(connect_by):
+                    await slots.in_use.acquire()
+            except TimeoutError:
+                raise ConnectFailed(f"no free connection to {origin.authority} in time") from None
+        else:
+            await slots.in_use.acquire()
+        try:
+            now = asyncio.get_running_loop().time()
+            while slots.idle:
+                conn = slots.idle.pop()
+                if not conn.closed and now - conn.idle_since < IDLE_SECONDS:
+                    return conn
+                conn.close()
+            return await self._open(origin, connect_by)
+        except BaseException:
+            slots.in_use.release()
+            raise
+
+    async def _open(self, origin: Origin, connect_by: float) -> _Connection:
+        loop = asyncio.get_running_loop()
+        tls = self._tls_context() if origin.tls else None
+        try:
+            async with asyncio.timeout_at(connect_by):
+                _, conn = await loop.create_connection(_Connection, origin.host, origin.port, ssl=tls,
+                                                       server_hostname=origin.host if tls else None)  # fmt: skip
+        except TimeoutError:
+            raise ConnectFailed(f"no connection to {origin.authority} in time") from None
+        except OSError as exc:  # refused, unreachable, unresolvable, a TLS handshake that failed
+            raise ConnectFailed(f"cannot connect to {origin.authority}: {exc}") from exc
+        return conn
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()  # certificates checked, as aiohttp's client did
+        return self._tls
+
+    def _give_back(self, slots: _Slots, conn: _Connection) -> None:
+        if conn.keep_alive and not conn.closed:
+            conn.idle_since = asyncio.get_running_loop().time()
+            slots.idle.append(conn)
+        else:
+            conn.close()
+        slots.in_use.release()
+
+    async def close(self) -> None:
+        """Close every idle connection (those in use close as their exchanges end)."""
+        for slots in self._slots.values():
+            for conn in slots.idle:
+                conn.close()
+            slots.idle.clear()
+        self._slots.clear()
+
+
+def _time_out(waiter: asyncio.Future[Reply], timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError(f"no whole answer within {timeout:g}s"))
+
+
+def _check_header_value(value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"a header value with a line break: {value!r}")
