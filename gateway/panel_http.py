@@ -10,7 +10,13 @@ change 17). This module does that one exchange and nothing else; what it must do
   neither), arriving in any number of pieces; a connection that ends before the answer does is `AnswerCut`;
 - a gzip or deflate answer (the request says it accepts them, as aiohttp's did) is inflated, held to the limit;
 - nothing is kept between calls but the connection itself: no cookies, no credentials, no redirects followed;
-- at most `PER_ORIGIN` connections to one panel; a call waits for one within its connect timeout.
+- at most `PER_ORIGIN` connections to one panel (no total across panels: they are the few the config names); a
+  call waits for one within its connect timeout; an idle one is closed after `IDLE_SECONDS`.
+
+Not kept: aiohttp's DNS cache (a name is resolved for each new connection, which keep-alive makes rare).
+HTTP/1.1 cannot tell one answer from another: a panel that answers a call twice has that connection closed when
+the second answer arrives while it is idle, but one arriving after the next call was sent is taken for its
+answer (as with any HTTP/1.1 client).
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from gateway.bodyread import TooLarge
 from gateway.upstream_settings import Origin
 
 PER_ORIGIN = 64  # connections to one panel (php-fpm runs a few dozen workers at most)
-IDLE_SECONDS = 15.0  # an idle connection older than this is closed, not reused: before the panel's own keep-alive
-# timeout (nginx: 75 s) closes it while a request is on the way, which would fail that request
+IDLE_SECONDS = 15.0  # an idle connection is closed after this, before the panel's own keep-alive timeout (nginx:
+# 75 s) would close it while a request is on the way, which would fail that request
 MAX_HEAD_BYTES = 64 << 10  # status line and headers: a panel's are a few hundred bytes
+FRAMING_PER_CHUNK = 64  # a chunk's size line and its CRLFs: "1f40\r\n...\r\n", extensions allowed some room
 
 
 class ConnectFailed(OSError):
@@ -59,13 +66,13 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[Reply] | None = None
         self.limit = 0
         self.closed = False
-        self.idle_since = 0.0
+        self.idle_until: asyncio.TimerHandle | None = None  # closes the connection when idle too long
         self._reset()
 
     def _reset(self) -> None:
-        self.pieces: list[bytes] = []
-        self.size = 0
-        self.head_received = 0
+        self.body = bytearray()  # one buffer: a list of llhttp's pieces costs ~90x a body sent in 1-byte chunks
+        self.received = 0  # every byte of this answer, framing included
+        self.chunks = 0
         self.headers: dict[bytes, bytes] = {}
         self.head_done = False
         self.keep_alive = False
@@ -88,10 +95,11 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(exc.__context__ if isinstance(exc.__context__, TooLarge) else NotHttp(str(exc)))
             return
-        if not self.head_done:  # httptools holds an unfinished header line whole: bound what it may hold
-            self.head_received += len(data)
-            if self.head_received > MAX_HEAD_BYTES:
-                self._fail(TooLarge(MAX_HEAD_BYTES))
+        # httptools holds an unfinished header or trailer line whole, growing it by copies: what is not body (the
+        # head, the chunks' size lines, the trailers) is held to MAX_HEAD_BYTES and a few bytes a chunk
+        self.received += len(data)
+        if self.received - len(self.body) > MAX_HEAD_BYTES + FRAMING_PER_CHUNK * self.chunks:
+            self._fail(TooLarge(MAX_HEAD_BYTES))
 
     def eof_received(self) -> bool:
         return False  # close the transport: connection_lost follows
@@ -100,8 +108,8 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.waiter is None or self.waiter.done():
             return
-        unframed = b"content-length" not in self.headers and b"transfer-encoding" not in self.headers
-        if exc is None and self.head_done and unframed:
+        chunked = self.headers.get(b"transfer-encoding", b"").rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+        if exc is None and self.head_done and b"content-length" not in self.headers and not chunked:
             self.on_message_complete()  # an answer that ends with its connection, as HTTP/1.0 allows (not a reset)
         else:
             self._fail(AnswerCut("the panel closed the connection before its answer was complete"))
@@ -113,7 +121,8 @@ class _Connection(asyncio.Protocol):
             self._fail(NotHttp("the panel sent a second answer"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.lower()] = value
+        if not self.head_done:  # a trailer (after the last chunk) neither frames nor describes the answer
+            self.headers[name.lower()] = value
 
     def on_headers_complete(self) -> None:
         length = self.headers.get(b"content-length")
@@ -121,11 +130,13 @@ class _Connection(asyncio.Protocol):
             raise TooLarge(self.limit)
         self.head_done = True
 
+    def on_chunk_header(self) -> None:
+        self.chunks += 1
+
     def on_body(self, piece: bytes) -> None:
-        self.size += len(piece)
-        if self.size > self.limit:
+        if len(self.body) + len(piece) > self.limit:
             raise TooLarge(self.limit)
-        self.pieces.append(piece)
+        self.body += piece
 
     def on_message_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -135,10 +146,10 @@ class _Connection(asyncio.Protocol):
         # kept only when the panel says so and has read all of the request (one that answered early has not)
         self.keep_alive = (not self.closed and self.parser.should_keep_alive() and self.transport is not None
                            and not self.transport.get_write_buffer_size())  # fmt: skip
-        body = b"".join(self.pieces)
+        body = bytes(self.body)
         encoding = self.headers.get(b"content-encoding", b"").strip().lower()
         try:
-            if encoding in (b"gzip", b"x-gzip", b"deflate"):
+            if body and encoding in (b"gzip", b"x-gzip", b"deflate"):  # an empty body is empty in any coding
                 body = _inflate(body, encoding, self.limit)
         except TooLarge as exc:
             self._fail(exc)
@@ -160,6 +171,8 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        if self.idle_until is not None:
+            self.idle_until.cancel()
         if self.transport is not None:
             self.transport.close()
 
@@ -205,6 +218,7 @@ class PanelHttp:
     def __init__(self, *, user_agent: str = "panelgate", tls: ssl.SSLContext | None = None) -> None:
         self._slots: dict[Origin, _Slots] = {}
         self._tls = tls  # certificates checked against the system's authorities unless another context is given
+        self._closed = False
         self._fixed = f"User-Agent: {user_agent}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
         _check_header_value(user_agent)
 
@@ -214,13 +228,12 @@ class PanelHttp:
         """One request and its whole answer. Raises ConnectFailed (nothing sent), TimeoutError (sent, then no
         whole answer within `timeout` of the call), AnswerCut or NotHttp (sent), TooLarge (past `limit`)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        connect_by = loop.time() + min(connect_timeout, timeout)
+        now = loop.time()
         slots = self._slots.get(origin) or self._slots.setdefault(origin, _Slots())
-        conn = await self._take(origin, slots, connect_by)
+        conn = await self._take(loop, origin, slots, now + min(connect_timeout, timeout))
         try:
             waiter: asyncio.Future[Reply] = loop.create_future()
-            timer = loop.call_at(deadline, _time_out, waiter, timeout)
+            timer = loop.call_at(now + timeout, _time_out, waiter, timeout)
             try:
                 conn.start(self._request(origin, method, target, body, headers), limit, waiter)
                 reply = await waiter
@@ -231,7 +244,7 @@ class PanelHttp:
             raise
         finally:
             conn.waiter = None
-            self._give_back(slots, conn)
+            self._give_back(loop, slots, conn)
         return reply
 
     def _request(self, origin: Origin, method: str, target: str, body: bytes | None,
@@ -246,7 +259,8 @@ class PanelHttp:
             return (head + "\r\n").encode("latin-1")
         return (head + f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
 
-    async def _take(self, origin: Origin, slots: _Slots, connect_by: float) -> _Connection:
+    async def _take(self, loop: asyncio.AbstractEventLoop, origin: Origin, slots: _Slots,
+                    connect_by: float) -> _Connection:  # fmt: skip
         if slots.in_use.locked():  # every connection in use: wait for one, within the connect timeout
             try:
                 async with asyncio.timeout_at(connect_by):
@@ -256,19 +270,18 @@ class PanelHttp:
         else:
             await slots.in_use.acquire()
         try:
-            now = asyncio.get_running_loop().time()
             while slots.idle:
                 conn = slots.idle.pop()
-                if not conn.closed and now - conn.idle_since < IDLE_SECONDS:
+                if not conn.closed:
+                    assert conn.idle_until is not None
+                    conn.idle_until.cancel()
                     return conn
-                conn.close()
-            return await self._open(origin, connect_by)
+            return await self._open(loop, origin, connect_by)
         except BaseException:
             slots.in_use.release()
             raise
 
-    async def _open(self, origin: Origin, connect_by: float) -> _Connection:
-        loop = asyncio.get_running_loop()
+    async def _open(self, loop: asyncio.AbstractEventLoop, origin: Origin, connect_by: float) -> _Connection:
         tls = self._tls_context() if origin.tls else None
         try:
             async with asyncio.timeout_at(connect_by):
@@ -285,16 +298,17 @@ class PanelHttp:
             self._tls = ssl.create_default_context()  # certificates checked, as aiohttp's client did
         return self._tls
 
-    def _give_back(self, slots: _Slots, conn: _Connection) -> None:
-        if conn.keep_alive and not conn.closed:
-            conn.idle_since = asyncio.get_running_loop().time()
+    def _give_back(self, loop: asyncio.AbstractEventLoop, slots: _Slots, conn: _Connection) -> None:
+        if conn.keep_alive and not conn.closed and not self._closed:
+            conn.idle_until = loop.call_later(IDLE_SECONDS, conn.close)
             slots.idle.append(conn)
         else:
             conn.close()
         slots.in_use.release()
 
     async def close(self) -> None:
-        """Close every idle connection (those in use close as their exchanges end)."""
+        """Close every idle connection; those in use close as their exchanges end."""
+        self._closed = True
         for slots in self._slots.values():
             for conn in slots.idle:
                 conn.close()

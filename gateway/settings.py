@@ -149,4 +149,8 @@ def http_url(value: str, path: str) -> str:
         raise ConfigError(path, "its port is not a number from 0 to 65535") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(path, f"{show(value)} is not an http(s) URL")
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise ConfigError(path, f"{show(parts.hostname)} is not a host name") from None
     return value.rstrip("/")

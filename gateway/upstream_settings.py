@@ -37,10 +37,12 @@ class Origin:
 
 
 def origin_of(url: str) -> Origin:
-    """The Origin of an http(s) url (ValueError for a port out of range)."""
+    """The Origin of an http(s) url (ValueError for a port out of range, or a host name IDNA cannot spell)."""
     parts = urlsplit(url)
     tls = parts.scheme == "https"
     host = parts.hostname or ""
+    if not host.isascii():  # an international name goes on the wire (Host, DNS) in its xn-- form
+        host = host.encode("idna").decode("ascii")
     port = parts.port or (443 if tls else 80)
     shown = f"[{host}]" if ":" in host else host
     authority = shown if port == (443 if tls else 80) else f"{shown}:{port}"

@@ -10,6 +10,7 @@ import ipaddress
 import socket
 import ssl
 import struct
+import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from gateway import panel_http
 from gateway.bodyread import TooLarge
 from gateway.panel_http import AnswerCut, ConnectFailed, NotHttp, PanelHttp, Reply
+from gateway.settings import ConfigError, http_url
 from gateway.upstream_settings import Origin, origin_of
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Panel"], Awaitable[None]]
@@ -35,6 +37,7 @@ class Panel:
 
     script: Script
     connections: int = 0
+    closed: int = 0  # connections ended (by either side)
     requests: list[bytes] = field(default_factory=list)
     server: asyncio.Server | None = None
 
@@ -58,6 +61,7 @@ class Panel:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass  # the gateway's side closed, the script cut the connection, or the test is over
         finally:
+            self.closed += 1
             writer.close()
 
 
@@ -106,11 +110,9 @@ def ok(body: bytes, *headers: str) -> bytes:
 
 
 def chunked(body: bytes, size: int = 7) -> bytes:
-    out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-    for i in range(0, len(body), size):
-        piece = body[i : i + size]
-        out += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
-    return out + b"0\r\n\r\n"
+    pieces = (body[i : i + size] for i in range(0, len(body), size))
+    return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n")  # fmt: skip
 
 
 def split(data: bytes, size: int) -> list[bytes]:
@@ -126,14 +128,15 @@ async def call(http: PanelHttp, origin: Origin, *, target: str = "/c/admin/index
                                connect_timeout=1.0, limit=limit)  # fmt: skip
 
 
-@pytest.mark.parametrize("framing", ["length", "chunked", "until-close"])
+@pytest.mark.parametrize("framing", ["length", "chunked", "until-close", "identity"])
 @pytest.mark.parametrize("piece", [1, 5, 777])
 async def test_an_answer_in_pieces_with_pauses_is_read_whole(start: Callable[[Script], Awaitable[Panel]],
                                                              framing: str, piece: int) -> None:  # fmt: skip
     raw = {"length": ok(BODY), "chunked": chunked(BODY),
-           "until-close": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + BODY}[framing]  # fmt: skip
+           "until-close": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + BODY,
+           "identity": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n" + BODY}[framing]  # fmt: skip
     panel = await start(answers(*split(raw, piece), pause=0.001 if piece > 1 else 0.0,
-                                then="close" if framing == "until-close" else ""))  # fmt: skip
+                                then="close" if framing in ("until-close", "identity") else ""))  # fmt: skip
     http = PanelHttp()
     reply = await call(http, panel.origin(), timeout=20.0)
     assert (reply.status, reply.body) == (200, BODY)
@@ -171,16 +174,36 @@ async def test_a_connection_the_panel_closed_while_idle_is_not_used(
     await http.close()
 
 
-async def test_an_idle_connection_past_its_age_is_not_used(start: Callable[[Script], Awaitable[Panel]],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+async def test_an_idle_connection_is_closed_at_its_age(start: Callable[[Script], Awaitable[Panel]],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setattr(panel_http, "IDLE_SECONDS", 0.05)
     panel = await start(answers(ok(b"{}")))
     http = PanelHttp()
     await call(http, panel.origin())
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.02)
+    await call(http, panel.origin())  # reused while young
+    assert (panel.connections, panel.closed) == (1, 0)
+    await asyncio.sleep(0.15)
+    assert panel.closed == 1  # closed by the pool, with no call to notice it
     await call(http, panel.origin())
     assert panel.connections == 2
     await http.close()
+
+
+async def test_a_call_in_flight_when_the_pool_closes_closes_its_connection(
+    start: Callable[[Script], Awaitable[Panel]],
+) -> None:
+    panel = await start(answers(b"", ok(b"{}"), pause=0.1))
+    http = PanelHttp()
+    flight = asyncio.create_task(call(http, panel.origin()))
+    await asyncio.sleep(0.05)
+    await http.close()
+    assert (await flight).body == b"{}"
+    for _ in range(100):
+        if panel.closed:
+            break
+        await asyncio.sleep(0.02)
+    assert panel.closed == 1  # not kept in a pool nobody will close again
 
 
 # (an answer that ends with its connection is whole when it closes: only a reset cuts it)
@@ -238,6 +261,45 @@ async def test_a_declared_length_past_the_limit_is_refused_at_once(start: Callab
     await http.close()
 
 
+async def test_a_body_in_one_byte_chunks_is_read_whole_in_little_memory(
+    start: Callable[[Script], Awaitable[Panel]],
+) -> None:
+    body = bytes(range(256)) * 512  # 128 KiB, each byte its own chunk
+    panel = await start(answers(chunked(body, size=1)))
+    http = PanelHttp()
+    tracemalloc.start()
+    try:
+        reply = await call(http, panel.origin(), timeout=20.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert reply.body == body
+    # one buffer (and asyncio's 256 KiB reads), not a bytes object per chunk: ~40x the body, 5 MB
+    assert peak < 1 << 20, peak
+    await http.close()
+
+
+@pytest.mark.parametrize("trailer", [b"X-T: " + b"t" * 200_000, b"X-T: 1\r\n" * 20_000])
+async def test_endless_trailers_are_refused(start: Callable[[Script], Awaitable[Panel]], trailer: bytes) -> None:
+    panel = await start(answers(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+                                *split(trailer, 4096), then="hold"))  # fmt: skip
+    http = PanelHttp()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(TooLarge):
+        await call(http, panel.origin(), timeout=10.0)
+    assert loop.time() - began < 5.0  # refused as it comes, not at the timeout
+
+
+async def test_trailers_neither_encode_nor_delay(start: Callable[[Script], Awaitable[Panel]]) -> None:
+    raw = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+           b"Content-Encoding: gzip\r\nRetry-After: 3600\r\n\r\n")  # fmt: skip
+    panel = await start(answers(raw))
+    http = PanelHttp()
+    assert await call(http, panel.origin()) == Reply(200, b"{}")
+    await http.close()
+
+
 async def test_a_chunked_answer_past_the_limit_is_refused(start: Callable[[Script], Awaitable[Panel]]) -> None:
     panel = await start(answers(chunked(b"y" * 300_000, size=4096)))
     http = PanelHttp()
@@ -279,6 +341,15 @@ async def test_a_compressed_answer_is_held_to_the_limit_inflated(
         broken = await start(answers(ok(bad, "Content-Encoding: gzip")))
         with pytest.raises(NotHttp):
             await call(http, broken.origin())
+    await http.close()
+
+
+@pytest.mark.parametrize("raw", [b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n",
+                                 b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"])
+async def test_an_empty_body_is_empty_in_any_coding(start: Callable[[Script], Awaitable[Panel]], raw: bytes) -> None:
+    panel = await start(answers(raw))
+    http = PanelHttp()
+    assert (await call(http, panel.origin())).body == b""
     await http.close()
 
 
@@ -343,6 +414,9 @@ def test_origins_from_urls() -> None:
     assert origin_of("http://[::1]:8080/x y") == Origin(False, "::1", 8080, "[::1]:8080", "/x%20y")
     assert origin_of("http://u:p@h:81").authorization == "Basic dTpw"
     assert "p@" not in repr(origin_of("http://u:secret@h:81")) and "dTpz" not in repr(origin_of("http://u:s@h"))
+    assert origin_of("http://bücher.example:81").authority == "xn--bcher-kva.example:81"  # as DNS and Host spell it
+    with pytest.raises(ConfigError, match="not a host name"):
+        http_url("http://" + "é" * 64 + ".example", "upstreams.main.url")
 
 
 async def test_a_refused_connection_is_connect_failed() -> None:
