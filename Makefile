@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench matrix realpanel clean
+.PHONY: demo test lint typecheck unit bench matrix realpanel realhttp clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ bench: $(STAMP)
 realpanel: $(STAMP)
 	test -n "$(PANEL_ENV)" || { echo "usage: make realpanel PANEL_ENV=/path/to/panel.env" >&2; exit 2; }
 	PANELGATE_REALPANEL_ENV=$(PANEL_ENV) ./scripts/pytest-strict.sh $(BIN)/python -m pytest tests/realpanel -v
+
+# Opt-in, never part of `make test`: the admin API's HTTP client and the gateway against a real nginx with php-fpm
+# (installed from Debian when root; run from generated configs in a temp dir).
+realhttp: $(STAMP)
+	./scripts/ensure-realhttp-tools.sh
+	PANELGATE_REALHTTP=1 ./scripts/pytest-strict.sh $(BIN)/python -m pytest tests/realhttp -v
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
