@@ -36,7 +36,7 @@ class Origin:
     authorization: str = field(default="", repr=False)
 
 
-def origin_of(url: str) -> Origin:
+def parse_origin(url: str) -> Origin:
     """The Origin of an http(s) url (ValueError for a port out of range, or a host name IDNA cannot spell)."""
     parts = urlsplit(url)
     tls = parts.scheme == "https"
@@ -68,7 +68,7 @@ class Upstream:
     origin: Origin = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "origin", origin_of(self.url))
+        object.__setattr__(self, "origin", parse_origin(self.url))
 
     def admin_url_path(self) -> str:
         return self.admin_path.replace("{code}", self.access_code)

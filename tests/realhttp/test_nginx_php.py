@@ -23,7 +23,7 @@ import pytest
 
 from gateway.app import build_app
 from gateway.panel_http import PanelHttp, Reply
-from gateway.upstream_settings import Origin, origin_of
+from gateway.upstream_settings import Origin, parse_origin
 from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpClient, make_config
 
 pytestmark = pytest.mark.skipif(not os.environ.get("PANELGATE_REALHTTP"),
@@ -150,7 +150,7 @@ async def _call(http: PanelHttp, origin: Origin, *, query: str = "", form: str =
 
 
 async def test_the_panel_client_against_nginx_and_php(panel_url: str) -> None:
-    origin = origin_of(panel_url)
+    origin = parse_origin(panel_url)
     http = Counted()
     for _ in range(30):  # chunked and gzipped, as nginx answers PHP; one connection kept
         reply = await _call(http, origin)

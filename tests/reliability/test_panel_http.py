@@ -26,7 +26,7 @@ from gateway import panel_http
 from gateway.bodyread import TooLarge
 from gateway.panel_http import AnswerCut, ConnectFailed, NotHttp, PanelHttp, Reply
 from gateway.settings import ConfigError, http_url
-from gateway.upstream_settings import Origin, origin_of
+from gateway.upstream_settings import Origin, parse_origin
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Panel"], Awaitable[None]]
 
@@ -47,7 +47,7 @@ class Panel:
         return int(self.server.sockets[0].getsockname()[1])
 
     def origin(self, path: str = "") -> Origin:
-        return origin_of(f"http://127.0.0.1:{self.port}{path}")
+        return parse_origin(f"http://127.0.0.1:{self.port}{path}")
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -387,7 +387,7 @@ async def test_a_second_answer_to_one_request_retires_the_connection(
 async def test_the_request_as_the_panel_reads_it(start: Callable[[Script], Awaitable[Panel]]) -> None:
     panel = await start(answers(ok(b"{}", "Set-Cookie: PHPSESSID=abc")))
     http = PanelHttp(user_agent="panelgate-test")
-    origin = origin_of(f"http://admin:s%40cret@127.0.0.1:{panel.port}/base/")
+    origin = parse_origin(f"http://admin:s%40cret@127.0.0.1:{panel.port}/base/")
     await call(http, origin, target="/c/admin/index.php", body=b"api_key=k&action=get_lines",
                headers=(("X-Request-Id", "req-1"),))  # fmt: skip
     await call(http, origin, body=None)
@@ -409,12 +409,12 @@ async def test_the_request_as_the_panel_reads_it(start: Callable[[Script], Await
 
 
 def test_origins_from_urls() -> None:
-    assert origin_of("https://panel.example.com") == Origin(True, "panel.example.com", 443, "panel.example.com")
-    assert origin_of("http://panel:80/") == Origin(False, "panel", 80, "panel")
-    assert origin_of("http://[::1]:8080/x y") == Origin(False, "::1", 8080, "[::1]:8080", "/x%20y")
-    assert origin_of("http://u:p@h:81").authorization == "Basic dTpw"
-    assert "p@" not in repr(origin_of("http://u:secret@h:81")) and "dTpz" not in repr(origin_of("http://u:s@h"))
-    assert origin_of("http://bücher.example:81").authority == "xn--bcher-kva.example:81"  # as DNS and Host spell it
+    assert parse_origin("https://panel.example.com") == Origin(True, "panel.example.com", 443, "panel.example.com")
+    assert parse_origin("http://panel:80/") == Origin(False, "panel", 80, "panel")
+    assert parse_origin("http://[::1]:8080/x y") == Origin(False, "::1", 8080, "[::1]:8080", "/x%20y")
+    assert parse_origin("http://u:p@h:81").authorization == "Basic dTpw"
+    assert "p@" not in repr(parse_origin("http://u:secret@h:81")) and "dTpz" not in repr(parse_origin("http://u:s@h"))
+    assert parse_origin("http://bücher.example:81").authority == "xn--bcher-kva.example:81"  # as DNS and Host spell it
     with pytest.raises(ConfigError, match="not a host name"):
         http_url("http://" + "é" * 64 + ".example", "upstreams.main.url")
 
@@ -425,7 +425,7 @@ async def test_a_refused_connection_is_connect_failed() -> None:
         port = s.getsockname()[1]  # bound, never listening: refused
     http = PanelHttp()
     with pytest.raises(ConnectFailed):
-        await call(http, origin_of(f"http://127.0.0.1:{port}"))
+        await call(http, parse_origin(f"http://127.0.0.1:{port}"))
     await http.close()
 
 
@@ -487,7 +487,7 @@ async def test_https_panels_and_their_certificates(tmp_path: Path) -> None:
     server_tls.load_cert_chain(cert, key)
     panel = Panel(answers(*split(chunked(BODY), 333), pause=0.001))
     panel.server = await asyncio.start_server(panel.serve, "127.0.0.1", 0, ssl=server_tls)
-    origin = origin_of(f"https://127.0.0.1:{panel.port}")
+    origin = parse_origin(f"https://127.0.0.1:{panel.port}")
     with pytest.raises(ConnectFailed):  # a certificate no authority signed: refused, as aiohttp's client did
         await call(PanelHttp(), origin)
     trusting = PanelHttp(tls=ssl.create_default_context(cafile=str(cert)))
