@@ -15,8 +15,10 @@ chose it or needs it; a stored hash is removed there too.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import product
 from typing import Any
 
+from gateway import fastbytes
 from gateway.catalogue import Kind, Operation
 from gateway.model import Outcome, Result
 
@@ -29,6 +31,22 @@ BY_RESOURCE: dict[str, frozenset[str]] = {
     "reseller": frozenset({"password"}),
     "rtmp_ip": frozenset({"password"}),
 }
+
+
+# Every EVERYWHERE name starts with "api": these are its spellings in any case.
+_API_SPELLINGS = tuple(bytes(letters) for letters in product(b"aA", b"pP", b"iI"))
+
+
+def cannot_hold(op: Operation, raw: bytes) -> bool:
+    """Whether the JSON text `raw` cannot hold a column `strip` takes out of `op`'s answer, in any case and at any
+    depth, when its keys are decoded as the text spells them (an upstream face with NAMES_AS_SENT): then the
+    walk is not needed (a 25-row page: ~10 us of SIMD searches instead of ~45 us). Sound because JSON spells a
+    letter only as itself or as a `\\u` escape: an ASCII text without `\\u` spells every key's letters as they
+    are, so a key that lowers to a secret name holds "api" in some case (a text past ASCII, where KELVIN SIGN
+    lowers to k, is walked). The resources with secrets of their own (BY_RESOURCE) are always walked."""
+    if op.resource in BY_RESOURCE or not raw.isascii() or fastbytes.contains(raw, b"\\u"):
+        return False
+    return not any(fastbytes.contains(raw, spelling) for spelling in _API_SPELLINGS)
 
 
 def strip(op: Operation, outcome: Outcome) -> Outcome:

@@ -64,6 +64,9 @@ class UpstreamFace(Protocol):
     WHOLE_CREDITS: bool
     # True when the panel's edits replace the record's row (gateway.plans.whole_row): edits are sent whole.
     WHOLE_ROW_EDITS: bool
+    # True when `decode` keeps the column names as the panel's JSON spells them (no renaming), so an answer that
+    # cannot spell a secret name skips the secrets walk (gateway.panel_secrets.cannot_hold).
+    NAMES_AS_SENT: bool
 
     def native(self, op: Operation, ref_kind: str) -> bool:
         """Whether this panel runs `op`, addressed by `ref_kind`, in a single call."""

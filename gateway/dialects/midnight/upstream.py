@@ -19,6 +19,7 @@ CREDITS_BY_ADJUSTMENT = False
 PAGES_LISTS = False  # resellers/list: every row
 WHOLE_CREDITS = True  # its credits are whole numbers
 WHOLE_ROW_EDITS = False
+NAMES_AS_SENT = False  # not checked: walked
 
 # Fields a client of another dialect may send that mean nothing here, dropped rather than refused: an
 # Xtream-Masters create_user must name a reseller group, and MidnightStreamer has no groups.

@@ -17,6 +17,7 @@ CREDITS_BY_ADJUSTMENT = True  # reg_user/credits is the only way credits move
 PAGES_LISTS = False  # reg_user/list, server/list: every row, no totals
 WHOLE_CREDITS = False  # reg_user credits are decimals (%.2f)
 WHOLE_ROW_EDITS = False
+NAMES_AS_SENT = False  # not checked: walked
 
 # Fields of a read that shape the answer (show_columns, ...), which api.php does not take: dropped, not refused,
 # since the gateway cuts the answer itself where it must.

@@ -19,6 +19,7 @@ CREDITS_BY_ADJUSTMENT = True
 PAGES_LISTS = True  # table.php: start, limit, recordsTotal
 WHOLE_CREDITS = True  # adjust_credits: intval()
 WHOLE_ROW_EDITS = True  # XUI.one rebuilds an edited row from the request (gateway.plans.whole_row)
+NAMES_AS_SENT = True  # data and extra are the panel's own objects
 
 
 def native(op: Operation, ref_kind: str) -> bool:

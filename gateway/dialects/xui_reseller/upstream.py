@@ -27,6 +27,7 @@ WHOLE_CREDITS = True  # intval()
 # edit_line rebuilds contact, reseller_notes, the allowed IPs and user agents and the ISP lock from the request
 # alone (NULL, [] or 0 when not sent): an edit is sent whole (gateway.plans.whole_row).
 WHOLE_ROW_EDITS = True
+NAMES_AS_SENT = False  # not checked: walked
 
 _TARGETS = {operation: ref for operation, ref in ACTIONS.values()}
 
