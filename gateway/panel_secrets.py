@@ -20,7 +20,7 @@ from typing import Any
 
 from gateway import fastbytes
 from gateway.catalogue import Kind, Operation
-from gateway.model import Outcome, Result
+from gateway.model import Failure, Outcome
 
 # Columns that are secret in every row of every answer (keys under the names the panels use for them).
 EVERYWHERE = frozenset({"api_key", "api_pass", "apikey", "api_password"})
@@ -40,20 +40,26 @@ _API_SPELLINGS = tuple(bytes(letters) for letters in product(b"aA", b"pP", b"iI"
 def cannot_hold(op: Operation, raw: bytes) -> bool:
     """Whether the JSON text `raw` cannot hold a column `strip` takes out of `op`'s answer, in any case and at any
     depth, when its keys are decoded as the text spells them (an upstream face with NAMES_AS_SENT): then the
-    walk is not needed (a 25-row page: ~10 us of SIMD searches instead of ~45 us). Sound because JSON spells a
-    letter only as itself or as a `\\u` escape: an ASCII text without `\\u` spells every key's letters as they
-    are, so a key that lowers to a secret name holds "api" in some case (a text past ASCII, where KELVIN SIGN
-    lowers to k, is walked). The resources with secrets of their own (BY_RESOURCE) are always walked."""
-    if op.resource in BY_RESOURCE or not raw.isascii() or fastbytes.contains(raw, b"\\u"):
+    walk is not needed (a 25-row page: ~10 us of SIMD searches instead of ~45 us). Sound because JSON in UTF-8
+    spells a letter only as itself or as a `\\u` escape: an ASCII text without `\\u` spells every key's letters
+    as they are, so a key that lowers to a secret name holds "api" in some case (a text past ASCII, where KELVIN
+    SIGN lowers to k, is walked). A NUL byte, never in UTF-8 JSON, is how UTF-16 and UTF-32 spell ASCII, which
+    the standard library's parser (jsonio's fallback) decodes too: such a text is walked. The resources with
+    secrets of their own (BY_RESOURCE) are always walked."""
+    if op.resource in BY_RESOURCE or not raw.isascii():
+        return False
+    if fastbytes.contains(raw, b"\\u") or fastbytes.contains(raw, b"\x00"):
         return False
     return not any(fastbytes.contains(raw, spelling) for spelling in _API_SPELLINGS)
 
 
 def strip(op: Operation, outcome: Outcome) -> Outcome:
-    """`outcome` without the panel's secrets (the same object when it carries none)."""
-    if not isinstance(outcome, Result):
-        return outcome
+    """`outcome` without the panel's secrets (the same object when it carries none): a Result's data and extra,
+    a Failure's echo (what the panel says it was sent, rendered to the client by some dialects)."""
     top = EVERYWHERE | BY_RESOURCE.get(op.resource, frozenset())
+    if isinstance(outcome, Failure):
+        echo = _clean(outcome.echo, top, keep_plain=op.kind is not Kind.READ)
+        return outcome if echo is outcome.echo else replace(outcome, echo=echo)
     data = _clean(outcome.data, top, keep_plain=op.kind is not Kind.READ)
     extra = _clean(outcome.extra, EVERYWHERE)
     if data is outcome.data and extra is outcome.extra:
