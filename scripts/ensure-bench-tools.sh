@@ -7,14 +7,5 @@ need=()
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v curl >/dev/null 2>&1 || need+=(curl)
-if [ "${#need[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "installing ${need[*]} for the benchmarks" >&2
-  # policy-rc.d 101: the package must not start the system nginx service
-  had_policy=0; [ -e /usr/sbin/policy-rc.d ] && had_policy=1
-  [ "$had_policy" = 1 ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; } \
-    || echo "warning: could not install ${need[*]}" >&2
-  [ "$had_policy" = 1 ] || rm -f /usr/sbin/policy-rc.d
-fi
+[ "${#need[@]}" -eq 0 ] || "$(dirname "$0")/apt-install.sh" "the benchmarks" "${need[@]}"
 exit 0
