@@ -25,6 +25,7 @@ from gateway.app import build_app
 from gateway.panel_http import PanelHttp, Reply
 from gateway.upstream_settings import Origin, parse_origin
 from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpClient, make_config
+from tests.serving import free_port
 
 pytestmark = pytest.mark.skipif(not os.environ.get("PANELGATE_REALHTTP"),
                                 reason="opt-in: `make realhttp` (a real nginx with php-fpm)")  # fmt: skip
@@ -88,12 +89,6 @@ pm.max_children = 8
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _php_fpm() -> str | None:
     found = shutil.which("php-fpm") or next(iter(sorted(Path("/usr/sbin").glob("php-fpm*"))), None)
     return str(found) if found else None
@@ -110,7 +105,7 @@ def panel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     script = root / "www" / ACCESS_CODE / "admin" / "index.php"
     script.parent.mkdir(parents=True)
     script.write_text(PANEL_PHP % {"key": UPSTREAM_KEY})
-    port = _free_port()
+    port = free_port()
     as_root = os.geteuid() == 0
     values = {"root": root, "port": port, "keepalive": KEEPALIVE, "user": "user root;" if as_root else ""}
     (root / "fpm.conf").write_text(FPM_CONF % values)

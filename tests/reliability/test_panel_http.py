@@ -27,6 +27,8 @@ from gateway.bodyread import TooLarge
 from gateway.panel_http import AnswerCut, ConnectFailed, NotHttp, PanelHttp, Reply
 from gateway.settings import ConfigError, http_url
 from gateway.upstream_settings import Origin, parse_origin
+from tests.reliability import rawhttp
+from tests.reliability.rawhttp import split
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Panel"], Awaitable[None]]
 
@@ -110,13 +112,7 @@ def ok(body: bytes, *headers: str) -> bytes:
 
 
 def chunked(body: bytes, size: int = 7) -> bytes:
-    pieces = (body[i : i + size] for i in range(0, len(body), size))
-    return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n")  # fmt: skip
-
-
-def split(data: bytes, size: int) -> list[bytes]:
-    return [data[i : i + size] for i in range(0, len(data), size)]
+    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(rawhttp.chunked(split(body, size)))
 
 
 BODY = b'{"status":"STATUS_SUCCESS","data":[' + b",".join(b'{"id":"%d"}' % i for i in range(300)) + b"]}"
