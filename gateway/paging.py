@@ -58,9 +58,9 @@ def page_whole(ex: Exchange, outcome: Outcome) -> Outcome:
     op, call, upstream = ex.op, ex.call, ex.upstream
     if ex.page is not None or op is None or call is None or upstream is None:
         return outcome
-    if not isinstance(outcome, Result) or not isinstance(outcome.data, list) or outcome.total is not None:
+    if upstream_face(upstream.dialect).PAGES_LISTS:  # first: a verbatim answer stays undecoded (gateway.verbatim)
         return outcome
-    if upstream_face(upstream.dialect).PAGES_LISTS:
+    if not isinstance(outcome, Result) or not isinstance(outcome.data, list) or outcome.total is not None:
         return outcome
     page = ex.face.list_page(op, call.args)
     if page is None:

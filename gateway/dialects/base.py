@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.catalogue import Operation
-from gateway.model import Call, Credentials, Outcome, Page
+from gateway.model import Call, Credentials, Outcome, Page, Result
 from gateway.request import RawRequest
 from gateway.upstream_settings import Upstream
 
@@ -84,6 +84,17 @@ class UpstreamFace(Protocol):
     def decode(self, op: Operation, status: int, body: bytes) -> Outcome:
         """Turn a panel answer into a canonical Result or Failure."""
         ...
+
+    def verbatim(self, op: Operation, status: int, body: bytes) -> Result | None:
+        """The answer kept as the panel wrote it, decoded only if read (gateway.verbatim), when `decode` would
+        read it as a success; None: `decode` it. Asked only of faces with NAMES_AS_SENT, for answers that cannot
+        hold a secret."""
+        ...
+
+
+def never_verbatim(op: Operation, status: int, body: bytes) -> None:
+    """`verbatim` of a face whose answers are always decoded (its names are renamed, or its secrets walked)."""
+    return None
 
 
 @dataclass(frozen=True)

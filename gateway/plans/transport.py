@@ -35,10 +35,14 @@ class UpstreamTransport:
             return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc), retryable=not exc.sent, retry_after=exc.retry_after)
         finally:
             self.metrics.upstream_latency.labels(self.upstream.name).observe(time.perf_counter() - started)
-        # the panel's keys and password hashes go before anything else sees the answer (gateway.panel_secrets)
-        outcome = self.face.decode(op, answer.status, answer.body)
-        if not (self.face.NAMES_AS_SENT and panel_secrets.cannot_hold(op, answer.body)):
-            outcome = panel_secrets.strip(op, outcome)
+        # the panel's keys and password hashes go before anything else sees the answer (gateway.panel_secrets);
+        # an answer that cannot hold one may stay as the panel wrote it, decoded only if read (gateway.verbatim)
+        outcome: Outcome | None = None
+        if self.face.NAMES_AS_SENT and panel_secrets.cannot_hold(op, answer.body):
+            outcome = self.face.verbatim(op, answer.status, answer.body) or self.face.decode(op, answer.status,
+                                                                                            answer.body)
+        else:
+            outcome = panel_secrets.strip(op, self.face.decode(op, answer.status, answer.body))
         label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
         self.metrics.upstream_requests.labels(self.upstream.name, label).inc()
         return outcome

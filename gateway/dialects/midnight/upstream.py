@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway import jsonio
 from gateway.catalogue import Operation
-from gateway.dialects.base import UpstreamRequest
+from gateway.dialects.base import UpstreamRequest, never_verbatim
 from gateway.dialects.fieldmap import FieldMap
 from gateway.dialects.midnight.vocabulary import BY_OPERATION, CREATED_NAME, ENDPOINTS, FIELDS, NAME
 from gateway.model import Call, Code, Failure, Outcome, Result
@@ -20,6 +20,7 @@ PAGES_LISTS = False  # resellers/list: every row
 WHOLE_CREDITS = True  # its credits are whole numbers
 WHOLE_ROW_EDITS = False
 NAMES_AS_SENT = False  # not checked: walked
+verbatim = never_verbatim
 
 # Fields a client of another dialect may send that mean nothing here, dropped rather than refused: an
 # Xtream-Masters create_user must name a reseller group, and MidnightStreamer has no groups.

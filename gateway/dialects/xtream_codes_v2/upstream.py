@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway import jsonio
 from gateway.catalogue import Operation
-from gateway.dialects.base import UpstreamRequest
+from gateway.dialects.base import UpstreamRequest, never_verbatim
 from gateway.dialects.xtream_codes_v2.vocabulary import ACTIONS, BY_OPERATION, NAME, columns
 from gateway.model import Call, Code, Failure, Outcome, Result
 from gateway.phpform import Params, flatten
@@ -18,6 +18,7 @@ PAGES_LISTS = False  # reg_user/list, server/list: every row, no totals
 WHOLE_CREDITS = False  # reg_user credits are decimals (%.2f)
 WHOLE_ROW_EDITS = False
 NAMES_AS_SENT = False  # not checked: walked
+verbatim = never_verbatim
 
 # Fields of a read that shape the answer (show_columns, ...), which api.php does not take: dropped, not refused,
 # since the gateway cuts the answer itself where it must.

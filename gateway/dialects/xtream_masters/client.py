@@ -14,6 +14,7 @@ from gateway.dialects.xtream_masters.vocabulary import BARE_LIST_ACTIONS, CONTRO
 from gateway.fields import FieldError, date_to_unix, to_int
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Ref, Result
 from gateway.phpform import Params
+from gateway.verbatim import VerbatimResult
 
 
 def expresses() -> dict[str, str]:
@@ -95,6 +96,11 @@ def list_page(op: Operation, args: dict[str, Any]) -> Page | None:
 def render(outcome: Outcome, op: Operation | None, *, http_status_codes: bool = False) -> Rendered:
     """The panel's own response shape for a canonical outcome."""
     if isinstance(outcome, Result):
+        if isinstance(outcome, VerbatimResult) and outcome.untouched and outcome.dialect == NAME and (
+                op is None or op.xm_action not in BARE_LIST_ACTIONS):  # fmt: skip
+            # the panel's own answer, of this dialect, read by nothing: what rendering its value would give, as
+            # the panel spelled it (and without decoding it: gateway.verbatim)
+            return Rendered(200, outcome.body)
         if op is not None and op.xm_action in BARE_LIST_ACTIONS and isinstance(outcome.data, list):
             return Rendered(200, jsonio.dumps(outcome.data))
         body: dict[str, Any] = {"status": "STATUS_SUCCESS"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import simdjson
+
 from gateway import fields, jsonio
 from gateway.catalogue import FieldType, Operation, Target
 from gateway.dialects.base import UpstreamRequest
@@ -13,6 +15,7 @@ from gateway.fields import unix_to_date
 from gateway.model import Call, Code, Failure, Outcome, Result
 from gateway.phpform import Params, flatten
 from gateway.upstream_settings import Upstream
+from gateway.verbatim import VerbatimResult
 
 # Credits move through adjust_credits, which the panel writes to its credit log; a create or edit never sets them.
 CREDITS_BY_ADJUSTMENT = True
@@ -143,6 +146,31 @@ def decode(op: Operation, status: int, body: bytes) -> Outcome:
     except ValueError:
         return Failure(Code.FAILURE, f"upstream status {name[:40]}", echo=echo)
     return Failure(code, str(error) if isinstance(error, str) else "", echo=echo)
+
+
+# One parser, reused (it keeps its buffers): only answers up to this size, so it never holds more than a few MB.
+_CHECKER = simdjson.Parser()
+_CHECKER_MAX = 1 << 20
+
+
+def verbatim(op: Operation, status: int, body: bytes) -> VerbatimResult | None:
+    """The answer as a VerbatimResult when `decode` would read it as a success whatever its content: HTTP 200,
+    well-formed JSON (UTF-8, numbers within 64 bits, no lone surrogate escapes) whose top-level object holds one
+    `status`, `STATUS_SUCCESS`. Anything else (None) goes through `decode` as before."""
+    if status != 200 or not body.startswith(b"{"):
+        return None
+    parser = _CHECKER if len(body) <= _CHECKER_MAX else simdjson.Parser()
+    try:
+        doc = parser.parse(body)
+        # the parser's document is valid only until its next parse: read what is needed, keep none of it
+        succeeded = isinstance(doc, simdjson.Object) and list(doc).count("status") == 1 and (
+            doc["status"] == "STATUS_SUCCESS")  # fmt: skip
+        del doc
+    except (ValueError, RuntimeError):  # invalid JSON, UTF-8 or escapes; an integer past 64 bits; too deep
+        return None
+    if not succeeded:
+        return None
+    return VerbatimResult.of(NAME, body, lambda: decode(op, status, body))
 
 
 def _count(value: Any) -> int | None:

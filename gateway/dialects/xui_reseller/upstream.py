@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway import fields
 from gateway.catalogue import FieldType, Kind, Operation, catalogue
-from gateway.dialects.base import UpstreamRequest
+from gateway.dialects.base import UpstreamRequest, never_verbatim
 from gateway.dialects.xtream_masters.upstream import decode as admin_decode
 from gateway.dialects.xui_reseller.client import accepted
 from gateway.dialects.xui_reseller.vocabulary import ACTIONS, BY_OPERATION, NAME, SOLD_AS, fields_of
@@ -28,6 +28,7 @@ WHOLE_CREDITS = True  # intval()
 # alone (NULL, [] or 0 when not sent): an edit is sent whole (gateway.plans.whole_row).
 WHOLE_ROW_EDITS = True
 NAMES_AS_SENT = False  # not checked: walked
+verbatim = never_verbatim
 
 _TARGETS = {operation: ref for operation, ref in ACTIONS.values()}
 
