@@ -80,12 +80,13 @@ def _record(ex: Exchange, latency: float) -> None:
     state = ex.state
     label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
     operation = ex.op.name if ex.op is not None else "unknown"
-    state.metrics.requests.labels(ex.face.NAME, operation, label).inc()
-    state.metrics.latency.labels(ex.face.NAME).observe(latency)
+    metrics = state.metrics
+    metrics.deferred.inc(metrics.requests, (ex.face.NAME, operation, label))
+    metrics.deferred.observe(metrics.latency, (ex.face.NAME,), latency)
     refused = isinstance(outcome, Failure) and bool(outcome.reason)
     if refused:
         assert isinstance(outcome, Failure)
-        state.metrics.refusals.labels(outcome.reason).inc()
+        metrics.refusals.labels(outcome.reason).inc()
     if refused or (ex.op is not None and ex.op.kind is not Kind.READ):
         target = ex.call.target.id if ex.call is not None else None
         state.audit.write(

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from gateway.redis.settings import RedisSettings
 from gateway.redis.status import RedisCollector
-from gateway.tally import Drain, Tally
+from gateway.tally import Deferred, Drain, Tally
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -17,7 +17,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._tallies: dict[tuple[str, str], Tally] = {}
-        self.registry.register(Drain(self._tallies.values()))  # first: every read of the registry drains them
+        self.deferred = Deferred()  # the admin calls' own updates (gateway.tally)
+        # first: every read of the registry drains them
+        self.registry.register(Drain(lambda: (*self._tallies.values(), self.deferred)))
         # panelgate_redis_*: read when scraped, for the Redis of the config in force (set by gateway.app)
         self.redis_settings = RedisSettings()
         self.registry.register(RedisCollector(lambda: self.redis_settings))

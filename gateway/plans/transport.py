@@ -22,6 +22,7 @@ class UpstreamTransport:
         self.metrics = metrics
         self.request_id = request_id
         self.face = upstream_face(upstream.dialect)
+        self.labels = (upstream.name,)
 
     async def send(self, call: Call, op: Operation) -> Outcome:
         request = self.face.encode(call, op, self.upstream)
@@ -34,7 +35,7 @@ class UpstreamTransport:
             # Not sent: the panel never saw the request, so another upstream may be tried, even for a write.
             return Failure(Code.UPSTREAM_UNAVAILABLE, str(exc), retryable=not exc.sent, retry_after=exc.retry_after)
         finally:
-            self.metrics.upstream_latency.labels(self.upstream.name).observe(time.perf_counter() - started)
+            self.metrics.deferred.observe(self.metrics.upstream_latency, self.labels, time.perf_counter() - started)
         # the panel's keys and password hashes go before anything else sees the answer (gateway.panel_secrets);
         # an answer that cannot hold one may stay as the panel wrote it, decoded only if read (gateway.verbatim)
         outcome: Outcome | None = None
@@ -44,5 +45,5 @@ class UpstreamTransport:
         else:
             outcome = panel_secrets.strip(op, self.face.decode(op, answer.status, answer.body))
         label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
-        self.metrics.upstream_requests.labels(self.upstream.name, label).inc()
+        self.metrics.deferred.inc(self.metrics.upstream_requests, (self.upstream.name, label))
         return outcome

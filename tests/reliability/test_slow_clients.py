@@ -95,7 +95,8 @@ async def test_500_slowloris_connections_are_closed_within_the_timeouts(gateway:
     metrics = runner.app[LIVE].state.metrics
     assert metrics.client_timeouts.labels("header")._value.get() == 400
     assert metrics.client_timeouts.labels("body")._value.get() == 100
-    assert metrics.requests.labels("xtream_masters", "unknown", "internal")._value.get() == 0
+    assert not metrics.registry.get_sample_value("panelgate_requests_total", {  # a read of the registry drains
+        "dialect": "xtream_masters", "operation": "unknown", "outcome": "internal"})  # fmt: skip
 
 
 async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pieces: list[bytes],

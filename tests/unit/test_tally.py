@@ -1,4 +1,5 @@
-"""Cached hits are counted in a Tally and reach Prometheus whenever the registry is read (gateway.tally)."""
+"""Cached hits (a Tally) and other admin calls (Deferred) reach Prometheus whenever the registry is read
+(gateway.tally)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,27 @@ def test_a_lookup_is_counted_apart_from_the_answer() -> None:
     assert registry.get_sample_value("panelgate_cache_lookups_total", {"operation": "line.list", "result": "hit"}) == 2
     assert registry.get_sample_value("panelgate_requests_total", {
         "dialect": "xtream_masters", "operation": "line.list", "outcome": "ok"}) == 1  # fmt: skip
+
+
+def test_deferred_updates_read_as_the_metrics_own_would_once_each() -> None:
+    metrics = Metrics()
+    reference_registry = CollectorRegistry()
+    reference = Histogram("panelgate_upstream_seconds", "", ["upstream"], buckets=_BUCKETS,
+                          registry=reference_registry)  # fmt: skip
+    for seconds in LATENCIES:
+        metrics.deferred.observe(metrics.upstream_latency, ("main",), seconds)
+        reference.labels("main").observe(seconds)
+        metrics.deferred.inc(metrics.upstream_requests, ("main", "ok"))
+    metrics.deferred.inc(metrics.upstream_requests, ("other", "upstream_error"))
+    assert _samples(metrics.registry, "panelgate_upstream_seconds") == _samples(reference_registry,
+                                                                                "panelgate_upstream_seconds")
+    metrics.render()
+    registry = metrics.registry
+    assert registry.get_sample_value("panelgate_upstream_requests_total", {"upstream": "main", "outcome": "ok"}) == (
+        len(LATENCIES))
+    assert registry.get_sample_value("panelgate_upstream_requests_total",
+                                     {"upstream": "other", "outcome": "upstream_error"}) == 1  # fmt: skip
+    metrics.deferred.inc(metrics.upstream_requests, ("main", "ok"))
+    assert registry.get_sample_value("panelgate_upstream_seconds_count", {"upstream": "main"}) == len(LATENCIES)
+    assert registry.get_sample_value("panelgate_upstream_requests_total", {"upstream": "main", "outcome": "ok"}) == (
+        len(LATENCIES) + 1)
