@@ -43,8 +43,10 @@ async def gateway(aiohttp_server: AiohttpServer, policies_dir: Path, tmp_path: P
 
 async def _held(port: int, opening: bytes, trickle: bytes | None) -> float:
     """Connect, send `opening`, then one byte of `trickle` every TRICKLE seconds: how long until it was closed."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    # timed from before the connect: the gateway's clock starts at its accept, which may come before this task
+    # resumes after the connect (500 of them at once), so a clock started after it could read a close as early
     started = time.monotonic()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
     async def drip() -> None:
         if opening:
