@@ -37,9 +37,15 @@ def dumps(value: Any) -> bytes:
     return out if out.isascii() else _standard(value)
 
 
+def needs_standard_library(data: bytes) -> bool:
+    """Whether `loads` reads `data` with the standard library (a run of 19 digits: maybe an integer orjson would
+    turn into a float), whose nesting depth is bounded by Python's recursion limit."""
+    return _LONG_RUN in data.translate(_DIGIT_MASK)
+
+
 def loads(data: bytes) -> Any:
     """What `json.loads(data)` gives (its ValueError/RecursionError included)."""
-    if _LONG_RUN in data.translate(_DIGIT_MASK):
+    if needs_standard_library(data):
         return json.loads(data)
     try:
         return orjson.loads(data)

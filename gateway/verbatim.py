@@ -3,16 +3,20 @@
 Most admin calls come from a client of the panel's own dialect and go back unchanged: an admin key's list or
 record read from an Xtream-Masters panel by an Xtream-Masters client. Decoding the answer's JSON into Python
 objects and rendering them again cost a third of such a pass-through's instructions (bench/notes.md, change 19)
-to produce the same JSON value. A `VerbatimResult` is a `Result` whose fields are decoded, by the dialect's own
+to write out what the panel had written. A `VerbatimResult` is a `Result` whose fields are decoded, by the dialect's own
 `decode`, the first time anything reads them (tenancy, paging, another dialect's rendering, the cache): every
 step sees exactly what it saw before. A client face of the panel's dialect answers `body` itself only while
 nothing has read the fields (`untouched`): once they are decoded a step may have changed them in place.
 
 What the upstream face checks before it makes one (gateway.dialects.xtream_masters.upstream.verbatim): the
-text is well-formed UTF-8 JSON (simdjson validates it, ~4 us for 10 KB against ~25 us to build the objects),
-its numbers fit in 64 bits, and its top-level object holds one `status`, the panel's success. So decoding it
-gives a Result, with the same value the client receives; only the spelling may differ (the panel's `\\/`,
-whitespace, key order), as it would directly from the panel.
+call is a read; the text is well-formed UTF-8 JSON (simdjson validates it, ~4 us for 10 KB against ~25 us to
+build the objects), its numbers fit in 64 bits, it is not nested deeper than `jsonio.loads` can read; its
+top-level object has each key once, `status` the panel's success, and members that rendering the decoded answer
+would write the same (`data` not null, the counts as the panel's PHP writes them). So decoding it gives a
+Result, and the client gets the top-level members rendering would give. Deeper down it gets the panel's text as
+the panel spelled it: `\\/`, whitespace, key order, number spellings (`-0`, `1E2`), and a repeated key inside a
+row (which a client's parser may read first-wins where the gateway's reads last-wins; nothing of the gateway's
+has read such an answer when it is passed on as it came).
 """
 
 from __future__ import annotations

@@ -37,13 +37,14 @@ class UpstreamTransport:
         finally:
             self.metrics.deferred.observe(self.metrics.upstream_latency, self.labels, time.perf_counter() - started)
         # the panel's keys and password hashes go before anything else sees the answer (gateway.panel_secrets);
-        # an answer that cannot hold one may stay as the panel wrote it, decoded only if read (gateway.verbatim)
-        outcome: Outcome | None = None
-        if self.face.NAMES_AS_SENT and panel_secrets.cannot_hold(op, answer.body):
-            outcome = self.face.verbatim(op, answer.status, answer.body) or self.face.decode(op, answer.status,
-                                                                                            answer.body)
+        # a read's answer that cannot hold one may stay as the panel wrote it, decoded only if read (gateway.verbatim)
+        status, body = answer.status, answer.body
+        if not (self.face.NAMES_AS_SENT and panel_secrets.cannot_hold(op, body)):
+            outcome = panel_secrets.strip(op, self.face.decode(op, status, body))
+        elif op.kind is Kind.READ:
+            outcome = self.face.verbatim(op, status, body) or self.face.decode(op, status, body)
         else:
-            outcome = panel_secrets.strip(op, self.face.decode(op, answer.status, answer.body))
+            outcome = self.face.decode(op, status, body)
         label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
         self.metrics.deferred.inc(self.metrics.upstream_requests, (self.upstream.name, label))
         return outcome

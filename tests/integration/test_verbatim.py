@@ -100,6 +100,17 @@ ROW = b'{"id":"1","username":"u1","admin_notes":"a\\/b"}'  # `\/`: rendering aga
     b'{"status":"STATUS_SUCCESS","data":' + ROW,  # cut short
     b'{"status":"STATUS_SUCCESS ","data":' + ROW + b"}",  # not the success word
     b'[{"status":"STATUS_SUCCESS","data":' + ROW + b"}]",  # a list
+    # rendering the decoded answer would change its top level (a review, helper-20): decoded, so it does
+    b'{"status":"STATUS_SUCCESS","data":' + ROW + b',"recordsTotal":"5"}',  # recordsFiltered added
+    b'{"status":"STATUS_SUCCESS","data":' + ROW + b',"recordsTotal":5,"recordsFiltered":5}',  # counts as strings
+    b'{"status":"STATUS_SUCCESS","data":' + ROW + b',"recordsTotal":"05","recordsFiltered":"05"}',  # "5"
+    b'{"status":"STATUS_SUCCESS","data":' + ROW + b',"recordsTotal":"7","recordsFiltered":"5"}',  # 5, a number
+    b'{"status":"STATUS_SUCCESS","data":' + ROW + b',"recordsTotal":"x","recordsFiltered":true}',  # dropped
+    b'{"status":"STATUS_SUCCESS","data":null,"x":"a\\/b"}',  # data: null left out
+    b'{"status":"STATUS_SUCCESS","data":' + ROW + b',"data":{"id":"2","admin_notes":"a\\/b"}}',  # the last
+    # nested as deep as simdjson reads, with a run of 19 digits: jsonio reads it with the standard library,
+    # which cannot go that deep (an upstream error, as before, not an answer nothing could decode)
+    b'{"status":"STATUS_SUCCESS","data":' + b"[" * 1010 + b'"1234567890123456789"' + b"]" * 1010 + b"}",
 ])  # fmt: skip
 async def test_answers_that_need_decoding_are_decoded_as_before(
     aiohttp_server: Any, aiohttp_client: Any, policies_dir: Any, tmp_path: Any, answer: bytes
@@ -115,12 +126,12 @@ async def test_answers_that_need_decoding_are_decoded_as_before(
 
 def test_a_verbatim_result_decodes_when_read_and_is_replaced_by_a_plain_result() -> None:
     op = catalogue().by_xm_action["get_line"]
-    answer = b'{"status":"STATUS_SUCCESS","data":' + ROW + b',"recordsTotal":"1"}'
+    answer = b'{"status":"STATUS_SUCCESS","data":' + ROW + b',"recordsTotal":"1","recordsFiltered":"1"}'
     result = xm_upstream.verbatim(op, 200, answer)
     assert isinstance(result, VerbatimResult) and result.untouched
     assert xm_client.render(result, op).body == answer
     assert result.data == {"id": "1", "username": "u1", "admin_notes": "a/b"} and not result.untouched
-    assert (result.total, result.filtered, result.extra) == (1, None, {})
+    assert (result.total, result.filtered, result.extra) == (1, 1, {})
     assert xm_client.render(result, op).body == jsonio.dumps({"status": "STATUS_SUCCESS", "data": result.data,
                                                               "recordsTotal": "1", "recordsFiltered": "1"})  # fmt: skip
     fresh = xm_upstream.verbatim(op, 200, answer)
@@ -128,3 +139,18 @@ def test_a_verbatim_result_decodes_when_read_and_is_replaced_by_a_plain_result()
     assert type(changed) is Result and changed.data == {"id": "2"} and changed.total == 1
     assert xm_client.render(changed, op).body != answer
     assert xm_upstream.verbatim(op, 500, answer) is None
+
+
+@pytest.mark.parametrize("inner", [b'"1234567890123456789"', b'"12"', b"123", b'{"a":"1234567890123456789"}'])
+def test_whatever_verbatim_takes_decodes_as_a_success_at_any_depth(inner: bytes) -> None:
+    """simdjson reads up to 1,024 levels, orjson as many, the standard library (jsonio's choice for a long digit
+    run) fewer than Python's recursion limit: what verbatim takes must decode, or a step reading it would fail."""
+    op = catalogue().by_xm_action["get_line"]
+    taken = 0
+    for depth in (*range(1, 40), *range(390, 410), *range(900, 1030)):
+        answer = b'{"status":"STATUS_SUCCESS","data":' + b"[" * depth + inner + b"]" * depth + b"}"
+        result = xm_upstream.verbatim(op, 200, answer)
+        if result is not None:
+            taken += 1
+            assert isinstance(result, VerbatimResult) and isinstance(result.decoded(), Result), depth
+    assert taken >= 39, "the shallow answers must be taken"

@@ -107,14 +107,14 @@ def render(outcome: Outcome, op: Operation | None, *, http_status_codes: bool = 
         if outcome.data is not None:
             body["data"] = outcome.data
         if outcome.total is not None:
-            body.update(_php_counts(outcome.total, outcome.filtered))
+            body.update(php_counts(outcome.total, outcome.filtered))
         body.update(outcome.extra)
         return Rendered(200, jsonio.dumps(body))
     status = outcome.http_status if http_status_codes else 200
     return Rendered(status, jsonio.dumps(failure_body(outcome)))
 
 
-def _php_counts(total: int, filtered: int | None) -> dict[str, Any]:
+def php_counts(total: int, filtered: int | None) -> dict[str, Any]:
     """The panel's counts as PHP produces them: the total is a MySQL string, and the filtered count is
     `min(total, limit)`, which keeps the string when the total is the smaller one."""
     shown = total if filtered is None else filtered

@@ -7,9 +7,10 @@ from typing import Any
 
 import simdjson
 
-from gateway import fields, jsonio
+from gateway import fastbytes, fields, jsonio
 from gateway.catalogue import FieldType, Operation, Target
 from gateway.dialects.base import UpstreamRequest
+from gateway.dialects.xtream_masters.client import php_counts
 from gateway.dialects.xtream_masters.vocabulary import CONTROL, NAME, fields_of
 from gateway.fields import unix_to_date
 from gateway.model import Call, Code, Failure, Outcome, Result
@@ -151,26 +152,45 @@ def decode(op: Operation, status: int, body: bytes) -> Outcome:
 # One parser, reused (it keeps its buffers): only answers up to this size, so it never holds more than a few MB.
 _CHECKER = simdjson.Parser()
 _CHECKER_MAX = 1 << 20
+# An answer with fewer `{` and `[` than this nests less deep than the standard library's parser can read from
+# anywhere in the pipeline (Python's recursion limit is 1,000 frames), whichever parser `jsonio.loads` picks.
+_SHALLOW = 400
 
 
 def verbatim(op: Operation, status: int, body: bytes) -> VerbatimResult | None:
-    """The answer as a VerbatimResult when `decode` would read it as a success whatever its content: HTTP 200,
-    well-formed JSON (UTF-8, numbers within 64 bits, no lone surrogate escapes) whose top-level object holds one
-    `status`, `STATUS_SUCCESS`. Anything else (None) goes through `decode` as before."""
+    """The answer as a VerbatimResult when `decode` reads it as a success, whatever its content, and rendering
+    that gives the same members at the top: HTTP 200, well-formed JSON (UTF-8, numbers within 64 bits, no lone
+    surrogate escape, not too deep for `jsonio.loads`) whose top-level object has each key once, `status`
+    `STATUS_SUCCESS`, `data` not null, and the panel's counts as `client.php_counts` writes them. Anything else
+    (None) goes through `decode`, as before."""
     if status != 200 or not body.startswith(b"{"):
+        return None
+    if fastbytes.count(body, b"{") + fastbytes.count(body, b"[") >= _SHALLOW and jsonio.needs_standard_library(body):
         return None
     parser = _CHECKER if len(body) <= _CHECKER_MAX else simdjson.Parser()
     try:
         doc = parser.parse(body)
         # the parser's document is valid only until its next parse: read what is needed, keep none of it
-        succeeded = isinstance(doc, simdjson.Object) and list(doc).count("status") == 1 and (
-            doc["status"] == "STATUS_SUCCESS")  # fmt: skip
+        same = isinstance(doc, simdjson.Object) and _renders_as_sent(doc)
         del doc
     except (ValueError, RuntimeError):  # invalid JSON, UTF-8 or escapes; an integer past 64 bits; too deep
         return None
-    if not succeeded:
-        return None
-    return VerbatimResult.of(NAME, body, lambda: decode(op, status, body))
+    return VerbatimResult.of(NAME, body, lambda: decode(op, status, body)) if same else None
+
+
+def _renders_as_sent(doc: simdjson.Object) -> bool:
+    """Whether `client.render(decode(doc))` writes the top-level members `doc` has (each once), and a success."""
+    keys = list(doc)
+    if len(set(keys)) != len(keys) or doc["status"] != "STATUS_SUCCESS" or ("data" in keys and doc["data"] is None):
+        return False
+    counts: dict[str, Any] = {name: doc[name] for name in ("recordsTotal", "recordsFiltered") if name in keys}
+    if not counts:
+        return True
+    total = _count(counts.get("recordsTotal"))
+    if total is None:
+        return False
+    rendered = php_counts(total, _count(counts.get("recordsFiltered")))
+    return all(type(counts.get(name)) is type(value) and counts.get(name) == value for name, value in rendered.items())
 
 
 def _count(value: Any) -> int | None:
