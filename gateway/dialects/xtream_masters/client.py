@@ -116,7 +116,9 @@ def render(outcome: Outcome, op: Operation | None, *, http_status_codes: bool = 
 
 def php_counts(total: int, filtered: int | None) -> dict[str, Any]:
     """The panel's counts as PHP produces them: the total is a MySQL string, and the filtered count is
-    `min(total, limit)`, which keeps the string when the total is the smaller one."""
+    `total < limit ? total : limit` (table.php), which keeps the string when the total is the smaller one. (A page
+    exactly as long as the list gets the limit, an int, there; the limit is not in a Result, so the string is
+    written: the same number.)"""
     shown = total if filtered is None else filtered
     return {"recordsTotal": str(total), "recordsFiltered": str(shown) if shown == total else shown}
 
