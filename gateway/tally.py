@@ -7,7 +7,7 @@ registry, moves what accumulated into the metrics before every full read of the 
 the status page's samples), so those see exact values. A read of one metric alone (a restricted registry, a
 child's `_value`) does not drain, and a Tally is not locked: everything here runs on the event loop's thread.
 `Deferred` does the same for the four updates of every admin call that is not a hit (its request and latency,
-its upstream call and latency: ~6 us a call, bench/notes.md change 19).
+its upstream call and latency: ~6 us a call, bench/notes.md change 20).
 """
 
 from __future__ import annotations
