@@ -36,8 +36,9 @@ log = logging.getLogger("panelgate.clientside")
 
 # Memory per player slower than the panel (bench section 5: ~1 MiB each before these, with the session's
 # READ_BUFSIZE in gateway.clientside.runtime): each resume of reading landed one more recv() of up to 256 KiB,
-# and the player's write buffer held up to 64 KiB + a chunk more.
-SLOW_RECV = 16 * 1024  # the most one recv() from the panel takes until the player has shown it keeps up
+# and the player's write buffer held up to 64 KiB + a chunk more. (16 KiB here held ~80 KiB a slow player, 8 KiB
+# ~66, with no loss of throughput for fast ones: they get the big reads back after FAST_AFTER; bench change 21.)
+SLOW_RECV = 8 * 1024  # the most one recv() from the panel takes until the player has shown it keeps up
 FAST_AFTER = 8 << 20  # bytes taken without a backlog that show it: more than the kernel's socket buffers absorb
 WRITE_HIGH = 16 * 1024  # the player's write buffer: each write waits until it has drained below this
 MAX_PLAYLIST_BYTES = 4 << 20  # an HLS playlist is kilobytes
