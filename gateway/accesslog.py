@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
+from yarl import URL
 
 from gateway import logbuffer
 from gateway.dialects.registry import BY_NAME
@@ -92,11 +93,18 @@ _FORMAT = "%(asctime)s {prefix}%(name)s %(levelname)s %(message)s"
 
 @dataclass
 class _Sink:
-    """Where access lines go once `configure_logging` set up the process: a buffer of ready lines."""
+    """Where access lines go once `configure_logging` set up the process: a buffer of lines."""
 
     lines: logbuffer.LineBuffer
     prefix: str
     stamp: logbuffer.Stamp
+
+    def text_line(self, values: tuple[float, str, str, str, URL, int, int, float, str]) -> str:
+        """The text access line of `AccessLogger.log`'s values, as `logging` would have written it."""
+        created, name, remote, method, url, status, length, seconds, rid = values
+        target = redact(url.path, url.query_string)
+        return (f'{self.stamp.at(created)} {self.prefix}{name} INFO {remote} "{method} {target}" {status} {length} '
+                f"{seconds * 1000:.1f}ms rid={rid}\n")  # fmt: skip
 
 
 _sink: _Sink | None = None
@@ -163,8 +171,15 @@ class AccessLogger(AbstractAccessLogger):
         logger = self.logger
         if not logger.isEnabledFor(logging.INFO):
             return
-        target = redact(request.path, request.query_string)
         headers = response.headers
+        if not self.json_lines and sink is not None:
+            # made when the buffer is written (gateway.logbuffer): the request's URL is immutable, and its path and
+            # query are decoded then, in one loop with the other lines', not in this request's turn
+            sink.lines.write_later(sink.text_line, (
+                time.time(), logger.name, request.remote or "", request.method, request.rel_url, response.status,
+                response.body_length, time_taken, headers.get("X-Request-Id", "")), len(request.raw_path) + 90)
+            return
+        target = redact(request.path, request.query_string)
         if not self.json_lines:
             rid = headers.get("X-Request-Id", "")
             message = (f'{request.remote or ""} "{request.method} {target}" {response.status} '

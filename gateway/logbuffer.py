@@ -1,10 +1,11 @@
-"""A buffered writer of pre-formatted log lines: the access log's, one per request.
+"""A buffered writer of log lines: the access log's, one per request.
 
 Through `logging`, each access line cost a LogRecord, a Formatter pass (with a strftime) and a write() plus
 flush() on stderr: about as much CPU as aiohttp's whole handling of a small request (bench/notes.md). Here a line
-is one string appended to a list; the list is written in one write() when it holds FLUSH_BYTES, FLUSH_AFTER
-seconds after its first line, before any other log record (so lines stay in order with the rest of the log),
-and at a clean stop (`flush`, called by the server as it stops and at exit).
+is one string appended to a list, or the values it is made of (`write_later`: the line is made when the list is
+written, all of them in one loop, bench/notes.md change 22); the list is written in one write() when it holds
+FLUSH_BYTES, FLUSH_AFTER seconds after its first line, before any other log record (so lines stay in order with
+the rest of the log), and at a clean stop (`flush`, called by the server as it stops and at exit).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import atexit
 import logging
 import threading
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 FLUSH_AFTER = 0.1  # seconds a line may wait for others before it is written
 FLUSH_BYTES = 64 << 10  # characters that are written at once, without waiting for the timer
@@ -28,7 +30,7 @@ class LineBuffer:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self._lines: list[str] = []
+        self._lines: list[str | tuple[Callable[[Any], str], Any]] = []
         self._size = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_thread = 0
@@ -36,9 +38,17 @@ class LineBuffer:
 
     def write(self, line: str) -> None:
         """Add `line` (with its newline)."""
+        self._add(line, len(line))
+
+    def write_later(self, render: Callable[[Any], str], values: Any, size: int) -> None:
+        """Add the line `render(values)` makes when the buffer is written (about `size` characters): `values`
+        must not change meanwhile, and `render` must not fail."""
+        self._add((render, values), size)
+
+    def _add(self, line: str | tuple[Callable[[Any], str], Any], size: int) -> None:
         with self._lock:
             self._lines.append(line)
-            self._size += len(line)
+            self._size += size
             full = self._size >= FLUSH_BYTES
         if full:
             self.flush()
@@ -64,8 +74,9 @@ class LineBuffer:
             if not self._lines:
                 return
             lines, self._lines, self._size = self._lines, [], 0
+            text = "".join(line if isinstance(line, str) else line[0](line[1]) for line in lines)
             try:
-                self.stream.write("".join(lines))
+                self.stream.write(text)
                 self.stream.flush()
             except (OSError, ValueError):  # a closed or broken stderr must not fail a request (as logging.Handler)
                 pass
@@ -82,7 +93,10 @@ class Stamp:
         self._text = ""
 
     def now(self) -> str:
-        created = time.time()
+        return self.at(time.time())
+
+    def at(self, created: float) -> str:
+        """The stamp of the moment `created` (a `time.time()`)."""
         second = int(created)
         if second != self._second:
             self._second = second

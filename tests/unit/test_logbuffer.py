@@ -129,3 +129,22 @@ def test_the_stamp_is_loggings_asctime(monkeypatch: pytest.MonkeyPatch, created:
     record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0  # as LogRecord sets them
     monkeypatch.setattr(logbuffer.time, "time", lambda: created)
     assert logbuffer.Stamp().now() == logging.Formatter().formatTime(record)
+
+
+async def test_a_line_written_later_is_made_at_the_write_in_its_place() -> None:
+    stream = io.StringIO()
+    lines = logbuffer.LineBuffer(stream)
+    made: list[str] = []
+
+    def render(value: str) -> str:
+        made.append(value)
+        return f"{value}\n"
+
+    lines.write("a\n")
+    lines.write_later(render, "b", 2)
+    lines.write("c\n")
+    assert made == [] and stream.getvalue() == ""
+    lines.flush()
+    assert made == ["b"] and stream.getvalue() == "a\nb\nc\n"
+    lines.write_later(render, "x" * logbuffer.FLUSH_BYTES, logbuffer.FLUSH_BYTES)  # its size counts: written now
+    assert stream.getvalue().endswith("x\n")
