@@ -74,12 +74,20 @@ class LineBuffer:
             if not self._lines:
                 return
             lines, self._lines, self._size = self._lines, [], 0
-            text = "".join(line if isinstance(line, str) else line[0](line[1]) for line in lines)
+            text = "".join(line if isinstance(line, str) else _made(*line) for line in lines)
             try:
                 self.stream.write(text)
                 self.stream.flush()
             except (OSError, ValueError):  # a closed or broken stderr must not fail a request (as logging.Handler)
                 pass
+
+
+def _made(render: Callable[[Any], str], values: Any) -> str:
+    # a line that cannot be made must not cost the lines written with it (nor print what it was made of)
+    try:
+        return render(values)
+    except Exception:
+        return "(an access line could not be formatted)\n"
 
 
 _MILLIS = tuple(f",{ms:03d}" for ms in range(1000))  # the stamp's tail, made once: formatting it took 0.4 us a line

@@ -148,3 +148,8 @@ async def test_a_line_written_later_is_made_at_the_write_in_its_place() -> None:
     assert made == ["b"] and stream.getvalue() == "a\nb\nc\n"
     lines.write_later(render, "x" * logbuffer.FLUSH_BYTES, logbuffer.FLUSH_BYTES)  # its size counts: written now
     assert stream.getvalue().endswith("x\n")
+    lines.write("d\n")
+    lines.write_later(lambda value: f"{1 / value}\n", 0, 10)  # a bug in a render loses its line only
+    lines.write("e\n")
+    lines.flush()
+    assert stream.getvalue().endswith("d\n(an access line could not be formatted)\ne\n")
