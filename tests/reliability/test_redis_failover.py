@@ -328,12 +328,22 @@ async def test_a_master_killed_under_load(deployment: Cluster | SentinelSet, aio
         if at > answered + STATED + SLACK:
             assert ready["cache"]["pending_invalidations"] == 0, (at - answered, ready["cache"])
 
-    # the rate limit: at most the stated extra while Redis was out, one shared bucket again after
-    outage = max(s[2]["redis"][0]["last_outage"]["seconds"] for s in run.samples[-2:])
+    # the rate limit: at most the stated extra while Redis was out, one shared bucket again after. Each outage a
+    # replica saw counts (a cluster's failover can show as two: the kill, then a blip as the slots move), each
+    # read from the samples' `last_outage` after it ended
+    outages: dict[int, dict[tuple[float, float], float]] = {}
+    for _, i, ready, _ in run.samples:
+        last = ready["redis"][0].get("last_outage")
+        if last is not None:
+            outages.setdefault(i, {})[last["began"], last["ended"]] = last["seconds"]
+    counted = max(outages.values(), key=lambda seen: sum(seen.values()))
+    # an outage that began and ended between two samples (0.1 s apart, plus their requests) left no `last_outage`
+    unseen = max(s[2]["redis"][0]["outages"] for s in run.samples[-2:]) - len(counted)
     granted = sum(ok for _, ok in run.rated)
     limit = BURST + RATE * (ended - run.started)
-    extra = (2 - 1) * (BURST + RATE * outage) + BURST  # (P - 1) x (burst + rate x T), one burst lost on failover
-    assert granted <= limit + extra, (granted, limit, extra)
+    # per outage: (P - 1) x (burst + rate x T), and one burst lost on failover
+    extra = sum((2 - 1) * (BURST + RATE * seconds) + BURST for seconds in [*counted.values(), *[1.0] * unseen])
+    assert granted <= limit + extra, (granted, limit, extra, outages)
     after = [ok for at, ok in run.rated if at > recovered]
     assert sum(after) <= BURST + RATE * (ended - recovered) + 1 and not all(after), (sum(after), len(after))
 
