@@ -89,6 +89,9 @@ async def test_a_buffered_access_line_is_the_line_logging_wrote(
     assert re.match(stamp, old) and re.match(stamp, new)
     assert re.sub(stamp, "", old) == re.sub(stamp, "", new)
     assert KEY not in new and "api_key=***" in new and "rid-1" in new and new.count("\n") == 1
+    if not json_lines:  # both paths share one format: held to it here
+        assert re.fullmatch(r'w1 test\.logbuffer\.access INFO \S* "GET /admin/admin/index\.php\?api_key=\*\*\*'
+                            r'&action=get_lines" 200 \d+ 12\.3ms rid=rid-1\n', re.sub(stamp, "", new)), new
 
 
 def test_flushes_from_other_threads_lose_no_line_and_keep_the_order() -> None:
