@@ -102,9 +102,12 @@ class _Sink:
     def text_line(self, values: tuple[float, str, str, str, URL, int, int, float, str]) -> str:
         """The text access line of `AccessLogger.log`'s values, as `logging` would have written it."""
         created, name, remote, method, url, status, length, seconds, rid = values
-        target = redact(url.path, url.query_string)
-        return (f'{self.stamp.at(created)} {self.prefix}{name} INFO {remote} "{method} {target}" {status} {length} '
-                f"{seconds * 1000:.1f}ms rid={rid}\n")  # fmt: skip
+        message = _text_message(remote, method, redact(url.path, url.query_string), status, length, seconds, rid)
+        return f"{self.stamp.at(created)} {self.prefix}{name} INFO {message}\n"
+
+
+def _text_message(remote: str, method: str, target: str, status: int, length: int, seconds: float, rid: str) -> str:
+    return f'{remote} "{method} {target}" {status} {length} {seconds * 1000:.1f}ms rid={rid}'
 
 
 _sink: _Sink | None = None
@@ -181,9 +184,8 @@ class AccessLogger(AbstractAccessLogger):
             return
         target = redact(request.path, request.query_string)
         if not self.json_lines:
-            rid = headers.get("X-Request-Id", "")
-            message = (f'{request.remote or ""} "{request.method} {target}" {response.status} '
-                       f"{response.body_length} {time_taken * 1000:.1f}ms rid={rid}")  # fmt: skip
+            message = _text_message(request.remote or "", request.method, target, response.status,
+                                    response.body_length, time_taken, headers.get("X-Request-Id", ""))  # fmt: skip
         else:
             record = {
                 "time": _UtcSecond.now(),

@@ -20,60 +20,58 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 
+class _Observed:
+    """Observations of one histogram child not yet in it: a latency goes where observe() would put it, the first
+    bucket whose upper bound (the histogram's own, +Inf last) it does not exceed."""
+
+    __slots__ = ("bounds", "buckets", "count", "seconds")
+
+    def __init__(self, bounds: list[float]) -> None:
+        self.bounds = bounds
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * len(bounds)
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.seconds += seconds
+        self.buckets[bisect_left(self.bounds, seconds)] += 1
+
+    def move_into(self, child: Histogram) -> None:
+        """Add what was observed to `child` (a histogram's labelled child), and start again from nothing."""
+        seconds, buckets = self.seconds, self.buckets
+        self.count, self.seconds, self.buckets = 0, 0.0, [0] * len(self.bounds)
+        child._sum.inc(seconds)
+        for value, n in zip(child._buckets, buckets, strict=True):
+            if n:
+                value.inc(n)
+
+
 class Tally:
     """Answers of one (dialect, operation) from the cache: each a cache hit (`looked`, once the entry is found
     fresh and the stateful steps passed), then a successful request and its latency (`add`, once answered)."""
 
-    __slots__ = ("_bounds", "_latency", "_lookups", "_requests", "buckets", "count", "lookups", "seconds")
+    __slots__ = ("_latency", "_lookups", "_observed", "_requests", "lookups")
 
     def __init__(self, lookups: Counter, requests: Counter, latency: Histogram) -> None:
         self._lookups, self._requests, self._latency = lookups, requests, latency
-        # the histogram's own upper bounds (+Inf last): a latency goes where observe() would put it, the first
-        # bucket whose bound it does not exceed
-        self._bounds: list[float] = list(latency._upper_bounds)
+        self._observed = _Observed(list(latency._upper_bounds))
         self.lookups = 0
-        self.count = 0
-        self.seconds = 0.0
-        self.buckets = [0] * len(self._bounds)
 
     def looked(self) -> None:
         self.lookups += 1
 
     def add(self, seconds: float) -> None:
-        self.count += 1
-        self.seconds += seconds
-        self.buckets[bisect_left(self._bounds, seconds)] += 1
+        self._observed.add(seconds)
 
     def drain(self) -> None:
         """Move the counts into the metrics (each addition once)."""
         if self.lookups:
             lookups, self.lookups = self.lookups, 0
             self._lookups.inc(lookups)
-        if not self.count:
-            return
-        count, seconds, buckets = self.count, self.seconds, self.buckets
-        self.count, self.seconds, self.buckets = 0, 0.0, [0] * len(self._bounds)
-        self._requests.inc(count)
-        latency = self._latency
-        latency._sum.inc(seconds)
-        for value, n in zip(latency._buckets, buckets, strict=True):
-            if n:
-                value.inc(n)
-
-
-class _Observed:
-    """Observations of one histogram child not yet in it."""
-
-    __slots__ = ("bounds", "buckets", "seconds")
-
-    def __init__(self, bounds: list[float]) -> None:
-        self.bounds = bounds
-        self.seconds = 0.0
-        self.buckets = [0] * len(bounds)
-
-    def add(self, seconds: float) -> None:
-        self.seconds += seconds
-        self.buckets[bisect_left(self.bounds, seconds)] += 1
+        if self._observed.count:
+            self._requests.inc(self._observed.count)
+            self._observed.move_into(self._latency)
 
 
 class Deferred:
@@ -99,13 +97,9 @@ class Deferred:
         counts, self._counts = self._counts, {}
         for (counter, labels), n in counts.items():
             counter.labels(*labels).inc(n)
-        observed, self._observed = self._observed, {}
-        for (histogram, labels), seen in observed.items():
-            child = histogram.labels(*labels)
-            child._sum.inc(seen.seconds)
-            for value, n in zip(child._buckets, seen.buckets, strict=True):
-                if n:
-                    value.inc(n)
+        for (histogram, labels), observed in self._observed.items():
+            if observed.count:
+                observed.move_into(histogram.labels(*labels))
 
 
 class Drain(Collector):

@@ -41,10 +41,9 @@ class UpstreamTransport:
         status, body = answer.status, answer.body
         if not (self.face.NAMES_AS_SENT and panel_secrets.cannot_hold(op, body)):
             outcome = panel_secrets.strip(op, self.face.decode(op, status, body))
-        elif op.kind is Kind.READ:
-            outcome = self.face.verbatim(op, status, body) or self.face.decode(op, status, body)
         else:
-            outcome = self.face.decode(op, status, body)
+            kept = self.face.verbatim(op, status, body) if op.kind is Kind.READ else None
+            outcome = kept or self.face.decode(op, status, body)
         label = "ok" if isinstance(outcome, Result) else outcome.code.value.lower()
         self.metrics.deferred.inc(self.metrics.upstream_requests, (self.upstream.name, label))
         return outcome
