@@ -7,13 +7,15 @@ strings' values is escapes, so they are dealt with first:
 - a `\\uXXXX` escape (or surrogate pair) of a character that may stand unescaped in a JSON string is replaced by
   the character itself (UTF-8): every letter, digit, `.`, `-`, `/` or `:` of a URL is then spelled as itself;
 - what must stay escaped (`"`, `\\`, control characters, lone surrogates) and the short escapes (`\\/`, `\\n`...)
-  stay as they are: each starts with a `\\`, which is never a host character, so after a host it ends it just as
-  the character it stands for does, and `\\/` is matched where the decoded text has `/` (the `//` after the
-  scheme; no host or port holds a `/`).
-Then one regex over the text, with the decoded path's host names, flags and lookahead, finds exactly the origins
-the decoded path finds: a match cannot leave its string (`"` is not in it), and nothing outside strings (numbers,
-`true`, punctuation) can start one. Keys are rewritten too (the decoded path leaves keys alone; no panel writes a
-URL as a key, and hiding one more host is never a leak).
+  stay escaped, a backslash as `\\\\` (so that it ends with a backslash, as it does decoded): each starts with a
+  `\\`, which is never a host character, so after a host it ends it just as the character it stands for does,
+  and `\\/` is matched where the decoded text has `/` (the `//` after the scheme; no host or port holds a `/`).
+Then one regex over the text, with the decoded path's host names, flags, lookahead and lookbehind, finds exactly
+the origins the decoded path finds. What stands before a `//` without a scheme reads alike: a `:`, a slash (`/` or
+`\\/`) or a backslash (`\\\\`) in both, any other escape ends with another character, and where the decoded
+string starts, the text has its `"`. A match cannot leave its string (`"` is not in it), and nothing outside
+strings (numbers, `true`, punctuation) can start one. Keys are rewritten too (the decoded path leaves keys alone;
+no panel writes a URL as a key, and hiding one more host is never a leak).
 
 Pieces: a text cut right after a `"` never splits an escape (none contains `"`, and `\\"` ends at it), nor a UTF-8
 character, so each piece is rewritten alone and the pieces join into the whole document's rewrite.
@@ -29,10 +31,10 @@ _ESCAPE = re.compile(rb"\\(?:u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-
 _MUST_STAY_ESCAPED = frozenset({0x22, 0x5C}) | frozenset(range(0x20))
 
 
-def origin_pattern(host: str) -> re.Pattern[str]:
-    """The decoded path's origin regex (gateway.clientside.rewrite, `host`: what follows its `://`), with JSON's
-    spellings of `//`."""
-    return re.compile(rf"https?:(?://|\\/\\/|/\\/|\\//){host}", re.IGNORECASE)
+def origin_pattern(scheme: str, host: str) -> re.Pattern[str]:
+    """The decoded path's origin regex (gateway.clientside.rewrite: `scheme`, what may stand before its `//`,
+    and `host`, what follows it), with JSON's spellings of `//`."""
+    return re.compile(rf"{scheme}(?://|\\/\\/|/\\/|\\//){host}", re.IGNORECASE)
 
 
 def _spelled_out(match: re.Match[bytes]) -> bytes:
@@ -41,6 +43,8 @@ def _spelled_out(match: re.Match[bytes]) -> bytes:
         code = 0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00)
     elif one is not None:
         code = int(one, 16)
+        if code == 0x5C:
+            return b"\\\\"  # a backslash before `//` ends with one, as it does once decoded (rewrite.SCHEME)
         if code in _MUST_STAY_ESCAPED or 0xD800 <= code <= 0xDFFF:
             return match.group(0)
     else:

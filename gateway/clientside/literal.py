@@ -15,7 +15,9 @@ The fast path must give exactly what the regex gives, or nothing (the caller the
   a user and password, which that byte would end) - the usual text, proven in a pass or two per literal; or else
   every `://` followed by a known host name, in any case, and every `@` followed by one (counted in the
   lower-cased text, a pass per name). A count that differs (an upper-case `HTTP://`, a host name followed by `x`,
-  a port never met before, `user@panel`) sends the text to the regex.
+  a port never met before, `user@panel`) sends the text to the regex;
+- and no URL leaves out its scheme (`//panel.tv/x`): every double slash is the one of a `://` (`_schemes_only`),
+  or else every `//` followed by a known name is a replaced literal's (counted with the names, as above).
 Literals are learned from what the regex matched (bounded), so a panel's origins are found on the first text that
 needs the regex and replaced at C speed from then on. A literal that occurs in the replacement itself is never
 used (its count would include the replacement's own text).
@@ -44,7 +46,10 @@ SEPARATORS = (b"://",)
 # Counting `:/` and `:\\/` counts every one of them once (and the odd `:/` that starts no URL, which only sends
 # the text the longer way)
 JSON_SEPARATORS = (b":/", b":\\/")
-JSON_SPELLINGS = (b"://", b":\\/\\/", b":/\\/", b":\\//")
+# what ends each spelling of `//` once: `//` ends `//` and `\\//`, `/\\/` ends `/\\/` and `\\/\\/` (with a
+# scheme before it or not), so a host name after one of these counts every place a URL of that host starts
+PAIR_ENDS = (b"//",)
+JSON_PAIR_ENDS = (b"//", b"/\\/")
 
 
 class Literals:
@@ -56,10 +61,10 @@ class Literals:
         self.separators = JSON_SEPARATORS if json else SEPARATORS
         self.followers = JSON_FOLLOWERS if json else TEXT_FOLLOWERS
         names = sorted({h.lower().encode() for h in hosts if h}, key=len)
-        # every `://` + known name position starts with one of these (a name whose prefix is also known is
-        # counted under that prefix, so no position is counted twice)
+        # every `//` + known name position (a scheme before it or not) ends one of these (a name whose prefix is
+        # also known is counted under that prefix, so no position is counted twice)
         minimal = [n for i, n in enumerate(names) if not any(n.startswith(m) for m in names[:i])]
-        self.needles = [sep + name for sep in (JSON_SPELLINGS if json else SEPARATORS) for name in minimal]
+        self.needles = [pair + name for pair in (JSON_PAIR_ENDS if json else PAIR_ENDS) for name in minimal]
         # a known host after a user and password (`://user:pass@panel.tv`): any `@name` makes `alone` say no
         self.needles += [b"@" + name for name in minimal]
         self.names = frozenset(names)
@@ -75,11 +80,12 @@ class Literals:
         """Add origins (`scheme://host[:port]`, as the regex matched them, any case) and their JSON spelling;
         how many literals were new. Left to the regex: one with a user and password (each line's own would fill
         the table, and a panel writes none in its own URLs) and one with a host's trailing dot (the regex keeps
-        that dot where no path or port follows it, as in `see http://panel.tv.`)."""
+        that dot where no path or port follows it, as in `see http://panel.tv.`), and one without a scheme (its
+        `//panel.tv` is also the end of every `http://panel.tv`)."""
         known = {lit for lit, _ in self._pairs}
         before = len(known)
         for origin in origins:
-            if b"@" in origin or b".:" in origin or origin.endswith(b"."):
+            if b"@" in origin or b".:" in origin or origin.endswith(b".") or origin.startswith(b"/"):
                 continue
             forms = [(origin, self.public)]
             if self.json:
@@ -136,9 +142,10 @@ class Literals:
             return None
         # a spelling absent: its literals skipped
         present = {sep: fastbytes.count(text, sep) for sep in self.separators}
-        quick = self._usual(text, present, followers[0], foreign)
-        if quick is not None:
-            return quick
+        places = sum(present.values())
+        quick = self._usual(text, present, places, followers[0], foreign)
+        if quick is not None:  # every place covered, every literal replaced: unless a URL left out its scheme
+            return quick if self._schemes_only(text, places) else (quick[0], quick[1], False)
         out = text
         count = 0
         for literal, replacement in self._pairs:
@@ -155,13 +162,25 @@ class Literals:
             if found and not _ends_host_everywhere(text, literal, found, followers):
                 return out, count, False
             covered += found
-        return out, count, sum(present.values()) == covered
+        return out, count, places == covered and self._schemes_only(text, places)
 
-    def _usual(self, text: bytes, present: dict[bytes, int], usual: bytes,
+    def _schemes_only(self, text: bytes, places: int) -> bool:
+        """Whether every double slash in `text` is the one after a scheme's `:`, so that no URL without a scheme
+        can be there. `places`: the separators counted, every one covered by a literal (so each is a spelling of
+        `://`, none a stray `:/` of JSON's). The pairs counted: `//`, and in JSON `/\\/`. Each spelling of `://`
+        holds one of them once, and it is counted there (no pair starts at its `:` or `\\`); a pair where a URL
+        without a scheme can start (anything but `:`, `/` or `\\` before it) is counted apart from those, so
+        equal counts mean there is none (a longer run of slashes, which starts no URL, only adds to the count)."""
+        pairs = fastbytes.count(text, b"//")
+        if self.json and pairs <= places:
+            pairs += fastbytes.count(text, b"/\\/")
+        return pairs == places
+
+    def _usual(self, text: bytes, present: dict[bytes, int], places: int, usual: bytes,
                foreign: bool) -> tuple[bytes, int, bool] | None:  # fmt: skip
         """The usual text in a pass per literal: every literal followed by the usual byte, replaced with it
-        and counted, foreign ones counted with it, and together they are every `://` (a literal followed by
-        something else, or any other URL, leaves one uncovered: None)."""
+        and counted, foreign ones counted with it, and together they are every place a URL starts (a literal
+        followed by something else, or any other URL, leaves one uncovered: None)."""
         out = text
         count = 0
         for literal, replacement in self._pairs:
@@ -170,7 +189,7 @@ class Literals:
                 count += found
         covered = count + sum(fastbytes.count(text, literal + usual) for literal in self._foreign
                               if foreign and present[self._separator(literal)])  # fmt: skip
-        return (out, count, True) if covered == sum(present.values()) else None
+        return (out, count, True) if covered == places else None
 
     def _separator(self, literal: bytes) -> bytes:
         """The separator count a literal's places are among (each literal holds exactly one)."""

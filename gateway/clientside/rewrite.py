@@ -2,7 +2,8 @@
 
 Pure functions and small objects, no I/O. Two kinds of rewrite:
 - known hosts (the upstream's own host, hosts the panel reported in server_info, load balancers met in
-  redirects): any `http(s)://HOST[:port]` anywhere in a text becomes `public_url`, the path kept;
+  redirects): any `http(s)://HOST[:port]` anywhere in a text, or `//HOST[:port]` without a scheme, becomes
+  `public_url`, the path kept;
 - M3U stream lines, `catchup-source` attributes, MAG `cmd` fields and HLS URIs: whatever their host, they
   become gateway URLs (they are streams by definition). HLS URIs on another origin than the configured upstream
   go through `/_o/{id}/...`, where `id` is that URL sealed under the gateway's key (see Origins).
@@ -59,6 +60,11 @@ _JSON_USER_CHARS = rf"(?:{_USER_CHARS}|\\u[dD][89a-fA-F][0-9a-fA-F]{{2}})"
 # or `\\/`; a backslash, which can be written `\\u005c`, is left out of both so that the two read alike)
 _PATH_STARTS = r"[/:?#]"
 _JSON_PATH_STARTS = r"(?:[/:?#]|\\/)"
+# A URL may leave out its scheme (`//panel.tv/logo.png`, scheme-relative: a player takes its page's or its own), so
+# where no scheme stands, `//` starts one too, unless what stands before it makes it part of something else: a
+# scheme the gateway does not serve (`rtmp://`), a longer run of slashes, or a backslash (then, in a JSON text,
+# `\\\\//` is an escaped backslash and `\\//` an escaped slash: left alone in the text as once decoded)
+SCHEME = r"(?:https?:|(?<![:/\\]))"
 
 
 def _after_scheme(alternatives: str, path_starts: str, user_chars: str) -> str:
@@ -172,13 +178,13 @@ class Rewriter:
         names = {_in_url(h.lower()) for h in [*hosts, urlsplit(upstream_url).hostname or ""] if h}
         names.discard("")
         alternatives = "|".join(re.escape(h) for h in sorted(names, key=len, reverse=True))
-        pattern = rf"https?://{_after_scheme(alternatives, _PATH_STARTS, _USER_CHARS)}"
+        pattern = rf"{SCHEME}//{_after_scheme(alternatives, _PATH_STARTS, _USER_CHARS)}"
         self._text = re.compile(pattern, re.IGNORECASE)
         self._bytes = re.compile(pattern.encode(), re.IGNORECASE)
         in_json = _after_scheme(alternatives, _JSON_PATH_STARTS, _JSON_USER_CHARS)
         # what a JSON text spells an origin as: plain, or with PHP's escaped slashes (only to learn literals)
         self._json_origins = re.compile(rf"https?:(?://|\\/\\/){in_json}".encode(), re.IGNORECASE)
-        self._json_text = jsontext.origin_pattern(in_json)
+        self._json_text = jsontext.origin_pattern(SCHEME, in_json)
         # the literal path replaces each origin once; the regex paths would rewrite an inserted public URL
         # again, which changes it when its host is a known one and it has a path: then only the regex runs
         public = urlsplit(self.public)
@@ -274,7 +280,7 @@ class Rewriter:
     def json(self, value: Any) -> Any:
         """Every string in a decoded JSON document, known hosts rewritten."""
         if isinstance(value, str):
-            return self.text(value) if "://" in value else value
+            return self.text(value) if "//" in value else value
         if isinstance(value, list):
             return [self.json(v) for v in value]
         if isinstance(value, dict):

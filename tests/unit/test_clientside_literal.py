@@ -19,14 +19,17 @@ PUBLIC = "https://gw.example.com"
 ORIGINS = ["http://panel.tv:8080", "http://panel.tv:80", "http://panel.tv:80800", "https://panel.tv",
            "http://panel.tv", "HTTP://panel.tv:8080", "http://Panel.TV:8080", "http://panel.tvx:8080",
            "http://cdn.panel.tv:8080", "http://10.0.0.5:8000", "http://10.0.0.50:8000", "http://foreign.net:1",
-           "rtmp://panel.tv:1935", "https://gw.example.com", "hTTps://10.0.0.5:8000"]  # fmt: skip
+           "rtmp://panel.tv:1935", "https://gw.example.com", "hTTps://10.0.0.5:8000",
+           # without a scheme (a player takes its own): the panel's, a foreign one, and runs of slashes
+           "//panel.tv:8080", "//Panel.TV", "//foreign.net:1", "//cdn.panel.tv", "///panel.tv", "x//panel.tv",
+           "\\//panel.tv:8080", "://panel.tv"]  # fmt: skip
 # a user and password before the host, a trailing dot after it: a player connects to panel.tv (kept apart: their
 # variety fills the table of learned literals, which the tests of the fast path's share need free)
 ODD_ORIGINS = ["http://u:p@panel.tv:8080", "http://u@Panel.tv", "http://a,b)@panel.tv", "http://panel.tv.:8080",
                "http://panel.tv.", "http://u@foreign.net", "http://foreign.net,x@panel.tv", "http://panel.tv@foreign.net",
                "http://panel.tv..", "http://a@b@panel.tv:8080", "http://a@foreign.net@panel.tv"]  # fmt: skip
 AFTER = ["/live/u/p/1.ts", "/l.png", '"', "x", ".com/a", "-b/", ":", " ", "?a=1", "_", "", "\\/x", "\u00e9/", "#f",
-         ".", ". ", "./x", ",", ")", "@panel.tv/", ",x@panel.tv/"]  # fmt: skip
+         ".", ". ", "./x", ",", ")", "@panel.tv/", ",x@panel.tv/", "//panel.tv/x", "///panel.tv/", "/a//b"]  # fmt: skip
 TAGS = ['#EXTINF:-1 tvg-logo="{o}{a}" group-title="G",Name', '#EXTM3U x-tvg-url="{o}{a}"',
         '#EXTINF:-1 catchup-source="{o}{a}",N', '#EXTINF:-1 CATCHUP-SOURCE="{o}{a}",N',
         "  #EXTINF:-1,{o}{a}"]  # fmt: skip
@@ -234,3 +237,39 @@ def test_an_ipv6_panel_is_hidden_on_every_path() -> None:
     assert r.chunk(xml.encode()) == f'<display-name>\u0130Z</display-name><icon src="{PUBLIC}/l.png"/>\n'.encode()
     raw = b'[{"name":"\\u0130Z","i":"http:\\/\\/[2001:db8::1]:8080\\/l.png"}]'
     assert json.loads(r.json_text(raw)) == r.json(json.loads(raw)) == [{"name": "\u0130Z", "i": PUBLIC + "/l.png"}]
+
+
+def test_a_url_without_a_scheme_is_hidden_on_every_path() -> None:
+    # `//panel.tv/l.png` takes the player's own scheme: it names the panel as much as `http://panel.tv/l.png`
+    r = rewriter()
+    assert r.text("//panel.tv:8080/l.png") == f"{PUBLIC}/l.png"
+    assert r.text('<img src="//Panel.TV/x.png">') == f'<img src="{PUBLIC}/x.png">'
+    assert r.text("http://cdn.net/i?u=//panel.tv/a") == f"http://cdn.net/i?u={PUBLIC}/a"
+    for kept in ("rtmp://panel.tv/live", "http://cdn.net///panel.tv/a", "\\//panel.tv/a", "//foreign.net/panel.tv",
+                 "//panel.tvx.net/a"):  # fmt: skip
+        assert r.text(kept) == kept
+    block = b'#EXTINF:-1 tvg-logo="//panel.tv:8080/l.png",A\nhttp://panel.tv:8080/live/u/p/1.ts\n'
+    assert r.m3u(block) == f'#EXTINF:-1 tvg-logo="{PUBLIC}/l.png",A\n{PUBLIC}/live/u/p/1.ts\n'.encode()
+    assert r.chunk(b'<icon src="//panel.tv/x.png"/>\n') == f'<icon src="{PUBLIC}/x.png"/>\n'.encode()
+    lists = {  # PHP's escaped slashes, plain ones, the mixed spellings, and an escaped backslash before `//`
+        b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":"\\/\\/panel.tv:8080\\/2.png"}]': f"{PUBLIC}/2.png",
+        b'[{"a":"http://panel.tv:8080/1.png","b":"//panel.tv:8080/2.png"}]': f"{PUBLIC}/2.png",
+        b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":"\\//panel.tv\\/2.png"}]': f"{PUBLIC}/2.png",
+        b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":"/\\/panel.tv\\/2.png"}]': f"{PUBLIC}/2.png",
+        b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":"\\\\\\/\\/panel.tv\\/2.png"}]': "\\//panel.tv/2.png",
+    }
+    for raw, b in lists.items():
+        expected = [{"a": f"{PUBLIC}/1.png", "b": b}]
+        assert r.json(json.loads(raw)) == expected, raw
+        assert json.loads(r.json_text(raw)) == expected, raw
+
+
+def test_lists_with_foreign_urls_without_a_scheme_keep_the_literal_path() -> None:
+    # logos on a CDN written `//img.cdn.net/...` must not send every list of such a panel the slow way
+    r = rewriter()
+    raw = b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":"\\/\\/img.cdn.net\\/2.png"}]'
+    assert r.json_bytes(raw) == raw.replace(b"http:\\/\\/panel.tv:8080", PUBLIC.replace("/", "\\/").encode())
+    block = b'#EXTINF:-1 tvg-logo="//img.cdn.net/l.png",A\nhttp://panel.tv:8080/live/u/p/1.ts\n'
+    assert r._m3u_literal(block) == block.replace(b"http://panel.tv:8080", PUBLIC.encode())
+    assert r.chunk(b'<icon src="//img.cdn.net/x.png"/><a href="http://panel.tv:8080/"/>\n') == (
+        f'<icon src="//img.cdn.net/x.png"/><a href="{PUBLIC}/"/>\n'.encode())
