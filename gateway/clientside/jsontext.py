@@ -32,9 +32,9 @@ _MUST_STAY_ESCAPED = frozenset({0x22, 0x5C}) | frozenset(range(0x20))
 
 
 def origin_pattern(scheme: str, host: str) -> re.Pattern[str]:
-    """The decoded path's origin regex (gateway.clientside.rewrite: `scheme`, what may stand before its `//`,
-    and `host`, what follows it), with JSON's spellings of `//`."""
-    return re.compile(rf"{scheme}(?://|\\/\\/|/\\/|\\//){host}", re.IGNORECASE)
+    """The decoded path's origin regex (gateway.clientside.rewrite: `scheme`, what may stand before its run of
+    slashes and backslashes, and `host`, what follows it), with JSON's spellings of each (`/`, `\\/`, `\\\\`)."""
+    return re.compile(rf"{scheme}(?:/|\\/|\\\\){{2,}}{host}", re.IGNORECASE)
 
 
 def _spelled_out(match: re.Match[bytes]) -> bytes:
@@ -44,7 +44,7 @@ def _spelled_out(match: re.Match[bytes]) -> bytes:
     elif one is not None:
         code = int(one, 16)
         if code == 0x5C:
-            return b"\\\\"  # a backslash before `//` ends with one, as it does once decoded (rewrite.SCHEME)
+            return b"\\\\"  # one token of a run of slashes, ending with a backslash as it does decoded (rewrite.SCHEME)
         if code in _MUST_STAY_ESCAPED or 0xD800 <= code <= 0xDFFF:
             return match.group(0)
     else:

@@ -16,8 +16,9 @@ The fast path must give exactly what the regex gives, or nothing (the caller the
   every `://` followed by a known host name, in any case, and every `@` followed by one (counted in the
   lower-cased text, a pass per name). A count that differs (an upper-case `HTTP://`, a host name followed by `x`,
   a port never met before, `user@panel`) sends the text to the regex;
-- and no URL leaves out its scheme (`//panel.tv/x`): every double slash is the one of a `://` (`_schemes_only`),
-  or else every `//` followed by a known name is a replaced literal's (counted with the names, as above).
+- and no URL leaves out its scheme (`//panel.tv/x`) or has another run of slashes (`http:///`, `\\\\`): every
+  double slash is the one of a `://` and no backslash is next to a slash or another (`_schemes_only`), or else
+  every end of such a run followed by a known name is a replaced literal's (counted with the names, as above).
 Literals are learned from what the regex matched (bounded), so a panel's origins are found on the first text that
 needs the regex and replaced at C speed from then on. A literal that occurs in the replacement itself is never
 used (its count would include the replacement's own text).
@@ -46,10 +47,15 @@ SEPARATORS = (b"://",)
 # Counting `:/` and `:\\/` counts every one of them once (and the odd `:/` that starts no URL, which only sends
 # the text the longer way)
 JSON_SEPARATORS = (b":/", b":\\/")
-# what ends each spelling of `//` once: `//` ends `//` and `\\//`, `/\\/` ends `/\\/` and `\\/\\/` (with a
-# scheme before it or not), so a host name after one of these counts every place a URL of that host starts
-PAIR_ENDS = (b"//",)
-JSON_PAIR_ENDS = (b"//", b"/\\/")
+# What ends a run of two or more slashes and backslashes (rewrite.RUN), each run once, by its last two: a host
+# name after one of these counts every place a URL of that host starts (with a scheme or not). In a text: `//`,
+# `\\/`, and a backslash (`/\\`, `\\\\`; one alone is counted too, which only sends the text the longer way). In
+# JSON, a slash is `/` or `\\/` and a backslash `\\\\`: `//` ends `//` and `\\//`, `/\\/` ends `/\\/` and `\\/\\/`,
+# `\\\\/` ends a backslash and a slash in either spelling, `\\\\` a backslash.
+PAIR_ENDS = (b"//", b"\\/", b"\\")
+JSON_PAIR_ENDS = (b"//", b"/\\/", b"\\\\/", b"\\\\")
+# an origin the literals can stand for: a scheme and two slashes, no other run
+_PLAIN_ORIGIN = re.compile(rb"https?://[^/\\]", re.IGNORECASE)
 
 
 class Literals:
@@ -80,12 +86,12 @@ class Literals:
         """Add origins (`scheme://host[:port]`, as the regex matched them, any case) and their JSON spelling;
         how many literals were new. Left to the regex: one with a user and password (each line's own would fill
         the table, and a panel writes none in its own URLs) and one with a host's trailing dot (the regex keeps
-        that dot where no path or port follows it, as in `see http://panel.tv.`), and one without a scheme (its
-        `//panel.tv` is also the end of every `http://panel.tv`)."""
+        that dot where no path or port follows it, as in `see http://panel.tv.`), and one without a scheme or with
+        another run of slashes (`//panel.tv` is also the end of every `http://panel.tv`; the proofs count `//`)."""
         known = {lit for lit, _ in self._pairs}
         before = len(known)
         for origin in origins:
-            if b"@" in origin or b".:" in origin or origin.endswith(b".") or origin.startswith(b"/"):
+            if b"@" in origin or b".:" in origin or origin.endswith(b".") or not _PLAIN_ORIGIN.match(origin):
                 continue
             forms = [(origin, self.public)]
             if self.json:
@@ -165,16 +171,22 @@ class Literals:
         return out, count, places == covered and self._schemes_only(text, places)
 
     def _schemes_only(self, text: bytes, places: int) -> bool:
-        """Whether every double slash in `text` is the one after a scheme's `:`, so that no URL without a scheme
-        can be there. `places`: the separators counted, every one covered by a literal (so each is a spelling of
-        `://`, none a stray `:/` of JSON's). The pairs counted: `//`, and in JSON `/\\/`. Each spelling of `://`
-        holds one of them once, and it is counted there (no pair starts at its `:` or `\\`); a pair where a URL
-        without a scheme can start (anything but `:`, `/` or `\\` before it) is counted apart from those, so
-        equal counts mean there is none (a longer run of slashes, which starts no URL, only adds to the count)."""
+        """Whether every run of slashes and backslashes in `text` that could introduce a host (two or more) is
+        exactly the `//` after a scheme's `:`, so that no URL without a scheme or with another run can be there.
+        `places`: the separators counted, every one covered by a literal (so each is a spelling of `://`, none a
+        stray `:/` of JSON's). The pairs counted: `//`, and in JSON `/\\/`. Each spelling of `://` holds one of
+        them once, and it is counted there (no pair starts at its `:` or `\\`); a pair where a URL without a
+        scheme can start (anything but `:`, `/` or `\\` before it), or a longer run, adds to the count, so equal
+        counts mean there is none of those. Backslashes: none next to a slash or another (in JSON, none at all)."""
         pairs = fastbytes.count(text, b"//")
         if self.json and pairs <= places:
             pairs += fastbytes.count(text, b"/\\/")
-        return pairs == places
+        if pairs != places:
+            return False
+        if self.json:  # a backslash is `\\\\` there (a text with `\\u005c` takes the exact path): none at all
+            return not fastbytes.contains(text, b"\\\\")
+        return not fastbytes.contains(text, b"\\") or not any(
+            fastbytes.contains(text, pair) for pair in (b"\\/", b"/\\", b"\\\\"))
 
     def _usual(self, text: bytes, present: dict[bytes, int], places: int, usual: bytes,
                foreign: bool) -> tuple[bytes, int, bool] | None:  # fmt: skip

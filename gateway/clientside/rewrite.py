@@ -2,8 +2,8 @@
 
 Pure functions and small objects, no I/O. Two kinds of rewrite:
 - known hosts (the upstream's own host, hosts the panel reported in server_info, load balancers met in
-  redirects): any `http(s)://HOST[:port]` anywhere in a text, or `//HOST[:port]` without a scheme, becomes
-  `public_url`, the path kept;
+  redirects): any `http(s)://HOST[:port]` anywhere in a text, also without its scheme (`//HOST`) or with
+  another run of slashes (`http:///HOST`, `\\\\HOST`), becomes `public_url`, the path kept;
 - M3U stream lines, `catchup-source` attributes, MAG `cmd` fields and HLS URIs: whatever their host, they
   become gateway URLs (they are streams by definition). HLS URIs on another origin than the configured upstream
   go through `/_o/{id}/...`, where `id` is that URL sealed under the gateway's key (see Origins).
@@ -60,11 +60,14 @@ _JSON_USER_CHARS = rf"(?:{_USER_CHARS}|\\u[dD][89a-fA-F][0-9a-fA-F]{{2}})"
 # or `\\/`; a backslash, which can be written `\\u005c`, is left out of both so that the two read alike)
 _PATH_STARTS = r"[/:?#]"
 _JSON_PATH_STARTS = r"(?:[/:?#]|\\/)"
-# A URL may leave out its scheme (`//panel.tv/logo.png`, scheme-relative: a player takes its page's or its own), so
-# where no scheme stands, `//` starts one too, unless what stands before it makes it part of something else: a
-# scheme the gateway does not serve (`rtmp://`), a longer run of slashes, or a backslash (then, in a JSON text,
-# `\\\\//` is an escaped backslash and `\\//` an escaped slash: left alone in the text as once decoded)
+# How a URL's host is introduced: `http(s):` and then two or more slashes, or those slashes alone (`//panel.tv/
+# logo.png`: a player or a browser takes its own scheme). Browsers and OkHttp (players' image loaders) read a run of
+# any length of `/` and `\\` there alike (`http:///panel.tv`, `\\\\panel.tv`), so does this. A run without a scheme
+# starts a URL unless a `:` (a scheme the gateway does not serve: `rtmp://`), a slash or a backslash stands before
+# it (then it is the rest of a longer run, or in a JSON text the second half of an escape; read alike in the text
+# and once decoded). Not read as a URL: `http:panel.tv` and `http:/panel.tv`, which browsers would follow.
 SCHEME = r"(?:https?:|(?<![:/\\]))"
+RUN = r"[/\\]{2,}"
 
 
 def _after_scheme(alternatives: str, path_starts: str, user_chars: str) -> str:
@@ -178,7 +181,7 @@ class Rewriter:
         names = {_in_url(h.lower()) for h in [*hosts, urlsplit(upstream_url).hostname or ""] if h}
         names.discard("")
         alternatives = "|".join(re.escape(h) for h in sorted(names, key=len, reverse=True))
-        pattern = rf"{SCHEME}//{_after_scheme(alternatives, _PATH_STARTS, _USER_CHARS)}"
+        pattern = rf"{SCHEME}{RUN}{_after_scheme(alternatives, _PATH_STARTS, _USER_CHARS)}"
         self._text = re.compile(pattern, re.IGNORECASE)
         self._bytes = re.compile(pattern.encode(), re.IGNORECASE)
         in_json = _after_scheme(alternatives, _JSON_PATH_STARTS, _JSON_USER_CHARS)
@@ -280,7 +283,7 @@ class Rewriter:
     def json(self, value: Any) -> Any:
         """Every string in a decoded JSON document, known hosts rewritten."""
         if isinstance(value, str):
-            return self.text(value) if "//" in value else value
+            return self.text(value) if "/" in value or "\\" in value else value
         if isinstance(value, list):
             return [self.json(v) for v in value]
         if isinstance(value, dict):

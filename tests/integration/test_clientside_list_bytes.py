@@ -38,15 +38,17 @@ async def test_a_list_keeps_the_panels_json_and_hides_its_hosts(aiohttp_server: 
         assert got[6] == f"{PUBLIC}/x?u={PUBLIC}/y"
 
 
-async def test_a_url_without_a_scheme_in_a_list_is_hidden(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient,
-                                                          policies_dir: Path, tmp_path: Path) -> None:  # fmt: skip
-    # `//host/logo.png` takes the player's scheme: it names the panel as much as `http://host/logo.png`
+async def test_a_url_without_a_scheme_or_with_other_slashes_in_a_list_is_hidden(
+        aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path) -> None:
+    # `//host/logo.png` takes the player's scheme, and browsers and OkHttp read `http:///host` and `\\host` as
+    # `//host`: each names the panel as much as `http://host/logo.png`
     sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
     server = await aiohttp_server(sim.app())
     panel = str(server.make_url("")).rstrip("/")
     host = panel.removeprefix("http://")
     icons = {1: f"{panel}/images/1.png", 2: f"//{host}/images/2.png", 3: "//cdn.example.org/3.png",
-             5: f"//{host.upper()}/images/5.png"}  # fmt: skip
+             5: f"//{host.upper()}/images/5.png", 6: f"http:///{host}/images/6.png",
+             7: f"\\\\{host}/images/7.png"}  # fmt: skip
     for sid, icon in icons.items():
         sim.tables["streams"][sid]["stream_icon"] = icon
     client = await aiohttp_client(build_app(make_config(panel, policies_dir, tmp_path)))
@@ -59,3 +61,4 @@ async def test_a_url_without_a_scheme_in_a_list_is_hidden(aiohttp_server: Aiohtt
         got = {row["stream_id"]: row["stream_icon"] for row in json.loads(raw)}
         assert got[1] == f"{PUBLIC}/images/1.png" and got[2] == f"{PUBLIC}/images/2.png"
         assert got[3] == "//cdn.example.org/3.png" and got[5] == f"{PUBLIC}/images/5.png"
+        assert got[6] == f"{PUBLIC}/images/6.png" and got[7] == f"{PUBLIC}/images/7.png"  # as browsers read them

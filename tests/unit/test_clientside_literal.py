@@ -20,16 +20,19 @@ ORIGINS = ["http://panel.tv:8080", "http://panel.tv:80", "http://panel.tv:80800"
            "http://panel.tv", "HTTP://panel.tv:8080", "http://Panel.TV:8080", "http://panel.tvx:8080",
            "http://cdn.panel.tv:8080", "http://10.0.0.5:8000", "http://10.0.0.50:8000", "http://foreign.net:1",
            "rtmp://panel.tv:1935", "https://gw.example.com", "hTTps://10.0.0.5:8000",
-           # without a scheme (a player takes its own): the panel's, a foreign one, and runs of slashes
+           # without a scheme (a player takes its own): the panel's, a foreign one; other runs of slashes and
+           # backslashes, which browsers and OkHttp read as `//`
            "//panel.tv:8080", "//Panel.TV", "//foreign.net:1", "//cdn.panel.tv", "///panel.tv", "x//panel.tv",
-           "\\//panel.tv:8080", "://panel.tv"]  # fmt: skip
+           "\\//panel.tv:8080", "://panel.tv", "http:///panel.tv", "\\\\panel.tv:8080", "/\\panel.tv",
+           "http:\\\\Panel.tv", "HTTP:/\\/panel.tv", "http:/panel.tv", "\\foreign.net"]  # fmt: skip
 # a user and password before the host, a trailing dot after it: a player connects to panel.tv (kept apart: their
 # variety fills the table of learned literals, which the tests of the fast path's share need free)
 ODD_ORIGINS = ["http://u:p@panel.tv:8080", "http://u@Panel.tv", "http://a,b)@panel.tv", "http://panel.tv.:8080",
                "http://panel.tv.", "http://u@foreign.net", "http://foreign.net,x@panel.tv", "http://panel.tv@foreign.net",
                "http://panel.tv..", "http://a@b@panel.tv:8080", "http://a@foreign.net@panel.tv"]  # fmt: skip
 AFTER = ["/live/u/p/1.ts", "/l.png", '"', "x", ".com/a", "-b/", ":", " ", "?a=1", "_", "", "\\/x", "\u00e9/", "#f",
-         ".", ". ", "./x", ",", ")", "@panel.tv/", ",x@panel.tv/", "//panel.tv/x", "///panel.tv/", "/a//b"]  # fmt: skip
+         ".", ". ", "./x", ",", ")", "@panel.tv/", ",x@panel.tv/", "//panel.tv/x", "///panel.tv/", "/a//b",
+         "\\\\x", "\\/"]  # fmt: skip
 TAGS = ['#EXTINF:-1 tvg-logo="{o}{a}" group-title="G",Name', '#EXTM3U x-tvg-url="{o}{a}"',
         '#EXTINF:-1 catchup-source="{o}{a}",N', '#EXTINF:-1 CATCHUP-SOURCE="{o}{a}",N',
         "  #EXTINF:-1,{o}{a}"]  # fmt: skip
@@ -239,29 +242,33 @@ def test_an_ipv6_panel_is_hidden_on_every_path() -> None:
     assert json.loads(r.json_text(raw)) == r.json(json.loads(raw)) == [{"name": "\u0130Z", "i": PUBLIC + "/l.png"}]
 
 
-def test_a_url_without_a_scheme_is_hidden_on_every_path() -> None:
-    # `//panel.tv/l.png` takes the player's own scheme: it names the panel as much as `http://panel.tv/l.png`
+def test_a_url_without_a_scheme_or_with_other_slashes_is_hidden_on_every_path() -> None:
+    # `//panel.tv/l.png` takes the player's own scheme, and browsers and OkHttp (players' image loaders) read any
+    # run of slashes and backslashes as `//`: each names the panel as much as `http://panel.tv/l.png`
     r = rewriter()
-    assert r.text("//panel.tv:8080/l.png") == f"{PUBLIC}/l.png"
-    assert r.text('<img src="//Panel.TV/x.png">') == f'<img src="{PUBLIC}/x.png">'
+    for spelled in ("//panel.tv:8080", "//Panel.TV", "http:///panel.tv", "\\\\panel.tv", "/\\panel.tv",
+                    "\\//panel.tv", "HTTP:\\\\panel.tv", "https:/\\/panel.tv"):  # fmt: skip
+        assert r.text(f'<img src="{spelled}/l.png">') == f'<img src="{PUBLIC}/l.png">', spelled
     assert r.text("http://cdn.net/i?u=//panel.tv/a") == f"http://cdn.net/i?u={PUBLIC}/a"
-    for kept in ("rtmp://panel.tv/live", "http://cdn.net///panel.tv/a", "\\//panel.tv/a", "//foreign.net/panel.tv",
-                 "//panel.tvx.net/a"):  # fmt: skip
+    for kept in ("rtmp://panel.tv/live", "rtmp:///panel.tv/live", "//foreign.net/panel.tv", "//panel.tvx.net/a",
+                 "/panel.tv/a", "a\\panel.tv"):  # fmt: skip
         assert r.text(kept) == kept
     block = b'#EXTINF:-1 tvg-logo="//panel.tv:8080/l.png",A\nhttp://panel.tv:8080/live/u/p/1.ts\n'
     assert r.m3u(block) == f'#EXTINF:-1 tvg-logo="{PUBLIC}/l.png",A\n{PUBLIC}/live/u/p/1.ts\n'.encode()
-    assert r.chunk(b'<icon src="//panel.tv/x.png"/>\n') == f'<icon src="{PUBLIC}/x.png"/>\n'.encode()
-    lists = {  # PHP's escaped slashes, plain ones, the mixed spellings, and an escaped backslash before `//`
-        b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":"\\/\\/panel.tv:8080\\/2.png"}]': f"{PUBLIC}/2.png",
-        b'[{"a":"http://panel.tv:8080/1.png","b":"//panel.tv:8080/2.png"}]': f"{PUBLIC}/2.png",
-        b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":"\\//panel.tv\\/2.png"}]': f"{PUBLIC}/2.png",
-        b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":"/\\/panel.tv\\/2.png"}]': f"{PUBLIC}/2.png",
-        b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":"\\\\\\/\\/panel.tv\\/2.png"}]': "\\//panel.tv/2.png",
-    }
-    for raw, b in lists.items():
-        expected = [{"a": f"{PUBLIC}/1.png", "b": b}]
+    for icon in (b"//panel.tv/x.png", b"http:///panel.tv/x.png", b"\\\\panel.tv/x.png"):
+        assert r.chunk(b'<icon src="' + icon + b'"/>\n') == f'<icon src="{PUBLIC}/x.png"/>\n'.encode()
+    lists = {  # PHP's escaped slashes, plain ones, the mixed spellings, backslashes
+        b'"\\/\\/panel.tv:8080\\/2.png"', b'"//panel.tv:8080/2.png"', b'"\\//panel.tv\\/2.png"',
+        b'"/\\/panel.tv\\/2.png"', b'"\\\\\\/\\/panel.tv\\/2.png"', b'"http:\\/\\/\\/panel.tv\\/2.png"',
+        b'"\\\\\\\\panel.tv\\/2.png"', b'"http:\\\\\\/panel.tv\\/2.png"',
+    }  # fmt: skip
+    for b in lists:
+        raw = b'[{"a":"http:\\/\\/panel.tv:8080\\/1.png","b":' + b + b"}]"
+        expected = [{"a": f"{PUBLIC}/1.png", "b": f"{PUBLIC}/2.png"}]
         assert r.json(json.loads(raw)) == expected, raw
         assert json.loads(r.json_text(raw)) == expected, raw
+    raw = b'[{"b":"\\\\panel.tv\\/2.png","c":"rtmp:\\/\\/panel.tv"}]'  # one backslash, another scheme: kept
+    assert json.loads(r.json_text(raw)) == json.loads(raw) == r.json(json.loads(raw))
 
 
 def test_lists_with_foreign_urls_without_a_scheme_keep_the_literal_path() -> None:
