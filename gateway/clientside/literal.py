@@ -9,16 +9,15 @@ The fast path must give exactly what the regex gives, or nothing (the caller the
 - each literal it replaces is followed, everywhere, by a byte that ends a host (`/`, `"`, a space...): then each
   occurrence is precisely one regex match (no longer host name, no longer port, no trailing dot can follow, and
   no such byte can be part of a user and password, so no match starts earlier and runs over it);
-- the literals account for every place a regex match could start. Two ways to count those places:
-  every `://` (or JSON's `:\\/\\/`) at all, when each one is a replaced literal or a foreign one (`://host` of a
-  host that is not known, followed by a byte that ends it: no known name can match there, nor be the host after
-  a user and password, which that byte would end) - the usual text, proven in a pass or two per literal; or else
-  every `://` followed by a known host name, in any case, and every `@` followed by one (counted in the
-  lower-cased text, a pass per name). A count that differs (an upper-case `HTTP://`, a host name followed by `x`,
-  a port never met before, `user@panel`) sends the text to the regex;
-- and no URL leaves out its scheme (`//panel.tv/x`) or has another run of slashes (`http:///`, `\\\\`): every
-  double slash is the one of a `://` and no backslash is next to a slash or another (`_schemes_only`), or else
-  every end of such a run followed by a known name is a replaced literal's (counted with the names, as above).
+- the literals account for every place a regex match could start: a run of two or more slashes and backslashes
+  (`//`, with a scheme before it or not; rewrite.RUN). Two ways to count those places: every `//` (or JSON's
+  `/\\/`) at all, when each one is in a replaced literal or a foreign one (`://host` of a host that is not known,
+  followed by a byte that ends it: no known name can match there, nor be the host after a user and password,
+  which that byte would end), and no backslash stands next to a slash or another - the usual text, proven in a
+  pass or two per literal; or else every end of such a run followed by a known host name, in any case, and every
+  `@` followed by one (counted in the lower-cased text, a pass per name). A count that differs (an upper-case
+  `HTTP://`, a host name followed by `x`, a port never met before, `user@panel`, `//panel` without a scheme)
+  sends the text to the regex.
 Literals are learned from what the regex matched (bounded), so a panel's origins are found on the first text that
 needs the regex and replaced at C speed from then on. A literal that occurs in the replacement itself is never
 used (its count would include the replacement's own text).
@@ -42,11 +41,13 @@ JSON_FOLLOWERS = (b"\\/", b'"', b"/", b'\\"', b" ", b"\\\\", b"\\n", b"\\r", b"\
 # in a playlist only `/` and white space: there they end a host for every rule (a URL line's origin runs to
 # `/` or a space, a catch-up source's to `/`, `"` or a space), so one literal replacement is each rule's result
 M3U_FOLLOWERS = (b"/", b"\n", b" ", b"\r", b"\t", b"\x0b", b"\x0c")
-SEPARATORS = (b"://",)
+# Where a URL can start, counted: `//`. A `://` holds one and it is counted there (no `//` can start at its `:`);
+# a run of slashes anywhere else (`//panel` without a scheme, `http:///panel`) is counted apart, at least once.
+SEPARATORS = (b"//",)
 # JSON spells `://` four ways without `\\u` escapes (those are refused before): `://`, `:\\/\\/`, `:/\\/`, `:\\//`.
-# Counting `:/` and `:\\/` counts every one of them once (and the odd `:/` that starts no URL, which only sends
-# the text the longer way)
-JSON_SEPARATORS = (b":/", b":\\/")
+# Counting `//` and `/\\/` counts every one of them once (`:\\//` holds `//`, `:\\/\\/` and `:/\\/` hold `/\\/`; none
+# starts at the `:` or `\\` before it), and any other run of slashes apart, at least once.
+JSON_SEPARATORS = (b"//", b"/\\/")
 # What ends a run of two or more slashes and backslashes (rewrite.RUN), each run once, by its last two: a host
 # name after one of these counts every place a URL of that host starts (with a scheme or not). In a text: `//`,
 # `\\/`, and a backslash (`/\\`, `\\\\`; one alone is counted too, which only sends the text the longer way). In
@@ -150,8 +151,8 @@ class Literals:
         present = {sep: fastbytes.count(text, sep) for sep in self.separators}
         places = sum(present.values())
         quick = self._usual(text, present, places, followers[0], foreign)
-        if quick is not None:  # every place covered, every literal replaced: unless a URL left out its scheme
-            return quick if self._schemes_only(text, places) else (quick[0], quick[1], False)
+        if quick is not None:  # every `//` covered, every literal replaced: unless a run holds a backslash
+            return quick if self._no_backslash_runs(text) else (quick[0], quick[1], False)
         out = text
         count = 0
         for literal, replacement in self._pairs:
@@ -168,22 +169,13 @@ class Literals:
             if found and not _ends_host_everywhere(text, literal, found, followers):
                 return out, count, False
             covered += found
-        return out, count, places == covered and self._schemes_only(text, places)
+        return out, count, places == covered and self._no_backslash_runs(text)
 
-    def _schemes_only(self, text: bytes, places: int) -> bool:
-        """Whether every run of slashes and backslashes in `text` that could introduce a host (two or more) is
-        exactly the `//` after a scheme's `:`, so that no URL without a scheme or with another run can be there.
-        `places`: the separators counted, every one covered by a literal (so each is a spelling of `://`, none a
-        stray `:/` of JSON's). The pairs counted: `//`, and in JSON `/\\/`. Each spelling of `://` holds one of
-        them once, and it is counted there (no pair starts at its `:` or `\\`); a pair where a URL without a
-        scheme can start (anything but `:`, `/` or `\\` before it), or a longer run, adds to the count, so equal
-        counts mean there is none of those. Backslashes: none next to a slash or another (in JSON, none at all)."""
-        pairs = fastbytes.count(text, b"//")
-        if self.json and pairs <= places:
-            pairs += fastbytes.count(text, b"/\\/")
-        if pairs != places:
-            return False
-        if self.json:  # a backslash is `\\\\` there (a text with `\\u005c` takes the exact path): none at all
+    def _no_backslash_runs(self, text: bytes) -> bool:
+        """Whether no backslash in `text` stands next to a slash or another backslash, so that every run of two
+        or more is made of slashes, all counted as separators. In JSON a backslash is `\\\\` (a text with `\\u005c`
+        takes the exact path): there, none at all."""
+        if self.json:
             return not fastbytes.contains(text, b"\\\\")
         return not fastbytes.contains(text, b"\\") or not any(
             fastbytes.contains(text, pair) for pair in (b"\\/", b"/\\", b"\\\\"))
@@ -205,9 +197,7 @@ class Literals:
 
     def _separator(self, literal: bytes) -> bytes:
         """The separator count a literal's places are among (each literal holds exactly one)."""
-        if not self.json:
-            return b"://"
-        return b":\\/" if b":\\/" in literal else b":/"
+        return b"/\\/" if b"\\/" in literal else b"//"
 
     def alone(self, text: bytes, count: int, lowered: bytes | None = None) -> bool:
         """Whether `count` replaced origins are all the places a known-host URL starts in `text` (each replaced one
