@@ -11,11 +11,11 @@ strings' values is escapes, so they are dealt with first:
   `\\`, which is never a host character, so after a host it ends it just as the character it stands for does,
   and `\\/` is matched where the decoded text has `/` (the `//` after the scheme; no host or port holds a `/`).
 Then one regex over the text, with the decoded path's host names, flags, lookahead and lookbehind, finds exactly
-the origins the decoded path finds. What stands before a `//` without a scheme reads alike: a `:`, a slash (`/` or
-`\\/`) or a backslash (`\\\\`) in both, any other escape ends with another character, and where the decoded
-string starts, the text has its `"`. A match cannot leave its string (`"` is not in it), and nothing outside
-strings (numbers, `true`, punctuation) can start one. Keys are rewritten too (the decoded path leaves keys alone;
-no panel writes a URL as a key, and hiding one more host is never a leak).
+the origins the decoded path finds. What stands before a run of slashes without a scheme reads alike: a `:`, a
+slash (`/` or `\\/`) or a backslash (`\\\\`) in both, any other escape ends with another character, and where the
+decoded string starts, the text has its `"`. A match cannot leave its string (`"` is not in it), and nothing
+outside strings (numbers, `true`, punctuation) can start one. Keys are rewritten too (the decoded path leaves keys
+alone; no panel writes a URL as a key, and hiding one more host is never a leak).
 
 Pieces: a text cut right after a `"` never splits an escape (none contains `"`, and `\\"` ends at it), nor a UTF-8
 character, so each piece is rewritten alone and the pieces join into the whole document's rewrite.
