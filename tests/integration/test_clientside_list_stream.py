@@ -90,6 +90,24 @@ async def test_a_list_in_pieces_is_streamed_rewritten_and_stored(aiohttp_server:
     assert again.headers.get("X-Cache") == "HIT" and await again.text() == text and panel.calls == 1
 
 
+async def test_a_list_in_pieces_hides_the_panel_written_without_a_scheme(
+        aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path) -> None:
+    # logos typed `//host/...`, `http:///host/...` or `\\host/...`, in pieces that cut through them anywhere: a
+    # browser or OkHttp reads each as the panel
+    panel = Panel(b"", piece=97, pause=0.001)
+    client, origin = await start(aiohttp_server, aiohttp_client, policies_dir, tmp_path, panel)
+    host = origin.split("://")[1]
+    spellings = (f"{origin}", f"//{host}", f"http:///{host}", f"\\\\{host}", "//cdn.example.org")
+    items = [{"num": n, "stream_icon": f"{spellings[n % 5]}/images/{n}.png"} for n in range(500)]
+    panel.body = json.dumps(items).replace("/", "\\/").encode()
+    resp = await client.get("/player_api.php", params=LINE)
+    text = await resp.text()
+    assert resp.status == 200 and host not in text
+    rows = json.loads(text)
+    assert [r["stream_icon"] for r in rows] == [
+        f"//cdn.example.org/images/{n}.png" if n % 5 == 4 else f"{PUBLIC}/images/{n}.png" for n in range(500)]
+
+
 @pytest.mark.parametrize("fault", ["not a list", "cut", "silent"])
 async def test_a_list_that_breaks_off_ends_as_it_stands_and_is_not_stored(fault: str, aiohttp_server: AiohttpServer,
                                                                           aiohttp_client: AiohttpClient,
