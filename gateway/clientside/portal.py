@@ -26,7 +26,7 @@ from gateway import jsonio
 from gateway.bodyread import TooLarge, read_body
 from gateway.clientside.refusal import Refusal
 from gateway.clientside.relay import forward_headers
-from gateway.clientside.rewrite import Rewriter
+from gateway.clientside.rewrite import Rewriter, may_hold_a_url
 from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
 from gateway.model import Reason
@@ -45,7 +45,7 @@ MAX_FORM_BYTES = 64 << 10  # a box's POST is a handful of fields
 def rewrite_answer(value: Any, rewriter: Rewriter, key: str = "") -> Any:
     """A decoded portal answer with every panel URL made the gateway's (see the module's notes)."""
     if isinstance(value, str):
-        if PLACEHOLDER in value or ("/" not in value and "\\" not in value):
+        if PLACEHOLDER in value or not may_hold_a_url(value):
             return value
         return rewriter.text(rewriter.streams(value) if key in CMD_FIELDS else value)
     if isinstance(value, list):

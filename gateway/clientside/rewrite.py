@@ -70,6 +70,11 @@ SCHEME = r"(?:https?:|(?<![:/\\]))"
 RUN = r"[/\\]{2,}"
 
 
+def may_hold_a_url(value: str) -> bool:
+    """Whether `text()` could change `value`: every URL it rewrites has a run of slashes or backslashes (RUN)."""
+    return "/" in value or "\\" in value
+
+
 def _after_scheme(alternatives: str, path_starts: str, user_chars: str) -> str:
     """The origin regex after its `://`: a user and password, a known name, its trailing dot when a path, port or
     query follows (`panel.tv./x` is panel.tv to a player), a port; then nothing that continues a host name (a
@@ -283,7 +288,7 @@ class Rewriter:
     def json(self, value: Any) -> Any:
         """Every string in a decoded JSON document, known hosts rewritten."""
         if isinstance(value, str):
-            return self.text(value) if "/" in value or "\\" in value else value
+            return self.text(value) if may_hold_a_url(value) else value
         if isinstance(value, list):
             return [self.json(v) for v in value]
         if isinstance(value, dict):
