@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from gateway import hitpath, paging, routing, security, tenancy
+from gateway import hitpath, paging, routing, security, tenancy, whole_answer
 from gateway.audit import AuditEntry
 from gateway.cache.step import cache
 from gateway.catalogue import Kind, Operation
@@ -182,12 +182,8 @@ async def _handle(request: web.Request, face: ClientFace) -> web.StreamResponse:
         if isinstance(ex.outcome, Failure) and ex.outcome.retry_after > 0:
             ex.response_headers["Retry-After"] = str(max(1, math.ceil(ex.outcome.retry_after)))
         _record(ex, time.perf_counter() - ex.started)
-    return web.Response(
-        status=rendered.status,
-        body=rendered.body,
-        content_type=rendered.content_type,
-        headers={"X-Request-Id": ex.request_id, **ex.response_headers},
-    )
+    return whole_answer.answer(request, rendered.status, rendered.body, rendered.content_type,
+                               {"X-Request-Id": ex.request_id, **ex.response_headers})
 
 
 def _add_admin_routes(app: web.Application, *, late: bool) -> None:
