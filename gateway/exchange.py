@@ -113,31 +113,61 @@ Next = Callable[[Exchange], Awaitable[Outcome]]
 Step = Callable[[Exchange, Next], Awaitable[Outcome]]
 
 
-def check(step: Callable[[Exchange], Awaitable[None]]) -> Step:
+Look = Callable[[Exchange], Awaitable[None]]
+
+
+class Check:
     """A step that only looks (and raises Refused to stop the request): it runs, then the rest does."""
 
-    async def checked(ex: Exchange, next: Next) -> Outcome:
-        await step(ex)
+    def __init__(self, look: Look) -> None:
+        self.look = look
+        self.__name__ = self.__qualname__ = look.__name__
+
+    async def __call__(self, ex: Exchange, next: Next) -> Outcome:
+        await self.look(ex)
         return await next(ex)
 
-    checked.__name__ = checked.__qualname__ = step.__name__
-    return checked
+
+def check(look: Look) -> Check:
+    """`look` as a step of the pipeline."""
+    return Check(look)
 
 
 def compose(steps: tuple[Step, ...]) -> Next:
-    """The pipeline as one function, built once: `steps[0]` outermost, the last one innermost."""
+    """The pipeline as one function, built once: `steps[0]` outermost, the last one innermost.
 
-    async def end(_: Exchange) -> Outcome:
-        raise AssertionError("the innermost step must answer, not call on")
-
-    handler: Next = end
-    for step in reversed(steps):
-        handler = _bind(step, handler)
+    Every step that is still running when the innermost awaits the panel is a coroutine frame the event loop
+    passes through each time the request resumes (each piece of the panel's answer): consecutive looks run in
+    one frame, one after the other, and a step is handed the rest without a frame of its own."""
+    runs: list[Step | list[Look]] = []
+    for step in steps:
+        if not isinstance(step, Check):
+            runs.append(step)
+        elif runs and isinstance(runs[-1], list):
+            runs[-1].append(step.look)
+        else:
+            runs.append([step.look])
+    handler: Next = _end
+    for run in reversed(runs):
+        handler = _looks(tuple(run), handler) if isinstance(run, list) else _bind(run, handler)
     return handler
 
 
+async def _end(_: Exchange) -> Outcome:
+    raise AssertionError("the innermost step must answer, not call on")
+
+
+def _looks(looks: tuple[Look, ...], rest: Next) -> Next:
+    async def looked(ex: Exchange) -> Outcome:
+        for look in looks:
+            await look(ex)
+        return await rest(ex)
+
+    return looked
+
+
 def _bind(step: Step, rest: Next) -> Next:
-    async def bound(ex: Exchange) -> Outcome:
-        return await step(ex, rest)
+    def bound(ex: Exchange) -> Awaitable[Outcome]:
+        return step(ex, rest)  # the step's own coroutine: no frame between it and the one that awaits it
 
     return bound
