@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from gateway.model import Page
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Request ids need to be unique, not secret: a random prefix per process and a counter (uuid4 per request was a
 # visible share of a cache hit's time).
 _ID_PREFIX = os.urandom(12).hex()
@@ -104,7 +104,7 @@ class Exchange:
     def request_id_of(request: web.Request) -> str:
         """Keep a caller's X-Request-Id when it is harmless, so logs join up across hops."""
         given = request.headers.get("X-Request-Id", "")
-        return given if given and _REQUEST_ID.match(given) else f"{_ID_PREFIX}{next(_ID_SEQUENCE):08x}"
+        return given if given and _REQUEST_ID.fullmatch(given) else f"{_ID_PREFIX}{next(_ID_SEQUENCE):08x}"
 
 
 # The admin pipeline is an onion: each step gets the request and the rest of the pipeline, and may act before

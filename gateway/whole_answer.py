@@ -11,12 +11,13 @@ writer's output and drained as aiohttp drains (a client that does not read holds
 What it leaves to `web.Response` (`answer` picks): an answer that must have no body (HEAD, 1xx, 204, 304),
 and any header value with a control character, which aiohttp refuses (header injection) and so does this.
 The gateway's applications register no `on_response_prepare` signal (the Server header is set once,
-gateway.httpserver), which this response would not run: tests/unit/test_whole_answer.py holds them to that.
+gateway.httpserver), which this response would not run: tests/integration/test_whole_answer.py holds them to that.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from http import HTTPStatus
 
@@ -29,7 +30,12 @@ from aiohttp.web_request import BaseRequest
 from gateway.httpserver import SERVER_NAME
 
 _NO_BODY = frozenset({204, 304}) | frozenset(range(100, 200))
-_REFUSED = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # as aiohttp's _safe_header: control characters but TAB
+# as aiohttp's _safe_header: control characters but TAB; and lone surrogates, which str.encode refuses (aiohttp's C
+# serializer drops them): both go to web.Response, which answers as it always did
+_REFUSED = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+# whether asyncio's writelines sends a large answer's head and body without joining them (as aiohttp's http_writer
+# decides: before these versions it joins them, or misbehaves)
+_WRITELINES = not (sys.version_info < (3, 12, 9) or (3, 13, 0) <= sys.version_info < (3, 13, 2))
 _PHRASES = {s.value: s.phrase for s in HTTPStatus}
 
 
@@ -65,12 +71,11 @@ class WholeAnswer(web.StreamResponse):
         transport = request.transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("Cannot write to closing transport")
-        # one write for a small answer (two would be two sends); a large one goes on its own, not copied
-        if len(body) < 0x10000:
-            transport.write(head + body)
+        # one send: two writes would be two packets (the socket has TCP_NODELAY)
+        if _WRITELINES and len(body) >= 2048:
+            transport.writelines((head, body))
         else:
-            transport.write(head)
-            transport.write(body)
+            transport.write(head + body)
         writer.output_size += len(head) + len(body)
         await writer.drain()  # as aiohttp's own write_eof: a client that does not read holds the next answer back
         return writer
