@@ -1,5 +1,5 @@
 """Where the gateway listens and how long a client connection may take: `listen`, `admin_listen` and
-`client_timeouts` (applied by gateway.clienttimeouts at start-up)."""
+`client_timeouts` (applied by gateway.clienttimeouts and gateway.server at start-up)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class ClientTimeouts:
     header: float = 10.0  # from a connection's start, or a request's first byte, to the end of its header
     body: float = 30.0  # from the end of the header to the end of the body
     keepalive: float = 75.0  # idle between two requests
+    shutdown: float = 30.0  # on SIGTERM, for requests in flight to finish and their answers to be read
 
 
 def parse_listen(r: Reader, key: str, default_host: str, default_port: int) -> Listen:
@@ -33,7 +34,8 @@ def parse_listen(r: Reader, key: str, default_host: str, default_port: int) -> L
 
 
 def parse_client_timeouts(data: Any, path: str) -> ClientTimeouts:
-    """`client_timeouts: {header: 10, body: 30, keepalive: 75}` (seconds, each more than 0 and at most an hour)."""
+    """`client_timeouts: {header: 10, body: 30, keepalive: 75, shutdown: 30}` (seconds, each more than 0 and at
+    most an hour)."""
     if data is None:
         return ClientTimeouts()
     r = Reader(data, path)

@@ -18,11 +18,12 @@ from gateway.clientside.runtime import WORKERS_KEY_ENV
 from gateway.clienttimeouts import GuardedRunner
 from gateway.config import Config, ConfigError, load_config
 from gateway.exchange import Live
+from gateway.listeners import ClientTimeouts
 from gateway.state import build_state, swap_state
 from gateway.workers import Supervisor
 
 log = logging.getLogger("panelgate")
-SHUTDOWN_GRACE = 30.0  # seconds in-flight admin calls get to finish on SIGTERM
+SHUTDOWN_GRACE = ClientTimeouts().shutdown  # seconds in-flight requests get on SIGTERM, unless configured
 WATCH_INTERVAL = 2.0
 # Connections the kernel holds for accept() (aiohttp's default: 128). Past it a burst of connects is dropped
 # unseen: an idle client then believes itself connected to a server that never saw it (nginx uses 511).
@@ -50,7 +51,10 @@ async def start(config: Config, *, worker: int = 0, reuse_port: bool = False) ->
             on_timeout=timed_out,
             access_log=logging.getLogger("panelgate.access") if logged else None,
             access_log_class=logger_class,
-            shutdown_timeout=SHUTDOWN_GRACE,
+            # aiohttp waits this long twice: for a request in flight to finish, then (its body's reading cancelled)
+            # for its connection to end; a call to a panel goes on through both, an answer a client does not read
+            # held its connection for both (60 s by default, measured). Half each: the whole is the grace.
+            shutdown_timeout=config.client_timeouts.shutdown / 2,
         )
         await runner.setup()
         await web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=LISTEN_BACKLOG).start()
@@ -119,7 +123,7 @@ async def serve_one(path: str, *, worker: int = 0, reuse_port: bool = False, wat
     finally:
         if watcher is not None:
             watcher.cancel()
-        # cleanup() stops accepting, then lets in-flight handlers finish for up to SHUTDOWN_GRACE seconds.
+        # cleanup() stops accepting, then lets in-flight handlers finish for up to client_timeouts.shutdown seconds.
         for runner in reversed(runners):
             await runner.cleanup()
         flush_access_log()  # the last requests' lines (a spawned worker ends without running atexit)

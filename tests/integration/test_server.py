@@ -18,6 +18,7 @@ from aiohttp import ClientSession, web
 
 from gateway.accesslog import redact
 from gateway.server import SHUTDOWN_GRACE
+from gateway.sim.player_data import add_line
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, REPO, UPSTREAM_KEY, AiohttpServer
 from tests.serving import (
@@ -179,6 +180,35 @@ async def test_sigterm_lets_an_in_flight_call_finish(aiohttp_server: AiohttpServ
         output = (tmp_path / "server.log").read_text()
         assert '"status":200' in output  # the JSON access log line of the call
         assert KEY_A not in output and UPSTREAM_KEY not in output
+
+
+async def test_sigterm_is_not_held_past_the_grace_by_a_client_that_stops_reading(
+    aiohttp_server: AiohttpServer, tmp_path: Path
+) -> None:
+    """Answers pipelined to a client that reads none of them: the gateway waits for its socket to drain, and
+    aiohttp's shutdown waited its timeout twice (60 s with the 30 s default, measured). The whole is the grace."""
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    for n in range(3000):  # answers of ~1 MB: a few fill every buffer between the gateway and this client
+        add_line(sim.tables, f"shutdown{n}", f"pw{n}", 1)
+    inner = await aiohttp_server(sim.app())
+    config = tmp_path / "gateway.yaml"
+    grace = 4.0
+    write_config(config, str(inner.make_url("")).rstrip("/"), free_port(), free_port(), [KEY_A],
+                 client_timeouts={"shutdown": grace})  # fmt: skip
+    async with running(config, tmp_path) as server:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        target = f"/{ACCESS_CODE}/admin/index.php?api_key={KEY_A}&action=get_lines&limit=5000"
+        await loop.sock_sendall(sock, f"GET {target} HTTP/1.1\r\nHost: t\r\n\r\n".encode() * 20)
+        await asyncio.sleep(1.5)  # answered until the socket is full, then waiting on it
+        signalled = loop.time()
+        server.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(server.proc.wait(), 3 * grace) == 0
+        assert grace / 2 - 0.5 < loop.time() - signalled < grace + 1.5
+        sock.close()
 
 
 async def test_sigterm_ends_a_live_stream_cleanly(aiohttp_server: AiohttpServer, tmp_path: Path) -> None:
