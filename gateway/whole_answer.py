@@ -8,8 +8,9 @@ gateway itself set, bytes), so `WholeAnswer` writes it as aiohttp would (the sam
 same Connection rule), as one string of headers and one write on the request's transport, counted in its
 writer's output and drained as aiohttp drains (a client that does not read holds the next answer back).
 
-What it leaves to `web.Response` (`answer` picks): an answer that must have no body (HEAD, 1xx, 204, 304),
-and any header value with a control character, which aiohttp refuses (header injection) and so does this.
+What it leaves to `web.Response` (`answer` picks): an answer that must have no body (HEAD, 1xx, 204, 304), a
+status without a reason phrase, and any header with a control character (aiohttp refuses it: header injection)
+or a lone surrogate (which aiohttp drops and `str.encode` cannot write).
 The gateway's applications register no `on_response_prepare` signal (the Server header is set once,
 gateway.httpserver), which this response would not run: tests/integration/test_whole_answer.py holds them to that.
 """
