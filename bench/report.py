@@ -150,7 +150,7 @@ def markdown(sections: list[Section], profiles: list[Profile], settings: Setting
         "## Reproduce",
         "",
         "```sh",
-        "make bench   # installs wrk/nginx (as root) and py-spy, runs everything, writes this file",
+        "make bench   # installs wrk/nginx/valgrind (as root) and py-spy, runs everything, writes this file",
         ".venv/bin/python -m bench --only cached,pass --out /tmp/b.md   # some sections",
         ".venv/bin/python -m bench --rounds 5 --seconds 8               # longer rounds",
         "```",

@@ -1,6 +1,6 @@
 """`python -m bench`: run the measurements, print them, and write docs/benchmarks.md.
 
-    python -m bench                      # everything (about 6 minutes), writes docs/benchmarks.md
+    python -m bench                      # everything (about 14 minutes), writes docs/benchmarks.md
     python -m bench --only cached,pass   # some sections; the doc is written only for a full run unless --out
     python -m bench --rounds 5 --seconds 8
 """
@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import live, loadgen, player, profile, report
+from bench import instructions, live, loadgen, player, profile, report
 from bench.loadgen import WrkResult
 from bench.procs import HOST, children, rss_kib
 from bench.targets import REPO, ROWS, STREAM_SIZE, Stack, fetch
 
 T = TypeVar("T")
-SECTIONS = ("cached", "pass", "write", "stream", "slow", "workers", "slots", "playlist", "player_cache", "profile")
+SECTIONS = ("cached", "pass", "write", "stream", "slow", "workers", "slots", "playlist", "player_cache", "instructions",
+            "profile")
 
 
 @dataclass
@@ -392,11 +393,35 @@ def bench_workers(stack: Stack, settings: Settings) -> Section:
     return sec
 
 
+# --- 10. instructions -------------------------------------------------------------------------------------------
+
+
+def bench_instructions(stack: Stack, settings: Settings) -> Section:
+    sec = Section("instructions", "10. Instructions per request (callgrind): the cached read and the pass-through")
+    counted = instructions.bench_instructions(stack)
+    sec.rows = [{"target": name, "instructions per request (thousands)": value / 1000}
+                for name, value in counted.items()]  # fmt: skip
+    sec.ratios = [("gateway cache hit / bare aiohttp handler (instructions)",
+                   counted["gateway cache hit"] / counted["bare aiohttp handler"], "")]  # fmt: skip
+    sec.notes = [
+        "The same servers as sections 1 and 2 (the bare handler answering the hit's bytes), each under "
+        f"`valgrind --tool=callgrind`: {instructions.WARM} requests on one keep-alive connection to warm up, the "
+        f"counters zeroed, then {instructions.COUNTS['hit']} hits (or {instructions.COUNTS['pass']} pass-throughs) "
+        "counted. User-space instructions of the server process only: not the kernel's socket work, not the "
+        "panel simulator's. Unlike the req/s above, these repeat to within a fraction of a percent on this "
+        "machine, so they show a change of a few percent that the timings cannot (bench/notes.md, changes 16, "
+        "24, 25).",
+    ]
+    sec.commands = ["valgrind --tool=callgrind --callgrind-out-file=TMP/callgrind.%p python -m gateway serve -c ...",
+                    "callgrind_control -z PID; (requests); callgrind_control -d PID   # total / requests"]
+    return sec
+
+
 # --- driver ----------------------------------------------------------------------------------------------------
 
 
 def check_tools() -> list[str]:
-    return [t for t in ("wrk", "nginx", "curl") if shutil.which(t) is None]
+    return [t for t in ("wrk", "nginx", "curl", "valgrind", "callgrind_control") if shutil.which(t) is None]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -435,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
             "cached": bench_cached, "pass": bench_pass, "write": bench_write, "stream": bench_stream,
             "slow": bench_slow, "workers": bench_workers, "slots": live.bench_slots,
             "playlist": player.bench_playlist, "player_cache": player.bench_player_cache,
+            "instructions": bench_instructions,
         }  # fmt: skip
         for name in only:
             if name == "profile":

@@ -100,15 +100,18 @@ class Stack:
         proxy = self._add(nginx.start("nginx proxy", root, conf, self.ports["nginx_cache"]))
         self.nginx_proxy_pid = proxy.pid
 
-    def start_bare(self, body: bytes, content_type: str, *, access_log: bool = False) -> None:
-        name = "bare_logged" if access_log else "bare"
-        path = self.tmp / "bare-body"
+    def start_bare(self, body: bytes, content_type: str, *, access_log: bool = False, name: str = "",
+                   wrap: list[str] | None = None, timeout: float = 30.0) -> Proc:  # fmt: skip
+        """The bare handler answering `body`, on `self.ports[name]` (by default `bare` or `bare_logged`)."""
+        name = name or ("bare_logged" if access_log else "bare")
+        path = self.tmp / f"{name}-body"
         path.write_bytes(body)
         port = self.ports[name] = free_port()
         argv = python("-m", "bench.bare", "--port", str(port), "--body", str(path), "--content-type", content_type)
         if access_log:
             argv.append("--access-log")
-        self._add(Proc(f"bare aiohttp {name}", argv, self.tmp / f"{name}.log", cwd=str(REPO))).ready(port)
+        proc = Proc(f"bare aiohttp {name}", (wrap or []) + argv, self.tmp / f"{name}.log", cwd=str(REPO))
+        return self._add(proc).ready(port, timeout)
 
     # --- gateways ---------------------------------------------------------------------------------------------
 
@@ -144,13 +147,14 @@ class Stack:
         self.gateways[name] = gw
         return gw
 
-    def start_gateway(self, gw: Gateway, *, workers: int = 1, wrap: list[str] | None = None) -> Gateway:
+    def start_gateway(self, gw: Gateway, *, workers: int = 1, wrap: list[str] | None = None,
+                      timeout: float = 30.0) -> Gateway:  # fmt: skip
         argv = python("-m", "gateway", "serve", "-c", str(gw.config), "--workers", str(workers))
         gw.proc = self._add(Proc(f"gateway {gw.name}", (wrap or []) + argv, self.tmp / f"gateway-{gw.name}.log",
                                  cwd=str(REPO)))  # fmt: skip
-        gw.proc.ready(gw.port)
+        gw.proc.ready(gw.port, timeout)
         for w in range(workers):  # worker w's operator listener is on admin port + w: wait for each worker
-            wait_port(gw.admin_port + w, gw.proc.popen)
+            wait_port(gw.admin_port + w, gw.proc.popen, timeout)
         return gw
 
     def stop(self, proc: Proc | None) -> None:
