@@ -71,8 +71,9 @@ RUN = r"[/\\]{2,}"
 
 
 def may_hold_a_url(value: str) -> bool:
-    """Whether `text()` could change `value`: every URL it rewrites has a run of slashes or backslashes (RUN)."""
-    return "/" in value or "\\" in value
+    """Whether `text()` could change `value`: every URL it rewrites has a run of two or more slashes and backslashes
+    (RUN), which holds `//` or a backslash."""
+    return "//" in value or "\\" in value
 
 
 def _after_scheme(alternatives: str, path_starts: str, user_chars: str) -> str:

@@ -5,7 +5,7 @@ before its answer, header values aiohttp would refuse, and a client that does no
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,23 +49,24 @@ async def _exchange(server: TestServer, raw: bytes, answers: int) -> list[tuple[
     return out
 
 
-_SERVERS: list[TestServer] = []
+Plain = Callable[[web.Application], Awaitable[TestServer]]
 
 
-@pytest.fixture(autouse=True)
-async def _plain_servers() -> AsyncIterator[None]:
-    yield
-    while _SERVERS:
-        await _SERVERS.pop().close()
+@pytest.fixture
+async def plain() -> AsyncIterator[Plain]:
+    """An app on a socket of its own, without the simulated network the `aiohttp_server` fixture puts panels
+    behind: these tests read aiohttp's own framing."""
+    servers: list[TestServer] = []
 
+    async def start(app: web.Application) -> TestServer:
+        server = TestServer(app)
+        await server.start_server()
+        servers.append(server)
+        return server
 
-async def _plain(app: web.Application) -> TestServer:
-    """`app` on a socket of its own, without the simulated network the `aiohttp_server` fixture puts panels behind:
-    these tests read aiohttp's own framing."""
-    server = TestServer(app)
-    await server.start_server()
-    _SERVERS.append(server)
-    return server
+    yield start
+    for server in servers:
+        await server.close()
 
 
 def _without_date(head: bytes) -> bytes:
@@ -83,7 +84,7 @@ REQUESTS = {
 
 @pytest.mark.parametrize("status", [200, 429])
 @pytest.mark.parametrize("request_bytes", list(REQUESTS.values()), ids=list(REQUESTS))
-async def test_the_same_bytes_as_aiohttps_response(request_bytes: bytes, status: int) -> None:
+async def test_the_same_bytes_as_aiohttps_response(plain: Plain, request_bytes: bytes, status: int) -> None:
     async def whole(_: web.Request) -> web.StreamResponse:
         return whole_answer.WholeAnswer(status, BODY, "application/json", HEADERS)
 
@@ -95,7 +96,7 @@ async def test_the_same_bytes_as_aiohttps_response(request_bytes: bytes, status:
     for handler in (whole, aiohttps):
         app = web.Application()
         app.router.add_route("*", "/x", handler)
-        answers.append(await _exchange(await _plain(app), request_bytes, 1))
+        answers.append(await _exchange(await plain(app), request_bytes, 1))
     (ours, fate), (theirs, their_fate) = answers
     assert (_without_date(ours[0]), ours[1]) == (_without_date(theirs[0]), theirs[1])
     assert ours[0].startswith(b"HTTP/1.%s %d " % (request_bytes.split(b"HTTP/1.")[1][:1], status))
@@ -163,7 +164,7 @@ async def test_a_client_gone_before_its_answer_costs_nothing_but_its_answer(
     assert head.startswith(b"HTTP/1.1 200 OK") and b"STATUS_SUCCESS" in body
 
 
-async def test_a_large_answer_waits_for_a_client_that_does_not_read() -> None:
+async def test_a_large_answer_waits_for_a_client_that_does_not_read(plain: Plain) -> None:
     """aiohttp drains after each answer; so does a whole answer: pipelined requests for an answer far larger than
     the socket buffers are not all answered into memory while the client reads nothing."""
     answered: list[int] = []
@@ -175,7 +176,7 @@ async def test_a_large_answer_waits_for_a_client_that_does_not_read() -> None:
 
     app = web.Application()
     app.router.add_get("/big", handler)
-    server = await _plain(app)
+    server = await plain(app)
     reader, writer = await asyncio.open_connection(server.host, server.port)
     writer.write(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n" * 10)
     await asyncio.sleep(0.5)
