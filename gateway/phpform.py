@@ -8,6 +8,7 @@ the panel.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -17,6 +18,8 @@ MAX_DEPTH = 8  # PHP allows 64; nothing in the panel APIs nests past 2
 
 Params = dict[str, Any]
 _PHP_SPACE = " \t\n\v\f\r"  # C isspace()
+# A name PHP keeps as it is, neither mangled nor nested: most names, read without split_key's work.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_\-]+").fullmatch
 
 
 class FormError(ValueError):
@@ -31,6 +34,11 @@ class FormError(ValueError):
 class _Key:
     base: str
     path: tuple[str | None, ...]  # None is an append (`[]`)
+
+
+def _plain(raw: bytes) -> bool:
+    """Bytes that `_decode` gives back as they are: ASCII without an escape, a `+` or a NUL."""
+    return raw.isascii() and b"%" not in raw and b"+" not in raw and b"\x00" not in raw
 
 
 def _decode(raw: bytes, what: str) -> str:
@@ -118,6 +126,11 @@ def parse_pairs(pairs: list[tuple[str, str]]) -> Params:
         raise FormError(f"more than {MAX_PARAMS} parameters")
     out: Params = {}
     for name, value in pairs:
+        if _PLAIN_NAME(name):
+            if name in out:
+                raise FormError(f"parameter {name!r} is given more than once", name)
+            out[name] = value
+            continue
         if not name.lstrip(" "):
             continue
         key = split_key(name)
@@ -142,8 +155,8 @@ def parse_urlencoded(raw: bytes | str) -> Params:
         if not chunk:
             continue
         name, _, value = chunk.partition(b"=")
-        key = _decode(name, "a parameter name")
-        pairs.append((key, _decode(value, f"parameter {key!r}")))
+        key = name.decode("ascii") if _plain(name) else _decode(name, "a parameter name")
+        pairs.append((key, value.decode("ascii") if _plain(value) else _decode(value, f"parameter {key!r}")))
     return parse_pairs(pairs)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -102,7 +103,7 @@ class UpstreamClient:
         # such a name like any other).
         body: bytes | None = None
         if req.method != "GET" or req.form:
-            body = urlencode(req.form).encode("ascii")
+            body = form_body(req.form)
             headers += (("Content-Type", "application/x-www-form-urlencoded"),)
         try:
             reply = await self._http.exchange(upstream.origin, req.method, req.path, body=body, headers=headers,
@@ -115,3 +116,14 @@ class UpstreamClient:
             message = meaning.describe(upstream.name, exc, upstream.timeout)
             raise UpstreamUnavailable(message, sent=meaning.sent) from exc
         return Answer(reply.status, reply.body, _retry_after(reply.retry_after))
+
+
+# What urlencode's quote_plus leaves as it is: a pair made only of these is written without its work.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~\-]*").fullmatch
+
+
+def form_body(pairs: list[tuple[str, str]]) -> bytes:
+    """`urlencode(pairs)` as bytes, with plain names and values (most of a panel call's) written directly."""
+    return "&".join(f"{name}={value}" if type(name) is str and type(value) is str and _UNRESERVED(name)
+                    and _UNRESERVED(value) else urlencode([(name, value)])
+                    for name, value in pairs).encode("ascii")  # fmt: skip

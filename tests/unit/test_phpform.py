@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway import phpform
 from gateway.phpform import FormError, flatten, merge, parse_pairs, parse_urlencoded, split_key
@@ -346,3 +348,50 @@ def test_matches_php_parse_str(raw: str) -> None:
     ours = {k: _php_listify(v) for k, v in parse_urlencoded(raw).items()}
     theirs = _php_parse_str(raw)
     assert ours == (theirs or {})
+
+
+# --- the plain fast paths read what the general path reads ---------------------------------------------------
+
+
+def _general(raw: bytes) -> Any:
+    """parse_urlencoded through `_decode` and `split_key` for every pair: the reading before the fast paths
+    (every pair decoded first, then assigned)."""
+    out: dict[str, Any] = {}
+    try:
+        pairs = []
+        for chunk in raw.split(b"&"):
+            if chunk:
+                name, _, value = chunk.partition(b"=")
+                key = phpform._decode(name, "a parameter name")
+                pairs.append((key, phpform._decode(value, f"parameter {key!r}")))
+        for key, text in pairs:
+            split = split_key(key) if key.lstrip(" ") else None
+            if split is not None and split.base:
+                phpform._assign(out, split, text, key)
+    except FormError as exc:
+        return ("refused", str(exc), exc.param)
+    return out
+
+
+def _fast(raw: bytes) -> Any:
+    try:
+        return parse_urlencoded(raw)
+    except FormError as exc:
+        return ("refused", str(exc), exc.param)
+
+
+_PIECES = st.sampled_from(["a", "b", "id", "x-1", "_", "0", "=", "&", "&", "[", "]", "[]", " ", ".", "+", "%",
+                           "%41", "%5B", "%00", "\x00", "é", "\xff", "%zz", "\t"])  # fmt: skip
+
+
+@given(st.lists(_PIECES, max_size=14).map("".join))
+@settings(max_examples=3000, deadline=None, database=None, derandomize=True)
+def test_fast_paths_read_as_the_general_path(text: str) -> None:
+    raw = text.encode("utf-8", "surrogateescape").replace("\xff".encode(), b"\xff")
+    assert _fast(raw) == _general(raw)
+
+
+@pytest.mark.parametrize("raw", [b"a=1&a=2", b"a[]=1&a=2", b"a=1&a[]=2", b"a=1&a%5B%5D=2", b"id=5&id=5"])
+def test_plain_duplicates_refused_like_any_other(raw: bytes) -> None:
+    assert _fast(raw) == _general(raw)
+    assert _fast(raw)[0] == "refused"
