@@ -162,7 +162,9 @@ def bench_pass(stack: Stack, settings: Settings) -> Section:
     url = gw.url(f"/admin/admin/index.php?{stack.list_query(stack.admin_key)}")
     direct = stack.sim_url({"api_key": stack.upstream_key, "action": "get_lines", "limit": str(ROWS)})
     ngx = f"http://{HOST}:{stack.ports['nginx_pass']}/admin/admin/index.php?{stack.list_query(stack.upstream_key)}"
-    for u in (url, direct, ngx):
+    forwarder = stack.start_bare_forward()
+    fwd = f"http://{HOST}:{stack.ports['bare_forward']}/admin/admin/index.php?{stack.list_query('x')}"
+    for u in (url, direct, ngx, fwd):
         status, headers, body = fetch(u)
         assert status == 200 and len(json.loads(body)["data"]) == ROWS, (u, body[:200])
         assert "X-Cache" not in headers
@@ -182,24 +184,32 @@ def bench_pass(stack: Stack, settings: Settings) -> Section:
         "nginx added p99 at 32 conns (ms)": statistics.median(a.p99_ms - b.p99_ms for a, b in zip(n, d, strict=True)),
     }
     # One connection: no queueing, so the difference is the time the proxy itself adds to one request.
-    serial = {"gateway c1": url, "simulator direct c1": direct, "nginx proxy_pass c1": ngx}
+    serial = {"gateway c1": url, "simulator direct c1": direct, "nginx proxy_pass c1": ngx,
+              "bare aiohttp forwarder c1": fwd}
     one = interleaved({k: _wrk(settings, u, connections=1, seconds=3) for k, u in serial.items()}, settings.rounds)
     sec.rows += wrk_rows(one)
-    g1, d1, n1 = (one[k] for k in ("gateway c1", "simulator direct c1", "nginx proxy_pass c1"))
+    g1, d1, n1, f1 = (one[k] for k in ("gateway c1", "simulator direct c1", "nginx proxy_pass c1",
+                                       "bare aiohttp forwarder c1"))
     added["gateway added p50 at 1 conn (ms)"] = statistics.median(a.p50_ms - b.p50_ms for a, b in zip(g1, d1,
                                                                                                      strict=True))
     added["gateway added p99 at 1 conn (ms)"] = statistics.median(a.p99_ms - b.p99_ms for a, b in zip(g1, d1,
                                                                                                      strict=True))
     added["nginx added p50 at 1 conn (ms)"] = statistics.median(a.p50_ms - b.p50_ms for a, b in zip(n1, d1,
                                                                                                    strict=True))
+    added["bare forwarder added p50 at 1 conn (ms)"] = statistics.median(a.p50_ms - b.p50_ms
+                                                                         for a, b in zip(f1, d1, strict=True))
     # Paced: 32 connections offering a fixed share of what the panel alone sustains, the same for both targets.
     rate = max(10.0, round(settings.paced_share * statistics.median(r.rps for r in d), -1))
     script = loadgen.paced_script(stack.tmp / "paced.lua", rate=rate, connections=settings.connections)
     paced = interleaved({"gateway paced": _wrk(settings, url, script=script),
                          "simulator direct paced": _wrk(settings, direct, script=script),
-                         "nginx proxy_pass paced": _wrk(settings, ngx, script=script)}, settings.rounds)  # fmt: skip
+                         "nginx proxy_pass paced": _wrk(settings, ngx, script=script),
+                         "bare aiohttp forwarder paced": _wrk(settings, fwd, script=script)},
+                        settings.rounds)  # fmt: skip
+    stack.stop(forwarder)
     sec.rows += wrk_rows(paced)
-    gp, dp, np_ = (paced[k] for k in ("gateway paced", "simulator direct paced", "nginx proxy_pass paced"))
+    gp, dp, np_, fp = (paced[k] for k in ("gateway paced", "simulator direct paced", "nginx proxy_pass paced",
+                                          "bare aiohttp forwarder paced"))
     paced_label = f"at 32 conns paced to {rate:,.0f} req/s"
     added[f"gateway added p50 {paced_label} (ms)"] = statistics.median(a.p50_ms - b.p50_ms for a, b in zip(gp, dp,
                                                                                                         strict=True))
@@ -207,6 +217,8 @@ def bench_pass(stack: Stack, settings: Settings) -> Section:
                                                                                                         strict=True))
     added[f"nginx added p50 {paced_label} (ms)"] = statistics.median(a.p50_ms - b.p50_ms for a, b in zip(np_, dp,
                                                                                                       strict=True))
+    added[f"bare forwarder added p50 {paced_label} (ms)"] = statistics.median(a.p50_ms - b.p50_ms
+                                                                              for a, b in zip(fp, dp, strict=True))
     # #21's target is the paced row's: unpaced, the added p50 is a measure of throughput (the note below)
     sec.ratios += [(k, v, "<= 1 ms" if k == f"gateway added p50 {paced_label} (ms)" else "") for k, v in added.items()]
     sec.notes = [
@@ -219,8 +231,13 @@ def bench_pass(stack: Stack, settings: Settings) -> Section:
         "time the gateway adds to one request with nothing else running.",
         "On 2 cores the gateway, the simulator and wrk compete for CPU in the pass-through rows; direct, only the "
         "simulator and wrk do.",
+        "`bare aiohttp forwarder` (bench/bare_forward.py) is the floor of a pass-through in Python on aiohttp: a "
+        "handler that sends the panel the gateway's own POST over the gateway's connection pool (gateway.panel_http) "
+        "and answers its bytes, with no pipeline and no access log. What the gateway adds beyond it is its "
+        "pipeline: decoding, keys, policy, routing, the verbatim check, the access log.",
     ]
-    sec.commands = [_cmd(url, settings), _cmd(direct, settings), _cmd(ngx, settings), _cmd(url, settings, 1),
+    sec.commands = [_cmd(url, settings), _cmd(direct, settings), _cmd(ngx, settings), _cmd(fwd, settings, 1),
+                    _cmd(url, settings, 1),
                     _cmd(url, settings, script="-s paced.lua") + f"   # paced.lua: {script.read_text()!r}"]
     return sec
 
