@@ -123,7 +123,10 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9_.~\-]*").fullmatch
 
 
 def form_body(pairs: list[tuple[str, str]]) -> bytes:
-    """`urlencode(pairs)` as bytes, with plain names and values (most of a panel call's) written directly."""
+    """`urlencode(pairs)` as bytes, with plain names and values (most of a panel call's) written directly. Only a
+    list of tuples takes the direct path: anything else is urlencode's to read (or refuse)."""
+    if type(pairs) is not list or (pairs and type(pairs[0]) is not tuple):
+        return urlencode(pairs).encode("ascii")
     return "&".join(f"{name}={value}" if type(name) is str and type(value) is str and _UNRESERVED(name)
                     and _UNRESERVED(value) else urlencode([(name, value)])
                     for name, value in pairs).encode("ascii")  # fmt: skip
