@@ -62,7 +62,8 @@ def _total(dump: Path) -> int | None:
 
 
 def bench_instructions(stack: Stack) -> dict[str, float]:
-    """Instructions per request: a cached hit, the bare handler answering its bytes, an uncached pass-through."""
+    """Instructions per request: a cached hit, the bare handler answering its bytes, an uncached pass-through and
+    the bare forwarder making the same panel call."""
     tmp = stack.tmp / "callgrind"
     tmp.mkdir()
     hit_gw = stack.start_gateway(stack.gateway_config("cg-cached", cache=True), wrap=_wrap(tmp),
@@ -77,14 +78,17 @@ def bench_instructions(stack: Stack) -> dict[str, float]:
                             wrap=_wrap(tmp), timeout=START_TIMEOUT)  # fmt: skip
     bare_url = f"http://{HOST}:{stack.ports['cg-bare']}/admin/admin/index.php?{stack.list_query('x')}"
     pass_url = pass_gw.url(f"/admin/admin/index.php?{stack.list_query(stack.admin_key)}")
+    forwarder = stack.start_bare_forward(name="cg-forward", wrap=_wrap(tmp), timeout=START_TIMEOUT)
+    forward_url = f"http://{HOST}:{stack.ports['cg-forward']}/admin/admin/index.php?{stack.list_query('x')}"
     try:
         return {
             "gateway cache hit": per_request(_proc(hit_gw), hit_url, COUNTS["hit"], tmp),
             "bare aiohttp handler": per_request(bare, bare_url, COUNTS["hit"], tmp),
             "gateway pass-through": per_request(_proc(pass_gw), pass_url, COUNTS["pass"], tmp),
+            "bare aiohttp forwarder": per_request(forwarder, forward_url, COUNTS["pass"], tmp),
         }
     finally:
-        for proc in (hit_gw.proc, pass_gw.proc, bare):
+        for proc in (hit_gw.proc, pass_gw.proc, bare, forwarder):
             stack.stop(proc)
 
 

@@ -460,9 +460,12 @@ def bench_instructions(stack: Stack, settings: Settings) -> Section:
     sec.rows = [{"target": name, "instructions per request (thousands)": value / 1000}
                 for name, value in counted.items()]  # fmt: skip
     sec.ratios = [("gateway cache hit / bare aiohttp handler (instructions)",
-                   counted["gateway cache hit"] / counted["bare aiohttp handler"], "")]  # fmt: skip
+                   counted["gateway cache hit"] / counted["bare aiohttp handler"], ""),
+                  ("gateway pass-through / bare aiohttp forwarder (instructions)",
+                   counted["gateway pass-through"] / counted["bare aiohttp forwarder"], "")]  # fmt: skip
     sec.notes = [
-        "The same servers as sections 1 and 2 (the bare handler answering the hit's bytes), each under "
+        "The same servers as sections 1 and 2 (the bare handler answering the hit's bytes, the bare forwarder "
+        "making the pass-through's panel call), each under "
         f"`valgrind --tool=callgrind`: {instructions.WARM} requests on one keep-alive connection to warm up, the "
         f"counters zeroed, then {instructions.COUNTS['hit']} hits (or {instructions.COUNTS['pass']} pass-throughs) "
         "counted. User-space instructions of the server process only: not the kernel's socket work, not the "

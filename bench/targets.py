@@ -114,14 +114,16 @@ class Stack:
         proc = Proc(f"bare aiohttp {name}", (wrap or []) + argv, self.tmp / f"{name}.log", cwd=str(REPO))
         return self._add(proc).ready(port, timeout)
 
-    def start_bare_forward(self) -> Proc:
-        """The bare forwarder (bench.bare_forward) on `self.ports["bare_forward"]`, sending the panel the form the
+    def start_bare_forward(self, *, name: str = "bare_forward", wrap: list[str] | None = None,
+                           timeout: float = 30.0) -> Proc:  # fmt: skip
+        """The bare forwarder (bench.bare_forward) on `self.ports[name]`, sending the panel the form the
         pass-through gateway sends for `list_query`."""
-        port = self.ports["bare_forward"] = free_port()
+        port = self.ports[name] = free_port()
         form = urlencode({"api_key": self.upstream_key, "action": "get_lines", "limit": str(ROWS)})
         argv = python("-m", "bench.bare_forward", "--port", str(port), "--panel", f"http://{HOST}:{self.ports['sim']}",
                       "--path", f"/{ACCESS_CODE}/admin/index.php", "--form", form)  # fmt: skip
-        return self._add(Proc("bare aiohttp forwarder", argv, self.tmp / "bare_forward.log", cwd=str(REPO))).ready(port)
+        proc = Proc(f"bare aiohttp forwarder {name}", (wrap or []) + argv, self.tmp / f"{name}.log", cwd=str(REPO))
+        return self._add(proc).ready(port, timeout)
 
     # --- gateways ---------------------------------------------------------------------------------------------
 
