@@ -68,6 +68,21 @@ def post_script(path: Path, body: str) -> Path:
     return path
 
 
+def pipeline_script(path: Path, *, depth: int) -> Path:
+    """A wrk Lua script that writes `depth` requests at once on each connection (HTTP/1.1 pipelining, wrk's own
+    example): wrk makes a write and a read per `depth` answers instead of one each, so it takes a smaller share
+    of the machine's cores from the server it measures. Each answer still counts as one request."""
+    path.write_text(
+        "init = function(args)\n"
+        "  local r = {}\n"
+        f"  for i = 1, {depth} do r[i] = wrk.format() end\n"
+        "  req = table.concat(r)\n"
+        "end\n"
+        "request = function() return req end\n"
+    )
+    return path
+
+
 def paced_script(path: Path, *, rate: float, connections: int) -> Path:
     """A wrk Lua script that makes each connection wait before each request, so the `connections` together
     offer about `rate` requests/s: latency measured under load, not at saturation. The wait is uniform between 0
