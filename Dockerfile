@@ -1,6 +1,8 @@
 # panelgate: a slim image running `panelgate serve` as an unprivileged user.
 #   docker build -t panelgate .
-#   docker run -p 8080:8080 -v $PWD/config:/etc/panelgate:ro -e MAIN_PANEL_KEY=... panelgate
+#   docker run -p 8080:8080 -v $PWD/config:/etc/panelgate:ro -v $PWD/policies:/etc/policies:ro -e MAIN_PANEL_KEY=... panelgate
+# (config/gateway.yaml reads ../policies; a config mounted on /etc/panelgate hides the policies copied there below,
+# so a config of its own beside them says `policies_dir: policies` and mounts only its file)
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
