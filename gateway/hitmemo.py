@@ -4,7 +4,8 @@ Decoding, the client address, the key, its IP allow-list, the parse, the policy 
 rewrite and the cache key's digest are a pure function of the raw request (method, path and query string, the
 `X-API-Key` and `X-Forwarded-For` headers), the socket peer and the config in force. For a cached read they
 are most of a hit's work, so the decisions are kept here per raw request, and gateway.hitpath runs only the
-steps that depend on state (throttle, key dates, rate limit, guards, quotas, the cache's generations).
+steps that depend on state (throttle, key dates, rate limit, quotas, the cache's generations; guards passed
+when the plan was remembered, see gateway.hitpath).
 
 The memo belongs to one GatewayState: a reload (`swap_state`) builds a new state with an empty memo, so keys
 revoked, rotated or re-scoped, policies and routes all take effect with the config that changes them. It is

@@ -128,7 +128,8 @@ class ResponseCache:
     @staticmethod
     def key_base(upstream: str, op: Operation, call: Call, tenant: str) -> Any:
         """The digest of everything in a key but the generations: a pure function of the call, which a
-        remembered hit plan (gateway.hitplan) keeps and copies instead of serialising the call again."""
+        remembered hit plan (gateway.hitpath, kept by gateway.hitmemo) keeps and copies instead of serialising the
+        call again."""
         material = {
             "upstream": upstream,
             "operation": op.name,

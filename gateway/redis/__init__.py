@@ -20,6 +20,9 @@ key makes Redis hash only the tag. Each feature's keys (under its prefix, which 
 | stream caps | `{<upstream>:<line>}` | per line | none: single-key lease scripts |
 | provider slots | `{provider}:<line name>` (gateway.clientside.provider_lines) | the pool | one script over its lines |
 | hosts to hide | `names` | none | none: SADD and EXPIRE of one key |
+| idempotent writes | `<key id>:<digest of the Idempotency-Key>` | none | none: single-key scripts |
+| key quotas | `<key id>:<quota id>` (a window), `<key id>:<quota id>:<day>` | none | none: single-key scripts |
+| keys' last use | `last_used` | none | none: one HSET per key at most every WRITE_EVERY s |
 
 A read needs the generations of its resource tags and of `*` together, so one upstream's generations share one
 slot (one MGET). The hottest of them, `*`, is read by every cached read of that upstream whatever the tag, so

@@ -1,8 +1,9 @@
 """Leases: up to `limit` holders of a name at once, shared by every replica, never leaking a slot.
 
-Used for the concurrent streams per line (gateway.clientside.limits) and meant for the provider slot pool: a
-pool of provider lines, each with its own number of slots, where a lease takes a slot on the first line that has
-one (`acquire_any`, one script over the pool's keys, which share the pool's hash tag).
+Used for the concurrent streams per line (gateway.clientside.limits) and for the provider slot pool
+(gateway.clientside.provider_lines): a pool of provider lines, each with its own number of slots, where a lease
+takes a slot on the first line that has one (`acquire_any`, one script over the pool's keys, which share the
+pool's hash tag).
 
 In Redis each name is a sorted set of lease tokens scored by their last heartbeat, on Redis' clock (replicas'
 clocks may differ). A holder refreshes its lease at least every `ttl` seconds; a holder that dies (a replica

@@ -3,7 +3,8 @@
 redis-py's socket timeouts each bound one step (connecting, the handshake, each read), so one call could wait
 several; `bounded()` puts one deadline over the whole call.
 
-The rate limits, the cache, the record locks, the stream caps and the host names each hold a `Link`. Sharing a
+The rate limits, the cache, the record locks, the stream caps, the provider slots, the host names, idempotent
+writes, quotas and keys' last use each hold a `Link` (the last three through `MaybeLink`). Sharing a
 deployment, each used to find it frozen on its own: one request waited for the rate limit's call, then the
 cache's. An `Outage` is shared by every link to one deployment in this process: the first failure sends the
 others to their fallbacks at once, and no request waits on that deployment again until it answers. A background
