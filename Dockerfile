@@ -16,7 +16,8 @@ RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nolog
     && mkdir -p /var/log/panelgate && chown panelgate /var/log/panelgate
 USER panelgate
 EXPOSE 8080 9090
-# /healthz lives on the operator listener; it must listen on 0.0.0.0 inside the container for this check.
+# /healthz lives on the operator listener (admin_listen). This check runs inside the container, so 127.0.0.1 is
+# enough for it; Prometheus, and probes from outside (Kubernetes), need admin_listen on 0.0.0.0.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
     CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:9090/healthz', timeout=2); sys.exit(0)"
 STOPSIGNAL SIGTERM
