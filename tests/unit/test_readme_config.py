@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from gateway import settings
-from gateway.config import Config, parse_config
+from gateway.config import Config, load_policy, parse_config
+from gateway.redis.settings import parse_redis
+from gateway.settings import interpolate
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE = re.compile(
@@ -122,3 +124,38 @@ def test_the_readme_defaults_of_plain_values_hold() -> None:
                 assert value == expected, (name, value, literal)
             checked.append(name)
     assert len(checked) >= 12, checked
+
+
+def _yaml_blocks(path: Path) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", path.read_text(), re.S)
+
+
+def test_the_readme_yaml_examples_load(tmp_path: Path) -> None:
+    """Each YAML example of the README loads: a policy's `guards` as a policy, the others into a config (with an
+    upstream and the policies where the example has none)."""
+    digest = "sha256:" + "3" * 64
+    blocks = _yaml_blocks(REPO / "README.md")
+    assert len(blocks) >= 3
+    for block in blocks:
+        data = yaml.safe_load(block.replace('"sha256:..."', f'"{digest}"'))
+        if set(data) == {"guards"}:
+            (tmp_path / "guarded.yaml").write_text(yaml.safe_dump({"allow": ["*"], **data}))
+            assert load_policy(tmp_path / "guarded.yaml").guards
+            continue
+        data.setdefault("upstreams", {"main": {"dialect": "xtream_masters", "url": "http://panel:8000",
+                                               "access_code": "abc", "api_key": "k"}})  # fmt: skip
+        data["policies_dir"] = str(POLICIES)
+        if "keys_from" in data:
+            (tmp_path / data["keys_from"]).mkdir()
+        config = parse_config(data, base_dir=tmp_path, env={"PROVIDER_RESELLER_KEY": "k"})
+        assert config.keys
+
+
+def test_the_deploy_guides_redis_urls_parse() -> None:
+    """docs/deploy.md's `redis:` sections (compose, Sentinel, Cluster) are URLs the config accepts."""
+    env = {"PANELGATE_REDIS_URL": "redis://redis:6379/0", "REDIS_PASSWORD": "pw"}
+    sections = [yaml.safe_load(b)["redis"] for b in _yaml_blocks(REPO / "docs" / "deploy.md") if b.startswith("redis:")]
+    assert len(sections) == 2
+    for section in sections:
+        redis = parse_redis(settings.Reader(interpolate({"redis": section}, "", env), ""))
+        assert redis.endpoint("cache") is not None
