@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import sys
 import time
 import urllib.request
@@ -51,7 +52,7 @@ def key_new(args: argparse.Namespace) -> int:
     if args.config and config is None:
         return 2
     if config is not None:
-        problem = _problem_with(entry, config)
+        problem = _problem_with(entry, config, args.config)
         if problem:
             print(f"panelgate: {problem}", file=sys.stderr)
             return 2
@@ -69,9 +70,10 @@ def key_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def _problem_with(entry: dict[str, Any], config: Config) -> str:
+def _problem_with(entry: dict[str, Any], config: Config, config_path: str) -> str:
     if any(k.id == entry["id"] for k in config.keys):
-        return f"a key with id {entry['id']!r} exists already (rotate it: panelgate key rotate --id {entry['id']})"
+        rotate = shlex.join(["panelgate", "key", "rotate", "-c", config_path, "--id", entry["id"]])
+        return f"a key with id {entry['id']!r} exists already (rotate it: {rotate})"
     if entry["policy"] not in config.policies:
         return f"no policy named {entry['policy']!r} (have: {', '.join(config.policies)})"
     targets = {*config.upstreams, *config.pools}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,12 @@ async def test_keys_in_their_own_files_are_made_rotated_and_reloaded(
     live = client.server.app[LIVE]
     assert (await _xm(client, first, action="get_line", id="1"))[0]["status"] == "STATUS_SUCCESS"
 
-    assert main(["key", "rotate", "-c", str(path), "--id", "shop", "--grace", "2s"]) == 0
+    # a second `key new` of the same id is refused with the command that rotates it, runnable as printed
+    assert main(["key", "new", "-c", str(path), "--id", "shop", "--policy", "admin"]) == 2
+    suggested = re.search(r"rotate it: (.*)\)$", capsys.readouterr().err.strip())
+    assert suggested is not None
+    assert shlex.split(suggested.group(1)) == ["panelgate", "key", "rotate", "-c", str(path), "--id", "shop"]
+    assert main([*shlex.split(suggested.group(1))[1:], "--grace", "2s"]) == 0
     out = capsys.readouterr().out
     second = _printed_key(out)
     assert "stays valid until" in out and first not in out
