@@ -21,6 +21,20 @@ test: $(STAMP)
 	$(BIN)/mypy
 	./scripts/pytest-strict.sh $(BIN)/python -m pytest
 
+# Parts of `make test`, one at a time.
+lint: $(STAMP)
+	$(BIN)/ruff check gateway tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	./scripts/pytest-strict.sh $(BIN)/python -m pytest tests/unit
+
+# docs/matrix.md from the catalogue and the dialects (tests/unit/test_matrix_doc.py holds it current).
+matrix: $(STAMP)
+	$(BIN)/python -m gateway matrix --markdown > docs/matrix.md
+
 # Never part of `make test`: wrk/nginx from Debian (installed when root), py-spy from PyPI for the profile.
 bench: $(STAMP)
 	./scripts/ensure-bench-tools.sh
