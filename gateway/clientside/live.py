@@ -124,7 +124,7 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
     if lease is None:
         raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels("live").inc()
-    runtime.watching.opened(want.line, "live")
+    runtime.watching.opened(want.line, "live", token=not want.creds.get("username"))
     try:
         async with kept(counter, lease):
             channel, viewer = await _join(request, runtime, config, metrics, url, want, key)
@@ -134,7 +134,7 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
                 channel.leave(viewer)
     finally:
         metrics.active_streams.labels("live").dec()
-        runtime.watching.closed(want.line, "live")
+        runtime.watching.closed(want.line, "live", token=not want.creds.get("username"))
         await counter.release(lease)
 
 

@@ -214,8 +214,10 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
 
 
 async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Config, metrics: Metrics,
-                url: str, kind: str, line: str | None, rewrite_hls: bool = False) -> web.StreamResponse:  # fmt: skip
-    """GET `url` upstream and send its answer to the player. `line` (a username) is counted against the cap."""
+                url: str, kind: str, line: str | None, rewrite_hls: bool = False,
+                token: bool = False) -> web.StreamResponse:  # fmt: skip
+    """GET `url` upstream and send its answer to the player. `line` (a username, or with `token` the line's access
+    token) is counted against the cap."""
     cs = config.client_side
     counter = runtime.counter(config)
     lease: Lease | None = None
@@ -224,7 +226,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
         if lease is None:
             raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels(kind).inc()
-    runtime.watching.opened(line, kind)
+    runtime.watching.opened(line, kind, token=token)
     sent = [0]
     try:
         try:
@@ -268,7 +270,7 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
             upstream.close()  # at once: a half-read stream must not linger in a pool or hold a panel slot
     finally:
         metrics.active_streams.labels(kind).dec()
-        runtime.watching.closed(line, kind)
+        runtime.watching.closed(line, kind, token=token)
         metrics.relayed_bytes.labels(kind).inc(sent[0])
         if lease is not None:
             await counter.release(lease)
