@@ -21,9 +21,10 @@ from typing import Any
 
 from gateway.config import Config, ConfigError, KeyConfig, load_config
 from gateway.key_files import add_entry, replace_entry
-from gateway.key_lifecycle import duration, iso
+from gateway.key_lifecycle import duration, iso, moment
 from gateway.keys import digest_of, new_key
 from gateway.keyuse import KeyUse
+from gateway.redis.link import Unavailable
 
 
 def _config(path: str) -> Config | None:
@@ -47,7 +48,15 @@ def key_new(args: argparse.Namespace) -> int:
     if args.upstream:
         entry["upstream"] = args.upstream
     if args.expires_at:
-        entry["expires_at"] = args.expires_at
+        try:  # as the config will read it: a key written with a time it cannot read stops every reload
+            expires = moment(args.expires_at, "--expires-at")
+        except ConfigError as exc:
+            print(f"panelgate: {exc}", file=sys.stderr)
+            return 2
+        if expires <= time.time():
+            print(f"panelgate: --expires-at: {iso(expires)} has passed: the key would never work", file=sys.stderr)
+            return 2
+        entry["expires_at"] = iso(expires)
     config = _config(args.config) if args.config else None
     if args.config and config is None:
         return 2
@@ -79,6 +88,12 @@ def _problem_with(entry: dict[str, Any], config: Config, config_path: str) -> st
     targets = {*config.upstreams, *config.pools}
     if entry.get("upstream", config.default_upstream) not in targets:
         return f"no upstream or pool named {entry['upstream']!r}"
+    if config.keys_from and Path(config.keys_from).is_dir():
+        name = str(entry["id"])  # the entry's file is named after it (gateway.key_files.add_entry)
+        if Path(name).name != name or name.startswith(".") or "\x00" in name:
+            return f"--id {name!r}: the key's file in {config.keys_from} is named after it; use a plain name"
+        if (Path(config.keys_from) / f"{name}.yaml").exists():
+            return f"{Path(config.keys_from) / f'{name}.yaml'} exists already"
     return ""
 
 
@@ -91,13 +106,16 @@ def key_rotate(args: argparse.Namespace) -> int:
     if key is None or key.ip_only:
         print(f"panelgate: no key with a secret has id {args.id!r}", file=sys.stderr)
         return 2
+    now = time.time()
     try:
         grace = duration(args.grace)
+        until = iso(now + grace)
     except ValueError as exc:
         print(f"panelgate: --grace: {exc}", file=sys.stderr)
         return 2
-    now = time.time()
-    until = iso(now + grace)
+    except (OverflowError, OSError):  # past the year 9999: no date can say it
+        print(f"panelgate: --grace: {args.grace!r} is too long", file=sys.stderr)
+        return 2
     secret = new_key()
     kept = [{"digest": p.digest, "until": iso(p.until)} for p in key.lifecycle.previous if p.until > now]
     previous = [*kept, {"digest": key.digest, "until": until}]
@@ -129,10 +147,12 @@ def _from_redis(config: Config) -> dict[str, float] | None:
     if endpoint is None:
         return None
 
-    async def read() -> dict[str, float]:
+    async def read() -> dict[str, float] | None:
         use = KeyUse(replace(endpoint, timeout=2.0))
         try:
-            return await use.last_used()
+            return await use.stored()
+        except Unavailable:
+            return None  # unknown (the running gateway is asked next), never "never used"
         finally:
             await use.close()
 

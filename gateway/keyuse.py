@@ -42,13 +42,18 @@ class KeyUse:
         """Key id -> the last use any replica reported (Redis), or this process saw, whichever is later."""
         seen = dict(self.here)
         try:
-            stored = await self.link.run(lambda r: r.hgetall(self.name))
+            stored = await self.stored()
         except Unavailable:
             return seen
-        for key, value in stored.items():
-            name = key.decode() if isinstance(key, bytes) else str(key)
-            seen[name] = max(seen.get(name, 0.0), float(value))
+        for name, value in stored.items():
+            seen[name] = max(seen.get(name, 0.0), value)
         return seen
+
+    async def stored(self) -> dict[str, float]:
+        """Key id -> the last use the replicas wrote to Redis; Unavailable when Redis does not answer (then nothing
+        is known: `panelgate key list` must not say "never")."""
+        stored = await self.link.run(lambda r: r.hgetall(self.name))
+        return {(key.decode() if isinstance(key, bytes) else str(key)): float(value) for key, value in stored.items()}
 
     async def close(self) -> None:
         await self.link.close()
