@@ -9,7 +9,12 @@ file is rewritten whole (its comments are not kept), with a header saying so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import fcntl
+import os
+import secrets
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,21 +54,47 @@ def read_key_files(location: Path) -> list[tuple[Any, str, str]]:
     return found
 
 
+@contextlib.contextmanager
+def _locked(file: Path) -> Iterator[None]:
+    """One writer of `file` at a time (two `key new -c` at once must not each write the list without the other's
+    entry): an exclusive lock on a lock file beside it, held from the read to the rename."""
+    with open(file.with_name(f".{file.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _write(file: Path, entries: list[Any]) -> None:
     text = HEADER + yaml.safe_dump(entries, sort_keys=False, default_flow_style=False, width=120)
-    temporary = file.with_name(f".{file.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(file)  # whole or not at all: a reload never reads half a file
+    try:
+        mode = stat.S_IMODE(file.stat().st_mode)  # a rewrite keeps the operator's permissions
+    except FileNotFoundError:
+        mode = None
+    # a temporary name of this writer's own, created as any new file would be (the umask applies)
+    temporary = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        if mode is not None:
+            os.chmod(temporary, mode)
+        temporary.replace(file)  # whole or not at all: a reload never reads half a file
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def replace_entry(file: Path, key_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """Rewrite the entry of `key_id` in `file` with `change(entry)`."""
-    entries = _entries(yaml.safe_load(file.read_text(encoding="utf-8")))
-    for i, entry in enumerate(entries):
-        if isinstance(entry, dict) and str(entry.get("id")) == key_id:
-            entries[i] = change(dict(entry))
-            _write(file, entries)
-            return
+    with _locked(file):
+        entries = _entries(yaml.safe_load(file.read_text(encoding="utf-8")))
+        for i, entry in enumerate(entries):
+            if isinstance(entry, dict) and str(entry.get("id")) == key_id:
+                entries[i] = change(dict(entry))
+                _write(file, entries)
+                return
     raise KeyError(key_id)
 
 
@@ -71,10 +102,12 @@ def add_entry(location: Path, entry: dict[str, Any]) -> Path:
     """Add a new key entry: its own file in a directory, or the end of a file's list. Returns the file written."""
     if location.is_dir():
         file = location / f"{entry['id']}.yaml"
-        if file.exists():
-            raise FileExistsError(str(file))
-        _write(file, [entry])
+        with _locked(file):
+            if file.exists():
+                raise FileExistsError(str(file))
+            _write(file, [entry])
         return file
-    entries = _entries(yaml.safe_load(location.read_text(encoding="utf-8"))) if location.exists() else []
-    _write(location, [*entries, entry])
+    with _locked(location):
+        entries = _entries(yaml.safe_load(location.read_text(encoding="utf-8"))) if location.exists() else []
+        _write(location, [*entries, entry])
     return location
