@@ -86,15 +86,21 @@ def redis_links(state: GatewayState) -> list[Link | None]:
 
 
 def _idempotency_store(config: Config, previous: GatewayState | None) -> IdempotencyStore:
-    """Records of idempotent writes, in the `idempotency` Redis endpoint (else memory); a reload keeps them unless
-    their settings changed (a duplicate after a reload is still a duplicate)."""
+    """Records of idempotent writes, in the `idempotency` Redis endpoint (else memory). A reload keeps them, whatever
+    it changes: a duplicate after a reload is still a duplicate, and a request running across it still holds its
+    claim (its store lends the new one its memory; times apply to what is stored from now on)."""
     endpoint, settings = config.redis.endpoint("idempotency"), config.idempotency
-    if previous is not None and (previous.config.redis.endpoint("idempotency"), previous.config.idempotency) == (
-        endpoint, settings
-    ):
-        return previous.idempotency
-    return IdempotencyStore(endpoint, ttl=settings.ttl, pending_ttl=settings.pending_ttl,
-                            max_entries=settings.max_entries)  # fmt: skip
+    if previous is not None and previous.config.redis.endpoint("idempotency") == endpoint:
+        store = previous.idempotency
+        store.ttl, store.pending_ttl = settings.ttl, settings.pending_ttl
+        store.memory.resize(settings.max_entries)
+        return store
+    store = IdempotencyStore(endpoint, ttl=settings.ttl, pending_ttl=settings.pending_ttl,
+                             max_entries=settings.max_entries)  # fmt: skip
+    if previous is not None:
+        store.memory = previous.idempotency.memory  # the records made here (no Redis, or while it was out)
+        store.memory.resize(settings.max_entries)
+    return store
 
 
 def _key_counters(config: Config, previous: GatewayState | None) -> tuple[QuotaCounter, KeyUse]:

@@ -106,6 +106,16 @@ class MemoryRecords:
     def __len__(self) -> int:
         return len(self._records)
 
+    def resize(self, max_entries: int) -> None:
+        """Hold at most `max_entries` records from now on (a reload changed `max_entries`), keeping the newest."""
+        if max_entries == self._records.maxsize:
+            return
+        kept = list(self._records.items())
+        self._records = TLRUCache(maxsize=max_entries, ttu=lambda _k, record, _now: record.expires,
+                                  timer=time.monotonic)  # fmt: skip
+        for key, record in kept[-max_entries:]:
+            self._records[key] = record
+
     def claim(self, key: str, fingerprints: Fingerprints, owner: str, pending_ttl: float) -> Record | None:
         found = self._records.get(key)
         if found is not None:
