@@ -172,21 +172,39 @@ class IdempotencyStore:
         return self.link.shared
 
     async def claim(self, key: str, fingerprints: Fingerprints) -> tuple[str, Record | None]:
-        """A new owner token, and None when the record is ours now; else the record found (the token unused)."""
+        """A new owner token, and None when the record is ours now; else the record found (the token unused).
+
+        A claim made in Redis is kept in memory as well, and memory is asked after Redis: a duplicate that arrives
+        here while Redis is out finds the first still running (or done), and one that arrives once Redis is back
+        finds what was written here while it was out, which Redis never learnt."""
         owner = secrets.token_hex(8)
         try:
             found = await self.link.run(lambda r: r.eval(_CLAIM, 1, self.prefix + key, owner, fingerprints.canonical,
                                                           fingerprints.raw, _ms(self.pending_ttl)))  # fmt: skip
         except Unavailable:
             return owner, self.memory.claim(key, fingerprints, owner, self.pending_ttl)
-        return owner, None if found is None else _record(found)
+        if found is not None:
+            return owner, _record(found)
+        here = self.memory.claim(key, fingerprints, owner, self.pending_ttl)
+        if here is None:
+            return owner, None
+        # made here while Redis was out: Redis takes it over (a done outcome) or forgets our claim (a running one)
+        if here.state == DONE and here.outcome is not None:
+            data = encode(here.outcome)
+            with contextlib.suppress(Unavailable):
+                await self.link.run(lambda r: r.eval(_FINISH, 1, self.prefix + key, owner, data, _ms(self.ttl),
+                                                     here.fingerprints.canonical, here.fingerprints.raw))  # fmt: skip
+        else:
+            with contextlib.suppress(Unavailable):
+                await self.link.run(lambda r: r.eval(_PENDING_OF, 1, self.prefix + key, owner))
+        return owner, here
 
     async def get(self, key: str) -> Record | None:
         try:
             found = await self.link.run(lambda r: r.hmget(self.prefix + key, "state", "canon", "raw", "outcome"))
         except Unavailable:
             return self.memory.get(key)
-        return _record(found) if found and found[0] is not None else None
+        return _record(found) if found and found[0] is not None else self.memory.get(key)
 
     async def finish(self, key: str, owner: str, fingerprints: Fingerprints, outcome: Outcome) -> None:
         """Keep `outcome` as the answer to every duplicate for `ttl` seconds."""
