@@ -94,6 +94,7 @@ class Exchange:
     upstream: Upstream | None = None
     candidates: tuple[Upstream, ...] = ()  # the upstreams that may serve this call, in the order to try
     upstream_calls: int = 0  # calls sent to panels for this request (the plan's trace; in the audit line)
+    may_have_written: bool = False  # a write of this request was sent, and may have reached a panel
     outcome: Outcome | None = None
     page: Page | None = None  # a list page the gateway cuts (tenancy, or for an upstream that does not page)
     response_headers: dict[str, str] = field(default_factory=dict)

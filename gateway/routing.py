@@ -81,6 +81,8 @@ async def run_with_failover(ex: Exchange, call: Call | None = None, op: Operatio
         outcome, trace = await drive(plan(call, op, Toward(upstream)), transport(ex, upstream),
                                      ex.state.upstream_client.locks)  # fmt: skip
         ex.upstream_calls += len(trace.sent)
+        ex.may_have_written = ex.may_have_written or any(
+            send.op.kind is not Kind.READ and not (isinstance(o, Failure) and o.retryable) for send, o in trace.sent)
         if index + 1 < len(ex.candidates) and _may_try_next(ex, outcome, trace):
             ex.state.metrics.failovers.labels(upstream.name).inc()
             continue

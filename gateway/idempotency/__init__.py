@@ -12,9 +12,9 @@ forwarded) with a write gets, for `ttl` seconds (24 h by default):
   retry);
 - the same key with a different request is refused (INVALID_INPUT, reason `idempotency_mismatch`).
 
-An outcome that provably wrote nothing (refused inside the pipeline, or failed before it left for the panel) is
-not kept: a retry runs. Reads ignore the key: they change nothing. Keys are per gateway key: two tenants cannot
-see each other's outcomes.
+An outcome that provably wrote nothing (refused inside the pipeline, failed before it left for the panel, or failed
+while only reads had been sent) is not kept: a retry runs. Reads ignore the key: they change nothing. Keys are per
+gateway key: two tenants cannot see each other's outcomes.
 
 Modules: `settings` (the config section, a leaf), `store` (records in Redis or memory), `step` (the pipeline step;
 `take_key` takes the key out of the request). This `__init__` imports nothing: the config imports `settings`.

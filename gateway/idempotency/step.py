@@ -70,9 +70,13 @@ def _record_key(ex: Exchange, key: str) -> str:
     return f"{ex.key.id}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
-def _kept(outcome: Outcome) -> bool:
-    """Whether an outcome answers duplicates: not one that provably wrote nothing (it never left for the panel)."""
-    return not (isinstance(outcome, Failure) and outcome.retryable and outcome.code is not Code.PARTIAL_FAILURE)
+def _kept(ex: Exchange, outcome: Outcome) -> bool:
+    """Whether an outcome answers duplicates: not a failure that provably wrote nothing, because it never left for
+    the panel, or because nothing but reads did (a lookup by username, or the current row an edit toward XUI.one
+    starts from, that timed out): its retry must run, or it would be told of that timeout for `ttl` seconds."""
+    if not isinstance(outcome, Failure) or outcome.code is Code.PARTIAL_FAILURE:
+        return True
+    return not outcome.retryable and ex.may_have_written
 
 
 def _count(ex: Exchange, result: str) -> None:
@@ -152,7 +156,7 @@ async def _run_first(ex: Exchange, next: Next, store: IdempotencyStore, key: str
             await store.release(key, owner)  # refused before anything was sent
             raise
     # Any other exception leaves the claim to expire: whether the panel wrote is unknown.
-    if _kept(outcome):
+    if _kept(ex, outcome):
         await store.finish(key, owner, prints, outcome)
         _count(ex, "stored")
     else:
