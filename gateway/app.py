@@ -65,7 +65,8 @@ ADMIN_PIPELINE: tuple[Step, ...] = (
     tenancy.tenancy,  # reseller keys: forced owner, others' records not found; after: own rows, paged
     check(security.check_guards),  # the policy's limits on values (max_connections, exp_date, ...)
     idempotency.idempotent,  # writes with an Idempotency-Key: a duplicate answered the first's outcome (or waits)
-    check(quotas.take),  # the key's quotas (calls a day or a window by operation glob); a replay never counts
+    quotas.counted,  # the key's quotas (calls a day or a window by operation glob); a replay never counts, nor a
+    #                  call that did nothing (refused as unsupported, never sent)
     paging.page_whole_list,  # after: a list the client's panel pages, from an upstream that answers it whole
     cache,  # reads: a fresh entry answers (HIT), concurrent misses share one call, STALE on failure; writes:
     #         invalidate their tags' cached reads

@@ -43,7 +43,7 @@ _REMEMBERED = ("HIT", "MISS")
 PURE_STEPS = ("decode_request", "resolve_client_ip", "authenticate", "check_ip_allowlist", "take_key",
               "resolve_operation", "check_scope", "route_upstream", "tenancy", "check_guards", "idempotent",
               "page_whole_list")
-STATEFUL_STEPS = ("throttle_auth_failures", "check_key_dates", "rate_limit", "take", "cache")
+STATEFUL_STEPS = ("throttle_auth_failures", "check_key_dates", "rate_limit", "counted", "cache")
 NOT_ON_A_HIT = ("forward",)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from gateway.exchange import Exchange
-from gateway.model import Code, Failure, Reason, Refused
+from gateway.exchange import Exchange, Next
+from gateway.model import Code, Failure, Outcome, Reason, Refused
 from gateway.quotas.counter import Taken
 from gateway.quotas.settings import Quota
 
@@ -24,8 +24,32 @@ def _headers(ex: Exchange, counted: list[tuple[Quota, Taken]]) -> None:
     ex.response_headers["RateLimit-Reset"] = str(max(1, math.ceil(tightest.reset)))
 
 
-async def take(ex: Exchange) -> None:
-    """Count this call against each of its key's quotas that matches its operation; refuse it past any limit."""
+def _nothing_sent(outcome: Outcome) -> bool:
+    """A call the gateway refused after counting it (no upstream can carry it), or that never left for the panel (the
+    panel unreachable, its budget or a record lock refusing it): it did nothing, so it does not count."""
+    if not isinstance(outcome, Failure):
+        return False
+    return outcome.reason is Reason.UNSUPPORTED or (outcome.retryable and outcome.code is not Code.PARTIAL_FAILURE)
+
+
+async def counted(ex: Exchange, next: Next) -> Outcome:
+    """The pipeline step: the call counted (`take`), and given back when it did nothing after all."""
+    taken = await take(ex)
+    try:
+        outcome = await next(ex)
+    except Refused:
+        for one in taken:
+            await ex.state.quotas.give_back(one)
+        raise
+    if taken and _nothing_sent(outcome):
+        for one in taken:
+            await ex.state.quotas.give_back(one)
+    return outcome
+
+
+async def take(ex: Exchange) -> list[Taken]:
+    """Count this call against each of its key's quotas that matches its operation; refuse it past any limit.
+    Returns what was counted."""
     assert ex.key is not None and ex.op is not None
     quotas = [q for q in ex.key.quotas if q.matches(ex.op.name)]
     counted: list[tuple[Quota, Taken]] = []
@@ -43,3 +67,4 @@ async def take(ex: Exchange) -> None:
                               reason=Reason.QUOTA, retry_after=taken.reset))  # fmt: skip
     if counted:
         _headers(ex, counted)
+    return [taken for _, taken in counted]
