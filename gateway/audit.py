@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,13 +50,38 @@ class AuditEntry:
 
 
 class AuditLog:
-    """Appends to a file (line-buffered, so a crash loses at most the line being written) or to logging."""
+    """Appends to a file (line-buffered, so a crash loses at most the line being written) or to logging.
+
+    A reload (SIGHUP, as logrotate's postrotate sends) opens the file again when it was moved or removed, so the
+    lines that follow go to the file at the configured path, not to a rotated one that is compressed and deleted."""
 
     def __init__(self, path: str | None) -> None:
         self._file: TextIO | None = None
+        self._path = path
+        self._opened: tuple[int, int] | None = None  # (device, inode) of the file written
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives with the app
+            self._open()
+
+    def _open(self) -> None:
+        assert self._path
+        self._file = open(self._path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives with the app
+        opened = os.fstat(self._file.fileno())
+        self._opened = (opened.st_dev, opened.st_ino)
+
+    def reopen_if_moved(self) -> None:
+        """Open the configured path again if the file written is no longer there (rotated, removed)."""
+        if self._file is None or not self._path:
+            return
+        try:
+            now = os.stat(self._path)
+            if (now.st_dev, now.st_ino) == self._opened:
+                return
+        except FileNotFoundError:
+            pass
+        self._file.close()
+        Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        self._open()
 
     def write(self, entry: AuditEntry) -> None:
         line = json.dumps(entry.as_dict(), separators=(",", ":"))

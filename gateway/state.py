@@ -42,6 +42,7 @@ def build_state(config: Config, previous: GatewayState | None = None) -> Gateway
         limiter = Limiter(redis.endpoint("rate_limits"))
     if previous is not None and previous.config.audit_log == config.audit_log:
         audit = previous.audit
+        audit.reopen_if_moved()  # logrotate renames the file, then sends SIGHUP
     else:
         audit = AuditLog(config.audit_log)
     metrics = previous.metrics if previous is not None else Metrics()
