@@ -159,15 +159,27 @@ def _from_redis(config: Config) -> dict[str, float] | None:
     return asyncio.run(read())
 
 
+MAX_WORKERS = 256  # operator ports asked past admin_listen's, at most
+
+
 def _from_gateway(config: Config) -> dict[str, float] | None:
+    """Last uses from the running gateway's operator listeners: `serve --workers N` gives worker i its own on
+    admin_listen.port + i, and without Redis each knows only the uses it served, so every worker is asked (up to
+    the first port where none answers)."""
     listen = config.admin_listen
     host = "127.0.0.1" if listen.host in ("0.0.0.0", "::", "") else listen.host
-    try:
-        with urllib.request.urlopen(f"http://{host}:{listen.port}/status.json", timeout=2) as answer:
-            keys = json.load(answer).get("keys", [])
-    except (OSError, ValueError):
-        return None
-    return {k["id"]: k["last_used"] for k in keys if k.get("last_used")}
+    seen: dict[str, float] | None = None
+    for worker in range(MAX_WORKERS):
+        try:
+            with urllib.request.urlopen(f"http://{host}:{listen.port + worker}/status.json", timeout=2) as answer:
+                keys = json.load(answer).get("keys", [])
+        except (OSError, ValueError, AttributeError):
+            break
+        seen = seen if seen is not None else {}
+        for k in keys if isinstance(keys, list) else []:
+            if isinstance(k, dict) and k.get("last_used"):
+                seen[k["id"]] = max(seen.get(k["id"], 0.0), float(k["last_used"]))
+    return seen
 
 
 def _ago(then: float, now: float) -> str:

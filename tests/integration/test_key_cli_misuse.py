@@ -4,16 +4,19 @@ that stops every later reload, never a traceback, and `key list` never says "nev
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from aiohttp import ClientSession
 
 from gateway.cli import main
 from gateway.config import load_config
-from tests.conftest import xm_upstream
-from tests.serving import free_port
+from gateway.sim.xtream_masters import XtreamMastersSim
+from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpServer, xm_upstream
+from tests.serving import free_port, free_port_pair, running, wait_ready, write_config
 
 
 def _config(tmp_path: Path, policies_dir: Path, **extra: Any) -> Path:
@@ -77,3 +80,29 @@ def test_key_list_with_redis_out_does_not_say_never(
     listing = capsys.readouterr().out
     assert "never" not in listing, listing
     assert "last use unknown" in listing and "(last use from redis)" not in listing, listing
+
+
+async def test_key_list_asks_every_worker_of_a_gateway_without_redis(
+    aiohttp_server: AiohttpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve --workers 2` without Redis: each worker knows the uses it served, on its own operator port. A key
+    used only through worker 1 was listed as never used (only worker 0 was asked)."""
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    url = str((await aiohttp_server(sim.app())).make_url("")).rstrip("/")
+    keys = [f"workers-test-key-{i:02d}-0000000000000" for i in range(12)]
+    admin_port = free_port_pair()
+    config = tmp_path / "gateway.yaml"
+    write_config(config, url, free_port(), admin_port, keys)
+    async with running(config, tmp_path, "--workers", "2") as server:
+        await wait_ready(admin_port + 1)
+        for key in keys:
+            async with ClientSession() as session:  # a connection each: the kernel chooses the worker
+                assert (await server.call(session, key))["status"] == "STATUS_SUCCESS"
+        async with ClientSession() as session:
+            known = [{k["id"] for k in (await (await session.get(f"http://127.0.0.1:{admin_port + i}/status.json"))
+                                        .json())["keys"] if k["last_used"]} for i in (0, 1)]  # fmt: skip
+        assert known[1] - known[0], "no key was served by worker 1 alone: the kernel sent every call to worker 0"
+        assert await asyncio.to_thread(main, ["key", "list", "-c", str(config)]) == 0
+    listing = capsys.readouterr().out
+    assert "(last use from the running gateway)" in listing
+    assert "never" not in listing, listing
