@@ -108,6 +108,10 @@ async def idempotent(ex: Exchange, next: Next) -> Outcome:
                                   retry_after=1.0))  # fmt: skip
         _count(ex, "replayed")
         ex.response_headers["Idempotent-Replayed"] = "true"
+        if isinstance(found.outcome, Failure) and found.outcome.retry_after:
+            # the first answer's Retry-After spoke of its moment: this key answers the same failure however long
+            # the client waits, so it is not told to retry after some seconds (a new request needs a new key)
+            return replace(found.outcome, retry_after=0.0)
         return found.outcome
 
 
