@@ -75,11 +75,17 @@ def iso(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+LATEST = 253402300799.0  # 9999-12-31T23:59:59Z: the last time `iso` (messages, the status page, key list) can write
+
+
 def moment(value: Any, path: str) -> float:
     """A point in time from the config: UNIX seconds, or ISO 8601 text or a YAML timestamp (UTC without a zone)."""
     if isinstance(value, bool):
         raise ConfigError(path, f"expected a time such as 2027-01-01T00:00:00Z, got {show(value)}")
     if isinstance(value, int | float):
+        if not 0 <= value <= LATEST:  # JavaScript's Date.now() is milliseconds: year 57971
+            raise ConfigError(path, f"{show(value)} is not a time in UNIX seconds (milliseconds?); or write "
+                              "2027-01-01T00:00:00Z")  # fmt: skip
         return float(value)
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day)
@@ -90,7 +96,10 @@ def moment(value: Any, path: str) -> float:
             raise ConfigError(path, f"expected a time such as 2027-01-01T00:00:00Z, got {show(value)}") from None
     if not isinstance(value, dt.datetime):
         raise ConfigError(path, f"expected a time such as 2027-01-01T00:00:00Z, got {show(value)}")
-    return (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).timestamp()
+    seconds = (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).timestamp()
+    if not 0 <= seconds <= LATEST:
+        raise ConfigError(path, f"{show(str(value))} is before 1970 or after 9999 in UTC")
+    return seconds
 
 
 def duration(text: str) -> float:
