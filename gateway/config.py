@@ -145,6 +145,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("", f"cannot read {p}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("", f"cannot read {p}: the file is not UTF-8 text") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

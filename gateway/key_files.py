@@ -46,6 +46,8 @@ def read_key_files(location: Path) -> list[tuple[Any, str, str]]:
     for file in files_of(location):
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:  # a Windows editor's UTF-16, say
+            raise ConfigError(f"keys_from: {file}", "cannot read keys: the file is not UTF-8 text") from None
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"keys_from: {file}", f"cannot read keys: {exc}") from None
         if data is not None and not isinstance(data, list | dict):

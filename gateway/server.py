@@ -93,7 +93,10 @@ async def _watch(path: str, live: Live) -> None:
         with contextlib.suppress(OSError):
             stamp = _stamp(path, live)
             if stamp != last:
-                await reload_config(path, live)
+                try:
+                    await reload_config(path, live)
+                except Exception:  # the watcher must outlive any file it is shown: the next change is read again
+                    log.exception("reload refused, keeping the running config")
                 last = _stamp(path, live)
 
 
