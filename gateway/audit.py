@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -58,6 +59,7 @@ class AuditLog:
     def __init__(self, path: str | None) -> None:
         self._file: TextIO | None = None
         self._path = path
+        self._closed = False
         self._opened: tuple[int, int] | None = None  # (device, inode) of the file written
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -70,8 +72,13 @@ class AuditLog:
         self._opened = (opened.st_dev, opened.st_ino)
 
     def reopen_if_moved(self) -> None:
-        """Open the configured path again if the file written is no longer there (rotated, removed)."""
-        if self._file is None or not self._path:
+        """Open the configured path again if the file written is no longer there (rotated, removed), or could not
+        be opened again after a failed write."""
+        if not self._path or self._closed:
+            return
+        if self._file is None:
+            with contextlib.suppress(OSError):
+                self._open()
             return
         try:
             now = os.stat(self._path)
@@ -79,18 +86,35 @@ class AuditLog:
                 return
         except FileNotFoundError:
             pass
-        self._file.close()
-        Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        self._open()
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._file = None
+        with contextlib.suppress(OSError):  # else its lines go to the log until it can be opened
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            self._open()
 
     def write(self, entry: AuditEntry) -> None:
         line = json.dumps(entry.as_dict(), separators=(",", ":"))
-        if self._file is not None:
-            self._file.write(line + "\n")
-        else:
+        if self._file is None:
             log.info(line)
+            return
+        try:
+            self._file.write(line + "\n")
+        except OSError as exc:
+            # a full or vanished disk must not turn a write the panel made into an error for its client (who would
+            # retry it): the line goes to the log, and the file is opened afresh for the next one
+            log.error("audit log %s cannot be written (%s); its line is logged instead", self._path,
+                      exc.strerror or exc)  # fmt: skip
+            log.warning("audit: %s", line)
+            with contextlib.suppress(OSError):
+                self._file.close()
+            try:
+                self._open()
+            except OSError:
+                self._file = None
 
     def close(self) -> None:
+        self._closed = True
         if self._file is not None:
             self._file.close()
             self._file = None
