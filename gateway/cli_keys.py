@@ -43,6 +43,9 @@ def _show_once(key: str) -> None:
 def key_new(args: argparse.Namespace) -> int:
     """Print a new key once; its entry is written to `keys_from` (with -c) or printed to paste under `keys:`."""
     entry: dict[str, Any] = {"id": args.id, "digest": "", "policy": args.policy}
+    if args.reseller_id is not None and args.reseller_id <= 0:  # the config refuses it: no reload would pass
+        print(f"panelgate: --reseller-id: expected a positive integer, got {args.reseller_id}", file=sys.stderr)
+        return 2
     if args.reseller_id is not None:
         entry["reseller_id"] = args.reseller_id
     if args.upstream:

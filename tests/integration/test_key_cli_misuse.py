@@ -57,6 +57,18 @@ def test_an_expiry_the_config_cannot_read_is_refused_before_anything_is_written(
     assert bot.lifecycle.expires_at == 1893456000.0
 
 
+def test_a_reseller_id_the_config_refuses_is_refused_before_anything_is_written(
+    tmp_path: Path, policies_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _config(tmp_path, policies_dir)
+    before = _files(tmp_path)
+    for bad in ("0", "-88"):
+        assert main(["key", "new", "-c", str(path), "--id", "shop", "--policy", "admin", "--reseller-id", bad]) == 2
+        assert "--reseller-id" in capsys.readouterr().err
+    assert _files(tmp_path) == before
+    load_config(str(path))
+
+
 def test_an_id_that_is_not_a_file_name_is_refused(
     tmp_path: Path, policies_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
