@@ -24,12 +24,15 @@ def _headers(ex: Exchange, counted: list[tuple[Quota, Taken]]) -> None:
     ex.response_headers["RateLimit-Reset"] = str(max(1, math.ceil(tightest.reset)))
 
 
-def _nothing_sent(outcome: Outcome) -> bool:
-    """A call the gateway refused after counting it (no upstream can carry it), or that never left for the panel (the
-    panel unreachable, its budget or a record lock refusing it): it did nothing, so it does not count."""
+def _nothing_sent(ex: Exchange, outcome: Outcome) -> bool:
+    """A call the gateway refused after counting it (no upstream can carry it), or whose failure never left for the
+    panel (unreachable, its budget or a record lock refusing it) with no write of it sent before: it did nothing,
+    so it does not count."""
     if not isinstance(outcome, Failure):
         return False
-    return outcome.reason is Reason.UNSUPPORTED or (outcome.retryable and outcome.code is not Code.PARTIAL_FAILURE)
+    if outcome.reason is Reason.UNSUPPORTED:
+        return True
+    return outcome.retryable and outcome.code is not Code.PARTIAL_FAILURE and not ex.may_have_written
 
 
 async def counted(ex: Exchange, next: Next) -> Outcome:
@@ -41,7 +44,7 @@ async def counted(ex: Exchange, next: Next) -> Outcome:
         for one in taken:
             await ex.state.quotas.give_back(one)
         raise
-    if taken and _nothing_sent(outcome):
+    if taken and _nothing_sent(ex, outcome):
         for one in taken:
             await ex.state.quotas.give_back(one)
     return outcome
