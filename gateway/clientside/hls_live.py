@@ -15,6 +15,9 @@ Shared: `GET /live/{u}/{p}/{id}.m3u8`, `/live/{token}/{id}.m3u8` and `/{u}/{p}/{
   leaves the one it watched: an HLS player plays one channel at a time, and a line allowed one connection must
   be able to zap.
 - A request with a `Range` other than `bytes=0-` on `/_h/` is relayed per viewer, as VOD and seeks are.
+- A multi-variant playlist (XC_VM's adaptive channels) is not shared. With provider lines it is asked for again with
+  the viewer's own line and relayed per viewer: the one fetched on a provider line names variants whose tokens seal
+  that provider line, and a viewer holding one would stream on it outside the pool.
 """
 
 from __future__ import annotations
@@ -80,6 +83,12 @@ async def playlist(request: web.Request, runtime: ClientSideRuntime, config: Con
     try:
         channel = await _attend(request, runtime, config, metrics, want, address)
     except Variants as variants:
+        if config.client_side.provider_lines:
+            # asked for on a provider line: its variants (XC_VM: `/auth/{token}`, the token sealing the line that
+            # asked, with no expiry) would stream on the provider's line, outside its slots and this viewer's caps.
+            # The viewer's own line asks instead, as without sharing: the panel counts and checks the viewer.
+            return await relay(request, runtime=runtime, config=config, metrics=metrics,
+                               url=_own_url(config, want), kind="live", line=want.line, rewrite_hls=True)  # fmt: skip
         rewritten = runtime.rewriter(config).hls(variants.text, variants.url, runtime.origins(config))
         return web.Response(text=rewritten, content_type=HLS_TYPE, headers={"Cache-Control": "no-cache"})
     current, fetched = await channel.current()
