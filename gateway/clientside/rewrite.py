@@ -35,6 +35,10 @@ _URI_ATTR = re.compile(r'URI="([^"]*)"')
 # (`?utc={utc}`, appended to the stream URL) has no origin and stays as it is
 _CATCHUP_SOURCE = re.compile(rb'(catchup-source=")https?://[^/"\s]+', re.IGNORECASE)
 _ANY_ORIGIN = re.compile(r"https?://[^/\s\"'<>]+", re.IGNORECASE)
+# an Enigma2 bouquet's stream (get.php `type=enigma16|dreambox|gigablue`, XUI's `#SERVICE {ESR_ID}{SID}{URL#:}`):
+# the URL with each `:` urlencoded, `#SERVICE 4097:0:1:0:0:0:0:0:0:0:http%3A//host%3A8080/live/u/p/1.ts`
+_E2_SERVICE = re.compile(rb"\s*#SERVICE ", re.IGNORECASE)
+_E2_URL = re.compile(rb"https?%3a//[^/\s%]+(?:%3a\d+)?", re.IGNORECASE)
 # a URL line indented (the literal path counts lines that start with `http`)
 _INDENT = rb"[ \t\x0b\x0c\r]+https?:"
 _INDENTED_URL = re.compile(rb"\n" + _INDENT)  # a literal first byte: searched at C speed, unlike `(?:^|\n)`
@@ -182,6 +186,7 @@ class Rewriter:
     def __init__(self, public_url: str, upstream_url: str, hosts: Iterable[str]) -> None:
         self.public = public_url.rstrip("/")
         self.public_bytes = self.public.encode()
+        self._e2_public = self.public_bytes.replace(b":", b"%3A")  # as an Enigma2 bouquet spells a URL
         self.upstream_origin = origin_of(upstream_url)
         # as hosts are written in URLs: an IPv6 address in brackets (urlsplit's hostname has none)
         names = {_in_url(h.lower()) for h in [*hosts, urlsplit(upstream_url).hostname or ""] if h}
@@ -226,10 +231,11 @@ class Rewriter:
 
     def m3u(self, block: bytes) -> bytes:
         """Whole playlist lines (`m3u_line` on each), at C speed when the literal path can prove the result."""
-        fast = None if _folds(block) else self._m3u_literal(block)
+        e2 = b"%3A//" in block or b"%3a//" in block  # an Enigma2 bouquet: its URLs are no literal origins
+        fast = None if e2 or _folds(block) else self._m3u_literal(block)
         if fast is not None:
             return fast
-        if self._literals.may_learn():
+        if not e2 and self._literals.may_learn():  # `//host` in `http%3A//host` is no origin to learn
             self._literals.learned(self._literals.learn(origins_in(self._bytes, block)))
         return b"".join(self.m3u_line(line) for line in block.splitlines(keepends=True))
 
@@ -300,6 +306,9 @@ class Rewriter:
         """A playlist line: a URL line goes to the gateway whatever its host, so does a tag's catch-up source;
         anything else (logos, `x-tvg-url`, the rest of a URL line) has known hosts rewritten."""
         if line.lstrip().startswith(b"#"):
+            stream = _E2_URL.search(line) if _E2_SERVICE.match(line) else None
+            if stream is not None:  # an Enigma2 bouquet's stream: a gateway URL whatever its host, spelled as it was
+                return self._known(line[: stream.start()]) + self._e2_public + self._known(line[stream.end() :])
             return self._known(_CATCHUP_SOURCE.sub(lambda m: m.group(1) + self.public_bytes, line))
         # a URL line: its origin, then known hosts in the rest of it (a query naming the panel) as anywhere else
         found = _M3U_URL.match(line)

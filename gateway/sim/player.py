@@ -219,6 +219,12 @@ class PlayerSim:
         resp = web.StreamResponse(headers={"Content-Type": "audio/x-mpegurl",
                                            "Content-Disposition": 'attachment; filename="playlist.m3u"'})  # fmt: skip
         await resp.prepare(request)
+        if params.get("type") in data.E2_DEVICES:
+            lines = data.m3u_lines(self.tables, line, origin, False, params.get("output", "ts"), kinds)
+            for text in data.e2_bouquet(lines, params["type"]):
+                await resp.write(text.encode())
+            await resp.write_eof()
+            return resp
         for text in data.m3u_lines(self.tables, line, origin, plus, params.get("output", "ts"), kinds):
             # XC_VM ends tag lines with LF and URL lines with CRLF (measured): rewriting must keep both
             await resp.write(text.encode() + (b"\n" if text.startswith("#") else b"\r\n"))

@@ -266,6 +266,24 @@ def m3u_lines(tables: Tables, line: Row, origin: str, plus: bool, output: str,
                 yield url("series", int(ep["stream_id"]), "mkv")
 
 
+# XUI's `devices` rows for Enigma2 boxes (`type=` of get.php): `#SERVICE {ESR_ID}{SID}{URL#:}` writes the stream URL
+# with each `:` urlencoded (`http%3A//host%3A8080/...`), as the box's bouquet format wants it
+E2_DEVICES = {"gigablue": "4097:0:1:0:0:0:0:0:0:0:", "enigma16": "4097:0:1:0:0:0:0:0:0:0:", "dreambox": ""}
+
+
+def e2_bouquet(m3u: Iterator[str], device: str) -> Iterator[str]:
+    """An Enigma2 bouquet (XUI `generatePlaylist` with an Enigma2 device) from the M3U's lines, each line ended."""
+    yield "#NAME Simulated panel\n"
+    name = ""
+    for text in m3u:
+        if text.startswith("#EXTINF"):
+            name = text.rsplit(",", 1)[-1]
+        elif not text.startswith("#"):
+            live = "/movie/" not in text and "/series/" not in text
+            service = E2_DEVICES[device] or ("1" if live else "4097") + ":0:1:0:0:0:0:0:0:0:"
+            yield f"#SERVICE {service}{text.replace(':', '%3A')}\r\n#DESCRIPTION {name}\r\n"
+
+
 def xmltv_chunks(tables: Tables, origin: str, repeat: int) -> Iterator[str]:
     """An XMLTV document; `repeat` multiplies the programmes to make it as large as a test wants."""
     yield '<?xml version="1.0" encoding="utf-8" ?>\n<!DOCTYPE tv SYSTEM "xmltv.dtd">\n'
