@@ -239,7 +239,11 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
         player: asyncio.Transport | None = None
         try:
             if upstream.status >= 400:
-                raise Refusal.upstream_status(upstream.status)
+                refusal = Refusal.upstream_status(upstream.status)
+                if upstream.status == 416 and "Content-Range" in upstream.headers:
+                    # `bytes */{size}`: a player resuming at the very end (ExoPlayer) reads the end from it
+                    refusal.headers["Content-Range"] = upstream.headers["Content-Range"]
+                raise refusal
             if upstream.status == 200 and (rewrite_hls or upstream.content_type.lower() in HLS_TYPES):
                 return await _playlist(upstream, runtime, config)
             resp = web.StreamResponse(status=upstream.status, headers=response_headers(upstream))

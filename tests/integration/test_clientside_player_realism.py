@@ -6,10 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.sim.player import vod_size
 from tests.integration.live_fixtures import make_live
 from tests.integration.test_clientside_gateway import PUBLIC, make_side
 
 __all__ = ["make_live", "make_side"]  # fixtures: pytest finds them by name in this module
+
+
+async def test_an_unsatisfiable_range_keeps_the_panels_content_range(make_side: Any) -> None:
+    """ExoPlayer (TiviMate, Smarters, ...) resuming a movie at its end asks `Range: bytes={size}-`; the panel answers
+    416 with `Content-Range: bytes */{size}`, from which ExoPlayer sees the position is the end (playback ends
+    cleanly). Without that header the 416 is an error on screen."""
+    side = await make_side()
+    user, password = side.line
+    size = vod_size(21)
+    resp = await side.client.get(f"/movie/{user}/{password}/21.mp4", headers={"Range": f"bytes={size}-"})
+    assert resp.status == 416
+    assert resp.headers.get("Content-Range") == f"bytes */{size}"
 
 
 async def test_an_enigma2_bouquet_names_the_gateway_and_plays(make_side: Any) -> None:
