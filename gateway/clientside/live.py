@@ -60,7 +60,8 @@ class Wanted:
 
     def scope(self) -> str:
         """The channel's scope without provider lines: this exact line (a digest: no password is kept)."""
-        return hashlib.sha256("\x00".join(sorted(self.creds.values())).encode()).hexdigest()[:32]
+        # the names with the values: `alpha`/`beta` and `beta`/`alpha` are two lines
+        return hashlib.sha256(repr(sorted(self.creds.items())).encode()).hexdigest()[:32]
 
 
 def line_scope(request: web.Request) -> str | None:

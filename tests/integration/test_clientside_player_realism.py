@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.sim.player import vod_size
-from tests.integration.live_fixtures import make_live
+from tests.integration.live_fixtures import Watcher, add_line, make_live, wait_for
 from tests.integration.test_clientside_gateway import PUBLIC, make_side
 
 __all__ = ["make_live", "make_side"]  # fixtures: pytest finds them by name in this module
@@ -23,6 +23,26 @@ async def test_an_unsatisfiable_range_keeps_the_panels_content_range(make_side: 
     resp = await side.client.get(f"/movie/{user}/{password}/21.mp4", headers={"Range": f"bytes={size}-"})
     assert resp.status == 416
     assert resp.headers.get("Content-Range") == f"bytes */{size}"
+
+
+async def test_lines_whose_username_and_password_are_swapped_never_share_a_channel(make_live: Any) -> None:
+    """Without provider lines a channel is shared by the viewers of one line only (the panel counts a connection
+    against the line that opened it): `alpha`/`beta` and `beta`/`alpha` are two lines."""
+    side = await make_live(live_linger=0)
+    add_line(side.sim, "alpha", "beta", 1)
+    add_line(side.sim, "beta", "alpha", 1)
+    first = Watcher(side.url("/live/alpha/beta/6.ts")).start()
+    second = None
+    try:
+        await wait_for(lambda: len(first.received) > 188 * 4, 10, "the first line's bytes")
+        second = Watcher(side.url("/live/beta/alpha/6.ts")).start()
+        await wait_for(lambda: len(second.received) > 188 * 4, 10, "the second line's bytes")
+        opened = side.sim.player.open_by_line
+        assert (opened["alpha"], opened["beta"]) == (1, 1), dict(opened)  # each line on its own connection
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
 
 
 async def test_an_enigma2_bouquet_names_the_gateway_and_plays(make_side: Any) -> None:
