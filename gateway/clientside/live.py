@@ -1,8 +1,9 @@
 """A viewer of a live channel: which requests are shared, whose credentials open the channel, who may join it.
 
-Shared: `GET /live/{u}/{p}/{id}[.ts]`, `/live/{token}/{id}[.ts]` and `/{u}/{p}/{id}[.ts]` without `Range` or
-`utc` (catch-up), with `client_side.shared_live` on (the default). Live `.m3u8` is shared too, its segments
-fetched once for all viewers (gateway.clientside.hls_live); VOD, series, catch-up and ranges are relayed per viewer
+Shared: `GET /live/{u}/{p}/{id}[.ts]`, `/live/{token}/{id}[.ts]` and `/{u}/{p}/{id}[.ts]` without a bounded
+`Range` (an open one, `bytes=N-`, is ffmpeg reconnecting: live has no offsets) or `utc` (catch-up), with
+`client_side.shared_live` on (the default). Live `.m3u8` is shared too, its segments fetched once for all viewers
+(gateway.clientside.hls_live); VOD, series, catch-up and bounded ranges are relayed per viewer
 (gateway.clientside.relay).
 
 Whose credentials the shared connection uses, and why:
@@ -24,6 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 
 import aiohttp
 from aiohttp import web
@@ -46,6 +48,7 @@ UNCAPPED = 1_000_000  # a lease is taken for every viewer, capped or not: a join
 REFUSED_RETRY = 0.5  # seconds before a provider line the panel refused is asked once more
 UPSTREAM_READ = 64 * 1024  # a channel's reads: nothing waits on a viewer, so no reason to read small
 _NOT_FORWARDED = ("Range", "If-Range")
+_OPEN_RANGE = re.compile(r"bytes=\d+-", re.IGNORECASE)
 
 
 class Wanted:
@@ -74,9 +77,10 @@ def line_scope(request: web.Request) -> str | None:
 
 def wanted(request: web.Request, formats: tuple[str, ...] = ("ts",)) -> Wanted | None:
     """The shareable live request this is, or None (relayed per viewer)."""
-    # `Range: bytes=0-` is "all of it" (ffmpeg-based players send it on every first request); any other range is
-    # a seek, which only the panel's own connection can answer
-    ranged = request.headers.get("Range", "bytes=0-").replace(" ", "") != "bytes=0-"
+    # `Range: bytes=0-` is "all of it" (ffmpeg-based players send it on every first request), and so is any
+    # `bytes=N-`: ffmpeg reconnecting to a live stream asks from the offset it had reached, and the panel's live.php
+    # ignores Range (a live channel is sent from now, 200). A bounded or suffix range is relayed to the panel.
+    ranged = _OPEN_RANGE.fullmatch(request.headers.get("Range", "bytes=0-").replace(" ", "")) is None
     if request.method != "GET" or ranged or "If-Range" in request.headers or "utc" in request.query:
         return None
     info = request.match_info

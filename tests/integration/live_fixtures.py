@@ -122,8 +122,9 @@ async def stopped(task: asyncio.Task[None] | None, session: aiohttp.ClientSessio
 class Watcher:
     """One viewer on its own connection, reading a stream until told to stop (or closing it abruptly)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.url = url
+        self.headers = headers or {}
         self.status = 0
         self.received = bytearray()
         self.task: asyncio.Task[None] | None = None
@@ -136,7 +137,8 @@ class Watcher:
 
     async def _run(self, keep: int) -> None:
         try:
-            async with self._session.get(self.url, timeout=aiohttp.ClientTimeout(sock_read=30)) as resp:
+            async with self._session.get(self.url, headers=self.headers,
+                                         timeout=aiohttp.ClientTimeout(sock_read=30)) as resp:  # fmt: skip
                 self.status = resp.status
                 self.started.set()
                 async for chunk in resp.content.iter_any():

@@ -65,3 +65,22 @@ async def test_an_enigma2_bouquet_names_the_gateway_and_plays(make_side: Any) ->
         assert resp.status == 200
         assert len(await resp.content.readexactly(188 * 4)) == 188 * 4
         resp.close()
+
+
+async def test_ffmpeg_reconnecting_to_a_live_channel_rides_the_shared_connection(make_live: Any) -> None:
+    """ffmpeg (Kodi, mpv, ffplay with `-reconnect 1`) reopens a stream after a stall with `Range: bytes={offset}-`,
+    the offset it had reached. A live channel has no offsets (XC_VM's live.php ignores Range and sends from now):
+    the reconnecting player joins the shared channel like any other viewer, no second connection on the panel."""
+    side = await make_live(providers=(1,), viewers=2, viewer_connections=2)
+    first = Watcher(side.url(side.viewer_path(0, 3))).start()
+    second = None
+    try:
+        await wait_for(lambda: len(first.received) > 188 * 4, 10, "the first viewer's bytes")
+        second = Watcher(side.url(side.viewer_path(1, 3)), headers={"Range": "bytes=7340032-"}).start()
+        await wait_for(lambda: len(second.received) > 188 * 4, 10, "the reconnecting viewer's bytes")
+        assert second.status == 200
+        assert side.upstream_open() == 1 and side.viewers_open() == 0, dict(side.sim.player.open_by_line)
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
