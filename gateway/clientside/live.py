@@ -45,6 +45,7 @@ from gateway.transport_errors import TRANSPORT_ERRORS
 log = logging.getLogger("panelgate.clientside")
 
 UNCAPPED = 1_000_000  # a lease is taken for every viewer, capped or not: a joiner's cap counts the others
+GONE_WAIT = 0.5  # seconds a viewer over its line's cap waits for viewers whose connection closed to leave
 REFUSED_RETRY = 0.5  # seconds before a provider line the panel refused is asked once more
 UPSTREAM_READ = 64 * 1024  # a channel's reads: nothing waits on a viewer, so no reason to read small
 _NOT_FORWARDED = ("Range", "If-Range")
@@ -126,6 +127,15 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
     cap = await admit(request, runtime, config, want, checked=provider or joining)
     counter = runtime.counter(config)
     lease = await counter.acquire(line_key(upstream.name, want.line), cap)
+    if lease is None and runtime.live.drop_gone():
+        # A player whose read timed out on a stalled channel closes its connection and opens a new one at once: on
+        # a line allowed one connection its old viewer still holds the lease until a byte or the sweep shows it
+        # closed. The panel lets such a player in (XC_VM ends the line's oldest connection); so does the gateway,
+        # once the viewers whose connections are closed have left and given their leases back.
+        deadline = asyncio.get_running_loop().time() + GONE_WAIT
+        while lease is None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(GONE_WAIT / 25)
+            lease = await counter.acquire(line_key(upstream.name, want.line), cap)
     if lease is None:
         raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels("live").inc()

@@ -295,6 +295,16 @@ class SharedLive(ChannelRegistry[Channel]):
     async def sweep_one(self, channel: Channel, now: float) -> None:
         await channel.sweep(self.stopping)
 
+    def drop_gone(self) -> bool:
+        """End now (as the sweep would within SWEEP) every viewer whose connection is closed; True if any."""
+        gone = False
+        for channel in self.channels.values():
+            for viewer in channel.viewers:
+                if viewer.transport is None or viewer.transport.is_closing():  # leaving, or left unseen
+                    viewer.finish(End.GONE)
+                    gone = True
+        return gone
+
     async def stop(self) -> None:
         """Shutdown: every viewer ends at its next piece, every channel closes and gives its slot back."""
         self.stopping = True

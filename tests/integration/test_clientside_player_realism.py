@@ -4,13 +4,23 @@ Range, and XUI's Enigma2 bouquets (`type=enigma16|dreambox|gigablue`)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from gateway.sim import player_live
 from gateway.sim.player import vod_size
 from tests.integration.live_fixtures import Watcher, add_line, make_live, wait_for
 from tests.integration.test_clientside_gateway import PUBLIC, make_side
 
 __all__ = ["make_live", "make_side"]  # fixtures: pytest finds them by name in this module
+
+
+def production(client: Any) -> None:
+    """Handlers as `panelgate serve` runs them: not cancelled when their player disconnects (aiohttp's test server
+    cancels them; gateway.server's runner, like aiohttp's default, does not)."""
+    server = client.server.runner.server
+    assert server is not None
+    server.handler_cancellation = False
 
 
 async def test_an_unsatisfiable_range_keeps_the_panels_content_range(make_side: Any) -> None:
@@ -43,6 +53,35 @@ async def test_lines_whose_username_and_password_are_swapped_never_share_a_chann
         await first.stop()
         if second is not None:
             await second.stop()
+
+
+async def test_a_player_reconnecting_to_a_stalled_channel_is_let_back_in(make_live: Any, monkeypatch: Any) -> None:
+    """A channel stalls (the panel's source hiccups); the player's read times out, it closes its connection and opens
+    a new one at once. On a line allowed one connection the panel lets it in (XC_VM `closeConnections` ends the
+    line's oldest connection, its own first); the gateway must not answer 403 for the connection the player has just
+    closed, only because no byte has come since to show it closed."""
+    over = asyncio.Event()
+
+    async def stalls(resp: Any, source: Any, rate: Any) -> None:
+        await resp.write(source(0, 128 * 1024))
+        await over.wait()
+
+    monkeypatch.setattr(player_live, "send", stalls)
+    side = await make_live(viewers=1, viewer_connections=1, live_linger=5)
+    production(side.client)
+    url = side.url(side.viewer_path(0, 4))
+    first = Watcher(url).start()
+    again = None
+    try:
+        await wait_for(lambda: len(first.received) >= 64 * 1024, 10, "the first bytes")
+        await first.stop()  # the player gives up on the silent channel and closes its connection
+        again = Watcher(url).start()
+        await again.started.wait()
+        assert again.status == 200
+    finally:
+        over.set()
+        if again is not None:
+            await again.stop()
 
 
 async def test_an_enigma2_bouquet_names_the_gateway_and_plays(make_side: Any) -> None:
