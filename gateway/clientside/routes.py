@@ -67,7 +67,13 @@ def _wrap(live: Live, runtime: ClientSideRuntime, kind: str, fn: Handler) -> Cal
         except Broken as broken:  # ended already, as it stood
             state.metrics.client_requests.labels(kind, broken.reason).inc()
             return broken.response
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, ConnectionError) and _player_gone(request):
+                # the player closed its connection before its answer could start or while it was written
+                # (zapping while the panel was slow): an everyday event, not the gateway failing. Nothing can be
+                # sent; aiohttp drops this answer quietly (a raised error it logs as "Error handling request").
+                state.metrics.client_requests.labels(kind, "player_gone").inc()
+                return web.Response(status=499, text="")
             log.exception("client side: internal error on %s", redact(request.path, ""))
             state.metrics.client_requests.labels(kind, "internal").inc()
             if request.writer.output_size > 0:
@@ -77,6 +83,11 @@ def _wrap(live: Live, runtime: ClientSideRuntime, kind: str, fn: Handler) -> Cal
         return response
 
     return handle
+
+
+def _player_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _target(config: Config, request: web.Request) -> str:

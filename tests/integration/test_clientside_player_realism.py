@@ -1,6 +1,6 @@
 """What real players and panels do that the other tests did not: an ExoPlayer resume at a movie's very end, lines
 whose credentials mirror each other, a player reconnecting to a stalled channel, ffmpeg's reconnect with an open
-Range, and XUI's Enigma2 bouquets (`type=enigma16|dreambox|gigablue`)."""
+Range, XUI's Enigma2 bouquets (`type=enigma16|dreambox|gigablue`), and a player gone before the panel answered."""
 
 from __future__ import annotations
 
@@ -123,3 +123,30 @@ async def test_ffmpeg_reconnecting_to_a_live_channel_rides_the_shared_connection
         await first.stop()
         if second is not None:
             await second.stop()
+
+
+async def test_a_player_gone_before_the_panel_answered_is_no_internal_error(make_side: Any, caplog: Any) -> None:
+    """Zapping: a player asks for a stream and closes its connection before the panel has answered (a slow panel,
+    a player flicking through channels). That is an everyday event, not the gateway failing: no error with a
+    traceback in the log, no `outcome="internal"` (what an operator alerts on), and the panel's answer closed."""
+    side = await make_side()
+    production(side.client)
+    player = side.sim.player
+    deliver = player.deliver
+
+    async def slow(*args: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await deliver(*args)
+
+    player.deliver = slow
+    user, password = side.line
+    _reader, writer = await asyncio.open_connection(side.client.host, side.client.port)
+    writer.write(f"GET /movie/{user}/{password}/21.mp4 HTTP/1.1\r\nHost: tv\r\nUser-Agent: VLC/3.0.20\r\n\r\n".encode())
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.close()  # the player zapped on
+    await asyncio.sleep(1.0)  # the panel answers meanwhile
+    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not errors, [r.getMessage() for r in errors]
+    assert await side.metric('panelgate_client_requests_total{kind="movie",outcome="internal"}') == 0
+    await wait_for(lambda: player.open_streams == 0, 5, "the panel's answer closed")
