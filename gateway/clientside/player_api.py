@@ -37,9 +37,11 @@ log = logging.getLogger("panelgate.clientside")
 
 ACTIONS = frozenset({
     "get_live_categories", "get_vod_categories", "get_series_categories", "get_live_streams", "get_vod_streams",
-    "get_series", "get_series_info", "get_vod_info", "get_short_epg", "get_simple_data_table",
+    "get_series", "get_series_info", "get_vod_info", "get_short_epg", "get_simple_data_table", "get_epg",
+    # XC_VM's player_api.php takes them by number too (`$rValidActions`: 200 get_vod_categories ... 209)
+    *(str(n) for n in range(200, 210)),
 })  # fmt: skip
-PARAMS = ("category_id", "series_id", "vod_id", "stream_id", "limit")
+PARAMS = ("category_id", "series_id", "vod_id", "stream_id", "limit", "from_now", "multi")  # get_epg: the last two
 MAX_ANSWER_BYTES = 64 << 20  # a large panel's get_live_streams is tens of megabytes
 AUTH_FAILED: dict[str, Any] = {"user_info": {"auth": 0}}
 _LIST_END = re.compile(rb"[\s\[\]{},:0-9eE.+\-truefalsn]*")
@@ -71,7 +73,8 @@ def upstream_params(params: dict[str, str]) -> dict[str, str] | None:
     action = params.get("action", "")
     if action in ACTIONS:
         out["action"] = action
-        out.update({k: params[k] for k in PARAMS if params.get(k)})
+        # `multi` counts when present, even empty (`&multi`): the panel asks isset()
+        out.update({k: params[k] for k in PARAMS if params.get(k) or (k == "multi" and k in params)})
     return out
 
 

@@ -178,7 +178,7 @@ class PlayerSim:
         if line is None:
             return web.json_response({"user_info": {"auth": 0}})
         origin, host, port = self._origin(request)
-        action = params.get("action", "")
+        action = data.ACTION_NUMBERS.get(params.get("action", ""), params.get("action", ""))
         category = params.get("category_id") or None
         answer: Any
         if action == "get_live_categories":
@@ -197,6 +197,8 @@ class PlayerSim:
             answer = data.series_info(self.tables, origin, params.get("series_id"))
         elif action == "get_vod_info":
             answer = data.vod_info(self.tables, origin, params.get("vod_id"))
+        elif action == "get_epg" and params.get("stream_id"):
+            answer = data.epg_rows(self.tables, str(params["stream_id"]), "multi" in params)
         elif action in ("get_short_epg", "get_simple_data_table"):
             limit = str(params.get("limit", ""))
             answer = data.epg(self.tables, params.get("stream_id"), int(limit) if limit.isdigit() else None,

@@ -227,6 +227,26 @@ def epg(tables: Tables, stream_id: Any, limit: int | None, full: bool) -> dict[s
     return {"epg_listings": listings}
 
 
+def epg_rows(tables: Tables, stream_ids: str, multi: bool) -> Any:
+    """`get_epg` (XC_VM player_api.php): one channel's programmes as a list (`start`/`end` as timestamps), or with
+    `multi` (or several ids, `1,2`) a map of stream id to its list."""
+
+    def rows(sid: str) -> list[Row]:
+        return [{**item, "start": int(item["start_timestamp"]), "end": int(item["stop_timestamp"])}
+                for item in epg(tables, sid, None, full=False)["epg_listings"]]  # fmt: skip
+
+    if stream_ids.isdigit() and not multi:
+        return rows(stream_ids)
+    return {sid: rows(sid) for sid in stream_ids.split(",") if sid.isdigit()}
+
+
+# XC_VM's player_api.php takes an action by its number too (`$rValidActions`)
+ACTION_NUMBERS = {"200": "get_vod_categories", "201": "get_live_categories", "202": "get_live_streams",
+                  "203": "get_vod_streams", "204": "get_series_info", "205": "get_short_epg",
+                  "206": "get_series_categories", "207": "get_simple_data_table", "208": "get_series",
+                  "209": "get_vod_info"}  # fmt: skip
+
+
 def m3u_lines(tables: Tables, line: Row, origin: str, plus: bool, output: str,
               kinds: frozenset[str] | None = None) -> Iterator[str]:  # fmt: skip
     """get.php: live channels on the short /u/p/id form, VOD under /movie/, episodes under /series/.

@@ -150,3 +150,25 @@ async def test_a_player_gone_before_the_panel_answered_is_no_internal_error(make
     assert not errors, [r.getMessage() for r in errors]
     assert await side.metric('panelgate_client_requests_total{kind="movie",outcome="internal"}') == 0
     await wait_for(lambda: player.open_streams == 0, 5, "the panel's answer closed")
+
+
+async def test_get_epg_and_numbered_actions_reach_the_panel(make_side: Any) -> None:
+    """XC_VM's player_api.php answers `action=get_epg&stream_id=` (players and add-ons ask for a channel's guide so,
+    `multi` or `1,2` for several) and takes actions by number too (`201` is get_live_categories). The gateway sent
+    them without their action: the player got the login payload where it expected a list."""
+    side = await make_side()
+    user, password = side.line
+    creds = {"username": user, "password": password}
+
+    async def ask(**params: str) -> Any:
+        resp = await side.client.get("/player_api.php", params={**creds, **params})
+        assert resp.status == 200
+        return await resp.json(content_type=None)
+
+    channels = await ask(action="get_live_streams")
+    first, second = str(channels[0]["stream_id"]), str(channels[1]["stream_id"])
+    guide = await ask(action="get_epg", stream_id=first)
+    assert isinstance(guide, list) and guide and isinstance(guide[0]["start"], int), guide
+    several = await ask(action="get_epg", stream_id=f"{first},{second}", multi="1")
+    assert isinstance(several, dict) and set(several) == {first, second}, several
+    assert await ask(action="201") == await ask(action="get_live_categories")
