@@ -178,7 +178,8 @@ async def _next_chunk(request: web.Request, upstream: aiohttp.ClientResponse) ->
 
 
 async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp: web.StreamResponse,
-                    on_bytes: list[int], runtime: ClientSideRuntime | None = None) -> Copied:  # fmt: skip
+                    on_bytes: list[int], runtime: ClientSideRuntime | None = None,
+                    send_timeout: float | None = None) -> Copied:  # fmt: skip
     """Copy until the end, the player leaves, the server stops (`runtime.stopping`) or the upstream fails; the
     caller ends the response and closes the upstream.
 
@@ -203,10 +204,16 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
             if not chunk:
                 return Copied.DONE
             try:
-                await resp.write(chunk)
-                recv.follow(_behind(request), len(chunk))  # before the drain: the next recv() may happen during it
-                await request.writer.drain()
+                async with asyncio.timeout(send_timeout):
+                    await resp.write(chunk)
+                    recv.follow(_behind(request), len(chunk))  # before the drain: the next recv() may come in it
+                    await request.writer.drain()
             except (ConnectionError, RuntimeError):  # reset by the player, or the transport is closing
+                return Copied.GONE
+            except TimeoutError:  # a player that took nothing for so long (suspended, its socket left open)
+                log.info("stream player took nothing for %gs: cut for %s", send_timeout, redact(request.path, ""))
+                if request.transport is not None:
+                    request.transport.abort()  # ends the response's pending writes too
                 return Copied.GONE
             on_bytes[0] += len(chunk)
     finally:
@@ -256,9 +263,9 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
                 runtime.streaming.add(player)
             if lease is not None:
                 async with kept(counter, lease):
-                    copied = await copy_body(request, upstream, resp, sent, runtime)
+                    copied = await copy_body(request, upstream, resp, sent, runtime, cs.player_send_timeout)
             else:
-                copied = await copy_body(request, upstream, resp, sent, runtime)
+                copied = await copy_body(request, upstream, resp, sent, runtime, cs.player_send_timeout)
             if copied is Copied.DONE:
                 await resp.write_eof()
                 upstream.release()

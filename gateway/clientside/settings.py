@@ -36,6 +36,9 @@ class ClientSide:
     blocked_user_agents: tuple[str, ...] = ()  # case-insensitive substrings of the User-Agent
     max_streams_per_line: int = 0  # concurrent streams per line at the gateway; 0 = no cap
     stream_read_timeout: float = 30.0  # seconds without a byte from the upstream before a stream is dropped
+    # seconds a player may take nothing of a relayed stream before its connection is cut and the panel's closed
+    # (XC_VM's nginx: `send_timeout 20m`): a player suspended with its socket open must not hold the line's slot
+    player_send_timeout: float = 1200.0
     connect_timeout: float = 10.0
     api_timeout: float = 30.0  # for a player_api.php answer to start (a list then streams; the rest whole)
     # the key of `/_o/{id}` HLS ids (gateway.clientside.rewrite.Origins); b"" = per process (or per `serve`)
@@ -77,6 +80,7 @@ def parse_client_side(data: Any, path: str, upstreams: Mapping[str, Upstream]) -
         blocked_user_agents=agents,
         max_streams_per_line=r.integer("max_streams_per_line", 0, high=10_000),
         stream_read_timeout=r.number("stream_read_timeout", 30.0),
+        player_send_timeout=r.number("player_send_timeout", 1200.0),
         connect_timeout=r.number("connect_timeout", 10.0),
         api_timeout=r.number("api_timeout", 30.0),
         origin_secret=_origin_secret(given),

@@ -5,6 +5,7 @@ Range, XUI's Enigma2 bouquets (`type=enigma16|dreambox|gigablue`), and a player 
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 from gateway.sim import player_live
@@ -172,3 +173,26 @@ async def test_get_epg_and_numbered_actions_reach_the_panel(make_side: Any) -> N
     several = await ask(action="get_epg", stream_id=f"{first},{second}", multi="1")
     assert isinstance(several, dict) and set(several) == {first, second}, several
     assert await ask(action="201") == await ask(action="get_live_categories")
+
+
+async def test_a_player_that_takes_nothing_for_too_long_gives_the_lines_slot_back(make_side: Any) -> None:
+    """A player suspended with its socket left open (a TV app sent to the background mid-movie: its TCP stack still
+    answers, with a zero window) reads nothing more. XC_VM's nginx cuts such a client after `send_timeout 20m`; the
+    gateway waited for it forever, holding the panel's connection, and so the line's slot on the panel: the user's
+    other device was refused as over its max_connections. `player_send_timeout` cuts it, as nginx does."""
+    side = await make_side({"player_send_timeout": 1})
+    user, password = side.line
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: it fills at once
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (side.client.host, side.client.port))
+    try:
+        await loop.sock_sendall(sock, f"GET /movie/{user}/{password}/21.mp4 HTTP/1.1\r\nHost: tv\r\n\r\n".encode())
+        assert (await loop.sock_recv(sock, 1024)).startswith(b"HTTP/1.1 200")
+        player = side.sim.player
+        await wait_for(lambda: player.open_streams == 1, 5, "the movie streaming")
+        # the player reads nothing more; its slot on the panel is given back once the timeout has passed
+        await wait_for(lambda: player.open_streams == 0, 10, "the panel's connection closed")
+    finally:
+        sock.close()
