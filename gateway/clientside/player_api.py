@@ -107,7 +107,9 @@ async def _open(runtime: ClientSideRuntime, config: Config, request: web.Request
     headers.pop("Accept-Encoding", None)  # JSON may come compressed; the session decompresses it
     upstream = await runtime.session().get(f"{upstream_of(config).url}/player_api.php", params=query,
                                            headers=headers, timeout=stream_timeout(cs))  # fmt: skip
-    if upstream.status in (401, 403):
+    # XUI and XC_VM refuse a line (wrong password, expired, banned, disabled) with generate404(): a 404 and
+    # nginx's page. Players read `{"user_info":{"auth":0}}` as "check your login"; a 502 as "server down".
+    if upstream.status in (401, 403, 404):
         upstream.release()
         return None
     if upstream.status >= 400:

@@ -40,6 +40,9 @@ VOD_BASE_SIZE = 20 * 1024 * 1024
 TIMESHIFT_SIZE = 4 * 1024 * 1024
 SEGMENT_SIZE = 188 * 2000
 KINDS = ("live", "movie", "series", "timeshift", "thumb", "subtitle")
+# what XC_VM's generate404() (src/www/stream/init.php) answers a refused line with, status 404
+NOT_FOUND_PAGE = ("<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1>"
+                  "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 _SHIFT = [bytes((x + k) & 0xFF for x in range(256)) for k in range(256)]
 
 
@@ -175,8 +178,8 @@ class PlayerSim:
             params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
         params.update(extra or {})
         line = self.line_of(params)
-        if line is None:
-            return web.json_response({"user_info": {"auth": 0}})
+        if line is None:  # XC_VM: generateError('INVALID_CREDENTIALS') -> generate404(), nginx's page, status 404
+            return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
         origin, host, port = self._origin(request)
         action = data.ACTION_NUMBERS.get(params.get("action", ""), params.get("action", ""))
         category = params.get("category_id") or None
