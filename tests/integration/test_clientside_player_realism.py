@@ -1,6 +1,7 @@
 """What real players and panels do that the other tests did not: an ExoPlayer resume at a movie's very end, lines
 whose credentials mirror each other, a player reconnecting to a stalled channel, ffmpeg's reconnect with an open
-Range, XUI's Enigma2 bouquets (`type=enigma16|dreambox|gigablue`), and a player gone before the panel answered."""
+Range, XUI's Enigma2 bouquets (`type=enigma16|dreambox|gigablue`), a player gone before the panel answered,
+player_api's get_epg and numbered actions, and a player that stops reading a movie."""
 
 from __future__ import annotations
 
@@ -147,7 +148,8 @@ async def test_a_player_gone_before_the_panel_answered_is_no_internal_error(make
     await asyncio.sleep(0.1)
     writer.close()  # the player zapped on
     await asyncio.sleep(1.0)  # the panel answers meanwhile
-    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    # the gateway's own log (the simulated panel's aiohttp may log its own write to the closed connection)
+    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL") and r.name.startswith("panelgate")]
     assert not errors, [r.getMessage() for r in errors]
     assert await side.metric('panelgate_client_requests_total{kind="movie",outcome="internal"}') == 0
     await wait_for(lambda: player.open_streams == 0, 5, "the panel's answer closed")
