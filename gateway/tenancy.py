@@ -27,6 +27,8 @@ from gateway.plans.shape import shape_of
 
 OWNED_RESOURCES = ("line", "mag", "enigma")
 LIST_FETCH_LIMIT = 10_000  # one reseller's records in one read; the gateway pages them itself
+# Reads of rows about lines (`user_id`), which the panel's owner filter does not reach
+LINE_LOGS = ("connection.list", "log.activity")
 MAX_DEPTH = 16  # a reseller tree deeper than this is not walked further (nor a loop in owner_id)
 
 
@@ -58,7 +60,33 @@ async def tenancy(ex: Exchange, next: Next) -> Outcome:
     """Pipeline step around forwarding: the call rewritten or refused for a reseller-bound key, then the
     reseller's own rows of a list kept and paged."""
     await enforce(ex)
-    return filter_list(ex, await next(ex))
+    outcome = await next(ex)
+    reseller = ex.key.reseller_id if ex.key is not None else None
+    if reseller is not None and ex.op is not None and ex.op.name in LINE_LOGS:
+        return await _own_lines_rows(ex, reseller, outcome)
+    return filter_list(ex, outcome)
+
+
+async def _own_lines_rows(ex: Exchange, reseller: int, outcome: Outcome) -> Outcome:
+    """Rows about lines (live connections, activity), kept for the reseller's own lines and devices, then paged:
+    the Reseller API's table.php shows a reseller these for its lines only (`lines.member_id IN reports`)."""
+    page = ex.page
+    if page is None or not isinstance(outcome, Result) or not isinstance(outcome.data, list):
+        return outcome
+    own: set[int] = set()
+    for kind in OWNED_RESOURCES:
+        listing = catalogue().operations[f"{kind}.list"]
+        wanted = {"owner": reseller, "start": 0, "limit": LIST_FETCH_LIMIT}
+        found = await routing.run_with_failover(ex, Call(listing.name, wanted), listing)
+        if isinstance(found, Failure):
+            if found.code is Code.UNSUPPORTED:
+                continue
+            raise Refused(found)
+        rows = found.data if isinstance(found.data, list) else []
+        own.update(intval(row.get("id")) for row in rows if owner_of(row) == str(reseller))
+    ex.shared = None  # this reseller's rows, not the answer every key shares
+    kept = [row for row in outcome.data if isinstance(row, dict) and intval(row.get("user_id")) in own]
+    return cut(kept, page, outcome.extra)
 
 
 async def enforce(ex: Exchange) -> None:
@@ -78,6 +106,11 @@ async def enforce(ex: Exchange) -> None:
         raise Refused(Failure(Code.FORBIDDEN, "credits cannot be transferred to oneself", reason=Reason.TENANCY))
     if reseller is not None and op.resource == "reseller":
         await _enforce_tree(ex, reseller)
+        return
+    if reseller is not None and op.name in LINE_LOGS:
+        ex.page = Page.of(call.args)
+        args = {k: v for k, v in call.args.items() if k not in PAGING_ARGS}
+        ex.call = replace(call, args={**args, "start": 0, "limit": LIST_FETCH_LIMIT})
         return
     if reseller is None or op.resource not in OWNED_RESOURCES:
         return
@@ -209,6 +242,8 @@ def rewrites_only(reseller: int | None, op: Operation) -> bool:
     lookup of an addressed record's owner, which must be asked again each time (gateway.hitpath)."""
     if reseller is not None and op.resource == "reseller":
         return op.name == "reseller.list"
+    if reseller is not None and op.name in LINE_LOGS:
+        return False  # kept to its lines after the read (_own_lines_rows)
     if reseller is None or op.resource not in OWNED_RESOURCES:
         return True
     return op.name.split(".", 1)[1] in ("list", "create", "create_from_package")

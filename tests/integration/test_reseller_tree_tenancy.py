@@ -101,3 +101,18 @@ async def test_a_reseller_bot_sees_and_manages_its_own_tree(
     # owned by 88, in the group 88's group may make (Sub-Resellers), as processUser makes it
     assert (row["owner_id"], row["member_group_id"]) == ("88", "3")
 
+
+async def test_a_reseller_bot_sees_the_connections_and_activity_of_its_own_lines_only(
+    panel: tuple[XtreamMastersSim, str], aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    # table.php (reseller): `lines.member_id IN reports`; the admin API answers every line's, with their IPs
+    sim, url = panel
+    gateway = await _gateway(url, aiohttp_client, policies_dir, tmp_path)
+    for table in ("lines_live", "line_activity"):
+        rows = sim.tables[table]
+        rows[99] = {**rows[1], "activity_id": "999", "user_id": "21", "user_ip": "192.0.2.21"}  # line 21 is 88's
+    for action in ("live_connections", "activity_logs"):
+        answer = await _call(gateway, action=action)
+        assert answer["status"] == "STATUS_SUCCESS", answer
+        assert [row["user_id"] for row in answer["data"]] == ["21"], (action, answer)
+        assert answer["recordsTotal"] == "1", answer
