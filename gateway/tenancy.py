@@ -22,7 +22,7 @@ from gateway.dialects.registry import upstream_face
 from gateway.exchange import Exchange, Next
 from gateway.model import Call, Code, Failure, Outcome, Page, Reason, Ref, Refused, Result
 from gateway.paging import PAGING_ARGS, cut
-from gateway.plans.purchase_terms import intval
+from gateway.plans.purchase_terms import Buyer, cost, intval
 from gateway.plans.shape import shape_of
 
 OWNED_RESOURCES = ("line", "mag", "enigma")
@@ -62,6 +62,8 @@ async def tenancy(ex: Exchange, next: Next) -> Outcome:
     await enforce(ex)
     outcome = await next(ex)
     reseller = ex.key.reseller_id if ex.key is not None else None
+    if reseller is not None and ex.op is not None and ex.op.name == "package.list":
+        outcome = await _offered(ex, reseller, outcome)
     if reseller is not None and ex.op is not None and ex.op.name in LINE_LOGS:
         return await _own_lines_rows(ex, reseller, outcome)
     return filter_list(ex, outcome)
@@ -87,6 +89,28 @@ async def _own_lines_rows(ex: Exchange, reseller: int, outcome: Outcome) -> Outc
     ex.shared = None  # this reseller's rows, not the answer every key shares
     kept = [row for row in outcome.data if isinstance(row, dict) and intval(row.get("user_id")) in own]
     return cut(kept, page, outcome.extra)
+
+
+async def _offered(ex: Exchange, reseller: int, outcome: Outcome) -> Outcome:
+    """The packages a reseller may sell, at its price (the Reseller API's getPackages: its group's packages, each
+    at its override of the official price): an admin API answers every package at the official price, so a shop
+    would show what it cannot sell, at prices it is not charged."""
+    if not isinstance(outcome, Result) or not isinstance(outcome.data, list):
+        return outcome
+    try:
+        own = await _read_user(ex, reseller)
+    except Refused as refused:
+        if refused.failure.code is Code.UNSUPPORTED:
+            return outcome  # a panel without registered users: nothing to price by
+        raise
+    buyer = Buyer(own or {}, {})
+    group = intval(buyer.row.get("member_group_id"))
+    as_int = ex.face.NAME == "xui_reseller"  # getPackages() writes intval(); an admin API's rows carry MySQL text
+    rows = [{**row, "official_credits": (price if as_int else str(price))} for row in outcome.data
+            if isinstance(row, dict) and group in [intval(g) for g in json_array(row.get("groups"))]
+            for price in (cost(row, buyer, False),)]  # fmt: skip
+    ex.shared = None  # a reseller's own answer, not the cached one every key shares
+    return replace(outcome, data=rows)
 
 
 async def enforce(ex: Exchange) -> None:
@@ -242,8 +266,8 @@ def rewrites_only(reseller: int | None, op: Operation) -> bool:
     lookup of an addressed record's owner, which must be asked again each time (gateway.hitpath)."""
     if reseller is not None and op.resource == "reseller":
         return op.name == "reseller.list"
-    if reseller is not None and op.name in LINE_LOGS:
-        return False  # kept to its lines after the read (_own_lines_rows)
+    if reseller is not None and op.name in ("package.list", *LINE_LOGS):
+        return False  # priced for the reseller, or kept to its lines, after the read (_offered, _own_lines_rows)
     if reseller is None or op.resource not in OWNED_RESOURCES:
         return True
     return op.name.split(".", 1)[1] in ("list", "create", "create_from_package")

@@ -233,3 +233,25 @@ async def test_a_transfer_through_an_admin_api_moves_credits_within_the_tree_onl
     too_much = await _call(gateway, SELLER_KEY, action="adjust_credits", id="90", credits=str(mine))
     assert stranger["status"] == too_much["status"] == "STATUS_FAILURE"
     assert (panel.credits(88), panel.credits(90), panel.credits(89)) == (mine - 10, theirs + 10, 120)
+
+
+async def test_packages_through_an_admin_api_are_the_resellers_own_at_its_own_price(
+    panel: Panel, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    # getPackages(): the packages of the reseller's group, each at its override of the official price; the admin
+    # API's get_packages answers every package at the official price
+    panel.admin.tables["users"][88]["override_packages"] = '{"3": {"official_credits": "7"}}'
+    panel.admin.tables["packages"][5]["groups"] = "[3]"  # sold to sub-resellers only
+    gateway = await _gateway(aiohttp_client, policies_dir, tmp_path, xm_upstream(panel.admin_url))
+    direct = await _direct(panel, action="packages")
+    through = await _call(gateway, SELLER_KEY, action="packages")
+    assert through["status"] == "STATUS_SUCCESS", through
+    offered = {int(p["id"]): p["official_credits"] for p in through["data"]}
+    assert offered == {int(p["id"]): p["official_credits"] for p in direct["data"]}  # the oracle
+    assert 5 not in offered and offered[3] == 7
+    before = panel.credits(88)
+    sold = await _call(gateway, SELLER_KEY, action="create_line", package="3", username="override1",
+                       password="override_pw1")  # fmt: skip
+    assert sold["status"] == "STATUS_SUCCESS" and before - panel.credits(88) == 7  # what the list said
+    cannot = await _call(gateway, SELLER_KEY, action="create_line", package="5")
+    assert cannot["status"] == "STATUS_INVALID_PACKAGE", cannot
