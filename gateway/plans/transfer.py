@@ -2,7 +2,7 @@
 gateway does what APIWrapper::adjustCredits does (src/includes/api/reseller/index.php), as two adjustments.
 
 The giver is the call's `owner` (a reseller-bound key's reseller: tenancy sets it), the receiver a user of its
-tree (owner_id up the chain leads to the giver), and neither balance may go below zero.
+tree (owner_id up the chain leads to the giver), and neither balance may go below zero. Both are held while it runs.
 The giver is debited first; when the credit then fails, the debit is given back, and when that fails too the
 answer is a PARTIAL_FAILURE that says so. A transfer to oneself, which the panel turns into credits made out of
 nothing, is refused.
@@ -51,9 +51,13 @@ def transfer(call: Call, toward: Toward) -> Plan:
                        "reseller, or owner)", subject="owner")  # fmt: skip
     if target == giver:
         return Failure(Code.FORBIDDEN, "credits cannot be transferred to oneself")
-    busy = yield Hold(f"{toward.upstream.name}:reseller:{giver}", toward.upstream.timeout)
-    if isinstance(busy, Failure):
-        return busy
+    # Both balances are held (in one order, so two transfers between the same two never wait on each other): an
+    # edit of the receiver re-sends its balance whole (gateway.plans.whole_row), and one read before the credit
+    # and written after it would take the credit back while the giver stays debited.
+    for record in sorted({giver, target}):
+        busy = yield Hold(f"{toward.upstream.name}:reseller:{record}", toward.upstream.timeout)
+        if isinstance(busy, Failure):
+            return busy
     receiver = yield from _user(target)
     if isinstance(receiver, Failure):
         return Failure(Code.FAILURE, "no such reseller in this tree") if receiver.code is Code.NOT_FOUND else receiver
