@@ -187,6 +187,10 @@ def _charge_then_write(planner: Planner, call: Call, op: Operation, toward: Towa
             if charged.code in (Code.FAILURE, Code.NOT_FOUND):
                 # the balance fell between the read and the charge (someone else spent it): nothing was done
                 return Failure(Code.INSUFFICIENT_CREDITS, "the balance changed: not enough credits", echo=call.echo)
+            if charged.code in (Code.UPSTREAM_UNAVAILABLE, Code.UPSTREAM_ERROR) and not charged.retryable:
+                # sent, never answered: the charge may stand, and a client retrying on "unavailable" pays twice
+                return Failure(Code.PARTIAL_FAILURE, f"whether {price} credits were charged for the {what} is "
+                               f"unknown ({charged.message or charged.code.value}); nothing was written")  # fmt: skip
             return charged
     write = catalogue().operations[EMULATED[op.name]]
     written = yield from planner(Call(write.name, record, target=call.target, dialect=call.dialect), write, toward)

@@ -4,8 +4,8 @@ gateway does what APIWrapper::adjustCredits does (src/includes/api/reseller/inde
 The giver is the call's `owner` (a reseller-bound key's reseller: tenancy sets it), the receiver a user of its
 tree (owner_id up the chain leads to the giver), and neither balance may go below zero. Both are held while it runs.
 The giver is debited first; when the credit then fails, the debit is given back, and when that fails too the
-answer is a PARTIAL_FAILURE that says so. A transfer to oneself, which the panel turns into credits made out of
-nothing, is refused.
+answer is a PARTIAL_FAILURE that says so; a credit sent but never answered may stand, so it is not undone: a
+PARTIAL_FAILURE says so. A transfer to oneself, which the panel turns into credits made out of nothing, is refused.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ def _adjust(user_id: int, amount: int, why: str) -> Generator[Command, Any, Outc
     return outcome
 
 
+def _unknown(failure: Failure) -> bool:
+    """A credit move sent whose answer never came: the panel may have made it."""
+    return failure.code in (Code.UPSTREAM_UNAVAILABLE, Code.UPSTREAM_ERROR) and not failure.retryable
+
+
 def transfer(call: Call, toward: Toward) -> Plan:
     """Move `call.args["credits"]` from its `owner` to the reseller `call.target` names."""
     amount, target, giver = intval(call.args.get("credits")), call.target.id or 0, intval(call.args.get("owner"))
@@ -76,10 +81,19 @@ def transfer(call: Call, toward: Toward) -> Plan:
         return Failure(Code.FAILURE, "a balance would go below zero")
     debited = yield from _adjust(giver, -amount, f"panelgate: transfer to {target}")
     if isinstance(debited, Failure):
+        if _unknown(debited):
+            why = debited.message or debited.code.value
+            return Failure(Code.PARTIAL_FAILURE, f"whether {amount} credits were taken from reseller {giver} is "
+                           f"unknown ({why}); nothing was given to {target}")  # fmt: skip
         return debited
     credited = yield from _adjust(target, amount, f"panelgate: transfer from {giver}")
     if isinstance(credited, Result):
         return Result(data=None)
+    if _unknown(credited):
+        # the credit may have been made: giving the debit back too would make credits out of nothing
+        return Failure(Code.PARTIAL_FAILURE, f"{amount} credits were taken from reseller {giver}, and whether they "
+                       f"were given to {target} is unknown ({credited.message or credited.code.value}); "
+                       "nothing was given back")  # fmt: skip
     undone = yield from _adjust(giver, amount, f"panelgate: transfer to {target} undone")
     if isinstance(undone, Failure):
         return Failure(Code.PARTIAL_FAILURE, f"{amount} credits were taken from reseller {giver} but could not be "
