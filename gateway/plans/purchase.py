@@ -146,6 +146,7 @@ def _record(kind: str, args: dict[str, Any], package: dict[str, Any], buyer: ter
         if kind == "line":
             out.update(allowed_ua=args.get("allowed_ua") or [], bypass_ua=bool(args.get("bypass_ua")))
     if kind != "line":
+        out["lock_device"] = terms.flag(package.get("lock_device"))  # processMAG / processEnigma: the package's
         return out
     for what in ("username", "password"):
         given = args.get(what) if buyer.may(f"allow_change_{what}") else None

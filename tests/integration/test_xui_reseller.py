@@ -255,3 +255,19 @@ async def test_packages_through_an_admin_api_are_the_resellers_own_at_its_own_pr
     assert sold["status"] == "STATUS_SUCCESS" and before - panel.credits(88) == 7  # what the list said
     cannot = await _call(gateway, SELLER_KEY, action="create_line", package="5")
     assert cannot["status"] == "STATUS_INVALID_PACKAGE", cannot
+
+
+async def test_a_device_sold_through_an_admin_api_is_locked_as_its_package_says(
+    panel: Panel, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    # processMAG: `$rArray['lock_device'] = $rPackage['lock_device']`; the admin API's processMAG sets it only
+    # when the request names it, so a sale that does not send it makes an unlocked box of a locked package
+    panel.admin.tables["packages"][3]["lock_device"] = "1"
+    gateway = await _gateway(aiohttp_client, policies_dir, tmp_path, xm_upstream(panel.admin_url))
+    direct = await _direct(panel, action="create_mag", package="3", mac="00:1A:79:00:00:A1")
+    assert direct["status"] == "STATUS_SUCCESS", direct
+    through = await _call(gateway, SELLER_KEY, action="create_mag", package="3", mac="00:1A:79:00:00:A2")
+    assert through["status"] == "STATUS_SUCCESS", through
+    boxes = {row["mac"]: row for row in panel.admin.tables["mag_devices"].values()}
+    assert boxes["00:1A:79:00:00:A1"]["lock_device"] == "1"  # the oracle
+    assert boxes["00:1A:79:00:00:A2"]["lock_device"] == "1"
