@@ -18,7 +18,7 @@ from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
 
-from gateway.catalogue import Operation, catalogue
+from gateway.catalogue import Kind, Operation, catalogue
 from gateway.dialects.registry import dialect
 from gateway.model import Call, Code, Failure, Outcome, Reason, Ref, Result
 from gateway.plans import credits, lineinfo, purchase, transfer, whole_row
@@ -29,6 +29,7 @@ from gateway.plans.shape import LOOKUPS, Shape, shape_of
 # carry their line's id as `id` and the device's own id under its own name (XM get_mags, XC stb rows).
 ID_COLUMNS: dict[str, str] = {"mag": "mag_id", "enigma": "device_id"}
 LOOKUP_PAGE = 1000
+PANEL_PAGE = 1000  # table.php answers at most this many rows per call, whatever `length` asks
 PASSWORD_LENGTH = 10  # as MidnightStreamer makes them up
 
 
@@ -85,11 +86,40 @@ def _planned(call: Call, op: Operation, toward: Toward, shape: Shape) -> Plan:
         call = replace(call, target=Ref(ids=(call.target.id or 0,)))
     if call.target.id is not None and (op.name in whole_row.EDITS or op.name == "reseller.adjust_credits"):
         outcome = yield from _one_writer(call, op, toward)
+    elif op.kind is Kind.READ and toward.face.PAGES_LISTS and _int(call.args.get("limit")) > PANEL_PAGE:
+        outcome = yield from _page_by_page(call, op)
     else:
         outcome = yield Send(call, op)
     if isinstance(outcome, Failure):
         return (yield from credits.explain_credit_failure(call, op, toward, outcome))
     return (yield from _complete_row(call, op, toward, outcome, listed))
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _page_by_page(call: Call, op: Operation) -> Plan:
+    """A list asked for more rows than table.php answers at once (it cuts `length` to 1000: a reseller key's list,
+    read whole for tenancy, would stop at its first 1000 records), read a page at a time until the rows asked for,
+    or the panel's recordsTotal, are all in."""
+    start, wanted = _int(call.args.get("start")), _int(call.args.get("limit"))
+    rows: list[Any] = []
+    first: Result | None = None
+    while len(rows) < wanted:
+        limit = min(PANEL_PAGE, wanted - len(rows))
+        page: Outcome = yield Send(replace(call, args={**call.args, "start": start + len(rows), "limit": limit}), op)
+        if isinstance(page, Failure) or not isinstance(page.data, list):
+            return page if first is None or isinstance(page, Failure) else first
+        first = first or page
+        rows.extend(page.data)
+        total = page.total
+        if len(page.data) < limit or total is None or start + len(rows) >= total:
+            break
+    assert first is not None
+    total = first.total
+    filtered = None if total is None else (total if total < wanted else wanted)
+    return Result(data=rows, total=total, filtered=filtered, extra=first.extra)
 
 
 def _one_writer(call: Call, op: Operation, toward: Toward) -> Plan:

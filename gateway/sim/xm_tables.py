@@ -261,7 +261,9 @@ def _log_rows(state: XMState, table: str, data: Params) -> list[Row]:
 
 def table_api(state: XMState, table_id: str, start: int, limit: int, data: Params, show: list[str] | None,
               hide: list[str] | None) -> dict[str, Any]:  # fmt: skip
-    """The JSON table.php answers for `id=table_id` in API mode."""
+    """The JSON table.php answers for `id=table_id` in API mode (`length` past 1000, or none, is 1000)."""
+    if limit > 1000 or limit <= 0:
+        limit = 1000
     if table_id in ("lines", "mags", "enigmas"):
         rows = _account_rows(state, table_id, data)
     elif table_id == "reg_users":

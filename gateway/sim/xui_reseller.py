@@ -115,6 +115,7 @@ class XuiResellerSim:
         if self.state.php_bugs:
             return {"status": "STATUS_SUCCESS", "data": []}  # table.php without `reports`
         start, limit = php_int(params.get("start")), php_int(params.get("limit")) or 50
+        limit = 1000 if limit > 1000 or limit <= 0 else limit  # table.php's cap on `length`
         owners = {str(o) for o in (me.id, *me.reports)}
         if action == "get_users":
             rows = [{k: v for k, v in r.items() if k not in ("password", "api_key")}
