@@ -130,6 +130,10 @@ class Dialect:
     # Its lists find a record by username or MAC, for the plans that address records so (XC v2, MidnightStreamer
     # clients). XC_VM's Reseller API answers every list empty to an API key: there, records are found by id only.
     lookups: bool = True
+    # Operations its panel runs on any record of the panel, not only the caller's (XC_VM's Reseller API: delete_,
+    # disable_, enable_ and convert_ of lines and devices check only that the record exists): the plan reads the
+    # record through the resource's `get` (which the panel does scope to the caller) first.
+    unscoped: frozenset[str] = frozenset()
     # Why a call its panel has an action for cannot be sent all the same (its op, args, the upstream), or None.
     refusal: Callable[[Operation, dict[str, Any], Upstream], str | None] | None = None
     # Why operations its panel has no action for are refused: op name -> the reason, named in the refusal.

@@ -84,6 +84,12 @@ def _planned(call: Call, op: Operation, toward: Toward, shape: Shape) -> Plan:
         call = replace(call, target=Ref(id=record_id))
     elif call.target.kind == "id" and not toward.face.native(op, "id"):
         call = replace(call, target=Ref(ids=(call.target.id or 0,)))
+    if call.target.id is not None and op.name in dialect(toward.dialect).unscoped:
+        # the panel would act on anyone's record: it must first show it to this caller
+        get = catalogue().operations[f"{op.resource}.get"]
+        seen = yield Send(Call(get.name, target=Ref(id=call.target.id)), get)
+        if isinstance(seen, Failure):
+            return Failure(Code.NOT_FOUND, f"no such {op.resource}") if seen.code is Code.NOT_FOUND else seen
     if call.target.id is not None and (op.name in whole_row.EDITS or op.name == "reseller.adjust_credits"):
         outcome = yield from _one_writer(call, op, toward)
     elif op.kind is Kind.READ and toward.face.PAGES_LISTS and _int(call.args.get("limit")) > PANEL_PAGE:

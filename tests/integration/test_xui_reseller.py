@@ -271,3 +271,26 @@ async def test_a_device_sold_through_an_admin_api_is_locked_as_its_package_says(
     boxes = {row["mac"]: row for row in panel.admin.tables["mag_devices"].values()}
     assert boxes["00:1A:79:00:00:A1"]["lock_device"] == "1"  # the oracle
     assert boxes["00:1A:79:00:00:A2"]["lock_device"] == "1"
+
+
+async def test_a_reseller_api_upstream_is_not_made_to_touch_other_resellers_lines(
+    panel: Panel, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    # index.php's delete_/disable_/enable_ (and convert_ of devices) check only that the record exists: reseller
+    # 88's key disables reseller 89's customer. A key not bound to a reseller (the operator's own, a shop's
+    # script) must not turn the provider's panel bug against the provider's other resellers.
+    upstream = {"dialect": "xui_reseller", "url": panel.reseller_url, "access_code": RESELLER_CODE,
+                "api_key": panel.reseller.key_of(88), "timeout": 5, "budget": None}  # fmt: skip
+    config = make_config(upstream["url"], policies_dir, tmp_path, upstream=upstream,
+                         access_codes={SHOP_CODE: {"upstream": "main", "dialect": "xui_reseller"}})  # fmt: skip
+    gateway = await aiohttp_client(build_app(config))
+    admin_key = "pg_test_admin_key_0000000000000000000000000"  # tests.conftest.KEYS["admin"], bound to no reseller
+    theirs = panel.admin.tables["lines"][41]
+    assert theirs["member_id"] == "89" and theirs["enabled"] == "1"
+    for action in ("disable_line", "delete_line"):
+        answer = await _call(gateway, admin_key, action=action, id="41")
+        assert answer["status"] != "STATUS_SUCCESS", (action, answer)
+    assert panel.admin.tables["lines"][41]["enabled"] == "1"
+    mine = await _call(gateway, admin_key, action="disable_line", id="21")  # 88's own line
+    assert mine == {"status": "STATUS_SUCCESS"}, mine
+    assert panel.admin.tables["lines"][21]["enabled"] == "0"

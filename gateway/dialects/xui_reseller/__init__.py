@@ -14,6 +14,10 @@ from gateway.dialects.xui_reseller import client, upstream
 
 _MINTS = "a Reseller API moves credits only from the reseller's own balance (reseller.transfer_credits)"
 _ADMIN = "a Reseller API has no such action: it is the panel owner's"
+# index.php's delete_/disable_/enable_/convert_ read the record with getUser()/getMag()/getEnigma() only, without
+# hasPermissions(): any reseller's line of the panel (measured on XC_VM)
+_UNSCOPED = frozenset({f"{resource}.{verb}" for resource in ("line", "mag", "enigma")
+                       for verb in ("delete", "disable", "enable", "convert")} - {"line.convert"})  # fmt: skip
 _ADMINS = {f"{resource}.{verb}": _ADMIN for resource in ("line", "mag", "enigma") for verb in ("ban", "unban")}
 
 DIALECT = Dialect(
@@ -30,6 +34,7 @@ DIALECT = Dialect(
     access_code=True,
     answers_created_row=True,  # create_line answers getLine() of the new line
     lookups=False,  # table.php answers `data: []` to every API call (it needs a web session's `reports`)
+    unscoped=_UNSCOPED,
     refusal=upstream.refusal,
     why_not={"reseller.adjust_credits": _MINTS, **_ADMINS},
 )
