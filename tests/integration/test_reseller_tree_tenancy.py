@@ -116,3 +116,18 @@ async def test_a_reseller_bot_sees_the_connections_and_activity_of_its_own_lines
         assert answer["status"] == "STATUS_SUCCESS", answer
         assert [row["user_id"] for row in answer["data"]] == ["21"], (action, answer)
         assert answer["recordsTotal"] == "1", answer
+
+
+@pytest.mark.xfail(strict=True, reason="processUser charges create_sub_resellers_price (and needs the group's "
+                   "create_sub_resellers); toward an admin API the gateway creates the sub-reseller free: a charge "
+                   "needs a plan of its own (charge, create, refund), like gateway.plans.purchase")  # fmt: skip
+async def test_a_sub_reseller_made_through_an_admin_api_costs_what_the_panel_charges(
+    panel: tuple[XtreamMastersSim, str], aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    sim, url = panel
+    sim.tables["users_groups"][2]["create_sub_resellers_price"] = "25"
+    gateway = await _gateway(url, aiohttp_client, policies_dir, tmp_path)
+    before = int(sim.tables["users"][88]["credits"])
+    made = await _call(gateway, action="create_user", username="paid_sub_01", password="paid_pw_01")
+    assert made["status"] == "STATUS_SUCCESS", made
+    assert int(sim.tables["users"][88]["credits"]) == before - 25
