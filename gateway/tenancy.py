@@ -139,6 +139,11 @@ async def enforce(ex: Exchange) -> None:
     if reseller is None or op.resource not in OWNED_RESOURCES:
         return
     verb = op.name.split(".", 1)[1]
+    pair = call.args.get("pair_id")
+    if isinstance(pair, int) and pair > 0:
+        # a paired device takes its line's row from the line it is paired with (syncDevices(): expiry, bouquets,
+        # owner): only the reseller's own line, or a box rides on another reseller's paid subscription
+        await _own_line(ex, reseller, pair)
     if verb in ("create", "create_from_package"):
         # a sale is made by, and charged to, the key's reseller (gateway.plans.purchase reads the buyer here)
         ex.call = replace(call, args={**call.args, "member_id": reseller})
@@ -160,6 +165,15 @@ async def enforce(ex: Exchange) -> None:
     if "member_id" in call.args or verb == "renew":
         # A reseller cannot hand its line to someone else; a renewal is paid by the key's reseller.
         ex.call = replace(call, args={**call.args, "member_id": reseller})
+
+
+async def _own_line(ex: Exchange, reseller: int, line: int) -> None:
+    get = catalogue().operations["line.get"]
+    found = await routing.run_with_failover(ex, Call(get.name, target=Ref(id=line)), get)
+    if isinstance(found, Failure) and found.code is not Code.NOT_FOUND:
+        raise Refused(found)
+    if isinstance(found, Failure) or owner_of(found.data) != str(reseller):
+        raise Refused(Failure(Code.NOT_FOUND, "pair_id: no such line", reason=Reason.TENANCY))
 
 
 async def _enforce_tree(ex: Exchange, reseller: int) -> None:

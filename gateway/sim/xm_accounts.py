@@ -304,7 +304,25 @@ def _device_create(state: XMState, kind: str, params: Params) -> Answer:
     )  # fmt: skip
     state.table(table)[device_id] = {pk: str(device_id), "user_id": str(line_id), "mac": device["mac"],
                                      **defaults, **{k: v for k, v in device.items() if k != "mac"}}  # fmt: skip
+    _sync_paired(state, line_id)
     return ok(_created_device(state, kind, device_id))
+
+
+# syncDevices() (src/includes/admin.php) keeps these of the device's own line; the rest is the paired line's
+_OWN_WHEN_PAIRED = ("id", "is_mag", "is_e2", "is_restreamer", "max_connections", "created_at", "username", "password",
+                    "admin_notes", "reseller_notes")  # fmt: skip
+
+
+def _sync_paired(state: XMState, line_id: int) -> None:
+    """processMAG / processEnigma: a device paired with a line (pair_id) takes that line's row (its expiry,
+    bouquets, outputs, owner, ...) over its own line's, but for its credentials, connections and notes."""
+    lines = state.table("lines")
+    line = lines.get(line_id)
+    parent = lines.get(php_int(line.get("pair_id"))) if line and php_int(line.get("pair_id")) > 0 else None
+    if line is None or parent is None:
+        return
+    lines[line_id] = {**parent, **{k: line[k] for k in _OWN_WHEN_PAIRED if k in line},
+                      "pair_id": str(php_int(line["pair_id"])), "play_token": ""}  # fmt: skip
 
 
 def _created_device(state: XMState, kind: str, device_id: int) -> Any:
@@ -332,7 +350,7 @@ def _device_edit(state: XMState, kind: str, params: Params) -> Answer:
     except _Refused as refused:
         return fail(refused.status, data)
     if new_line is not None:
-        _store_line(state, new_line)
+        _sync_paired(state, _store_line(state, new_line))
     device_id = php_int(existing[pk])
     state.table(table)[device_id] = device
     return ok(_created_device(state, kind, device_id))

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from gateway.app import build_app
 from gateway.keys import digest_of
 from gateway.sim.xtream_masters import XtreamMastersSim
-from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config, xm_upstream
+from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config, xm_upstream
 
 SHOP_CODE = "shopcode"
 SELLER_KEY = "pg_test_seller_key_000000000000000000000"
@@ -131,3 +131,24 @@ async def test_a_sub_reseller_made_through_an_admin_api_costs_what_the_panel_cha
     made = await _call(gateway, action="create_user", username="paid_sub_01", password="paid_pw_01")
     assert made["status"] == "STATUS_SUCCESS", made
     assert int(sim.tables["users"][88]["credits"]) == before - 25
+
+
+async def test_a_reseller_cannot_pair_its_device_with_another_resellers_line(
+    panel: tuple[XtreamMastersSim, str], aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    # processMAG pairs the device with `pair_id`'s line, and syncDevices() copies that line's row (expiry,
+    # bouquets, outputs, owner) onto the device's line: a box riding on another reseller's paid subscription,
+    # past the policy's exp_date guard
+    sim, url = panel
+    gateway = await aiohttp_client(build_app(make_config(url, policies_dir, tmp_path)))
+    theirs = sim.tables["lines"][41]
+    assert theirs["member_id"] == "89"
+    tomorrow = "2027-01-01"
+    resp = await gateway.post(XM, data={"api_key": KEYS["reseller"], "action": "create_mag", "mac": "00:1A:79:00:00:B1",
+                                        "exp_date": tomorrow, "pair_id": "41"})  # fmt: skip
+    answer = await resp.json(content_type=None)
+    assert answer["status"] != "STATUS_SUCCESS", answer
+    assert not [d for d in sim.tables["mag_devices"].values() if d["mac"] == "00:1A:79:00:00:B1"]
+    own = await gateway.post(XM, data={"api_key": KEYS["reseller"], "action": "create_mag", "mac": "00:1A:79:00:00:B2",
+                                       "exp_date": tomorrow, "pair_id": "21"})  # its own line: allowed  # fmt: skip
+    assert (await own.json(content_type=None))["status"] == "STATUS_SUCCESS"
