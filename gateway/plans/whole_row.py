@@ -85,9 +85,14 @@ def _device(row: dict[str, Any]) -> dict[str, Any]:
 
 def _reseller(row: dict[str, Any]) -> dict[str, Any]:
     """processUser: the group is required, an absent username regenerated, credits logged as changed unless
-    re-sent, and package overrides rebuilt from the request."""
+    re-sent, and package overrides rebuilt from the request; the Reseller API's also empties the email, DNS and
+    notes and makes the caller the owner unless they are sent."""
     out: dict[str, Any] = {"username": row.get("username"), "member_group_id": _int(row.get("member_group_id")),
-                           "credits": _int(row.get("credits"))}  # fmt: skip
+                           "credits": _int(row.get("credits")),
+                           # the Reseller API's processUser writes these from the request alone (NULL, or the
+                           # caller as the owner, when not sent)
+                           "owner_id": _int(row.get("owner_id")), "email": row.get("email"),
+                           "reseller_dns": row.get("reseller_dns"), "notes": row.get("notes")}  # fmt: skip
     overrides = row.get("override_packages")
     if isinstance(overrides, str) and overrides not in ("", "[]", "{}", "null"):
         out["override_packages"] = overrides

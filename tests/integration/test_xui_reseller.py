@@ -294,3 +294,22 @@ async def test_a_reseller_api_upstream_is_not_made_to_touch_other_resellers_line
     mine = await _call(gateway, admin_key, action="disable_line", id="21")  # 88's own line
     assert mine == {"status": "STATUS_SUCCESS"}, mine
     assert panel.admin.tables["lines"][21]["enabled"] == "0"
+
+
+async def test_a_partial_edit_of_a_sub_reseller_on_a_reseller_api_keeps_what_it_did_not_name(
+    panel: Panel, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    # the Reseller API's processUser writes email, reseller_dns and notes from the request alone (NULL when not
+    # sent) and makes the caller the owner unless owner_id names one of its tree
+    users = panel.admin.tables["users"]
+    users[91] = {**users[90], "id": "91", "username": "harbour_sub2", "owner_id": "90", "api_key": "",
+                 "email": "sub2@example.com", "reseller_dns": "sub2.example.com"}  # fmt: skip
+    gateway = await _seller(panel, aiohttp_client, policies_dir, tmp_path)
+    before = dict(users[91])
+    edited = await _call(gateway, SELLER_KEY, f"/{ACCESS_CODE}/admin/index.php", action="edit_user", id="91",
+                         notes="renamed")  # fmt: skip
+    assert edited["status"] == "STATUS_SUCCESS", edited
+    after = users[91]
+    assert after["notes"] == "renamed"
+    for column in ("email", "reseller_dns", "owner_id", "member_group_id", "username"):
+        assert after[column] == before[column], (column, after[column], before[column])
