@@ -53,6 +53,9 @@ def _line(row: dict[str, Any]) -> dict[str, Any]:
         "allowed_ua": [str(v) for v in json_array(row.get("allowed_ua"))],
         **_expiry(row),
         **{flag: _flag(row.get(flag)) for flag in _LINE_FLAGS},
+        # the Reseller API's processLine writes these from the request alone (NULL when not sent)
+        "contact": row.get("contact"),
+        "reseller_notes": row.get("reseller_notes"),
     }
     for name in ("max_connections",):
         number = _int(row.get(name))
@@ -75,6 +78,7 @@ def _device(row: dict[str, Any]) -> dict[str, Any]:
         "allowed_ips": [str(v) for v in json_array(line.get("allowed_ips"))],
         "is_trial": _flag(line.get("is_trial")),
         "is_isplock": _flag(line.get("is_isplock")),
+        "reseller_notes": line.get("reseller_notes"),
         **_expiry(line),
     }
     pair = _int(line.get("pair_id"))

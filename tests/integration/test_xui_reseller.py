@@ -313,3 +313,18 @@ async def test_a_partial_edit_of_a_sub_reseller_on_a_reseller_api_keeps_what_it_
     assert after["notes"] == "renamed"
     for column in ("email", "reseller_dns", "owner_id", "member_group_id", "username"):
         assert after[column] == before[column], (column, after[column], before[column])
+
+
+async def test_a_partial_edit_of_a_line_on_a_reseller_api_keeps_its_notes_and_contact(
+    panel: Panel, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    # the Reseller API's processLine: `$rArray['contact'] = $rData['contact']; $rArray['reseller_notes'] = ...`
+    line = panel.admin.tables["lines"][21]
+    line.update(reseller_notes="VIP, pays yearly", contact="+44 20 7946 0000")
+    gateway = await _seller(panel, aiohttp_client, policies_dir, tmp_path)
+    edited = await _call(gateway, SELLER_KEY, f"/{ACCESS_CODE}/admin/index.php", action="edit_line", id="21",
+                         password="new_secret_21")  # fmt: skip
+    assert edited["status"] == "STATUS_SUCCESS", edited
+    row = panel.admin.tables["lines"][21]
+    assert row["password"] == "new_secret_21"
+    assert (row["reseller_notes"], row["contact"]) == ("VIP, pays yearly", "+44 20 7946 0000")
