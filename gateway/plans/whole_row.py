@@ -53,9 +53,11 @@ def _line(row: dict[str, Any]) -> dict[str, Any]:
         "allowed_ua": [str(v) for v in json_array(row.get("allowed_ua"))],
         **_expiry(row),
         **{flag: _flag(row.get(flag)) for flag in _LINE_FLAGS},
-        # the Reseller API's processLine writes these from the request alone (NULL when not sent)
+        # the Reseller API's processLine writes these from the request alone (NULL when not sent; the owner: the
+        # caller)
         "contact": row.get("contact"),
         "reseller_notes": row.get("reseller_notes"),
+        "member_id": _int(row.get("member_id")),
     }
     for name in ("max_connections",):
         number = _int(row.get(name))
@@ -79,6 +81,7 @@ def _device(row: dict[str, Any]) -> dict[str, Any]:
         "is_trial": _flag(line.get("is_trial")),
         "is_isplock": _flag(line.get("is_isplock")),
         "reseller_notes": line.get("reseller_notes"),
+        "member_id": _int(line.get("member_id")),
         **_expiry(line),
     }
     pair = _int(line.get("pair_id"))

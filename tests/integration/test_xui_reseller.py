@@ -328,3 +328,19 @@ async def test_a_partial_edit_of_a_line_on_a_reseller_api_keeps_its_notes_and_co
     row = panel.admin.tables["lines"][21]
     assert row["password"] == "new_secret_21"
     assert (row["reseller_notes"], row["contact"]) == ("VIP, pays yearly", "+44 20 7946 0000")
+
+
+async def test_a_partial_edit_on_a_reseller_api_leaves_a_sub_resellers_line_its_own(
+    panel: Panel, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    # processLine: `$rOwner = $rData['member_id']; hasPermissions('user', $rOwner) ? $rOwner : the caller`
+    panel.admin.tables["lines"][22]["member_id"] = "90"  # a line of 88's sub-reseller
+    upstream = {"dialect": "xui_reseller", "url": panel.reseller_url, "access_code": RESELLER_CODE,
+                "api_key": panel.reseller.key_of(88), "timeout": 5, "budget": None}  # fmt: skip
+    config = make_config(upstream["url"], policies_dir, tmp_path, upstream=upstream)
+    gateway = await aiohttp_client(build_app(config))
+    admin_key = "pg_test_admin_key_0000000000000000000000000"  # tests.conftest.KEYS["admin"]: 88's own operator
+    edited = await _call(gateway, admin_key, f"/{ACCESS_CODE}/admin/index.php", action="edit_line", id="22",
+                         password="new_secret_22")  # fmt: skip
+    assert edited["status"] == "STATUS_SUCCESS", edited
+    assert panel.admin.tables["lines"][22]["member_id"] == "90"
