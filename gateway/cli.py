@@ -40,16 +40,19 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from gateway.server import serve
+    from gateway.server import per_process_warnings, serve
 
     config = _load(args.config)
     if config is None:
         return 2
     configure_logging()
-    logging.getLogger("panelgate").info(
+    log = logging.getLogger("panelgate")
+    log.info(
         "listening on %s:%d (operator listener %s:%d)",
         config.listen.host, config.listen.port, config.admin_listen.host, config.admin_listen.port,
     )
+    for warning in per_process_warnings(config, args.workers):
+        log.warning("%s", warning)
     serve(args.config, workers=args.workers, watch=args.watch, pid_file=args.pid_file)
     return 0
 

@@ -137,6 +137,27 @@ def _worker_main(path: str, worker: int, watch: bool, restarts: int = 0) -> None
     asyncio.run(serve_one(path, worker=worker, reuse_port=True, watch=watch, restarts=restarts))
 
 
+# What each process keeps for itself without Redis, and what that means once there are several of them.
+_PER_PROCESS = (
+    ("idempotency", "idempotent writes: a retry that reaches another worker runs the write again"),
+    ("quotas", "key quotas: each worker counts its own, so a key gets up to N times its limit"),
+    ("rate_limits", "rate limits and the auth-failure throttle: each worker keeps its own buckets"),
+)
+
+
+def per_process_warnings(config: Config, workers: int) -> list[str]:
+    """What `workers` processes without a shared Redis each keep apart (README: per process), said at start-up
+    rather than found out: a duplicated order, a quota that counts N times."""
+    if workers <= 1:
+        return []
+    found = [f"--workers {workers} without redis.url for {what}"
+             for feature, what in _PER_PROCESS if config.redis.endpoint(feature) is None]  # fmt: skip
+    if config.cache.backend == "memory":
+        found.append(f"--workers {workers} with the memory cache: a write through one worker invalidates its own "
+                     "cache only; the others answer their entries until they expire")  # fmt: skip
+    return found
+
+
 def serve(path: str, *, workers: int = 1, watch: bool = False, pid_file: str | None = None) -> None:
     """Run the gateway; with `workers` > 1, that many processes share the port (SO_REUSEPORT), and one that dies
     is replaced (gateway.workers)."""

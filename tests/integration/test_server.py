@@ -112,6 +112,9 @@ async def test_two_workers_share_the_port(sim_url: str, tmp_path: Path) -> None:
                               if line.startswith("panelgate_requests_total{")))
         assert sum(served) == 40
         assert all(n > 0 for n in served), f"one worker served nothing: {served}"
+    # no redis.url in this config: start-up says what each worker keeps for itself (gateway.server)
+    log = (tmp_path / "server.log").read_text()
+    assert "--workers 2 without redis.url for idempotent writes" in log, log
 
 
 async def _worker_pid(port: int, other_than: int = 0) -> int:
