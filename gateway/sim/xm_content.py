@@ -113,6 +113,7 @@ def _after_create(state: XMState, entity: Entity, key: int, data: Params) -> Non
             "series_id": str(php_int(data.get("series"))), "stream_id": str(key),
             "sort": str(php_int(data.get("episode"), 1)),
         }  # fmt: skip
+    _add_to_bouquets(state, entity.stream_type, key, data.get("bouquets"))
     servers = data.get("servers")
     wanted = [php_int(s) for s in servers] if isinstance(servers, list) else [1]
     for server in wanted:
@@ -131,6 +132,25 @@ def place(state: XMState, stream_id: int, server_id: int) -> Row:
            "on_demand": "0", "monitor_pid": None}  # fmt: skip
     state.table("streams_servers")[new] = row
     return row
+
+
+# addToBouquet's column per streams.type (processStream, processChannel, processRadio, processMovie)
+_BOUQUET_COLUMN = {"1": "bouquet_channels", "3": "bouquet_channels", "4": "bouquet_radios", "2": "bouquet_movies"}
+
+
+def _add_to_bouquets(state: XMState, stream_type: str, key: int, wanted: Any) -> None:
+    """processStream and its kin add the new record to each bouquet of `bouquets[]` (addToBouquet): a write to
+    content changes the bouquets, and so every line's channel list."""
+    column = _BOUQUET_COLUMN.get(stream_type)
+    if column is None or not isinstance(wanted, list):
+        return
+    for bouquet_id in (php_int(b) for b in wanted):
+        bouquet = state.table("bouquets").get(bouquet_id)
+        if bouquet is None:
+            continue
+        members = json.loads(bouquet.get(column) or "[]")
+        if key not in members:
+            bouquet[column] = json.dumps([*members, key], separators=(",", ":"))
 
 
 def crud_actions(entity: Entity) -> dict[str, Handler]:
