@@ -13,7 +13,7 @@ from gateway import fields, jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.dialects.base import RawRequest, Rendered
 from gateway.dialects.common import invalid, merged, presented_key, unreadable
-from gateway.dialects.xtream_codes_v2.rows import reg_user_row, user_info
+from gateway.dialects.xtream_codes_v2.rows import reg_user_row, server_row, user_info
 from gateway.dialects.xtream_codes_v2.vocabulary import ACTIONS, BY_OPERATION, NAME, columns
 from gateway.fields import FieldError, int_list, mac, to_int
 from gateway.model import NO_REF, Call, Code, Credentials, Failure, Outcome, Page, Reason, Ref, Refused, Result
@@ -164,6 +164,8 @@ def success_body(result: Result, op: Operation | None) -> Any:
         return {"result": True, "mag_device": data, "user_info": data}
     if name == "reseller.list" and isinstance(data, list):
         return [reg_user_row(row) for row in data]
+    if name == "server.list" and isinstance(data, list):
+        return [server_row(row) for row in data]
     if name in ("server.list", "reseller.list", "stream.online", "stream.offline"):
         return data
     return {"result": True}

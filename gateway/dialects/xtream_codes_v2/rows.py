@@ -1,11 +1,12 @@
 """Rows as api.php answers them, whichever panel they came from: `user/info`'s line, `reg_user/list`'s
-resellers."""
+resellers, `server/list`'s servers."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import jsonio
 from gateway.dialects.common import json_array
 
 REG_USER_COLUMNS = ("id", "username", "credits", "group_id", "group_name", "last_login", "date_registered", "email",
@@ -27,6 +28,25 @@ def reg_user_row(row: Any) -> Any:
     for column in ("last_login", "date_registered"):
         out[column] = _unix_text(out[column])
     return out
+
+
+def server_row(row: Any) -> Any:
+    """A server as api.php's server/list answers it: `{id, server_name, online, info}`, whichever panel it came
+    from (an Xtream-Masters / XUI.one get_servers row has `status` and the `server_hardware` JSON instead, and
+    the server's addresses, which api.php never answers)."""
+    if not isinstance(row, dict) or "online" in row:
+        return row
+    status = str(row.get("status", ""))  # XUI.one: 1 online
+    hardware = row.get("server_hardware")
+    info: Any = None
+    if isinstance(hardware, str) and hardware.strip():
+        try:
+            info = jsonio.loads(hardware.encode())
+        except (ValueError, RecursionError):
+            info = None
+    elif isinstance(hardware, dict | list):
+        info = hardware
+    return {"id": row.get("id"), "server_name": row.get("server_name"), "online": status == "1", "info": info}
 
 
 def _unix_text(value: Any) -> Any:
