@@ -55,7 +55,9 @@ def to_flag(field: str, value: Any) -> bool:
 
 # The date forms PHP's `new DateTime()` reads and clients send (XUI.one reads exp_date that way): year first,
 # optionally with a time and an offset; US month/day/year; day-month-year.
-_YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*(Z|[+-]\d{2}:?\d{2})?")
+# (a fraction of a second, as toISOString() writes `.000Z`, is read and dropped, as the panel's int column does)
+_YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?"
+                  r"\s*(Z|[+-]\d{2}:?\d{2})?")
 _MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _DMY = re.compile(r"(\d{1,2})[-.](\d{1,2})[-.](\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _RELATIVE = re.compile(r"([+-]?\d{1,6})\s*(second|minute|hour|day|week|month|year)s?")
