@@ -96,7 +96,9 @@ def _php_date(text: str, zone: ZoneInfo, now: float) -> int | None:
         amount, unit = int(relative.group(1)), relative.group(2)
         if unit in ("month", "year"):
             months = local.month - 1 + amount * (12 if unit == "year" else 1)
-            return int(local.replace(year=local.year + months // 12, month=months % 12 + 1).timestamp())
+            # PHP keeps the day and lets it run over: Jan 31 +1 month is Mar 3, Feb 29 +1 year is Mar 1
+            return _overflowing(local.year + months // 12, months % 12 + 1, local.day, local.hour, local.minute,
+                                local.second, zone)  # fmt: skip
         return int(now) + amount * _UNITS[unit]
     for pattern, order in ((_YMD, "ymd"), (_MDY, "mdy"), (_DMY, "dmy")):
         match = pattern.fullmatch(text)
@@ -106,10 +108,18 @@ def _php_date(text: str, zone: ZoneInfo, now: float) -> int | None:
         year, month, day = {"ymd": (a, b, c), "mdy": (c, a, b), "dmy": (c, b, a)}[order]
         offset = match.group(7) if order == "ymd" else None
         tzinfo: tzinfo_type = zone if not offset else UTC if offset == "Z" else _offset(offset)
-        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-                          tzinfo=tzinfo)  # fmt: skip
-        return int(moment.timestamp())
+        if int(month) > 12 or int(day) > 31 or int(hour or 0) > 24 or int(minute or 0) > 59 or int(second or 0) > 59:
+            return None  # what PHP's parser refuses; within these, it runs over (Feb 30 is Mar 2, 24:00 tomorrow)
+        return _overflowing(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                            tzinfo)  # fmt: skip
     return None
+
+
+def _overflowing(year: int, month: int, day: int, hour: int, minute: int, second: int, tz: tzinfo_type) -> int:
+    """A wall-clock time as PHP's DateTime builds it: month 0..12 and day 0..31 run over into the next or the
+    previous month (2030-02-30 is 2030-03-02, 2030-02-00 is 2030-01-31), hour 24 into the next day."""
+    first = datetime(year + (month - 1) // 12, (month - 1) % 12 + 1, 1, tzinfo=tz)
+    return int((first + timedelta(days=day - 1, hours=hour, minutes=minute, seconds=second)).timestamp())
 
 
 def _offset(text: str) -> tzinfo_type:

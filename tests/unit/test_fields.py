@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -112,8 +113,8 @@ def test_date_to_unix(text: str, ts: int | None) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "2030-02-30",
         "2030-13-01",
+        "2030-02-32",
         "31/01/2030",  # PHP reads a slash as month/day/year
         "2030-01-31 25:00",
         "-5",
@@ -150,6 +151,31 @@ def test_relative_dates_count_from_now() -> None:
     assert date_to_unix("exp_date", "+1 day", "UTC", now) == now + 86_400
     assert date_to_unix("exp_date", "tomorrow", "UTC", now) == 1_800_057_600  # the next midnight
     assert date_to_unix("exp_date", "+1 month", "UTC", now) == 1_802_678_400
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "expected"),
+    [  # measured with php-cli: new DateTime($text) (relative forms: DateTime($now)->modify($text)), UTC
+        ("+1 month", "2027-01-31 10:00:00", "2027-03-03 10:00:00"),
+        ("+1 months", "2027-03-31 10:00:00", "2027-05-01 10:00:00"),
+        ("-1 month", "2027-03-31 10:00:00", "2027-03-03 10:00:00"),
+        ("+1 year", "2028-02-29 10:00:00", "2029-03-01 10:00:00"),
+        ("2030-02-30", "2027-01-01 00:00:00", "2030-03-02 00:00:00"),
+        ("2030-02-31", "2027-01-01 00:00:00", "2030-03-03 00:00:00"),
+        ("2030-02-00", "2027-01-01 00:00:00", "2030-01-31 00:00:00"),
+        ("02/30/2030", "2027-01-01 00:00:00", "2030-03-02 00:00:00"),
+        ("30-02-2030", "2027-01-01 00:00:00", "2030-03-02 00:00:00"),
+        ("2030-01-31 24:00:00", "2027-01-01 00:00:00", "2030-02-01 00:00:00"),
+    ],
+)
+def test_dates_run_over_as_php_runs_them(text: str, now: str, expected: str) -> None:
+    """A reseller script sending `exp_date=+1 month` must not fail on the 29th-31st of a month (XUI.one's
+    DateTime takes it, running over into the month after)."""
+
+    def stamp(wall: str) -> int:
+        return int(datetime.strptime(wall, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp())
+
+    assert date_to_unix("exp_date", text, "UTC", stamp(now)) == stamp(expected)
 
 
 def test_date_to_unix_array_is_invalid_input() -> None:
