@@ -29,6 +29,7 @@ from gateway.plans.shape import LOOKUPS, Shape, shape_of
 # carry their line's id as `id` and the device's own id under its own name (XM get_mags, XC stb rows).
 ID_COLUMNS: dict[str, str] = {"mag": "mag_id", "enigma": "device_id"}
 LOOKUP_PAGE = 1000
+LOOKUP_PAGES = 50  # a lookup reads at most this many pages of matches (50,000 rows) before answering NOT_FOUND
 PANEL_PAGE = 1000  # table.php answers at most this many rows per call, whatever `length` asks
 PASSWORD_LENGTH = 10  # as MidnightStreamer makes them up
 
@@ -149,17 +150,37 @@ def resolve(ref: Ref, op: Operation) -> Generator[Command, Any, tuple[int, dict[
     """The id of the record `ref` names, found with the resource's list operation, and the row it was in."""
     lookup = catalogue().operations[LOOKUPS[(op.resource, ref.kind)]]
     needle = ref.username if ref.kind in ("credentials", "username") else ref.mac
-    listing = yield Send(Call(lookup.name, {"search": {"value": needle}, "limit": LOOKUP_PAGE}), lookup)
-    if isinstance(listing, Failure):
-        return listing
-    for row in listing.data if isinstance(listing.data, list) else []:
-        if isinstance(row, dict) and _matches(row, ref):
-            try:
-                return int(row[ID_COLUMNS.get(op.resource, "id")]), row
-            except (KeyError, TypeError, ValueError):
-                break
+    # The search is a LIKE over several columns (a numeric username matches every line expiring that year), so
+    # the exact row may be past the first page: pages follow while the panel counts more rows than were read.
+    start = 0
+    for _ in range(LOOKUP_PAGES):
+        args: dict[str, Any] = {"search": {"value": needle}, "limit": LOOKUP_PAGE}
+        if start:
+            args["start"] = start
+        listing = yield Send(Call(lookup.name, args), lookup)
+        if isinstance(listing, Failure):
+            return listing
+        rows = listing.data if isinstance(listing.data, list) else []
+        for row in rows:
+            if isinstance(row, dict) and _matches(row, ref):
+                try:
+                    return int(row[ID_COLUMNS.get(op.resource, "id")]), row
+                except (KeyError, TypeError, ValueError):
+                    break
+        start += len(rows)
+        if not rows or not _counts_more(listing.total, start):
+            break
     what = "line" if ref.kind == "credentials" else op.resource
     return Failure(Code.NOT_FOUND, f"no {what} matches the given {ref.kind}")
+
+
+def _counts_more(total: Any, read: int) -> bool:
+    """Whether a paged list's total (table.php's recordsTotal, a string) counts more rows than `read`; a list
+    answered whole has none."""
+    try:
+        return total is not None and int(total) > read
+    except (TypeError, ValueError):
+        return False
 
 
 def _fan_out(call: Call, op: Operation) -> Plan:
