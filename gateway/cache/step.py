@@ -6,7 +6,8 @@
 - When that upstream call fails (UPSTREAM_UNAVAILABLE, UPSTREAM_ERROR) an entry up to `stale_if_error`
   seconds past its TTL answers instead (`STALE`).
 - Anything else (writes, uncached reads) is `BYPASS`. A write that may have happened bumps the generation
-  of each of its tags, so every cached read sharing one of them is a miss from then on, on every replica.
+  of each of its tags on every member of its upstream's pool, so every cached read sharing one of them is a miss
+  from then on, on every replica.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ async def cache(ex: Exchange, next: Next) -> Outcome:
         if ex.op.kind is not Kind.READ and (
             isinstance(outcome, Result) or (isinstance(outcome, Failure) and outcome.code in MAYBE_APPLIED)
         ):
-            await store.invalidate(ex.upstream.name, ex.op.tags)
+            # every member of the upstream's pool: they serve one panel, and each keeps its own entries (a read
+            # answered while another member was out is kept under that one)
+            for member in ex.candidates or (ex.upstream,):
+                await store.invalidate(member.name, ex.op.tags)
         return outcome
     reseller = ex.key.reseller_id if ex.key is not None else None
     key = await store.key_for(ex.upstream.name, ex.op, ex.call, "admin" if reseller is None else str(reseller))
