@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway import jsonio
@@ -72,3 +73,14 @@ def json_array(value: Any) -> list[Any]:
     if isinstance(value, dict):
         value = list(value.values())
     return list(value) if isinstance(value, list) else []
+
+
+def unix_text(value: Any) -> Any:
+    """A MySQL DATETIME as FROM_UNIXTIME() wrote it (read as UTC) back to the UNIX time XC v2 and
+    MidnightStreamer answer."""
+    if isinstance(value, str) and len(value) == 19 and value[4] == "-" and value[10] == " ":
+        try:
+            return str(int(datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()))
+        except ValueError:
+            return value
+    return value

@@ -8,7 +8,7 @@ from typing import Any
 from gateway import jsonio
 from gateway.catalogue import Catalogue, Operation, catalogue
 from gateway.dialects.base import RawRequest, Rendered
-from gateway.dialects.common import invalid, merged, presented_key, unreadable
+from gateway.dialects.common import invalid, merged, presented_key, unix_text, unreadable
 from gateway.dialects.fieldmap import FieldMap
 from gateway.dialects.midnight.vocabulary import BY_OPERATION, ENDPOINTS, FIELDS, NAME
 from gateway.fields import FieldError, mac, to_int
@@ -109,6 +109,10 @@ def ms_row(resource: str, row: Any) -> Any:
     out = FIELDS[resource].to_wire(row) if resource in FIELDS else dict(row)
     if resource == "reseller":
         out.pop("password", None)
+        # XUI.one's get_users answers DATETIME text where MidnightStreamer answers UNIX time
+        for column in ("created_at", "last_login"):
+            if column in out:
+                out[column] = unix_text(out[column])
     return out
 
 

@@ -3,11 +3,10 @@ resellers, `server/list`'s servers."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway import jsonio
-from gateway.dialects.common import json_array
+from gateway.dialects.common import json_array, unix_text
 
 REG_USER_COLUMNS = ("id", "username", "credits", "group_id", "group_name", "last_login", "date_registered", "email",
                     "ip", "status")  # fmt: skip
@@ -26,7 +25,7 @@ def reg_user_row(row: Any) -> Any:
     if out["group_id"] is None:
         out["group_id"] = row.get("member_group_id")
     for column in ("last_login", "date_registered"):
-        out[column] = _unix_text(out[column])
+        out[column] = unix_text(out[column])
     return out
 
 
@@ -47,16 +46,6 @@ def server_row(row: Any) -> Any:
     elif isinstance(hardware, dict | list):
         info = hardware
     return {"id": row.get("id"), "server_name": row.get("server_name"), "online": status == "1", "info": info}
-
-
-def _unix_text(value: Any) -> Any:
-    """A MySQL DATETIME as FROM_UNIXTIME() wrote it (read as UTC) back to the UNIX time XC v2 answers."""
-    if isinstance(value, str) and len(value) == 19 and value[4] == "-" and value[10] == " ":
-        try:
-            return str(int(datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()))
-        except ValueError:
-            return value
-    return value
 
 
 def user_info(row: Any) -> Any:
