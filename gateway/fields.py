@@ -144,12 +144,17 @@ def _json_list(field: str, text: str, message: str) -> Any:
         raise FieldError(field, message) from None
 
 
+_PHP_INT_KEY = re.compile(r"0|-?[1-9][0-9]{0,17}").fullmatch
+
+
 def _php_list(value: Any) -> Any:
     """A PHP array sent with explicit indices (`a[0]=x&a[1]=y`, as http_build_query writes a list) as a list.
 
-    Only the indices 0..n-1 in order count as a list; any other keyed array is left as it is (and refused).
+    Any integer indices count, in the order given: a list that went through array_unique() or array_filter()
+    keeps its keys (`a[0]=x&a[2]=y`), and the panels read its values (array_map, foreach) whatever they are.
+    An array with a named key is left as it is (and refused).
     """
-    if isinstance(value, dict) and list(value) == [str(i) for i in range(len(value))]:
+    if isinstance(value, dict) and value and all(_PHP_INT_KEY(key) for key in value):
         return list(value.values())
     return value
 
