@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gateway.dialects.registry import upstream_face
-from gateway.model import Outcome, Page, Result
+from gateway.model import Code, Failure, Outcome, Page, Result
 
 if TYPE_CHECKING:
     from gateway.exchange import Exchange, Next
@@ -47,6 +47,30 @@ def cut(rows: list[Any], page: Page, extra: dict[str, Any]) -> Result:
     return Result(data=shown, total=len(rows), filtered=min(len(rows), page.limit), extra=extra)
 
 
+def _column(row: Any, *names: str) -> Any:
+    return next((row[n] for n in names if isinstance(row, dict) and row.get(n) is not None), None)
+
+
+def _reg_users_where(rows: list[Any], args: dict[str, Any]) -> list[Any] | Failure:
+    """What table.php's reg_users WHERE keeps of a whole list: `filter` -1 active, -2 disabled, else the member
+    group; `owner` (its `reseller`) the owning reseller. A list whose rows do not carry the column is refused
+    (UNSUPPORTED) rather than answered unfiltered."""
+    wanted: list[tuple[str, tuple[str, ...], str]] = []
+    flt, owner = args.get("filter"), args.get("owner")
+    if isinstance(flt, int) and flt in (-1, -2):
+        wanted.append(("filter", ("status",), "1" if flt == -1 else "0"))
+    elif isinstance(flt, int):
+        wanted.append(("filter", ("member_group_id", "group_id"), str(flt)))
+    if isinstance(owner, int):
+        wanted.append(("owner", ("owner_id", "member_id"), str(owner)))
+    if not wanted:
+        return rows
+    for name, columns, _ in wanted:
+        if rows and all(_column(row, *columns) is None for row in rows):
+            return Failure(Code.UNSUPPORTED, f"{name}: the upstream's reseller list does not say {columns[0]}")
+    return [row for row in rows if all(str(_column(row, *cols)) == value for _, cols, value in wanted)]
+
+
 async def page_whole_list(ex: Exchange, next: Next) -> Outcome:
     """Pipeline step: a list the client's panel would have paged, answered whole by an upstream that does not
     page, is cut to the client's page here (tenancy pages a reseller's list itself: `ex.page`)."""
@@ -66,6 +90,12 @@ def page_whole(ex: Exchange, outcome: Outcome) -> Outcome:
     if page is None:
         return outcome
     rows = outcome.data
+    if op.name == "reseller.list":
+        kept = _reg_users_where(rows, call.args)
+        if isinstance(kept, Failure):
+            return kept
+        if kept is not rows:
+            rows, ex.shared = kept, None  # a filtered list of its own, not the shared entry's page
 
     def paged() -> Result:
         assert page is not None

@@ -158,7 +158,12 @@ def _users_rows(state: XMState, data: Params) -> list[Row]:
     for user in users.values():
         if search and not _like(search, user["username"], user["email"], user["ip"], user["notes"]):
             continue
-        if (flt == 1 and user["status"] != "1") or (flt == 2 and user["status"] != "0"):
+        # table.php reg_users: -1 active, -2 disabled, any other value the member group
+        raw_filter = str(data.get("filter", "")).strip()
+        if raw_filter and (
+            (flt == -1 and user["status"] != "1") or (flt == -2 and user["status"] != "0")
+            or (flt not in (-1, -2) and user["member_group_id"] != str(flt))
+        ):
             continue
         if isinstance(reseller, str) and reseller.strip() and user["owner_id"] != reseller.strip():
             continue

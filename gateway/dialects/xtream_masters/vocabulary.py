@@ -66,7 +66,8 @@ FIELDS: dict[str, FieldMap] = {
     "mag": _DEVICE,
     "enigma": _DEVICE,
     "package": COMMON.extended(_BOUQUETS, Field("groups_selected", "groups_selected", write=_json_text, default="[]")),
-    "reseller": COMMON.extended(Field("status", "status", write=_by_value)),
+    # table.php reg_users: `filter` -1 active, -2 disabled, else a member group's id (not the lines' 1..5)
+    "reseller": COMMON.extended(Field("status", "status", write=_by_value), Field("filter", "filter", _within(-2))),
 }
 
 
