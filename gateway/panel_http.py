@@ -224,28 +224,37 @@ class PanelHttp:
 
     async def exchange(self, origin: Origin, method: str, target: str, *, body: bytes | None,
                        headers: tuple[tuple[str, str], ...] = (), timeout: float, connect_timeout: float,
-                       limit: int) -> Reply:  # fmt: skip
+                       limit: int, idempotent: bool = False) -> Reply:  # fmt: skip
         """One request and its whole answer. Raises ConnectFailed (nothing sent), TimeoutError (sent, then no
-        whole answer within `timeout` of the call), AnswerCut or NotHttp (sent), TooLarge (past `limit`)."""
+        whole answer within `timeout` of the call), AnswerCut or NotHttp (sent), TooLarge (past `limit`).
+        An `idempotent` request a reused connection lost before any answer is sent once more, on a new one."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         slots = self._slots.get(origin) or self._slots.setdefault(origin, _Slots())
-        conn = await self._take(loop, origin, slots, now + min(connect_timeout, timeout))
-        try:
-            waiter: asyncio.Future[Reply] = loop.create_future()
-            timer = loop.call_at(now + timeout, _time_out, waiter, timeout)
+        request = self._request(origin, method, target, body, headers)
+        while True:
+            conn, reused = await self._take(loop, origin, slots, now + min(connect_timeout, timeout))
             try:
-                conn.start(self._request(origin, method, target, body, headers), limit, waiter)
-                reply = await waiter
+                waiter: asyncio.Future[Reply] = loop.create_future()
+                timer = loop.call_at(now + timeout, _time_out, waiter, timeout)
+                try:
+                    conn.start(request, limit, waiter)
+                    return await waiter
+                finally:
+                    timer.cancel()
+            except AnswerCut:
+                conn.close()
+                # A kept-alive connection the panel closed as this request went out (its keep-alive timeout, a
+                # restart): not a byte of an answer came back. A read is sent again on a new connection, within
+                # the same deadline; a write may have been applied and is not.
+                if not (idempotent and reused and not conn.received):
+                    raise
+            except BaseException:
+                conn.close()  # cut mid-answer (a timeout, a cancelled call, a bad answer): never reused
+                raise
             finally:
-                timer.cancel()
-        except BaseException:
-            conn.close()  # cut mid-answer (a timeout, a cancelled call, a bad answer): never reused
-            raise
-        finally:
-            conn.waiter = None
-            self._give_back(loop, slots, conn)
-        return reply
+                conn.waiter = None
+                self._give_back(loop, slots, conn)
 
     def _request(self, origin: Origin, method: str, target: str, body: bytes | None,
                  headers: tuple[tuple[str, str], ...]) -> bytes:  # fmt: skip
@@ -260,7 +269,7 @@ class PanelHttp:
         return (head + f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
 
     async def _take(self, loop: asyncio.AbstractEventLoop, origin: Origin, slots: _Slots,
-                    connect_by: float) -> _Connection:  # fmt: skip
+                    connect_by: float) -> tuple[_Connection, bool]:  # fmt: skip
         if slots.in_use.locked():  # every connection in use: wait for one, within the connect timeout
             try:
                 async with asyncio.timeout_at(connect_by):
@@ -275,8 +284,8 @@ class PanelHttp:
                 if not conn.closed:
                     assert conn.idle_until is not None
                     conn.idle_until.cancel()
-                    return conn
-            return await self._open(loop, origin, connect_by)
+                    return conn, True
+            return await self._open(loop, origin, connect_by), False
         except BaseException:
             slots.in_use.release()
             raise

@@ -74,7 +74,7 @@ class UpstreamClient:
             except OverBudget as exc:
                 raise UpstreamUnavailable(str(exc), sent=False, retry_after=exc.retry_after) from None
             try:
-                answer = await self._send(upstream, req, request_id)
+                answer = await self._send(upstream, req, request_id, read)
             except UpstreamUnavailable as exc:
                 breaker.failure(str(exc))
                 raise
@@ -97,7 +97,7 @@ class UpstreamClient:
         if self.budget.metrics is not None:
             self.budget.metrics.upstream_busy.labels(upstream.name, action).inc()
 
-    async def _send(self, upstream: Upstream, req: UpstreamRequest, request_id: str) -> Answer:
+    async def _send(self, upstream: Upstream, req: UpstreamRequest, request_id: str, read: bool) -> Answer:
         headers: tuple[tuple[str, str], ...] = (("X-Request-Id", request_id),) if request_id else ()
         # Encoded here rather than by a form library that refuses a control character in a field name (PHP reads
         # such a name like any other).
@@ -108,7 +108,7 @@ class UpstreamClient:
         try:
             reply = await self._http.exchange(upstream.origin, req.method, req.path, body=body, headers=headers,
                                               timeout=upstream.timeout, connect_timeout=min(upstream.timeout, 5.0),
-                                              limit=MAX_ANSWER_BYTES)  # fmt: skip
+                                              limit=MAX_ANSWER_BYTES, idempotent=read)  # fmt: skip
         except TooLarge:
             raise UpstreamUnavailable("upstream answer is too large", sent=True) from None
         except TRANSPORT_ERRORS as exc:

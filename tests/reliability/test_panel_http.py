@@ -23,11 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway import panel_http
+from gateway.app import build_app
 from gateway.bodyread import TooLarge
 from gateway.panel_http import AnswerCut, ConnectFailed, NotHttp, PanelHttp, Reply
 from gateway.settings import ConfigError, http_url
 from gateway.upstream_settings import Origin, parse_origin
+from tests.conftest import KEYS, AiohttpClient, make_config
 from tests.reliability import rawhttp
+from tests.reliability.conftest import XM_PATH
 from tests.reliability.rawhttp import split
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Panel"], Awaitable[None]]
@@ -492,3 +495,55 @@ async def test_https_panels_and_their_certificates(tmp_path: Path) -> None:
     assert panel.connections == 1  # kept alive (the refused handshake never became a connection)
     await trusting.close()
     panel.server.close()
+
+
+def closes_each_connections_second_request(answer: bytes) -> Script:
+    """Answer the first request of each connection (kept alive), close the connection on reading the second
+    unanswered: a panel's keep-alive timeout (Apache's default is 5 s) ending just as a request was sent on it."""
+
+    seen: dict[asyncio.StreamWriter, int] = {}
+
+    async def script(_: asyncio.StreamReader, writer: asyncio.StreamWriter, __: Panel) -> None:
+        seen[writer] = seen.get(writer, 0) + 1
+        if seen[writer] == 2:
+            writer.close()
+            raise ConnectionError("closed on purpose")
+        writer.write(answer)
+        await writer.drain()
+
+    return script
+
+
+async def test_a_read_on_a_connection_the_panel_closed_as_it_was_reused_is_sent_again_a_write_is_not(
+    start: Callable[[Script], Awaitable[Panel]],
+) -> None:
+    panel = await start(closes_each_connections_second_request(ok(b"{}")))
+    http = PanelHttp()
+
+    async def read() -> Reply:
+        return await http.exchange(panel.origin(), "GET", "/r", body=None, timeout=2.0, connect_timeout=1.0,
+                                   limit=1 << 20, idempotent=True)  # fmt: skip
+
+    assert (await read()).body == b"{}"
+    assert (await read()).body == b"{}"  # the kept connection lost it: sent again on a new one
+    assert (panel.connections, len(panel.requests)) == (2, 3)
+    with pytest.raises(AnswerCut):  # a write: the panel may have applied it, so it is not sent again
+        await call(http, panel.origin())
+    assert (panel.connections, len(panel.requests)) == (2, 4)
+    await http.close()
+
+
+async def test_the_gateway_reads_through_a_panel_that_closes_kept_connections_as_they_are_reused(
+    start: Callable[[Script], Awaitable[Panel]], aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    """End to end: every read succeeds (the breaker never hears of it); a write is reported, sent once."""
+    panel = await start(closes_each_connections_second_request(ok(b'{"status":"STATUS_SUCCESS","data":[]}')))
+    client = await aiohttp_client(build_app(make_config(f"http://127.0.0.1:{panel.port}", policies_dir, tmp_path)))
+    for _ in range(4):
+        reply = await client.get(XM_PATH, params={"api_key": KEYS["admin"], "action": "get_packages"})
+        assert await reply.json() == []  # the panel's empty list, never STATUS_UPSTREAM_UNAVAILABLE
+    before = len(panel.requests)
+    reply = await client.post(XM_PATH, data={"api_key": KEYS["admin"], "action": "create_line",
+                                             "username": "stale1", "password": "pw-stale-1"})  # fmt: skip
+    assert (await reply.json())["status"] == "STATUS_UPSTREAM_UNAVAILABLE"
+    assert sum(b"create_line" in r for r in panel.requests[before:]) == 1
