@@ -69,6 +69,12 @@ class Breaker:
             self.state == "open" and time.monotonic() - self.opened_at >= self.settings.cooldown
         )
 
+    def release(self) -> None:
+        """A call that learnt nothing of the upstream's health (busy, over budget, cancelled) gives back the
+        half-open probe slot it may hold, so the next call probes; otherwise the breaker stays half-open for good."""
+        if self.state == "half_open":
+            self._probe_out = False
+
     def success(self) -> None:
         if self.state != "closed":
             log.info("upstream %s recovered", self.name)

@@ -66,32 +66,44 @@ class UpstreamClient:
         counts against its breaker. A 503 (the panel's rate limit, or overload) is tried again for a `read`,
         with back-off; for a write, which may have been applied, it is answered with the panel's Retry-After."""
         breaker = self.health.breaker(upstream.name)
-        for attempt in range(BUSY_RETRIES + 1):
-            if not breaker.allow():
-                raise UpstreamUnavailable(f"upstream {upstream.name} is marked down", sent=False)
-            try:
-                await self.budget.take(upstream)
-            except OverBudget as exc:
-                raise UpstreamUnavailable(str(exc), sent=False, retry_after=exc.retry_after) from None
-            try:
-                answer = await self._send(upstream, req, request_id, read)
-            except UpstreamUnavailable as exc:
-                breaker.failure(str(exc))
-                raise
-            if answer.status != 503:
-                break
-            # Busy is not broken: a rate limit must not open the breaker and shut the panel out for a cooldown.
-            retry = read and attempt < BUSY_RETRIES
-            self._busy(upstream, "retried" if retry else "answered")
-            if not retry:
-                raise UpstreamUnavailable(f"upstream {upstream.name} is busy (HTTP 503)", sent=not read,
-                                          retry_after=answer.retry_after or 1.0)  # fmt: skip
-            await asyncio.sleep(answer.retry_after or BUSY_BACKOFF * 2**attempt)
-        if answer.status >= 500:
-            breaker.failure(f"HTTP {answer.status}")
-        else:
-            breaker.success()
-        return answer
+        settled = probing = False  # the breaker told how the call went; if not, a probe slot taken is given back
+        try:
+            for attempt in range(BUSY_RETRIES + 1):
+                if not breaker.allow():
+                    raise UpstreamUnavailable(f"upstream {upstream.name} is marked down", sent=False)
+                probing = breaker.state == "half_open"  # this call holds the half-open breaker's one probe
+                try:
+                    await self.budget.take(upstream)
+                except OverBudget as exc:
+                    raise UpstreamUnavailable(str(exc), sent=False, retry_after=exc.retry_after) from None
+                try:
+                    answer = await self._send(upstream, req, request_id, read)
+                except UpstreamUnavailable as exc:
+                    settled = True
+                    breaker.failure(str(exc))
+                    raise
+                if answer.status != 503:
+                    break
+                # Busy is not broken: a rate limit must not open the breaker and shut the panel out for a cooldown;
+                # nor, answered to a half-open breaker's probe, keep the probe slot (the next call probes again).
+                if probing:
+                    breaker.release()
+                    probing = False
+                retry = read and attempt < BUSY_RETRIES
+                self._busy(upstream, "retried" if retry else "answered")
+                if not retry:
+                    raise UpstreamUnavailable(f"upstream {upstream.name} is busy (HTTP 503)", sent=not read,
+                                              retry_after=answer.retry_after or 1.0)  # fmt: skip
+                await asyncio.sleep(answer.retry_after or BUSY_BACKOFF * 2**attempt)
+            settled = True
+            if answer.status >= 500:
+                breaker.failure(f"HTTP {answer.status}")
+            else:
+                breaker.success()
+            return answer
+        finally:
+            if probing and not settled:  # over budget or cancelled: nothing learnt about the panel's health
+                breaker.release()
 
     def _busy(self, upstream: Upstream, action: str) -> None:
         if self.budget.metrics is not None:

@@ -239,3 +239,40 @@ async def test_a_cookie_a_panel_sets_is_not_sent_on_later_calls(
         resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": "get_lines"})
         assert resp.status == 200 and "PHPSESSID" not in resp.headers.get("Set-Cookie", "")
     assert cookies == ["", "", ""]
+
+
+async def test_a_half_open_breakers_probe_answered_busy_does_not_shut_the_panel_out_for_good(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    """A panel back from an outage still busy (nginx's limit_req, HTTP 503) when the breaker lets its one probe
+    through: the probe is answered, so the panel is not broken, and the next calls must reach it again (they
+    were refused "marked down" for as long as the process lived: the probe slot was never given back)."""
+    mode = {"answer": 500}
+
+    @web.middleware
+    async def faults(request: web.Request, handler: Any) -> web.StreamResponse:
+        if mode["answer"]:
+            return web.Response(status=mode["answer"], text="<html>busy</html>")
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY).app()
+    app.middlewares.append(faults)
+    server = await aiohttp_server(app)
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path,
+                         health={"interval": 0, "failures": 1, "cooldown": 0.1},
+                         keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin"}])  # fmt: skip
+    client = await aiohttp_client(build_app(config))
+
+    async def call(action: str, **params: str) -> Any:
+        resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": action, **params})
+        return await resp.json(content_type=None)
+
+    assert (await call("get_lines"))["status"] == "STATUS_UPSTREAM_ERROR"  # the 500 opens the breaker
+    await asyncio.sleep(0.15)  # the cool-down passes: the next call is the half-open probe
+    mode["answer"] = 503
+    busy = await call("create_line", username="busy1", password="pw_123456")
+    assert busy["status"] == "STATUS_UPSTREAM_UNAVAILABLE" and "busy" in busy["error"], busy
+    mode["answer"] = 0  # the panel has caught up
+    await asyncio.sleep(0.15)
+    assert "marked down" not in str(await call("get_lines"))
+    assert (await call("create_line", username="after1", password="pw_123456"))["status"] == "STATUS_SUCCESS"
