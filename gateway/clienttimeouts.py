@@ -82,7 +82,9 @@ class _GuardedHandler(GatewayRequestHandler):
             return
         queued = len(self._messages)
         super().data_received(data)
-        if self._phase == "header" and len(self._messages) > queued:
+        if len(self._messages) > queued and (self._phase == "header" or not self._messages[-1][1].is_eof()):
+            # a request's header is complete: the one being watched, or the next one arriving (pipelined, or sent
+            # before the answer) while a request is handled, whose body is watched from here like any other
             payload = self._messages[-1][1]
             if payload.is_eof():
                 self._disarm()

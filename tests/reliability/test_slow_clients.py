@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway.app import LIVE
 from gateway.server import start
-from tests.conftest import ACCESS_CODE, AiohttpServer, make_config
+from tests.conftest import ACCESS_CODE, KEYS, AiohttpServer, make_config
 from tests.reliability import rawhttp
 
 HEADER, BODY, KEEPALIVE = 1.5, 1.5, 2.0
@@ -132,3 +132,42 @@ async def test_slow_but_steady_clients_are_served(gateway: tuple[int, web.AppRun
     finally:
         writer.close()
     assert runner.app[LIVE].state.metrics.client_timeouts.labels("idle")._value.get() == 1
+
+
+async def test_a_body_that_never_ends_behind_a_request_in_progress_is_timed_out(
+    aiohttp_server: AiohttpServer, policies_dir: Path, tmp_path: Path
+) -> None:
+    """A kept-alive connection whose next request (pipelined, or sent before the answer to the current one) comes
+    while the current one is still being handled: its body, trickled or never sent, is held to `body` like any
+    other (it was watched by no timer, and held the connection and its handler for as long as the client liked)."""
+
+    async def slow(_: web.Request) -> web.Response:
+        await asyncio.sleep(0.4)
+        return web.Response(status=404)
+
+    panel = web.Application()
+    panel.router.add_route("*", "/{tail:.*}", slow)
+    server = await aiohttp_server(panel)
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path,
+                         client_timeouts={"header": HEADER, "body": BODY, "keepalive": KEEPALIVE})  # fmt: skip
+    _, runners = await start(config)
+    try:
+        port = int(runners[0].addresses[0][1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = time.monotonic()
+        writer.write(f"GET /{ACCESS_CODE}/admin/index.php?api_key={KEYS['admin']}&action=get_lines HTTP/1.1\r\n"
+                     "Host: gw\r\n\r\n".encode())  # fmt: skip
+        await asyncio.sleep(0.1)  # the first request is at the (slow) panel
+        writer.write(rawhttp.head("POST", f"/{ACCESS_CODE}/admin/index.php",
+                                  {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": "100000"})
+                     + b"api_key=")  # fmt: skip
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            while await asyncio.wait_for(reader.read(4096), BODY + SLACK):
+                pass
+        held = time.monotonic() - started
+        writer.close()
+        assert held < BODY + SLACK, f"the connection was held {held:.1f}s"
+        assert runners[0].app[LIVE].state.metrics.client_timeouts.labels("body")._value.get() == 1
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
