@@ -118,6 +118,8 @@ async def serve_one(path: str, *, worker: int = 0, reuse_port: bool = False, wat
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_hup)
+    # held back since the process started (gateway.server.serve, gateway.workers): one sent meanwhile reloads now
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     watcher = loop.create_task(_watch(path, live)) if watch else None
@@ -161,6 +163,9 @@ def per_process_warnings(config: Config, workers: int) -> list[str]:
 def serve(path: str, *, workers: int = 1, watch: bool = False, pid_file: str | None = None) -> None:
     """Run the gateway; with `workers` > 1, that many processes share the port (SO_REUSEPORT), and one that dies
     is replaced (gateway.workers)."""
+    # SIGHUP's default action ends the process: until its handler is installed (a worker's too, which inherits
+    # the mask), a reload sent as soon as the pid file exists is held back, then delivered (serve_one)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     if pid_file:
         Path(pid_file).write_text(f"{os.getpid()}\n")
     try:

@@ -60,7 +60,13 @@ class Supervisor:
     def _start(self, slot: Slot) -> None:
         slot.process = self._ctx.Process(target=self.target, args=(self.path, slot.index, self.watch, slot.restarts),
                                          name=f"panelgate-w{slot.index}")  # fmt: skip
-        slot.process.start()
+        # the worker starts with SIGHUP blocked (a forwarded reload would otherwise kill it while it starts) and
+        # unblocks it once its handler is installed (gateway.server.serve_one)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        try:
+            slot.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         slot.started, slot.due = time.monotonic(), None
 
     def _signal(self, signum: int, _frame: object = None) -> None:
@@ -92,6 +98,7 @@ class Supervisor:
             signal.signal(sig, self._signal)
         for slot in self.slots:
             self._start(slot)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # blocked by gateway.server.serve until here
         while True:
             running = {slot.process.sentinel: slot for slot in self.slots if slot.process is not None}
             if self.stopping and not running:

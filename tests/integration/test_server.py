@@ -307,3 +307,46 @@ async def test_sigterm_ends_a_stream_whose_player_paused(aiohttp_server: Aiohttp
 )
 def test_access_log_redacts_credentials(path: str, query: str, expected: str) -> None:
     assert redact(path, query) == expected
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_a_reload_signalled_while_the_server_starts_does_not_kill_it(sim_url: str, tmp_path: Path,
+                                                                          workers: int) -> None:  # fmt: skip
+    """`panelgate reload` (SIGHUP to the pid file's process) as soon as the pid file exists, while the server (or
+    its workers) is still starting: logrotate's postrotate or a deploy script may signal at any time. SIGHUP's
+    default action ended the process before its handler was installed (the whole server with one process)."""
+    config = tmp_path / "gateway.yaml"
+    port, admin = free_port(), free_port_pair()
+    write_config(config, sim_url, port, admin, [KEY_A])
+    pid_file = tmp_path / "panelgate.pid"
+    with (tmp_path / "server.log").open("wb") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "serve", "-c", str(config), "--pid-file", str(pid_file),
+            "--workers", str(workers), stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        for _ in range(400):
+            if pid_file.exists() and pid_file.read_text().strip():
+                break
+            await asyncio.sleep(0.005)
+        for _ in range(3):  # during start-up (the workers' too: spawned, importing)
+            proc.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.1)
+        for worker in range(workers):
+            await wait_ready(admin + worker)
+        assert proc.returncode is None, (tmp_path / "server.log").read_text()[-2000:]
+        for _ in range(100):  # held back, not lost: each process reloads once its handler is in place
+            log = (tmp_path / "server.log").read_text()
+            if log.count("config reloaded from") >= workers:
+                break
+            await asyncio.sleep(0.05)
+        assert log.count("config reloaded from") >= workers, log[-2000:]
+        assert "died" not in log
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
