@@ -35,7 +35,18 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 
 async def _read_multipart(request: web.Request, limit: int) -> Params:
-    reader = MultipartReader(request.headers, request.content)
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    try:
+        return await _multipart_pairs(request, limit)
+    except TooLarge:
+        raise _too_large(limit) from None
+
+
+async def _multipart_pairs(request: web.Request, limit: int) -> Params:
+    # each part held to the limit as it is read and as it is inflated (a part may say `Content-Encoding: gzip`):
+    # a reader made by hand has no limit at all, and read a part sent chunked whole into memory before the check
+    reader = MultipartReader(request.headers, request.content, client_max_size=limit, max_size_error_cls=TooLarge)
     pairs: list[tuple[str, str]] = []
     total = 0
     while True:
@@ -46,7 +57,7 @@ async def _read_multipart(request: web.Request, limit: int) -> Params:
             raise _refuse("nested or unnamed multipart parts are not accepted")
         if part.filename is not None:
             raise _refuse(f"file uploads are not accepted (part {part.name!r})")
-        chunk = await part.read(decode=True)  # to the part's end (aiohttp bounds it by client_max_size)
+        chunk = await part.read(decode=True)  # to the part's end, or TooLarge past the limit
         total += len(chunk)
         if total > limit:
             raise _too_large(limit)
