@@ -22,9 +22,12 @@ answer (as with any HTTP/1.1 client).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import httptools
 
@@ -217,6 +220,7 @@ class PanelHttp:
 
     def __init__(self, *, user_agent: str = "panelgate", tls: ssl.SSLContext | None = None) -> None:
         self._slots: dict[Origin, _Slots] = {}
+        self._lookups: dict[tuple[str, int], asyncio.Future[list[Any]]] = {}  # names being resolved (_resolve)
         self._tls = tls  # certificates checked against the system's authorities unless another context is given
         self._closed = False
         self._fixed = f"User-Agent: {user_agent}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
@@ -294,13 +298,43 @@ class PanelHttp:
         tls = self._tls_context() if origin.tls else None
         try:
             async with asyncio.timeout_at(connect_by):
-                _, conn = await loop.create_connection(_Connection, origin.host, origin.port, ssl=tls,
-                                                       server_hostname=origin.host if tls else None)  # fmt: skip
+                addresses = await self._resolve(loop, origin.host, origin.port)
+                failure: OSError = OSError(f"{origin.host} has no address")
+                for address in addresses:  # in the resolver's order, as create_connection tries them
+                    try:
+                        _, conn = await loop.create_connection(
+                            _Connection, address, origin.port, ssl=tls, server_hostname=origin.host if tls else None)
+                        return conn
+                    except OSError as exc:
+                        failure = exc
+                raise failure
         except TimeoutError:
             raise ConnectFailed(f"no connection to {origin.authority} in time") from None
         except OSError as exc:  # refused, unreachable, unresolvable, a TLS handshake that failed
             raise ConnectFailed(f"cannot connect to {origin.authority}: {exc}") from exc
-        return conn
+
+    async def _resolve(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[str]:
+        """The addresses of `host`. A lookup runs in one of the event loop's few executor threads and goes on
+        when its caller gives up (the connect timeout): calls for one name share the lookup in progress, so a
+        panel whose DNS hangs holds one thread, not one per call, and the other panels' lookups still run."""
+        try:
+            ipaddress.ip_address(host)
+            return [host]
+        except ValueError:
+            pass
+        lookup = self._lookups.get((host, port))
+        if lookup is None:
+            lookup = self._lookups[(host, port)] = asyncio.ensure_future(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+
+            def done(finished: asyncio.Future[list[Any]]) -> None:
+                self._lookups.pop((host, port), None)
+                if not finished.cancelled():
+                    finished.exception()  # retrieved: every caller may have given up before it ended
+
+            lookup.add_done_callback(done)
+        infos = await asyncio.shield(lookup)  # a caller's timeout does not cancel the others' lookup
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:

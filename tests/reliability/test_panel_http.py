@@ -547,3 +547,35 @@ async def test_the_gateway_reads_through_a_panel_that_closes_kept_connections_as
                                              "username": "stale1", "password": "pw-stale-1"})  # fmt: skip
     assert (await reply.json())["status"] == "STATUS_UPSTREAM_UNAVAILABLE"
     assert sum(b"create_line" in r for r in panel.requests[before:]) == 1
+
+
+async def test_a_panel_whose_name_does_not_resolve_does_not_hold_up_the_others(
+    start: Callable[[Script], Awaitable[Panel]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A panel's DNS that hangs (a resolver that does not answer: glibc waits 5 s a try) while calls to it keep
+    coming: each call gives up at its connect timeout, but the lookup it started went on in one of the event
+    loop's few executor threads; 40 of them held every thread, and a healthy panel, addressed by name too, could
+    not resolve within its own connect timeout."""
+    import time as time_module
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        if host == "dead-dns.test":
+            time_module.sleep(1.5)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    panel = await start(answers(ok(b"{}")))
+    http = PanelHttp()
+    dead = parse_origin("http://dead-dns.test:8080")
+    stuck = [asyncio.ensure_future(http.exchange(dead, "GET", "/", body=None, timeout=0.2, connect_timeout=0.2,
+                                                 limit=1 << 20)) for _ in range(40)]  # fmt: skip
+    await asyncio.sleep(0.05)
+    reply = await http.exchange(parse_origin(f"http://localhost:{panel.port}"), "GET", "/", body=None, timeout=1.0,
+                                connect_timeout=1.0, limit=1 << 20)  # fmt: skip
+    assert reply.body == b"{}"
+    for failed in await asyncio.gather(*stuck, return_exceptions=True):
+        assert isinstance(failed, ConnectFailed)
+    await http.close()
