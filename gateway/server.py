@@ -74,7 +74,11 @@ async def reload_config(path: str, live: Live) -> bool:
         log.warning("listen addresses changed: they take effect on restart only")
     if config.client_timeouts != old.client_timeouts:
         log.warning("client_timeouts changed: they take effect on restart only")
-    await swap_state(live, config)
+    try:
+        await swap_state(live, config)
+    except Exception as exc:  # valid, yet not put in force (an audit log that cannot be opened): nothing swapped
+        log.error("reload refused, keeping the running config: %s: %s", type(exc).__name__, exc)
+        return False
     log.info("config reloaded from %s", path)
     return True
 

@@ -350,3 +350,26 @@ async def test_a_reload_signalled_while_the_server_starts_does_not_kill_it(sim_u
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+async def test_a_reload_that_cannot_be_put_in_force_is_refused_and_said_so(sim_url: str, tmp_path: Path) -> None:
+    """A config that validates (`panelgate reload` signals) but cannot be put in force: its audit log cannot be
+    opened. The running config keeps serving, and the log says the reload was refused (it said nothing but an
+    asyncio 'Task exception was never retrieved' traceback, after `panelgate reload` had reported success)."""
+    config = tmp_path / "gateway.yaml"
+    port, admin = free_port(), free_port()
+    write_config(config, sim_url, port, admin, [KEY_A])
+    (tmp_path / "not-a-dir").write_text("")
+    async with running(config, tmp_path) as server, ClientSession() as session:
+        write_config(config, sim_url, port, admin, [KEY_A, KEY_B], audit_log=str(tmp_path / "not-a-dir" / "a.jsonl"))
+        assert await _reload(tmp_path, config) == 0  # it validates
+        log = ""
+        for _ in range(50):
+            log = (tmp_path / "server.log").read_text()
+            if "reload refused" in log:
+                break
+            await asyncio.sleep(0.05)
+        assert "reload refused, keeping the running config" in log, log[-2000:]
+        assert "never retrieved" not in log
+        assert (await server.call(session, KEY_A))["status"] == "STATUS_SUCCESS"
+        assert (await server.call(session, KEY_B))["status"] == "STATUS_FAILURE"  # the old keys: nothing applied
