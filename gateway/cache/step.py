@@ -20,8 +20,6 @@ from gateway.catalogue import Kind
 from gateway.exchange import Exchange, Next
 from gateway.model import Failure, Outcome, Result
 
-WAIT_MARGIN = 1.0  # seconds a waiter allows past the upstream timeout before calling the panel itself
-
 
 def mark(ex: Exchange, status: str) -> None:
     ex.response_headers["X-Cache"] = status
@@ -60,11 +58,12 @@ async def cache(ex: Exchange, next: Next) -> Outcome:
             outcome, status = await _fetch(ex, next, store, key, ttl, stale)
             lead.result = (outcome, status)
             return outcome
-    try:
-        shared = await asyncio.wait_for(asyncio.shield(flight), ex.upstream.timeout + WAIT_MARGIN)
-    except TimeoutError:
-        shared = None
-    if shared is None:  # the leader gave up or took too long: ask the panel ourselves
+    # However long the leader takes: every step of its call has a deadline, and it releases its waiters however
+    # it ends (store.leading). It may take more than one upstream timeout and still be answered: retries of a busy
+    # panel, a pool's next member, a budget's wait. Waiters that gave up at the upstream timeout each called the
+    # panel themselves, a herd toward a panel already slow or rate-limiting.
+    shared = await asyncio.shield(flight)
+    if shared is None:  # the leader gave up (cancelled, or an error of its own): ask the panel ourselves
         outcome, _ = await _fetch(ex, next, store, key, ttl, stale)
         return outcome
     outcome, status = shared

@@ -276,3 +276,36 @@ async def test_a_half_open_breakers_probe_answered_busy_does_not_shut_the_panel_
     await asyncio.sleep(0.15)
     assert "marked down" not in str(await call("get_lines"))
     assert (await call("create_line", username="after1", password="pw_123456"))["status"] == "STATUS_SUCCESS"
+
+
+async def test_concurrent_misses_wait_for_a_leader_that_retries_a_busy_panel(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    """Ten identical reads while the panel answers 503 (its rate limit) three times: the first one leads, retrying
+    with back-off (0.25 + 0.5 + 1 s), the others wait for its answer. They gave up at the upstream timeout + 1 s
+    and each called the panel itself, the herd a rate-limited panel least needs (10 calls became 20 or more)."""
+    hits = {"n": 0}
+
+    @web.middleware
+    async def busy_at_first(request: web.Request, handler: Any) -> web.StreamResponse:
+        hits["n"] += 1
+        if hits["n"] <= 3:
+            return web.Response(status=503, text="<html>503 Service Temporarily Unavailable</html>")
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY).app()
+    app.middlewares.append(busy_at_first)
+    server = await aiohttp_server(app)
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path,
+                         upstreams={"main": {**xm_upstream(str(server.make_url("")).rstrip("/")), "timeout": 0.5}},
+                         cache={"ttl": {"default": 60}},
+                         keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin"}])  # fmt: skip
+    client = await aiohttp_client(build_app(config))
+
+    async def read() -> Any:
+        resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": "get_lines"})
+        return await resp.json(content_type=None)
+
+    answers = await asyncio.gather(*(read() for _ in range(10)))
+    assert all(isinstance(a, list) or a.get("status") == "STATUS_SUCCESS" for a in answers), answers
+    assert hits["n"] == 4, f"{hits['n']} calls reached the panel"
