@@ -21,6 +21,7 @@ MAX_ANSWER_BYTES = 32 << 20  # a panel list page is kilobytes; anything past thi
 
 BUSY_RETRIES = 3  # tries of a read the panel answered 503 (its rate limit): after 0.25, 0.5 and 1 s
 BUSY_BACKOFF = 0.25
+MAX_BUSY_WAIT = 2.0  # seconds a read waits before one retry, at most; a longer Retry-After is answered at once
 MAX_RETRY_AFTER = 30.0
 
 
@@ -64,7 +65,8 @@ class UpstreamClient:
                    read: bool = False) -> Answer:  # fmt: skip
         """Send one request within the upstream's budget; a failure that left the panel unsure or unreachable
         counts against its breaker. A 503 (the panel's rate limit, or overload) is tried again for a `read`,
-        with back-off; for a write, which may have been applied, it is answered with the panel's Retry-After."""
+        with back-off (unless the panel asks for a longer wait than MAX_BUSY_WAIT); for a write, which may
+        have been applied, it is answered with the panel's Retry-After."""
         breaker = self.health.breaker(upstream.name)
         settled = probing = False  # the breaker told how the call went; if not, a probe slot taken is given back
         try:
@@ -89,12 +91,14 @@ class UpstreamClient:
                 if probing:
                     breaker.release()
                     probing = False
-                retry = read and attempt < BUSY_RETRIES
+                wait = answer.retry_after or BUSY_BACKOFF * 2**attempt
+                # a longer Retry-After (a panel in maintenance says minutes) is the client's to wait, not this call's
+                retry = read and attempt < BUSY_RETRIES and wait <= MAX_BUSY_WAIT
                 self._busy(upstream, "retried" if retry else "answered")
                 if not retry:
                     raise UpstreamUnavailable(f"upstream {upstream.name} is busy (HTTP 503)", sent=not read,
                                               retry_after=answer.retry_after or 1.0)  # fmt: skip
-                await asyncio.sleep(answer.retry_after or BUSY_BACKOFF * 2**attempt)
+                await asyncio.sleep(wait)
             settled = True
             if answer.status >= 500:
                 breaker.failure(f"HTTP {answer.status}")

@@ -309,3 +309,30 @@ async def test_concurrent_misses_wait_for_a_leader_that_retries_a_busy_panel(
     answers = await asyncio.gather(*(read() for _ in range(10)))
     assert all(isinstance(a, list) or a.get("status") == "STATUS_SUCCESS" for a in answers), answers
     assert hits["n"] == 4, f"{hits['n']} calls reached the panel"
+
+
+async def test_a_read_is_not_held_for_a_long_retry_after(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    """A panel in maintenance behind a proxy that answers 503 with `Retry-After: 3600`: a read was retried after
+    min(Retry-After, 30 s), three times, so each read held its client 90 s (past any PHP client's timeout) before
+    answering busy. A wait longer than the gateway's own back-off is the client's to make: it is answered at once,
+    with the Retry-After."""
+
+    @web.middleware
+    async def maintenance(request: web.Request, handler: Any) -> web.StreamResponse:
+        return web.Response(status=503, text="<html>maintenance</html>", headers={"Retry-After": "3600"})
+
+    app = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY).app()
+    app.middlewares.append(maintenance)
+    server = await aiohttp_server(app)
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path,
+                         keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin"}])  # fmt: skip
+    client = await aiohttp_client(build_app(config))
+    started = asyncio.get_running_loop().time()
+    async with asyncio.timeout(5):
+        resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": "get_lines"})
+        body = await resp.json(content_type=None)
+    assert body["status"] == "STATUS_UPSTREAM_UNAVAILABLE" and "busy" in body["error"], body
+    assert int(resp.headers["Retry-After"]) >= 30
+    assert asyncio.get_running_loop().time() - started < 1.0
