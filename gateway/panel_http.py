@@ -45,6 +45,11 @@ class ConnectFailed(OSError):
     """No connection within the connect timeout (refused, unresolvable, silent): the panel got nothing."""
 
 
+class Saturated(ConnectFailed):
+    """Every one of the gateway's connections to the panel stayed in use for the connect timeout: the gateway's
+    own queue, which says nothing of the panel's health. The panel got nothing."""
+
+
 class AnswerCut(ConnectionError):
     """The connection ended, or was reset, before the whole answer had arrived."""
 
@@ -279,7 +284,7 @@ class PanelHttp:
                 async with asyncio.timeout_at(connect_by):
                     await slots.in_use.acquire()
             except TimeoutError:
-                raise ConnectFailed(f"no free connection to {origin.authority} in time") from None
+                raise Saturated(f"no free connection to {origin.authority} in time") from None
         else:
             await slots.in_use.acquire()
         try:

@@ -11,7 +11,7 @@ from gateway.bodyread import TooLarge
 from gateway.budget import OutboundBudget, OverBudget
 from gateway.dialects.base import UpstreamRequest
 from gateway.health import Health, HealthSettings
-from gateway.panel_http import PanelHttp
+from gateway.panel_http import PanelHttp, Saturated
 from gateway.record_locks import RecordLocks
 from gateway.transport_errors import TRANSPORT_ERRORS, classify
 from gateway.upstream_settings import Upstream
@@ -28,10 +28,11 @@ MAX_RETRY_AFTER = 30.0
 class UpstreamUnavailable(Exception):
     """The request could not be completed; `sent` tells whether the panel may have received it."""
 
-    def __init__(self, message: str, *, sent: bool, retry_after: float = 0.0) -> None:
+    def __init__(self, message: str, *, sent: bool, retry_after: float = 0.0, of_panel: bool = True) -> None:
         super().__init__(message)
         self.sent = sent
         self.retry_after = retry_after
+        self.of_panel = of_panel  # it tells of the panel's health (False: the gateway's own limit), for the breaker
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,9 @@ class UpstreamClient:
                 try:
                     answer = await self._send(upstream, req, request_id, read)
                 except UpstreamUnavailable as exc:
-                    settled = True
-                    breaker.failure(str(exc))
+                    if exc.of_panel:
+                        settled = True
+                        breaker.failure(str(exc))
                     raise
                 if answer.status != 503:
                     break
@@ -106,7 +108,7 @@ class UpstreamClient:
                 breaker.success()
             return answer
         finally:
-            if probing and not settled:  # over budget or cancelled: nothing learnt about the panel's health
+            if probing and not settled:  # over budget, saturated or cancelled: nothing learnt of the panel's health
                 breaker.release()
 
     def _busy(self, upstream: Upstream, action: str) -> None:
@@ -127,6 +129,9 @@ class UpstreamClient:
                                               limit=MAX_ANSWER_BYTES, idempotent=read)  # fmt: skip
         except TooLarge:
             raise UpstreamUnavailable("upstream answer is too large", sent=True) from None
+        except Saturated:
+            raise UpstreamUnavailable(f"upstream {upstream.name} is at the gateway's connection limit; nothing was "
+                                      "sent", sent=False, retry_after=1.0, of_panel=False) from None  # fmt: skip
         except TRANSPORT_ERRORS as exc:
             meaning = classify(exc)
             message = meaning.describe(upstream.name, exc, upstream.timeout)

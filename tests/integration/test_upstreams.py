@@ -336,3 +336,44 @@ async def test_a_read_is_not_held_for_a_long_retry_after(
     assert body["status"] == "STATUS_UPSTREAM_UNAVAILABLE" and "busy" in body["error"], body
     assert int(resp.headers["Retry-After"]) >= 30
     assert asyncio.get_running_loop().time() - started < 1.0
+
+
+async def test_calls_waiting_for_one_of_the_gateways_own_connections_do_not_open_the_breaker(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the gateway's connections to one panel (PER_ORIGIN) a call waits for one within its connect timeout,
+    then fails, sent nowhere. That is the gateway's own queue, not the panel's health: it counted against the
+    breaker, so a burst toward a slow but healthy panel marked it down for everyone for the cool-down."""
+    from gateway import panel_http
+
+    monkeypatch.setattr(panel_http, "PER_ORIGIN", 1)
+
+    @web.middleware
+    async def slow_lists(request: web.Request, handler: Any) -> web.StreamResponse:
+        if (await request.post()).get("action") == "get_packages":
+            await asyncio.sleep(0.8)
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY).app()
+    app.middlewares.append(slow_lists)
+    server = await aiohttp_server(app)
+    url = str(server.make_url("")).rstrip("/")
+    config = make_config(url, policies_dir, tmp_path,
+                         upstreams={"main": {**xm_upstream(url), "timeout": 0.3}, "reports": xm_upstream(url)},
+                         health={"interval": 0, "failures": 1, "cooldown": 30},
+                         keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin", "upstream": "main"},
+                               {"id": "r", "digest": digest_of(NARROW), "policy": "admin", "upstream": "reports"}])
+    client = await aiohttp_client(build_app(config))
+
+    async def call(key: str, action: str) -> Any:
+        resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": key, "action": action})
+        return await resp.json(content_type=None)
+
+    report = asyncio.create_task(call(NARROW, "get_packages"))  # holds the one connection for 0.8 s
+    await asyncio.sleep(0.1)
+    waited = await call(KEY, "get_lines")
+    assert waited["status"] == "STATUS_UPSTREAM_UNAVAILABLE", waited
+    assert isinstance(await report, list)
+    after = await call(KEY, "get_lines")
+    assert after["status"] == "STATUS_SUCCESS", after  # not "upstream main is marked down"
