@@ -64,10 +64,11 @@ class Breaker:
         return False
 
     def available(self) -> bool:
-        """Whether routing should prefer this upstream (does not take the half-open probe slot)."""
+        """Whether routing should prefer this upstream (does not take the half-open probe slot): closed, or ready
+        to let a probe through (past its cool-down, or half-open with no probe out: one answered busy)."""
         return self.state == "closed" or (
             self.state == "open" and time.monotonic() - self.opened_at >= self.settings.cooldown
-        )
+        ) or (self.state == "half_open" and not self._probe_out)
 
     def release(self) -> None:
         """A call that learnt nothing of the upstream's health (busy, over budget, cancelled) gives back the

@@ -377,3 +377,45 @@ async def test_calls_waiting_for_one_of_the_gateways_own_connections_do_not_open
     assert isinstance(await report, list)
     after = await call(KEY, "get_lines")
     assert after["status"] == "STATUS_SUCCESS", after  # not "upstream main is marked down"
+
+
+async def test_a_pool_member_whose_probe_was_answered_busy_gets_calls_again(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    """Pool [a, b]: a's breaker opens, its cool-down passes, the probe it lets through is answered busy (503). The
+    breaker is half-open with no probe out: the next call may probe a. Routing took half-open for unavailable
+    and put a last, so while b answered a got no call again, ever (without active probes): half the pool lost."""
+    modes = {"a": 500, "b": 0}
+    hits = {"a": 0, "b": 0}
+
+    async def panel(name: str) -> str:
+        @web.middleware
+        async def mode(request: web.Request, handler: Any) -> web.StreamResponse:
+            hits[name] += 1
+            if modes[name]:
+                return web.Response(status=modes[name], text="<html>down</html>")
+            return await handler(request)  # type: ignore[no-any-return]
+
+        app = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY).app()
+        app.middlewares.append(mode)
+        return str((await aiohttp_server(app)).make_url("")).rstrip("/")
+
+    a, b = await panel("a"), await panel("b")
+    config = make_config(a, policies_dir, tmp_path, upstreams={"a": xm_upstream(a), "b": xm_upstream(b)},
+                         pools={"main": ["a", "b"]}, health={"interval": 0, "failures": 1, "cooldown": 0.1},
+                         keys=[{"id": "k", "digest": digest_of(KEY), "policy": "admin", "upstream": "main"}])
+    client = await aiohttp_client(build_app(config))
+
+    async def call(action: str) -> Any:
+        resp = await client.post(f"/{ACCESS_CODE}/admin/index.php", data={"api_key": KEY, "action": action})
+        return await resp.json(content_type=None)
+
+    assert (await call("get_lines"))["status"] == "STATUS_SUCCESS"  # a's 500 opens its breaker; b answers
+    await asyncio.sleep(0.15)
+    modes["a"] = 503
+    assert (await call("get_lines"))["status"] == "STATUS_SUCCESS"  # a's probe: busy, retried on b
+    modes["a"] = 0
+    before = hits["a"]
+    for _ in range(3):
+        assert (await call("get_lines"))["status"] == "STATUS_SUCCESS"
+    assert hits["a"] > before, "a got no call again"
