@@ -108,11 +108,11 @@ class Outage:
     def failed(self, feature: str | None, backoff: float, exc: BaseException) -> bool:
         """Record a failure (a feature's, or a background ping's: None); False when it was the command's own
         error (the server answered)."""
-        if isinstance(exc, ResponseError) and not isinstance(exc, _UNAVAILABLE_ANSWERS):
-            return False
-        if feature is not None:
+        if feature is not None:  # counted either way: the feature's call went to its fallback
             self.errors[feature] += 1
             self.last_error = f"{feature}: {type(exc).__name__}"  # exception texts may name hosts; not passwords
+        if isinstance(exc, ResponseError) and not isinstance(exc, _UNAVAILABLE_ANSWERS):
+            return False
         self.failed_at = time.monotonic()
         self.until = max(self.until, self.failed_at + backoff)
         if self.down_since is None:
@@ -176,8 +176,10 @@ class Link:
         try:
             value = await bounded(fn(self.client), self.timeout)
         except FAILURES as exc:
+            # an error answer (a full Redis' OOM, a failed disk's MISCONF) is no outage, but the call still went to
+            # the fallback: counted, or /readyz said a feature shared with no error while each process went alone
+            self.errors += 1
             if self.outage.failed(self.feature, self.endpoint.retry_after, exc):
-                self.errors += 1
                 self._watch()
             raise Unavailable(f"redis {self.outage.label}: {type(exc).__name__}", asked=True) from exc
         finally:

@@ -300,3 +300,30 @@ async def test_no_redis_server_binary_is_a_skip_or_a_ci_failure() -> None:
     source = inspect.getsource(conftest.need_redis_server)
     assert 'os.environ.get("CI") == "true"' in source and "pytest.fail" in source
     assert "need_redis_server()" in inspect.getsource(conftest.redis_process)
+
+
+async def test_a_full_redis_is_served_around_and_counted(
+    make_gateway: MakeGateway, aiohttp_client: AiohttpClient, redis_process: RedisProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis at its maxmemory with the default policy (noeviction) answers every write `OOM`: it is up, so no
+    outage, and each rate limit, cache store and lock goes to its fallback. Every request is served; the errors
+    are counted where operators look (/readyz said the limits shared, with no Redis error, while each process
+    limited on its own: with N replicas a key got N times its rate)."""
+    redis_process.start()
+    gw, admin = await _stack(make_gateway, aiohttp_client, redis_process, monkeypatch)
+    assert not (await workload.run(gw, 20, 4, run_id="pre")).failures
+    client = aioredis.Redis.from_url(redis_process.url, socket_timeout=1)
+    try:
+        await client.config_set("maxmemory-policy", "noeviction")
+        await client.config_set("maxmemory", "1")
+        report = await workload.run(gw, 100, 8, run_id="oom")
+        ready = await _ready(admin)
+    finally:
+        await client.config_set("maxmemory", "0")
+        await client.aclose()
+    assert not report.failures, report.failures[:5]
+    assert report.slowest < SLOWEST
+    assert ready["rate_limits"]["redis_errors"] > 0, ready["rate_limits"]
+    (redis,) = ready["redis"]
+    assert redis["errors"].get("rate_limits", 0) > 0, redis
