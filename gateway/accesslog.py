@@ -54,7 +54,8 @@ def secret_name(name: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)  # clients poll the same few URLs; the regexes and query parsing add up
 def redact(path: str, query: str) -> str:
-    """The request target with credentials and keys replaced by ***."""
+    """The request target with credentials and keys replaced by ***. `path` as it was sent (percent-encoded): a
+    decoded one splits a password holding an encoded `/` into segments, and only the first was redacted."""
     for key in _PATH_KEYS:
         path = key.pattern.sub(key.replace, path)
     path = _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/{REDACTED}", path)
@@ -102,7 +103,7 @@ class _Sink:
     def text_line(self, values: tuple[float, str, str, str, URL, int, int, float, str]) -> str:
         """The text access line of `AccessLogger.log`'s values, as `logging` would have written it."""
         created, name, remote, method, url, status, length, seconds, rid = values
-        message = _text_message(remote, method, redact(url.path, url.query_string), status, length, seconds, rid)
+        message = _text_message(remote, method, redact(url.raw_path, url.query_string), status, length, seconds, rid)
         return f"{self.stamp.at(created)} {self.prefix}{name} INFO {message}\n"
 
 
@@ -182,7 +183,7 @@ class AccessLogger(AbstractAccessLogger):
                 time.time(), logger.name, request.remote or "", request.method, request.rel_url, response.status,
                 response.body_length, time_taken, headers.get("X-Request-Id", "")), len(request.raw_path) + 90)
             return
-        target = redact(request.path, request.query_string)
+        target = redact(request.rel_url.raw_path, request.query_string)
         if not self.json_lines:
             message = _text_message(request.remote or "", request.method, target, response.status,
                                     response.body_length, time_taken, headers.get("X-Request-Id", ""))  # fmt: skip

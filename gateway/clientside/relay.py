@@ -196,7 +196,7 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
             try:
                 chunk = await _next_chunk(request, upstream)
             except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
-                log.warning("stream upstream failed mid-body for %s: %s", redact(request.path, ""),
+                log.warning("stream upstream failed mid-body for %s: %s", redact(request.rel_url.raw_path, ""),
                             type(exc).__name__)  # fmt: skip
                 return Copied.BROKEN
             if chunk is None:
@@ -211,7 +211,8 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
             except (ConnectionError, RuntimeError):  # reset by the player, or the transport is closing
                 return Copied.GONE
             except TimeoutError:  # a player that took nothing for so long (suspended, its socket left open)
-                log.info("stream player took nothing for %gs: cut for %s", send_timeout, redact(request.path, ""))
+                log.info("stream player took nothing for %gs: cut for %s", send_timeout,
+                         redact(request.rel_url.raw_path, ""))
                 if request.transport is not None:
                     request.transport.abort()  # ends the response's pending writes too
                 return Copied.GONE

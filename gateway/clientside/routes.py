@@ -74,7 +74,7 @@ def _wrap(live: Live, runtime: ClientSideRuntime, kind: str, fn: Handler) -> Cal
                 # sent; aiohttp drops this answer quietly (a raised error it logs as "Error handling request").
                 state.metrics.client_requests.labels(kind, "player_gone").inc()
                 return web.Response(status=499, text="")
-            log.exception("client side: internal error on %s", redact(request.path, ""))
+            log.exception("client side: internal error on %s", redact(request.rel_url.raw_path, ""))
             state.metrics.client_requests.labels(kind, "internal").inc()
             if request.writer.output_size > 0:
                 raise  # a response is under way: aiohttp closes the connection (a 500 would land inside the body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -373,3 +374,26 @@ async def test_a_reload_that_cannot_be_put_in_force_is_refused_and_said_so(sim_u
         assert "never retrieved" not in log
         assert (await server.call(session, KEY_A))["status"] == "STATUS_SUCCESS"
         assert (await server.call(session, KEY_B))["status"] == "STATUS_FAILURE"  # the old keys: nothing applied
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+@pytest.mark.parametrize(("target", "secret"), [("/live/alice/pa%2Fss%3Fw0rd/12.ts", "w0rd"),
+                                                ("/alice/s3%2Fcret/12.ts", "cret"),
+                                                ("/movie/alice/a%2Fb%2Fhunter2/7.mkv", "hunter2")])  # fmt: skip
+def test_access_log_redacts_a_password_holding_an_encoded_slash(caplog: pytest.LogCaptureFixture, target: str,
+                                                                secret: str, json_lines: bool,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A player percent-encodes a `/` or `?` in a line's password; the access line was redacted from the decoded
+    path, where the password is several segments: `/alice/s3/cret/12.ts` was logged whole."""
+    from aiohttp.test_utils import make_mocked_request
+
+    from gateway import accesslog
+    from gateway.accesslog import AccessLogger, JsonAccessLogger
+
+    monkeypatch.setattr(accesslog, "_sink", None)  # through `logging`, to be captured
+    logger = logging.getLogger("panelgate.access.test")
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        (JsonAccessLogger if json_lines else AccessLogger)(logger, "").log(
+            make_mocked_request("GET", target), web.Response(), 0.01)
+    assert caplog.text and "***" in caplog.text
+    assert secret not in caplog.text, caplog.text
