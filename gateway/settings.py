@@ -124,11 +124,13 @@ class Reader:
         return value
 
     def networks(self, key: str) -> tuple[IPNetwork, ...]:
-        """A list of addresses and CIDR blocks."""
+        """A list of addresses and CIDR blocks. A block inside `::ffff:0:0/96` is its IPv4 block: every check reads
+        an IPv4-mapped client (`::ffff:192.0.2.66`, as a dual-stack listener and the access log show it) as its
+        IPv4 address, so the mapped spelling of a blocked or allowed address must name that address too."""
         nets: list[IPNetwork] = []
         for i, item in enumerate(self.items(key)):
             try:
-                nets.append(ipaddress.ip_network(str(item), strict=False))
+                nets.append(_unmapped(ipaddress.ip_network(str(item), strict=False)))
             except ValueError:
                 raise ConfigError(f"{self.at(key)}[{i}]", f"{show(item)} is not an IP address or CIDR") from None
         return tuple(nets)
@@ -138,6 +140,16 @@ class Reader:
         unknown = sorted(str(k) for k in set(self.data) - self._seen)
         if unknown:
             raise ConfigError(self.at(str(unknown[0])), "unknown setting")
+
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _unmapped(net: IPNetwork) -> IPNetwork:
+    """An IPv6 block within the IPv4-mapped range as the IPv4 block it maps; any other block as it is."""
+    if isinstance(net, ipaddress.IPv6Network) and net.subnet_of(_MAPPED):
+        return ipaddress.IPv4Network((int(net.network_address) & 0xFFFFFFFF, net.prefixlen - 96))
+    return net
 
 
 def http_url(value: str, path: str) -> str:

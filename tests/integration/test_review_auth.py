@@ -1,0 +1,48 @@
+"""An outside review of authentication and access control: each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.app import build_app
+from gateway.keys import digest_of
+from tests.conftest import ACCESS_CODE, AiohttpClient, Stack, make_config
+
+XM_PATH = f"/{ACCESS_CODE}/admin/index.php"
+
+
+def _line(stack: Stack, owner: str) -> dict[str, Any]:
+    return next(r for r in stack.sim.tables["lines"].values() if r["member_id"] == owner and r["is_mag"] == "0")
+
+
+# --- IPv4-mapped networks in the config ---------------------------------------------------------------------
+# A dual-stack listener reports an IPv4 peer as `::ffff:a.b.c.d` (that is what the access log shows), and every
+# check reads the client as its IPv4 address. A network written in the mapped form must then mean the same
+# IPv4 network, or a blocked address is let through and an allowed one refused.
+
+
+@pytest.mark.parametrize("blocked", ["::ffff:127.0.0.1", "::ffff:127.0.0.0/120", "::ffff:7f00:1/128"])
+async def test_a_blocked_address_written_ipv4_mapped_is_blocked(
+    stack: Stack, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path, blocked: str
+) -> None:
+    url = stack.config.upstreams["main"].url
+    config = make_config(url, policies_dir, tmp_path, client_side={"blocked_ips": [blocked]})
+    client = await aiohttp_client(build_app(config))
+    line = _line(stack, "88")
+    resp = await client.get("/player_api.php", params={"username": line["username"], "password": line["password"]})
+    assert resp.status == 403
+    assert stack.sim.player.received == []
+
+
+async def test_an_allow_list_written_ipv4_mapped_admits_its_address(
+    stack: Stack, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    keys = [{"id": "office", "digest": digest_of("office-key-0123456789"), "policy": "admin",
+             "allowed_ips": ["::ffff:127.0.0.0/104"]}]  # fmt: skip
+    config = make_config(stack.config.upstreams["main"].url, policies_dir, tmp_path, keys=keys)
+    client = await aiohttp_client(build_app(config))
+    resp = await client.post(XM_PATH, data={"api_key": "office-key-0123456789", "action": "user_info"})
+    assert (await resp.json(content_type=None))["status"] == "STATUS_SUCCESS"
