@@ -79,8 +79,12 @@ def _retry_after(ex: Exchange, seconds: float) -> None:
     ex.response_headers["Retry-After"] = str(max(1, math.ceil(seconds)))
 
 
+@functools.lru_cache(maxsize=4096)
 def auth_bucket(address: IPAddress | None) -> str:
-    """The auth-failure throttle's bucket for a client address."""
+    """The auth-failure throttle's bucket for a client address; an IPv6 address by its /64, which one client
+    holds whole (SLAAC privacy addresses rotate by themselves): per /128 it would have 2^64 fresh buckets."""
+    if isinstance(address, ipaddress.IPv6Address):
+        return f"auth:{ipaddress.IPv6Network((int(address) >> 64 << 64, 64))}"
     return f"auth:{address}"
 
 

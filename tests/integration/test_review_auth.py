@@ -46,3 +46,27 @@ async def test_an_allow_list_written_ipv4_mapped_admits_its_address(
     client = await aiohttp_client(build_app(config))
     resp = await client.post(XM_PATH, data={"api_key": "office-key-0123456789", "action": "user_info"})
     assert (await resp.json(content_type=None))["status"] == "STATUS_SUCCESS"
+
+
+# --- the auth-failure throttle and IPv6 -----------------------------------------------------------------------
+# An IPv6 client holds a whole /64 (SLAAC privacy addresses change by themselves): a throttle per /128 gives it
+# 2^64 fresh buckets, so it could guess keys without ever being slowed. Its bucket is its /64.
+
+
+async def test_the_auth_throttle_holds_an_ipv6_client_by_its_64(
+    stack: Stack, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    config = make_config(stack.config.upstreams["main"].url, policies_dir, tmp_path, trusted_proxies=["127.0.0.1/32"])
+    client = await aiohttp_client(build_app(config))
+
+    async def guess(address: str) -> str:
+        resp = await client.post(XM_PATH, data={"api_key": "guess-0123456789", "action": "user_info"},
+                                 headers={"X-Forwarded-For": address})  # fmt: skip
+        return str((await resp.json(content_type=None)).get("status", ""))
+
+    for i in range(10):
+        await guess(f"2001:db8:0:1::{i + 1:x}")
+    assert await guess("2001:db8:0:1:ffff:ffff:ffff:ffff") == "STATUS_RATE_LIMITED"
+    assert await guess("2001:db8:0:2::1") != "STATUS_RATE_LIMITED"  # another /64 is another client
+    assert await guess("192.0.2.1") != "STATUS_RATE_LIMITED"
+    assert stack.sim.received == []
