@@ -223,14 +223,14 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
 
 async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Config, metrics: Metrics,
                 url: str, kind: str, line: str | None, rewrite_hls: bool = False,
-                token: bool = False) -> web.StreamResponse:  # fmt: skip
-    """GET `url` upstream and send its answer to the player. `line` (a username, or with `token` the line's access
-    token) is counted against the cap."""
+                token: bool = False, password: str = "") -> web.StreamResponse:  # fmt: skip
+    """GET `url` upstream and send its answer to the player. `line` (a username with its `password`, or with
+    `token` the line's access token) is counted against the cap."""
     cs = config.client_side
     counter = runtime.counter(config)
     lease: Lease | None = None
     if line is not None and cs.max_streams_per_line > 0:
-        lease = await counter.acquire(line_key(upstream_of(config).name, line), cs.max_streams_per_line)
+        lease = await counter.acquire(line_key(upstream_of(config).name, line, password), cs.max_streams_per_line)
         if lease is None:
             raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels(kind).inc()

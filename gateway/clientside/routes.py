@@ -113,7 +113,7 @@ def _stream(kind: str) -> Handler:
         return await relay(
             request, runtime=runtime, config=state.config, metrics=state.metrics, url=_target(state.config, request),
             kind=kind, line=info.get("u") or info["token"], rewrite_hls=request.path.endswith(".m3u8"),
-            token=not info.get("u"),
+            token=not info.get("u"), password=info.get("p", "") if info.get("u") else "",
         )  # fmt: skip
 
     return handle
@@ -143,6 +143,7 @@ async def _streaming(request: web.Request, runtime: ClientSideRuntime, state: Ga
         request, runtime=runtime, config=state.config, metrics=state.metrics, url=_target(state.config, request),
         kind=STREAMING_KINDS[request.match_info["script"]], line=query.get("username") or query.get("token"),
         rewrite_hls=query.get("extension") == "m3u8", token=not query.get("username"),
+        password=query.get("password", "") if query.get("username") else "",
     )  # fmt: skip
 
 

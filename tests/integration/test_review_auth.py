@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from gateway.app import build_app
 from gateway.keys import digest_of
-from tests.conftest import ACCESS_CODE, AiohttpClient, Stack, make_config
+from gateway.sim.xtream_masters import XtreamMastersSim
+from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpClient, AiohttpServer, Stack, make_config
 
 XM_PATH = f"/{ACCESS_CODE}/admin/index.php"
 
@@ -70,3 +73,43 @@ async def test_the_auth_throttle_holds_an_ipv6_client_by_its_64(
     assert await guess("2001:db8:0:2::1") != "STATUS_RATE_LIMITED"  # another /64 is another client
     assert await guess("192.0.2.1") != "STATUS_RATE_LIMITED"
     assert stack.sim.received == []
+
+
+# --- the per-line stream cap and a wrong password ------------------------------------------------------------
+# The gateway takes one of the line's `max_streams_per_line` slots before the panel has read the password. Keyed by
+# the username alone, a stranger who knows a username (they are short, and shown on screens) holds the line's
+# slots with wrong passwords for as long as each of its requests is in flight, and the owner is refused.
+
+
+async def test_a_wrong_password_does_not_take_the_lines_stream_slots(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    line = sim.tables["lines"][3]
+    user, password = line["username"], line["password"]
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    @web.middleware
+    async def busy_panel(request: web.Request, handler: Any) -> web.StreamResponse:
+        if "/WRONG-" in request.path:  # the panel, under the stranger's load, is slow to refuse
+            arrived.set()
+            await release.wait()
+        return await handler(request)
+
+    app = sim.app()
+    app.middlewares.append(busy_panel)
+    server = await aiohttp_server(app)
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path,
+                         client_side={"max_streams_per_line": 1})  # fmt: skip
+    client = await aiohttp_client(build_app(config))
+    stranger = asyncio.create_task(client.get(f"/movie/{user}/WRONG-guess/21.mp4"))
+    try:
+        await asyncio.wait_for(arrived.wait(), 5)
+        owner = await client.get(f"/movie/{user}/{password}/21.mp4", headers={"Range": "bytes=0-9"})
+        assert owner.status == 206
+        owner.close()
+    finally:
+        release.set()
+        refused = await stranger
+        assert refused.status >= 400
+        refused.close()
