@@ -44,6 +44,8 @@ ACTIONS = frozenset({
 PARAMS = ("category_id", "series_id", "vod_id", "stream_id", "limit", "from_now", "multi")  # get_epg: the last two
 MAX_ANSWER_BYTES = 64 << 20  # a large panel's get_live_streams is tens of megabytes
 AUTH_FAILED: dict[str, Any] = {"user_info": {"auth": 0}}
+# marks an answer whose line the panel refused (gateway.clientside.routes charges the address)
+REFUSED_BY_PANEL: web.ResponseKey[bool] = web.ResponseKey("login_refused", bool)
 _LIST_END = re.compile(rb"[\s\[\]{},:0-9eE.+\-truefalsn]*")
 
 
@@ -76,6 +78,14 @@ def upstream_params(params: dict[str, str]) -> dict[str, str] | None:
         # `multi` counts when present, even empty (`&multi`): the panel asks isset()
         out.update({k: params[k] for k in PARAMS if params.get(k) or (k == "multi" and k in params)})
     return out
+
+
+def refused_by_panel() -> web.Response:
+    """The answer to a login the panel refused (a wrong password, or a line that may not watch), marked so that
+    the client's address is charged a failed authentication."""
+    response = web.json_response(AUTH_FAILED)
+    response[REFUSED_BY_PANEL] = True
+    return response
 
 
 def rewrite_login(answer: dict[str, Any], config: Config, runtime: ClientSideRuntime) -> dict[str, Any]:
@@ -204,7 +214,7 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
         async with asyncio.timeout(config.client_side.api_timeout):
             upstream = await _open(runtime, config, request, query)
             if upstream is None:
-                return web.json_response(AUTH_FAILED)
+                return refused_by_panel()
             try:
                 head = await _start(upstream)
                 if head.lstrip()[:1] == b"[":
@@ -228,7 +238,7 @@ async def answer(request: web.Request, runtime: ClientSideRuntime, config: Confi
             listed.release()
     if isinstance(data, dict) and isinstance(data.get("user_info"), dict):
         if str(data["user_info"].get("auth")) != "1":
-            return web.json_response(AUTH_FAILED)
+            return refused_by_panel()
         data = rewrite_login(data, config, runtime)
     # after rewrite_login: a host the login reported is rewritten in this answer too
     body = jsonio.dumps(runtime.rewriter(config).json(data))

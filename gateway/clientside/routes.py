@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urlsplit
@@ -31,6 +32,7 @@ from gateway.clientside.runtime import ClientSideRuntime, upstream_of
 from gateway.config import Config
 from gateway.exchange import GatewayState, Live
 from gateway.model import Reason
+from gateway.security import auth_bucket, request_client_ip
 
 log = logging.getLogger("panelgate.clientside")
 
@@ -163,7 +165,22 @@ async def _shared_hls(request: web.Request, runtime: ClientSideRuntime, state: G
 
 
 async def _player_api(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
-    return await player_api.answer(request, runtime, state.config, state.cache)
+    """Logins the panel refuses are charged to the client's address (`auth_throttle`, as wrong API keys are): every
+    player reaches the panel from the gateway's address, so the panel's own flood limit on bad passwords cannot
+    tell a stranger guessing passwords from everyone else, and would block them all with the stranger."""
+    rate = state.config.auth_throttle
+    bucket = auth_bucket(request_client_ip(request, state.config.trusted_proxies)) if rate is not None else ""
+    if rate is not None:
+        left = state.limiter.look_here(bucket, rate)
+        if left is None:
+            left = (await state.limiter.take(bucket, rate, cost=0)).remaining
+        if left < 1:
+            wait = max(1, math.ceil((1 - left) / rate.per_second))
+            raise Refusal(429, Reason.AUTH_THROTTLE, headers={"Retry-After": str(wait)})
+    response = await player_api.answer(request, runtime, state.config, state.cache)
+    if rate is not None and response.get(player_api.REFUSED_BY_PANEL):
+        await state.limiter.take(bucket, rate)
+    return response
 
 
 async def _get(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:

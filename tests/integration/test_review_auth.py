@@ -113,3 +113,33 @@ async def test_a_wrong_password_does_not_take_the_lines_stream_slots(
         refused = await stranger
         assert refused.status >= 400
         refused.close()
+
+
+# --- guessing line passwords through the gateway --------------------------------------------------------------
+# Every player reaches the panel from the gateway's address, so the panel's own flood limit on bad passwords
+# (XC_VM: 10 per 300 s per address, docs/panels.md) either blocks the gateway, and with it every player, on one
+# stranger's guesses, or is switched off for it. The gateway holds each client address to `auth_throttle` on the
+# logins the panel refuses, as it does for wrong API keys.
+
+
+async def test_line_password_guesses_are_throttled_per_client_address(
+    stack: Stack, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    config = make_config(stack.config.upstreams["main"].url, policies_dir, tmp_path, trusted_proxies=["127.0.0.1/32"])
+    client = await aiohttp_client(build_app(config))
+    line = _line(stack, "88")
+
+    async def login(password: str, address: str) -> Any:
+        resp = await client.get("/player_api.php", params={"username": line["username"], "password": password},
+                                headers={"X-Forwarded-For": address})  # fmt: skip
+        return resp.status, await resp.json(content_type=None) if resp.status == 200 else None
+
+    assert (await login(line["password"], "192.0.2.1"))[1]["user_info"]["auth"] == 1
+    for i in range(10):
+        assert await login(f"guess-{i}", "192.0.2.1") == (200, {"user_info": {"auth": 0}})
+    reached = len(stack.sim.player.received)
+    status, _ = await login("guess-10", "192.0.2.1")
+    assert status == 429
+    assert len(stack.sim.player.received) == reached  # the guess never reached the panel
+    # another client is not held back by the stranger's guesses
+    assert (await login(line["password"], "192.0.2.2"))[1]["user_info"]["auth"] == 1
