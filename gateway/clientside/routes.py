@@ -165,22 +165,41 @@ async def _shared_hls(request: web.Request, runtime: ClientSideRuntime, state: G
 
 
 async def _player_api(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
-    """Logins the panel refuses are charged to the client's address (`auth_throttle`, as wrong API keys are): every
-    player reaches the panel from the gateway's address, so the panel's own flood limit on bad passwords cannot
-    tell a stranger guessing passwords from everyone else, and would block them all with the stranger."""
-    rate = state.config.auth_throttle
-    bucket = auth_bucket(request_client_ip(request, state.config.trusted_proxies)) if rate is not None else ""
-    if rate is not None:
+    return await player_api.answer(request, runtime, state.config, state.cache)
+
+
+_LINE_REFUSED = (401, 403, 404)  # how the panel refuses a line on get.php and xmltv.php (XC_VM: generate404)
+
+
+def _login(fn: Handler) -> Handler:
+    """A script that logs the line in (player_api, get.php, xmltv.php): a login the panel refuses is charged to
+    the client's address (`auth_throttle`, as wrong API keys are), and an address past it is refused before
+    anything reaches the panel. Every player reaches the panel from the gateway's address, so the panel's own
+    flood limit on bad passwords cannot tell a stranger guessing passwords from everyone else, and would block
+    them all with the stranger."""
+
+    async def handle(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
+        rate = state.config.auth_throttle
+        if rate is None:
+            return await fn(request, runtime, state)
+        bucket = auth_bucket(request_client_ip(request, state.config.trusted_proxies))
         left = state.limiter.look_here(bucket, rate)
         if left is None:
             left = (await state.limiter.take(bucket, rate, cost=0)).remaining
         if left < 1:
             wait = max(1, math.ceil((1 - left) / rate.per_second))
             raise Refusal(429, Reason.AUTH_THROTTLE, headers={"Retry-After": str(wait)})
-    response = await player_api.answer(request, runtime, state.config, state.cache)
-    if rate is not None and response.get(player_api.REFUSED_BY_PANEL):
-        await state.limiter.take(bucket, rate)
-    return response
+        try:
+            response = await fn(request, runtime, state)
+        except Refusal as refusal:
+            if refusal.reason is Reason.UPSTREAM_STATUS and refusal.status in _LINE_REFUSED:
+                await state.limiter.take(bucket, rate)
+            raise
+        if response.get(player_api.REFUSED_BY_PANEL):
+            await state.limiter.take(bucket, rate)
+        return response
+
+    return handle
 
 
 async def _get(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
@@ -207,11 +226,11 @@ def add_routes(app: web.Application, live: Live) -> None:
 
     for method in ("GET", "POST"):
         for path in ("/player_api.php", "/panel_api.php", "/player_api/{u}/{p}", "/player_api/{u}/{p}/{action}"):
-            route(method, path, "player_api", _player_api)
+            route(method, path, "player_api", _login(_player_api))
     for path in ("/get.php", "/playlist/{u}/{p}", "/playlist/{u}/{p}/{type}"):
-        route("GET", path, "get", _get)
+        route("GET", path, "get", _login(_get))
     for path in ("/xmltv.php", "/epg/{u}/{p}", "/epg/{u}/{p}/gz"):
-        route("GET", path, "xmltv", _xmltv)
+        route("GET", path, "xmltv", _login(_xmltv))
     for kind in ("live", "movie", "series"):
         route("GET", f"/{kind}/{{u}}/{{p}}/{{file}}", kind, _stream(kind))  # `/live/u/p/1` too: extension-less
         route("GET", f"/{kind}/{{token}}/{{file}}", kind, _stream(kind))

@@ -143,3 +143,19 @@ async def test_line_password_guesses_are_throttled_per_client_address(
     assert len(stack.sim.player.received) == reached  # the guess never reached the panel
     # another client is not held back by the stranger's guesses
     assert (await login(line["password"], "192.0.2.2"))[1]["user_info"]["auth"] == 1
+
+
+@pytest.mark.parametrize("path", ["/get.php", "/xmltv.php"])
+async def test_playlist_and_epg_password_guesses_are_throttled_too(
+    stack: Stack, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path, path: str
+) -> None:
+    config = make_config(stack.config.upstreams["main"].url, policies_dir, tmp_path)
+    client = await aiohttp_client(build_app(config))
+    line = _line(stack, "88")
+    for i in range(10):
+        resp = await client.get(path, params={"username": line["username"], "password": f"guess-{i}"})
+        assert resp.status in (401, 403, 404)
+    reached = len(stack.sim.player.received)
+    resp = await client.get(path, params={"username": line["username"], "password": line["password"]})
+    assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
+    assert len(stack.sim.player.received) == reached
