@@ -38,6 +38,22 @@ def parse_address(text: str | None) -> IPAddress | None:
     return address
 
 
+def forwarded_hop(text: str) -> IPAddress | None:
+    """One X-Forwarded-For hop as proxies write it: an address, or an address with its port (`192.0.2.1:5678`,
+    `[2001:db8::1]:443`, `[2001:db8::1]`: Azure Application Gateway, IIS ARR); None when it is neither."""
+    hop = text.strip()
+    if hop.startswith("["):
+        end = hop.find("]")
+        port = hop[end + 2 :] if end > 0 and hop[end + 1 : end + 2] == ":" else None
+        if end < 0 or (hop[end + 1 :] and not (port and port.isascii() and port.isdigit())):
+            return None
+        return parse_address(hop[1:end])
+    if hop.count(":") == 1:  # an IPv6 address has two at least
+        host, _, port = hop.partition(":")
+        return parse_address(host) if port.isascii() and port.isdigit() else None
+    return parse_address(hop)
+
+
 def forwarded_for(headers: Mapping[str, str]) -> str | None:
     """Every X-Forwarded-For header line, joined in order: a proxy may add its own line rather than append to the
     client's, and reading only the first line would let the client choose its address."""
@@ -57,7 +73,7 @@ def client_ip_of(peer: str | None, forwarded: str | None, trusted: tuple[IPNetwo
     if not forwarded or not _in(address, trusted):
         return address
     for hop in reversed(forwarded.split(",")):
-        hop_ip = parse_address(hop)
+        hop_ip = forwarded_hop(hop)
         if hop_ip is None:
             return address  # a malformed chain cannot be trusted past this point
         if not _in(hop_ip, trusted):

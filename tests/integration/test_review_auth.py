@@ -12,7 +12,7 @@ from aiohttp import web
 from gateway.app import build_app
 from gateway.keys import digest_of
 from gateway.sim.xtream_masters import XtreamMastersSim
-from tests.conftest import ACCESS_CODE, UPSTREAM_KEY, AiohttpClient, AiohttpServer, Stack, make_config
+from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpClient, AiohttpServer, Stack, make_config
 
 XM_PATH = f"/{ACCESS_CODE}/admin/index.php"
 
@@ -177,3 +177,27 @@ async def test_stream_path_password_guesses_are_throttled(
     resp = await client.get(f"/movie/{line['username']}/guess-10/21.mp4")
     assert resp.status == 429
     assert len(stack.sim.player.received) == reached
+
+
+# --- X-Forwarded-For hops with a port ---------------------------------------------------------------------------
+# Some trusted proxies write the client's hop with its port (`198.51.100.7:51234`, `[2001:db8::7]:443`: Azure
+# Application Gateway, IIS ARR). Read as malformed, every client behind such a proxy became the proxy's own address:
+# one stranger's wrong keys throttled them all, and their allow-lists and blocked lists could not tell them apart.
+
+
+async def test_a_forwarded_hop_with_a_port_is_its_address(
+    stack: Stack, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path
+) -> None:
+    config = make_config(stack.config.upstreams["main"].url, policies_dir, tmp_path, trusted_proxies=["127.0.0.1/32"])
+    client = await aiohttp_client(build_app(config))
+
+    async def call(key: str, hop: str) -> str:
+        resp = await client.post(XM_PATH, data={"api_key": key, "action": "user_info"},
+                                 headers={"X-Forwarded-For": hop})  # fmt: skip
+        return str((await resp.json(content_type=None))["status"])
+
+    for i in range(10):
+        await call("guess-0123456789", f"198.51.100.7:{51000 + i}")
+    assert await call("guess-0123456789", "198.51.100.7:52000") == "STATUS_RATE_LIMITED"
+    assert await call(KEYS["admin"], "198.51.100.8:40000") == "STATUS_SUCCESS"
+    assert await call(KEYS["admin"], "[2001:db8::8]:443") == "STATUS_SUCCESS"
