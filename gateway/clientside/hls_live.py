@@ -87,8 +87,9 @@ async def playlist(request: web.Request, runtime: ClientSideRuntime, config: Con
             # asked for on a provider line: its variants (XC_VM: `/auth/{token}`, the token sealing the line that
             # asked, with no expiry) would stream on the provider's line, outside its slots and this viewer's caps.
             # The viewer's own line asks instead, as without sharing: the panel counts and checks the viewer.
-            return await relay(request, runtime=runtime, config=config, metrics=metrics,
-                               url=_own_url(config, want), kind="live", line=want.line, rewrite_hls=True)  # fmt: skip
+            return await relay(request, runtime=runtime, config=config, metrics=metrics, url=_own_url(config, want),
+                               kind="live", line=want.line, rewrite_hls=True, token=not want.creds.get("username"),
+                               password=want.creds.get("password", ""))  # fmt: skip
         rewritten = runtime.rewriter(config).hls(variants.text, variants.url, runtime.origins(config))
         return web.Response(text=rewritten, content_type=HLS_TYPE, headers={"Cache-Control": "no-cache"})
     current, fetched = await channel.current()
