@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import re
@@ -171,18 +172,30 @@ async def _player_api(request: web.Request, runtime: ClientSideRuntime, state: G
 _LINE_REFUSED = (401, 403, 404)  # how the panel refuses a line on get.php and xmltv.php (XC_VM: generate404)
 
 
+def _login_bucket(request: web.Request, state: GatewayState) -> str:
+    """The throttle's bucket for a login: the client's address and the line it names. Per address alone, the
+    players of one household or one carrier's NAT would share it, and one device polling with an expired line
+    would shut out every other line behind that address; a guesser is held per line it guesses at."""
+    bucket = auth_bucket(request_client_ip(request, state.config.trusted_proxies))
+    username = request.match_info.get("u") or request.query.get("username") or ""
+    if not username:
+        return bucket
+    # the panel compares usernames without regard to case (MySQL): so does the bucket; no name is kept
+    return f"{bucket}:line:{hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:16]}"
+
+
 def _login(fn: Handler) -> Handler:
     """A script that logs the line in (player_api, get.php, xmltv.php): a login the panel refuses is charged to
-    the client's address (`auth_throttle`, as wrong API keys are), and an address past it is refused before
-    anything reaches the panel. Every player reaches the panel from the gateway's address, so the panel's own
-    flood limit on bad passwords cannot tell a stranger guessing passwords from everyone else, and would block
-    them all with the stranger."""
+    the client's address and that line (`auth_throttle`, as wrong API keys are), and past it the address's next
+    logins of that line are refused before anything reaches the panel. Every player reaches the panel from the
+    gateway's address, so the panel's own flood limit on bad passwords cannot tell a stranger guessing a line's
+    password from everyone else."""
 
     async def handle(request: web.Request, runtime: ClientSideRuntime, state: GatewayState) -> web.StreamResponse:
         rate = state.config.auth_throttle
         if rate is None:
             return await fn(request, runtime, state)
-        bucket = auth_bucket(request_client_ip(request, state.config.trusted_proxies))
+        bucket = _login_bucket(request, state)
         left = state.limiter.look_here(bucket, rate)
         if left is None:
             left = (await state.limiter.take(bucket, rate, cost=0)).remaining

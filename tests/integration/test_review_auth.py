@@ -143,6 +143,11 @@ async def test_line_password_guesses_are_throttled_per_client_address(
     assert len(stack.sim.player.received) == reached  # the guess never reached the panel
     # another client is not held back by the stranger's guesses
     assert (await login(line["password"], "192.0.2.2"))[1]["user_info"]["auth"] == 1
+    # nor another line behind the guesser's address (one household, one carrier's NAT)
+    other = _line(stack, "89")
+    resp = await client.get("/player_api.php", params={"username": other["username"], "password": other["password"]},
+                            headers={"X-Forwarded-For": "192.0.2.1"})  # fmt: skip
+    assert resp.status == 200 and (await resp.json(content_type=None))["user_info"]["auth"] == 1
 
 
 @pytest.mark.parametrize("path", ["/get.php", "/xmltv.php"])
