@@ -21,7 +21,7 @@ import stringzilla as sz
 # below this, one C call of `bytes.replace` costs less than building StringZilla's list of slices
 _SPLIT_FROM = 512
 _CHECK_NEEDLES = (b":/", b":\\/", b"://", b"\\/\\/", b"http:\\/\\/panel.example:8080\\/", b"\\u", b"\n", b"aa",
-                  b"//", b"/\\/", b"\\/", b"/\\", b"\\\\", b"\\")
+                  b"//", b"/\\/", b"\\/", b"/\\", b"\\\\", b"\\", b"%3A//", b"%3a//")
 # random bytes mapped onto a few symbols, so that the needles occur, overlap and straddle blocks by themselves
 _CHECK_ALPHABET = bytes(b"ab:/\\u\n\x00\xff"[i % 9] for i in range(256))
 

@@ -231,7 +231,9 @@ class Rewriter:
 
     def m3u(self, block: bytes) -> bytes:
         """Whole playlist lines (`m3u_line` on each), at C speed when the literal path can prove the result."""
-        e2 = b"%3A//" in block or b"%3a//" in block  # an Enigma2 bouquet: its URLs are no literal origins
+        # an Enigma2 bouquet: its URLs are no literal origins (searched at SIMD speed: `in` took as long as the
+        # whole literal rewrite of an m3u_plus)
+        e2 = fastbytes.contains(block, b"%3A//") or fastbytes.contains(block, b"%3a//")
         fast = None if e2 or _folds(block) else self._m3u_literal(block)
         if fast is not None:
             return fast
