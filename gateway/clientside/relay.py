@@ -189,6 +189,7 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
     only when the player took this one.
     """
     recv = _RecvSize(upstream)
+    stalled = _Stalled(request, send_timeout)
     try:
         while True:
             if runtime is not None and runtime.stopping:
@@ -204,21 +205,50 @@ async def copy_body(request: web.Request, upstream: aiohttp.ClientResponse, resp
             if not chunk:
                 return Copied.DONE
             try:
-                async with asyncio.timeout(send_timeout):
-                    await resp.write(chunk)
-                    recv.follow(_behind(request), len(chunk))  # before the drain: the next recv() may come in it
-                    await request.writer.drain()
-            except (ConnectionError, RuntimeError):  # reset by the player, or the transport is closing
-                return Copied.GONE
-            except TimeoutError:  # a player that took nothing for so long (suspended, its socket left open)
-                log.info("stream player took nothing for %gs: cut for %s", send_timeout,
-                         redact(request.rel_url.raw_path, ""))
-                if request.transport is not None:
-                    request.transport.abort()  # ends the response's pending writes too
+                stalled.writing()
+                await resp.write(chunk)
+                recv.follow(_behind(request), len(chunk))  # before the drain: the next recv() may come in it
+                await request.writer.drain()
+                stalled.written()
+            except (ConnectionError, RuntimeError):  # reset by the player (or cut by `stalled`), or closing
                 return Copied.GONE
             on_bytes[0] += len(chunk)
     finally:
+        stalled.stop()
         recv.restore()
+
+
+class _Stalled:
+    """Cuts a player that took nothing for `timeout` seconds of one write and its drain (suspended, its socket
+    left open): one timer for the whole copy, re-armed from the write's start, rather than a timeout entered for
+    every chunk (4 us each, against the ~0.1 us of noting the time)."""
+
+    def __init__(self, request: web.Request, timeout: float | None) -> None:
+        self._request, self._timeout = request, timeout
+        self._loop = asyncio.get_running_loop()
+        self._since: float | None = None  # when the write under way began; None between writes
+        self._timer = self._loop.call_later(timeout, self._check) if timeout is not None else None
+
+    def writing(self) -> None:
+        self._since = self._loop.time()
+
+    def written(self) -> None:
+        self._since = None
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _check(self) -> None:
+        assert self._timeout is not None
+        now = self._loop.time()
+        if self._since is None or now - self._since < self._timeout:
+            self._timer = self._loop.call_at((self._since or now) + self._timeout, self._check)
+            return
+        log.info("stream player took nothing for %gs: cut for %s", self._timeout,
+                 redact(self._request.rel_url.raw_path, ""))  # fmt: skip
+        if self._request.transport is not None:
+            self._request.transport.abort()  # its pending write or drain ends with ConnectionResetError
 
 
 async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Config, metrics: Metrics,
