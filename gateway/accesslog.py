@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
@@ -32,7 +32,8 @@ _STREAM = re.compile(r"^/(live|movie|series|timeshift|thumb|subtitle|player_api|
 _TOKEN_STREAM = re.compile(r"^/(?:(live|movie|series|thumb)/[^/]+(/[^/]+)|(timeshift)/[^/]+((?:/[^/]+){3}))$")
 # the whole rest is a token: it seals the line's credentials (`/play/`, `/hls/`) or grants a key (`/key/`)
 _TOKEN_PATH = re.compile(r"^/(play|key|hls|auth|vauth|tsauth|thauth|subauth)/.+")
-_SHORT_STREAM = re.compile(r"^/([^/]+)/([^/]+)/(\d+)(\.\w+)?$")
+# the route's `\d+(?:\.\w+)?` takes digits and letters of any script, here percent-encoded (`as_routed`)
+_SHORT_STREAM = re.compile(r"^/([^/]+)/([^/]+)/((?:\d|%[0-9A-F]{2})+)(\.(?:\w|%[0-9A-F]{2})+)?$")
 # Paths that carry a gateway key, each dialect's own (XC v2's `/k/KEY/api.php`, MidnightStreamer's 4th segment).
 _PATH_KEYS = tuple(key for d in BY_NAME.values() for key in d.path_keys)
 # Anything that looks like a credential in free text (aiohttp's own error logs quote raw request lines).
@@ -40,6 +41,20 @@ _SECRET_TEXT = re.compile(
     r"((?:api[ ._+\[]?key|api[ ._+\[]?pass|password|key|token|mac|cmd)(?:\]|%5D)?(?:=|%3D))[^&\s'\"]+", re.IGNORECASE
 )
 REDACTED = "***"
+# what a logged path may show as it is: RFC 3986's path characters; anything else (a space, a `"`, a control
+# character, a byte of UTF-8) is written percent-encoded
+_PATH_SAFE = "/%!$&'()*+,;=:@~"
+
+
+def as_routed(path: str) -> str:
+    """`path` as sent, decoded as aiohttp decodes it to choose its route (all but `%2F` and `%25`), then written
+    percent-encoded again. The patterns that find credentials must see the path the router saw: `/%6Cive/u/p/1.ts`
+    and `/u/p/%31.ts` are routed (and relayed) as `/live/u/p/1.ts` and `/u/p/1.ts`, and were logged whole."""
+    try:
+        decoded = URL.build(path=path, encoded=True).path_safe
+    except ValueError:
+        decoded = path
+    return quote(decoded, safe=_PATH_SAFE, errors="surrogateescape")
 
 
 def secret_name(name: str) -> bool:
@@ -55,7 +70,9 @@ def secret_name(name: str) -> bool:
 @functools.lru_cache(maxsize=4096)  # clients poll the same few URLs; the regexes and query parsing add up
 def redact(path: str, query: str) -> str:
     """The request target with credentials and keys replaced by ***. `path` as it was sent (percent-encoded): a
-    decoded one splits a password holding an encoded `/` into segments, and only the first was redacted."""
+    decoded one splits a password holding an encoded `/` into segments, and only the first was redacted. It is
+    matched as it was routed (`as_routed`)."""
+    path = as_routed(path)
     for key in _PATH_KEYS:
         path = key.pattern.sub(key.replace, path)
     path = _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/{REDACTED}", path)

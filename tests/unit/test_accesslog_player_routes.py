@@ -48,3 +48,30 @@ def test_player_routes_are_redacted(path: str, query: str, expected: str) -> Non
 def test_free_text_loses_macs_and_links() -> None:
     line = "GET /portal.php?type=itv&mac=00:1A:79:00:00:01&cmd=ffmpeg%20http://x/play/abc HTTP/1.1"
     assert scrub(line) == "GET /portal.php?type=itv&mac=***&cmd=*** HTTP/1.1"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        # aiohttp routes the decoded path: each of these is the route its decoded form names
+        ("/%6Cive/alice/s3cret/12.ts", "/live/alice/***/12.ts"),
+        ("/%6cive/alice/s3cret/12.ts", "/live/alice/***/12.ts"),
+        ("/%74imeshift/alice/s3cret/60/2026-01-01:10-00/12.ts", "/timeshift/alice/***/60/2026-01-01:10-00/12.ts"),
+        ("/%70layer_api/alice/s3cret", "/player_api/alice/***"),
+        ("/alice/s3cret/%31.ts", "/alice/***/1.ts"),
+        ("/alice/s3cret/1%2Ets", "/alice/***/1.ts"),
+        ("/alice/s3cret/1.%C3%A9", "/alice/***/1.%C3%A9"),  # `\w` of the route takes a letter of any script
+        ("/alice/s3cret/%D9%A1", "/alice/***/%D9%A1"),  # and `\d` a digit of any script
+        (f"/%70lay/{PLAY}", "/play/***"),
+        ("/%6B/pg_secret/api.php", "/k/***/api.php"),
+        ("/%61pi/resellers/list/pg_secret", "/api/resellers/list/***"),
+        # still one segment: an encoded `/` or `%` is not decoded (nor by the router)
+        ("/live/alice/pa%2Fss%25w0rd/12.ts", "/live/alice/***/12.ts"),
+    ],
+)  # fmt: skip
+def test_a_path_is_redacted_as_it_was_routed(path: str, expected: str) -> None:
+    assert redact(path, "") == expected
+
+
+def test_a_logged_path_has_no_quote_space_or_control_character() -> None:
+    assert redact('/x"y z\x1b[31m/%0A', "") == "/x%22y%20z%1B%5B31m/%0A"
