@@ -25,7 +25,7 @@ from gateway.listeners import ClientTimeouts, Listen, parse_client_timeouts, par
 from gateway.policy import Policy, load_policies, load_policy
 from gateway.rate import Rate, parse_rate
 from gateway.redis.settings import RedisSettings, parse_redis, without
-from gateway.settings import ConfigError, IPNetwork, Reader, http_url, interpolate, show
+from gateway.settings import ConfigError, IPNetwork, Reader, http_url, interpolate, show, yaml_problem
 from gateway.upstream_config import parse_access_codes, parse_code_dialects, parse_pools, parse_upstreams
 from gateway.upstream_settings import Upstream
 
@@ -150,5 +150,5 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError("", f"{p} is not valid YAML: {exc}") from None
+        raise ConfigError("", f"{p} is not valid YAML: {yaml_problem(exc)}") from None
     return parse_config(data, base_dir=p.parent, env=env, source=str(p))

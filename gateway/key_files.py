@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from gateway.settings import ConfigError
+from gateway.settings import ConfigError, yaml_problem
 
 HEADER = "# Gateway keys (gateway.key_files), written by `panelgate key new -c` and `key rotate`: comments are lost.\n"
 
@@ -48,8 +48,10 @@ def read_key_files(location: Path) -> list[tuple[Any, str, str]]:
             data = yaml.safe_load(file.read_text(encoding="utf-8"))
         except UnicodeDecodeError:  # a Windows editor's UTF-16, say
             raise ConfigError(f"keys_from: {file}", "cannot read keys: the file is not UTF-8 text") from None
-        except (OSError, yaml.YAMLError) as exc:
+        except OSError as exc:
             raise ConfigError(f"keys_from: {file}", f"cannot read keys: {exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"keys_from: {file}", f"cannot read keys: {yaml_problem(exc)}") from None
         if data is not None and not isinstance(data, list | dict):
             raise ConfigError(f"keys_from: {file}", "expected a list of keys or one key")
         found.extend((entry, f"keys_from: {file}[{i}]", str(file)) for i, entry in enumerate(_entries(data)))

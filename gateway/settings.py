@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -166,3 +168,18 @@ def http_url(value: str, path: str) -> str:
     except UnicodeError:
         raise ConfigError(path, f"{show(parts.hostname)} is not a host name") from None
     return value.rstrip("/")
+
+
+_QUOTED = re.compile(r"'[^']{4,}'")  # a name PyYAML quotes from the text: an alias, an anchor, a tag
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong with a YAML text, and where, without the text: PyYAML's message quotes the line around the
+    fault (`api_key: "k3y"x` comes back whole), and names what it read as an alias or a tag (`api_key: *k3y` is
+    the undefined alias 'k3y'); a config file holds upstream keys and Redis passwords."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    said = "; ".join(_QUOTED.sub("'...'", part) for part in (exc.context, exc.problem) if part)
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{said or type(exc).__name__}{where}"

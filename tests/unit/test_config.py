@@ -306,6 +306,21 @@ def test_invalid_yaml_and_missing_file(workdir: Path) -> None:
         load_config(workdir / "missing.yaml", env=ENV)
 
 
+@pytest.mark.parametrize("line", [
+    '  main: {dialect: xtream_masters, url: "http://p", access_code: abc, api_key: "pgUpKey_4f9c1e"x}\n',
+    "  main: {dialect: xtream_masters, url: http://p, access_code: abc, api_key: *pgUpKey_4f9c1e}\n",
+    "  main: {dialect: xtream_masters, url: http://p, access_code: abc, api_key: pgUpKey_4f9c1e\t\n",
+    "  main:\n    api_key: &pgUpKey_4f9c1e\n    url: *pgUpKey_4f9c1e\n  legacy: {url: !pgUpKey_4f9c1e x}\n",
+])  # fmt: skip
+def test_a_yaml_error_does_not_quote_the_key_on_its_line(workdir: Path, line: str) -> None:
+    """PyYAML's message quotes the text around the fault, and names an undefined alias or an unknown tag: the
+    refused reload's log line and `panelgate check` printed the upstream key of the line it broke on."""
+    with pytest.raises(ConfigError, match="not valid YAML") as err:
+        load_config(write(workdir, f"listen: {{port: 8080}}\nupstreams:\n{line}"), env=ENV)
+    assert "pgUpKey" not in str(err.value), str(err.value)
+    assert re.search(r"at line [3-6], column \d+$", str(err.value)), str(err.value)  # where to look, still
+
+
 def test_bad_policy_file_names_the_file(workdir: Path) -> None:
     (workdir / "policies" / "broken.yaml").write_text("allow: [line.*]\nalow: [x]\n")
     with pytest.raises(ConfigError) as info:
