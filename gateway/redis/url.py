@@ -24,6 +24,7 @@ SCHEMES = tuple(KINDS)
 DEFAULT_PORTS = {"server": 6379, "sentinel": 26379, "cluster": 6379}
 OPTIONS = ("ssl_cert_reqs", "ssl_ca_certs", "sentinel_password", "db")
 CERT_REQS = ("required", "optional", "none")
+_OPTION_NAME = re.compile(r"[A-Za-z0-9_]{1,40}")  # what an option's name looks like, misspelt or not
 _HOST = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?$")
 
 
@@ -135,7 +136,10 @@ def _options(query: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, value in pairs:
         if name not in OPTIONS:
-            raise RedisURLError(f"unknown URL option {name!r} (known: {', '.join(OPTIONS)})")
+            # The query starts at the first `?`: in a password written raw, the rest of the password is the
+            # "option" (`redis://:pa?ss@host` has the option `ss@host`), which is not repeated here.
+            shown = repr(name) if _OPTION_NAME.fullmatch(name) else "(a `?` in a password is written %3F)"
+            raise RedisURLError(f"unknown URL option {shown} (known: {', '.join(OPTIONS)})")
         if name in found:
             raise RedisURLError(f"URL option {name!r} given twice")
         found[name] = value

@@ -198,3 +198,14 @@ def test_a_lease_groups_keys_share_a_slot_whatever_its_name(group: str) -> None:
     keys = [leases._key(group, name) for name in ("line1", "line{2}", "}3")]
     assert len({key_slot(k.encode()) for k in keys}) == 1, keys
     assert tagged("p:", "a}b") != tagged("p:", "a%7Db")  # escaping is one-to-one
+
+
+@pytest.mark.parametrize("password", [f"a?{SECRET}", f"?{SECRET}", f"{SECRET[:4]}?{SECRET[4:]}"])
+def test_a_password_holding_a_question_mark_is_not_quoted_in_the_error(password: str) -> None:
+    """The query begins at the first `?`, so the rest of a raw password was read as an option's name and the error
+    quoted it: `unknown URL option 'hunter2@h:6379/0'`, on `panelgate check` and in a refused reload's log line."""
+    with pytest.raises(ConfigError) as err:
+        parse(redis={"url": f"redis://:{password}@h:6379/0"})
+    tail = password.partition("?")[2]
+    assert tail not in str(err.value), str(err.value)
+    assert "%3F" in str(err.value)  # what to write instead
