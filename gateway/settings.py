@@ -33,6 +33,7 @@ def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+_SETTING_NAME = re.compile(r"[A-Za-z0-9_-]*")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -141,7 +142,15 @@ class Reader:
         """Refuse unknown keys: a typo such as `alowed_ips` must not silently disable a restriction."""
         unknown = sorted(str(k) for k in set(self.data) - self._seen)
         if unknown:
-            raise ConfigError(self.at(str(unknown[0])), "unknown setting")
+            name = unknown[0]
+            # A setting's name is a word. A "name" holding more is a setting and its value run together: YAML
+            # reads `{url:redis://:pw@h}` (no space after the colon) as the key `url:redis://:pw@h`, and the
+            # error named that path, value and password included.
+            word = _SETTING_NAME.match(name)
+            if word is not None and word.group() != name:
+                raise ConfigError(self.at(word.group() or "?"), "unknown setting: its name runs on into more text "
+                                  "(a missing space after a colon makes the value part of the name)")
+            raise ConfigError(self.at(name), "unknown setting")
 
 
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")

@@ -321,6 +321,20 @@ def test_a_yaml_error_does_not_quote_the_key_on_its_line(workdir: Path, line: st
     assert re.search(r"at line [3-6], column \d+$", str(err.value)), str(err.value)  # where to look, still
 
 
+@pytest.mark.parametrize(("section", "value"), [
+    ("redis", {"url:redis://:Sup3rRedisPw@h:6379/0": None}),
+    ("cache", {"backend": "memory", "redis_url:redis://:Sup3rRedisPw@h:6379/0": None}),
+])  # fmt: skip
+def test_a_setting_run_into_its_value_is_not_repeated(workdir: Path, section: str, value: dict[str, Any]) -> None:
+    """`{url:redis://:pw@h}` (no space after the colon) is YAML for the key `url:redis://:pw@h`: the unknown setting's
+    error named it as its path, the Redis password in the refused reload's log line and `panelgate check`."""
+    data = base_config()
+    data[section] = value
+    with pytest.raises(ConfigError, match="unknown setting") as err:
+        load_config(write(workdir, data), env=ENV)
+    assert "Sup3rRedisPw" not in str(err.value) and "Sup3rRedisPw" not in err.value.path, str(err.value)
+
+
 def test_bad_policy_file_names_the_file(workdir: Path) -> None:
     (workdir / "policies" / "broken.yaml").write_text("allow: [line.*]\nalow: [x]\n")
     with pytest.raises(ConfigError) as info:
