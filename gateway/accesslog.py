@@ -58,7 +58,10 @@ def as_routed(path: str) -> str:
 
 
 def secret_name(name: str) -> bool:
-    """Whether PHP reads parameter `name` as a credential: its mangled base name or any bracketed segment."""
+    """Whether PHP reads parameter `name` as a credential: its mangled base name or any bracketed segment. PHP
+    reads a name as a C string, up to a NUL byte: `password%00x` is its `password` (this gateway refuses such a
+    name on its admin API, but the player routes relay their query to the panel as it came)."""
+    name = name.partition("\x00")[0]
     try:
         key = split_key(name)
     except FormError:

@@ -75,3 +75,11 @@ def test_a_path_is_redacted_as_it_was_routed(path: str, expected: str) -> None:
 
 def test_a_logged_path_has_no_quote_space_or_control_character() -> None:
     assert redact('/x"y z\x1b[31m/%0A', "") == "/x%22y%20z%1B%5B31m/%0A"
+
+
+@pytest.mark.parametrize("name", ["password%00", "password%00x", "password%00%5B", "token%00.ts", "mac%00"])
+def test_a_name_php_cuts_at_a_nul_is_redacted_as_php_reads_it(name: str) -> None:
+    """PHP reads a parameter's name up to a NUL byte; `/streaming/*.php` and the portal relay their query to the
+    panel as it came, so `password%00x=...` opens the line there and was logged in clear here."""
+    logged = redact("/streaming/live.php", f"username=alice&{name}=s3cret&stream=1")
+    assert "s3cret" not in logged, logged
