@@ -30,8 +30,10 @@ SECRET_PARAMS = frozenset({"password", "api_key", "api_pass", "key", "token", "p
 _STREAM = re.compile(r"^/(live|movie|series|timeshift|thumb|subtitle|player_api|playlist|epg)/([^/]+)/([^/]+)(?=/|$)")
 # a line's access token in place of username/password: `/live/{token}/1.ts`, `/timeshift/{token}/60/{start}/1.ts`
 _TOKEN_STREAM = re.compile(r"^/(?:(live|movie|series|thumb)/[^/]+(/[^/]+)|(timeshift)/[^/]+((?:/[^/]+){3}))$")
-# the whole rest is a token: it seals the line's credentials (`/play/`, `/hls/`) or grants a key (`/key/`)
-_TOKEN_PATH = re.compile(r"^/(play|key|hls|auth|vauth|tsauth|thauth|subauth)/.+")
+# the whole rest is a token: it seals the line's credentials (`/play/`, `/hls/`) or grants a key (`/key/`); the
+# gateway's own origin ids (`/_o/{id}/...`, gateway.clientside.rewrite.Origins) seal such an upstream URL, and open
+# it for anyone, from any address, for hours
+_TOKEN_PATH = re.compile(r"^/(play|key|hls|auth|vauth|tsauth|thauth|subauth|_o)/.+")
 # the route's `\d+(?:\.\w+)?` takes digits and letters of any script, here percent-encoded (`as_routed`)
 _SHORT_STREAM = re.compile(r"^/([^/]+)/([^/]+)/((?:\d|%[0-9A-F]{2})+)(\.(?:\w|%[0-9A-F]{2})+)?$")
 # Paths that carry a gateway key, each dialect's own (XC v2's `/k/KEY/api.php`, MidnightStreamer's 4th segment).

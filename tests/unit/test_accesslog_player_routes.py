@@ -83,3 +83,14 @@ def test_a_name_php_cuts_at_a_nul_is_redacted_as_php_reads_it(name: str) -> None
     panel as it came, so `password%00x=...` opens the line there and was logged in clear here."""
     logged = redact("/streaming/live.php", f"username=alice&{name}=s3cret&stream=1")
     assert "s3cret" not in logged, logged
+
+
+def test_an_origin_id_is_redacted_like_the_token_it_seals() -> None:
+    """`/_o/{id}/...` relays the one upstream URL sealed in the id (a load balancer's `/hls/{token}/...` or
+    `/auth/{token}`) to anyone who presents it, from any address, for Origins.VALID_HOURS: the access log kept the
+    id that the panel's own token, redacted as `/hls/***`, was exchanged for."""
+    from gateway.clientside.rewrite import Origins
+
+    oid = Origins().id_for("http://lb.example:8080/hls/0f1e2d3c4b5a6978/1_1.ts")
+    logged = redact(f"/_o/{oid}/1_1.ts", "")
+    assert oid not in logged and logged == "/_o/***"
