@@ -54,7 +54,16 @@ class RedisBackend:
     async def generations(self, names: Sequence[str]) -> list[int]:
         found: dict[str, int] = {}
         for group in self._by_upstream(names).values():
-            values = await self.link.run("MGET", *(self._gen_key(n) for n in group))
+            keys = [self._gen_key(n) for n in group]
+            values = await self.link.run("MGET", *keys)
+            if None in values:
+                # A generation Redis does not hold (never bumped, or lost: a restart without persistence, an
+                # eviction) is given a random value, the same for every replica (set only if still missing). Read
+                # as 0 it would name again the entries of before every write, and a replica that still holds one
+                # (gateway.hitpath's remembered entry) would answer it as fresh.
+                missing = [(k, secrets.randbits(62)) for k, v in zip(keys, values, strict=True) if v is None]
+                values = await self.link.run("EVAL", _INITIAL, len(keys), *keys,
+                                             *(dict(missing).get(k, "") for k in keys))  # fmt: skip
             found.update((n, int(v) if v is not None else 0) for n, v in zip(group, values, strict=True))
         return [found[n] for n in names]
 
@@ -76,4 +85,20 @@ local left = redis.call('PTTL', KEYS[1])
 if left == -2 then return 0 end
 if left >= 0 and left < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1
+"""
+
+
+# KEYS the generations; ARGV for each a value to set if it is missing ("" for one that was there): their values now
+# (a key of another type, written by another tool, reads as missing, as MGET reads it)
+_INITIAL = """
+local found = {}
+for i, key in ipairs(KEYS) do
+  if ARGV[i] ~= '' and redis.call('EXISTS', key) == 0 then
+    redis.call('SET', key, ARGV[i])
+  end
+  local value = redis.pcall('GET', key)
+  if type(value) == 'table' then value = false end
+  found[i] = value
+end
+return found
 """
