@@ -89,8 +89,9 @@ class RedisCounter(Leases):
 @contextlib.asynccontextmanager
 async def kept(counter: StreamCounter, lease: Lease) -> AsyncIterator[None]:
     """Refresh a shared `lease` while the body runs (a stream that lasts hours must not be swept as a dead
-    replica's after the ttl, which would let its line open one stream more than its cap)."""
-    if not lease.shared:
+    replica's after the ttl, which would let its line open one stream more than its cap); one taken in memory
+    while Redis was out too, so that it is counted in Redis once Redis answers again."""
+    if math.isinf(counter.ttl):
         yield
         return
     async with beating(min(HEARTBEAT, counter.ttl / 3), lambda: counter.refresh(lease)):

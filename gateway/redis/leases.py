@@ -13,7 +13,8 @@ frozen server may still run, or a release that failed) is kept aside and removed
 RETRY_EVERY + timeout after Redis answers again.
 
 While Redis is out the leases are this process's (`MemoryLeases`), so every replica grants up to `limit` on its
-own until Redis answers again; leases taken then are released in memory.
+own until Redis answers again; leases taken then are released in memory, and put into Redis by their first
+heartbeat once it answers (a stream opened during a blip must not be invisible to every replica for hours).
 """
 
 from __future__ import annotations
@@ -43,14 +44,17 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 """
-# KEYS[1]; ARGV ttl, token. 1 when the token was still there (and is refreshed), 0 when it had been swept.
+# KEYS[1]; ARGV ttl, token. 1 when the token was still there (and is refreshed), 0 when it had been lost (swept,
+# or a restarted Redis that kept no data): put back either way, since its holder is still streaming and must count
+# against the cap (else every slot of every open stream would be free again after a restart).
 _REFRESH = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
+local held = redis.call('ZSCORE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[1], now, ARGV[2])
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
-return 1
+if held then return 1 end
+return 0
 """
 # KEYS[1]; ARGV ttl: how many hold it now (expired holders swept first).
 _COUNT = """
@@ -99,6 +103,7 @@ class Leases:
         # (token, group, name) Redis may hold for nobody, oldest first; bounded (`ttl` sweeps what is dropped)
         self._stray: dict[tuple[str, str, str], None] = {}
         self._sweeper = Backlog(self._sweep)  # removes them as soon as Redis answers, with or without traffic
+        self._published: dict[str, None] = {}  # tokens of memory leases that refresh put into Redis
 
     def _key(self, group: str, name: str) -> str:
         assert self.link is not None
@@ -134,10 +139,16 @@ class Leases:
         return self.local.acquire_any(group, candidates)
 
     async def refresh(self, lease: Lease) -> bool:
-        """Still held (a heartbeat, at least every `ttl` seconds). False when Redis had swept it: the holder
-        was silent past `ttl`, and its slot may be someone else's now."""
-        if not lease.shared or self.link is None or not self.link.available:
+        """Still held (a heartbeat, at least every `ttl` seconds). False when Redis had lost it (the holder was
+        silent past `ttl`, or Redis restarted without its data): it is counted again from now on, so the cap
+        holds again, though another may have taken the slot meanwhile. A lease taken in memory while Redis was
+        out is put into Redis by its first heartbeat once Redis answers: every replica counts it from then on."""
+        if self.link is None or not self.link.available:
             return True
+        if not lease.shared and lease.token not in self._published:
+            if self.local.held.get(lease.name, 0) <= 0:
+                return True  # released already
+            self._published[lease.token] = None
         key = self._key(lease.group or lease.name, lease.name)
         try:
             return bool(await self.link.run("EVAL", _REFRESH, 1, key, self.ttl, lease.token))
@@ -147,7 +158,9 @@ class Leases:
     async def release(self, lease: Lease) -> None:
         if not lease.shared or self.link is None:
             self.local.release(lease)
-            return
+            if lease.token not in self._published:
+                return
+            del self._published[lease.token]  # put into Redis by refresh: taken out of it too
         self._set_aside(lease.token, lease.group or lease.name, lease.name)
         # this lease's token with any kept aside before; if Redis fails, in the background once it answers
         # (and by any replica's acquire after `ttl` anyway)

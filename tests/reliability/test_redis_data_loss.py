@@ -4,12 +4,18 @@ test's own, real sockets: what they must still agree on afterwards."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
 from gateway.app import build_app
+from gateway.clientside.limits import RedisCounter
+from gateway.clientside.routes import CLIENTSIDE
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config
 from tests.integration.test_cache_gateway import PATH, cache_keys, call
@@ -27,6 +33,19 @@ async def _lines(client: TestClient[Any, Any]) -> tuple[list[str], str | None]:
 def _restart_empty(redis: RedisProcess) -> None:
     redis.kill()
     redis.start()  # the same port, nothing kept
+
+
+async def _settles(redis: RedisProcess, pattern: str, within: float = 3.0) -> None:
+    """Until a key matching `pattern` is in Redis again (put back by a heartbeat), or `within` seconds: a heartbeat
+    that met the restart itself started an outage, which must be over (retry_after 0.2 s) before the other replica
+    asks."""
+    peek = aioredis.Redis.from_url(redis.url, socket_timeout=1)
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline and not [k async for k in peek.scan_iter(match=pattern)]:
+            await asyncio.sleep(0.05)
+    finally:
+        await peek.aclose()
 
 
 async def test_a_write_before_a_restart_is_not_undone_by_a_remembered_hit(
@@ -49,3 +68,38 @@ async def test_a_write_before_a_restart_is_not_undone_by_a_remembered_hit(
     _restart_empty(redis_process)
     names, _ = await _lines(first)
     assert "after_restart" in names
+
+
+async def test_open_streams_count_against_the_cap_again_after_a_restart(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path,
+    redis_process: RedisProcess,
+) -> None:
+    """The restart dropped every lease; the open stream's heartbeat found its lease gone and left it so: the line
+    with one slot opened a second stream on the other replica, for as long as the first one ran."""
+    redis_process.start()
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    sim.player.live_rate = 400_000.0  # bytes/s: a live channel that keeps coming
+    server = await aiohttp_server(sim.app())
+    side = {"max_streams_per_line": 1}
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path, client_side=side,
+                         redis={"url": redis_process.url, "retry_after": 0.2})  # fmt: skip
+    one, two = await aiohttp_client(build_app(config)), await aiohttp_client(build_app(config))
+    counter = one.server.app[CLIENTSIDE].counter(config)
+    assert isinstance(counter, RedisCounter)
+    counter.ttl = 0.6  # heartbeats every 0.2 s
+    line = sim.tables["lines"][3]
+    path = f"/live/{line['username']}/{line['password']}/1.ts"
+    async with aiohttp.ClientSession() as session:
+        first = await session.get(one.make_url(path))
+        assert first.status == 200
+        await first.content.read(16384)
+        _restart_empty(redis_process)
+        settled = asyncio.ensure_future(_settles(redis_process, "panelgate:streams:*"))
+        while not settled.done():  # heartbeats every 0.2 s, reading all the while
+            await first.content.read(16384)
+        for _ in range(10):
+            await first.content.read(16384)
+        second = await session.get(two.make_url(path))
+        assert second.status == 403  # the first stream still holds the line's one slot
+        second.close()
+        first.close()
