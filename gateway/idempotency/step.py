@@ -153,7 +153,7 @@ _RUNNING: set[asyncio.Task[Outcome]] = set()  # first requests whose clients lef
 
 async def _run_first(ex: Exchange, next: Next, store: IdempotencyStore, key: str, owner: str,
                      prints: Fingerprints) -> Outcome:  # fmt: skip
-    async with _kept_alive(store, key, owner):
+    async with _kept_alive(store, key, owner, prints):
         try:
             outcome = await next(ex)
         except Refused:
@@ -170,7 +170,7 @@ async def _run_first(ex: Exchange, next: Next, store: IdempotencyStore, key: str
 
 
 @contextlib.asynccontextmanager
-async def _kept_alive(store: IdempotencyStore, key: str, owner: str) -> AsyncIterator[None]:
-    async with beating(store.pending_ttl / 3, lambda: store.heartbeat(key, owner)):
+async def _kept_alive(store: IdempotencyStore, key: str, owner: str, prints: Fingerprints) -> AsyncIterator[None]:
+    async with beating(store.pending_ttl / 3, lambda: store.heartbeat(key, owner, prints)):
         yield
 

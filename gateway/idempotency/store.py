@@ -45,6 +45,18 @@ redis.call('HSET', KEYS[1], 'state', 'done', 'owner', ARGV[1], 'outcome', ARGV[2
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
+# ARGV owner, TTL (ms), canonical and raw fingerprints: a pending claim of ours kept alive, and claimed again when
+# Redis lost it (a restart without its data): the request still runs here, and a duplicate sent to another replica
+# must wait for it rather than make the write a second time.
+_KEEP = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  redis.call('HSET', KEYS[1], 'state', 'pending', 'owner', ARGV[1], 'canon', ARGV[3], 'raw', ARGV[4])
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or state ~= 'pending' then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
 # ARGV owner[, TTL ms]: a pending claim of ours given up (no TTL) or kept alive (a TTL).
 _PENDING_OF = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'state') ~= 'pending' then
@@ -218,9 +230,12 @@ class IdempotencyStore:
         """Give up a pending claim: nothing was written, so a duplicate may run."""
         await self._pending(key, owner, None)
 
-    async def heartbeat(self, key: str, owner: str) -> None:
-        """Keep a pending claim alive while its request runs."""
-        await self._pending(key, owner, self.pending_ttl)
+    async def heartbeat(self, key: str, owner: str, fingerprints: Fingerprints) -> None:
+        """Keep a pending claim alive while its request runs (claimed again if Redis lost it)."""
+        with contextlib.suppress(Unavailable):  # a claim left in Redis expires by itself
+            await self.link.run(lambda r: r.eval(_KEEP, 1, self.prefix + key, owner, _ms(self.pending_ttl),
+                                                 fingerprints.canonical, fingerprints.raw))  # fmt: skip
+        self.memory.pending_of(key, owner, self.pending_ttl)
 
     async def _pending(self, key: str, owner: str, ttl: float | None) -> None:
         args = (owner,) if ttl is None else (owner, _ms(ttl))

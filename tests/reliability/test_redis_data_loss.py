@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from gateway.app import build_app
 from gateway.clientside.limits import RedisCounter
 from gateway.clientside.routes import CLIENTSIDE
+from gateway.sim.faults import FaultInjector
 from gateway.sim.xtream_masters import XtreamMastersSim
 from tests.conftest import ACCESS_CODE, KEYS, UPSTREAM_KEY, AiohttpClient, AiohttpServer, make_config
 from tests.integration.test_cache_gateway import PATH, cache_keys, call
@@ -103,3 +104,36 @@ async def test_open_streams_count_against_the_cap_again_after_a_restart(
         assert second.status == 403  # the first stream still holds the line's one slot
         second.close()
         first.close()
+
+
+async def test_a_write_running_through_a_restart_is_not_made_again_by_its_retry_on_another_replica(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, policies_dir: Path, tmp_path: Path,
+    redis_process: RedisProcess,
+) -> None:
+    """The restart dropped the running write's claim, and its heartbeat found nothing to keep alive: the client's
+    retry, sent to the other replica, claimed the key afresh and charged the reseller a second time."""
+    redis_process.start()
+    sim = XtreamMastersSim(access_code=ACCESS_CODE, api_key=UPSTREAM_KEY)
+    faults = FaultInjector(delay=2.5)
+    faults.set("adjust_credits", "slow")
+    server = await aiohttp_server(faults.wrap(sim.app()))
+    config = make_config(str(server.make_url("")).rstrip("/"), policies_dir, tmp_path,
+                         redis={"url": redis_process.url, "retry_after": 0.2},
+                         idempotency={"pending_ttl": 0.6})  # fmt: skip
+    one, two = await aiohttp_client(build_app(config)), await aiohttp_client(build_app(config))
+    before = float(sim.state.table("users")[88]["credits"])
+    form = {"api_key": KEYS["admin"], "action": "adjust_credits", "id": "88", "credits": "-5", "reason": "order 7"}
+    headers = {"Idempotency-Key": "charge-7"}
+    path = f"/{ACCESS_CODE}/admin/index.php"
+    first = asyncio.ensure_future(one.post(path, data=form, headers=headers))
+    while faults.hits["adjust_credits"] == 0:  # claimed, and at the panel
+        await asyncio.sleep(0.02)
+    _restart_empty(redis_process)
+    await _settles(redis_process, "panelgate:idem:*", within=1.0)  # a heartbeat or two (every 0.2 s)
+    await asyncio.sleep(0.3)  # and the outage a heartbeat may have met is over
+    retry = await two.post(path, data=form, headers=headers)
+    answer = await retry.json(content_type=None)
+    assert (await first).status == 200
+    assert faults.hits["adjust_credits"] == 1  # charged once
+    assert float(sim.state.table("users")[88]["credits"]) == before - 5
+    assert answer["status"] == "STATUS_SUCCESS" and retry.headers.get("Idempotent-Replayed") == "true"
