@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator
 
+from gateway.heartbeat import beating
 from gateway.redis.link import Backlog, Link, Unavailable
 from gateway.redis.settings import Endpoint
 
@@ -31,7 +32,10 @@ class RecordBusy(TimeoutError):
 
 # Released only by the holder that set it (its token), so a lock that expired and was taken by another is left.
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
-HOLD_MS = 30_000  # a holder that dies frees the record after this long
+# Kept alive only by its holder (if it is still ours): a holder alive past HOLD_MS (a slow panel, a pool failing
+# over, a plan of several calls) must not lose the record to another replica in the middle of its rewrite.
+_KEEP = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
+HOLD_MS = 30_000  # a holder that dies frees the record after this long; a live one refreshes it every third
 POLL = 0.02  # seconds between tries while another replica holds the record
 _CLOSING: set[asyncio.Task[None]] = set()
 
@@ -79,7 +83,11 @@ class RecordLocks:
         try:
             token = await self._acquire_shared(name, deadline)
             try:
-                yield
+                if token is None:
+                    yield
+                else:
+                    async with beating(HOLD_MS / 3000, lambda: self._keep(name, token)):
+                        yield
             finally:
                 if token is not None:
                     await self._release_shared(name, token)
@@ -105,6 +113,12 @@ class RecordLocks:
             if time.monotonic() + POLL > deadline:
                 raise RecordBusy(f"record {name} is being changed by another replica")
             await asyncio.sleep(POLL)
+
+    async def _keep(self, name: str, token: str) -> None:
+        link = self._link
+        if link is not None:
+            with contextlib.suppress(Unavailable):  # a miss costs nothing while the lock has time left
+                await link.run("EVAL", _KEEP, 1, link.prefix + name, token, HOLD_MS)
 
     async def _release_shared(self, name: str, token: str) -> None:
         """Tried even while the deployment is out (bounded): the key would hold the record for HOLD_MS."""
