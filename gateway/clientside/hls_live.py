@@ -142,7 +142,8 @@ async def _attend(request: web.Request, runtime: ClientSideRuntime, config: Conf
     await hls.leave_others(device, key)  # zapping: the channel this device watched is left first
     cap = await admit(request, runtime, config, want, checked=provider or found is not None)
     counter = runtime.counter(config)
-    lease = await counter.acquire(line_key(upstream.name, want.line, want.creds.get("password", "")), cap)
+    named = line_key(upstream.name, want.line, want.creds.get("password", ""), secret=upstream.api_key)
+    lease = await counter.acquire(named, cap)
     if lease is None:
         raise Refusal(403, Reason.MAX_STREAMS)
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import math
 from collections.abc import AsyncIterator
 from typing import Protocol
@@ -24,17 +25,21 @@ __all__ = ["Lease", "MemoryCounter", "RedisCounter", "StreamCounter", "kept", "l
 HEARTBEAT = 20.0  # seconds between refreshes of a stream's shared lease (swept after the counter's ttl, 60 s)
 
 
-def line_key(upstream: str, username: str, password: str = "") -> str:
+def line_key(upstream: str, username: str, password: str = "", *, secret: str = "") -> str:
     """The counter key of a line: the panel's MySQL compares usernames case-insensitively and without trailing
     spaces (utf8_unicode_ci), so `JONAS03` and `jonas03 ` are the line `jonas03` and share its slots.
 
     The password (read the same way, as a digest: none reaches Redis) is part of it: a slot is taken before the
     panel has checked the password, and a stranger who knows only a username must not hold the line's slots with
-    wrong ones. The password that opens the line is one, so its viewers still share its slots."""
+    wrong ones. The password that opens the line is one, so its viewers still share its slots. The digest is keyed
+    by `secret` (the upstream's own key, the same in every replica's config): a plain SHA-256 of a line password,
+    ten characters or so, beside its username in Redis, gave it back to anyone who could list Redis' keys."""
     key = f"{upstream}:{username.strip().casefold()}"
     if not password:
         return key
-    return f"{key}:{hashlib.sha256(password.strip().casefold().encode()).hexdigest()[:32]}"
+    text = password.strip().casefold().encode()
+    digest = hmac.new(secret.encode(), text, hashlib.sha256) if secret else hashlib.sha256(text)
+    return f"{key}:{digest.hexdigest()[:32]}"
 
 
 class StreamCounter(Protocol):

@@ -126,7 +126,8 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
     joining = key in runtime.live.channels  # on a connection another viewer's request opened
     cap = await admit(request, runtime, config, want, checked=provider or joining)
     counter = runtime.counter(config)
-    lease = await counter.acquire(line_key(upstream.name, want.line, want.creds.get("password", "")), cap)
+    named = line_key(upstream.name, want.line, want.creds.get("password", ""), secret=upstream.api_key)
+    lease = await counter.acquire(named, cap)
     if lease is None and runtime.live.drop_gone():
         # A player whose read timed out on a stalled channel closes its connection and opens a new one at once: on
         # a line allowed one connection its old viewer still holds the lease until a byte or the sweep shows it
@@ -135,7 +136,7 @@ async def serve(request: web.Request, runtime: ClientSideRuntime, config: Config
         deadline = asyncio.get_running_loop().time() + GONE_WAIT
         while lease is None and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(GONE_WAIT / 25)
-            lease = await counter.acquire(line_key(upstream.name, want.line, want.creds.get("password", "")), cap)
+            lease = await counter.acquire(named, cap)
     if lease is None:
         raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels("live").inc()

@@ -260,7 +260,9 @@ async def relay(request: web.Request, *, runtime: ClientSideRuntime, config: Con
     counter = runtime.counter(config)
     lease: Lease | None = None
     if line is not None and cs.max_streams_per_line > 0:
-        lease = await counter.acquire(line_key(upstream_of(config).name, line, password), cs.max_streams_per_line)
+        panel = upstream_of(config)
+        lease = await counter.acquire(line_key(panel.name, line, password, secret=panel.api_key),
+                                      cs.max_streams_per_line)  # fmt: skip
         if lease is None:
             raise Refusal(403, Reason.MAX_STREAMS)
     metrics.active_streams.labels(kind).inc()
