@@ -99,13 +99,18 @@ async def running(config: Path, tmp_path: Path, *extra: str) -> AsyncIterator[Se
         await wait_ready(server.admin_port)
         yield server
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop(proc)
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it has not ended within 20 s."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 def pid_listening_on(port: int) -> int:

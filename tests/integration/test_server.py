@@ -30,6 +30,7 @@ from tests.serving import (
     free_port_pair,
     pid_listening_on,
     running,
+    stop,
     wait_ready,
     write_config,
 )
@@ -344,13 +345,7 @@ async def test_a_reload_signalled_while_the_server_starts_does_not_kill_it(sim_u
         assert log.count("config reloaded from") >= workers, log[-2000:]
         assert "died" not in log
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop(proc)
 
 
 async def test_a_reload_that_cannot_be_put_in_force_is_refused_and_said_so(sim_url: str, tmp_path: Path) -> None:
