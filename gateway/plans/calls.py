@@ -28,9 +28,9 @@ from gateway.plans.shape import LOOKUPS, Shape, shape_of
 # The column of a list row that holds the id the resource's other operations take. MAG and Enigma2 list rows
 # carry their line's id as `id` and the device's own id under its own name (XM get_mags, XC stb rows).
 ID_COLUMNS: dict[str, str] = {"mag": "mag_id", "enigma": "device_id"}
-LOOKUP_PAGE = 1000
-LOOKUP_PAGES = 50  # a lookup reads at most this many pages of matches (50,000 rows) before answering NOT_FOUND
 PANEL_PAGE = 1000  # table.php answers at most this many rows per call, whatever `length` asks
+LOOKUP_PAGE = PANEL_PAGE  # a lookup's page: the most the panel gives at once
+LOOKUP_PAGES = 50  # a lookup reads at most this many pages of matches (50,000 rows) before answering NOT_FOUND
 PASSWORD_LENGTH = 10  # as MidnightStreamer makes them up
 
 
